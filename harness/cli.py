@@ -1,0 +1,40 @@
+"""`drill`: the command line. Thin by design: each command lives in harness/commands/<room>.py and is a
+few lines calling the library, so the same thing works from Python, a Gherkin step or an experiment."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from harness.commands import lab as lab_commands
+from harness.commands import measure as measure_commands
+from harness.commands import objectives as objectives_commands
+from harness.errors import HarnessError
+
+app = typer.Typer(
+    name="drill",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Inject real failures, measure real RTO and RPO against the DR plan, keep the evidence.",
+)
+app.command("objectives")(objectives_commands.objectives)
+app.command("measure")(measure_commands.measure)
+app.add_typer(lab_commands.app, name="lab")
+
+
+def main() -> None:
+    try:
+        app()
+    except HarnessError as err:
+        Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        Console(stderr=True).print("[yellow]interrupted[/]")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""One error type for everything a user can get wrong, and the exit codes the CLI promises."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_BREACHED = 1  # measured, recovered, but an objective was breached
+EXIT_USAGE = 2  # bad input, or the target was not healthy before the fault: nothing was injected
+EXIT_NOT_RECOVERED = 3  # the system did not become stable before the deadline
+
+
+class HarnessError(Exception):
+    """A problem the user can fix. The message is shown as is, once, and the CLI exits 2."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(HarnessError):
+    """A malformed input file: the message names the file, the entry or line, and the field."""
+
+    def __init__(self, path: str, where: str, problem: str):
+        self.path, self.where, self.problem = str(path), where, problem
+        super().__init__(f"{path}: {where}: {problem}" if where else f"{path}: {problem}")
+
+
+class TargetUnhealthy(HarnessError):
+    """The system under test was not healthy before the fault, so nothing was injected."""

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs what `make test` and `make drill` need, only where it is missing, so a second run is a no-op:
+# Debian packages for the local lab, the project venv, and (once package.json exists) the npm Allure CLI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+# --- system packages (the lab's real components) -------------------------------------------------
+# binary that proves the package is there -> Debian package that provides it
+declare -A need=(
+  [/usr/lib/postgresql/15/bin/postgres]=postgresql-15
+  [/usr/bin/etcd]=etcd-server
+  [/usr/bin/etcdctl]=etcd-client
+  [/usr/bin/redis-server]=redis-server
+  [/usr/bin/redis-sentinel]=redis-sentinel
+  [/usr/sbin/haproxy]=haproxy
+  [/usr/sbin/nft]=nftables
+  [/usr/sbin/ip]=iproute2
+  [/usr/bin/setpriv]=util-linux
+)
+missing=()
+for bin in "${!need[@]}"; do [ -x "$bin" ] || missing+=("${need[$bin]}"); done
+if [ -f package.json ] && ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
+if [ ! -x /usr/bin/python3 ] || ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  missing+=(python3 python3-venv)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
+    echo "setup: missing packages (${missing[*]}) and not root; install them with apt-get and re-run." >&2
+    exit 2
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+  # Packages installed here must not start system services: the lab runs its own processes only.
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Python venv ---------------------------------------------------------------------------------
+# Patroni runs as an unprivileged user when we are root, so the interpreter must be one that user
+# can read: a venv built on /usr/bin/python3 works, one built on a python under /root does not.
+BASE_PY=/usr/bin/python3
+[ -x "$BASE_PY" ] || BASE_PY=$(command -v python3)
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv from $BASE_PY"
+  "$BASE_PY" -m venv .venv
+fi
+stamp=.venv/.installed
+want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "installing the harness and its pinned dependencies into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+  echo "$want" > "$stamp"
+fi
+
+# --- Allure 3 CLI (npm) --------------------------------------------------------------------------
+if [ -f package.json ]; then
+  want=$(cat package.json package-lock.json 2>/dev/null | sha256sum | cut -d' ' -f1)
+  if [ ! -f node_modules/.installed ] || [ "$(cat node_modules/.installed)" != "$want" ]; then
+    say "installing the Allure report CLI (npm)"
+    if [ -f package-lock.json ]; then npm ci --silent --no-audit --no-fund; else npm install --silent --no-audit --no-fund; fi
+    echo "$want" > node_modules/.installed
+  fi
+fi
+say "ready"
