@@ -8,6 +8,9 @@ import sys
 import typer
 from rich.console import Console
 
+from rich.markup import escape
+
+from harness.commands import fault as fault_commands
 from harness.commands import lab as lab_commands
 from harness.commands import measure as measure_commands
 from harness.commands import objectives as objectives_commands
@@ -23,13 +26,16 @@ app = typer.Typer(
 app.command("objectives")(objectives_commands.objectives)
 app.command("measure")(measure_commands.measure)
 app.add_typer(lab_commands.app, name="lab")
+app.add_typer(fault_commands.app, name="fault")
+app.add_typer(fault_commands.procedure_app, name="procedure")
+app.command("recover")(fault_commands.recover)
 
 
 def main() -> None:
     try:
         app()
     except HarnessError as err:
-        Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         Console(stderr=True).print("[yellow]interrupted[/]")

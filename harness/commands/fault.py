@@ -1,0 +1,171 @@
+"""`drill fault list|inject|undo|pending`, `drill recover` and `drill procedure list|run` (the faults room).
+
+Thin wrappers over harness.faults.runner. `fault inject` prints the blast radius (stderr), injects, prints the
+id (stdout, so `ID=$(drill fault inject ...)` works) and returns; the fault stays until `drill fault undo ID`,
+`drill fault undo --all` or `drill recover`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from harness.errors import EXIT_NOT_RECOVERED, HarnessError
+from harness.faults import registry, runner
+from harness.faults.base import BlastRadius
+from harness.faults.intent import IntentLog
+
+app = typer.Typer(no_args_is_help=True, help="Inject, list and undo faults (the fault vocabulary).")
+procedure_app = typer.Typer(no_args_is_help=True, help="Recovery procedures (the plan's runbooks).")
+
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+_out = Console(highlight=False, soft_wrap=True)
+
+
+def parse_assignments(items: list[str]) -> dict[str, str]:
+    """['pid=12', 'group=false'] → {'pid': '12', 'group': 'false'}; malformed → one HarnessError."""
+    params: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise HarnessError(f"malformed parameter {item!r}: expected key=value (e.g. pid=1234)")
+        if key in params:
+            raise HarnessError(f"parameter '{key}' given twice")
+        params[key] = value
+    return params
+
+
+def _target_for(name: str) -> Any:
+    """The running lab for lab faults, None for local ones. Unimplemented faults refuse before any lookup."""
+    cls = registry.get(name)
+    cls.check_available()
+    if not cls.needs_lab:
+        return None
+    from harness.lab import Lab  # imported only for lab faults
+
+    return Lab.load()
+
+
+def _show_blast(blast: BlastRadius) -> None:
+    _err.print("[bold]blast radius[/]")
+    for line in blast.lines():
+        _err.print(f"  {escape(line)}")
+
+
+@app.command("list")
+def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """List the fault vocabulary: name, parameters, plan section, undo."""
+    faults = registry.list_faults()
+    if as_json:
+        _out.print_json(json.dumps([{"name": c.name, "params": c.param_help(), "plan_section": c.plan_section,
+                                     "summary": c.summary, "undo": c.undo_summary, "needs_lab": c.needs_lab}
+                                    for c in faults]))
+        return
+    table = Table(title="faults")
+    for col in ("name", "parameters", "plan section", "undo"):
+        table.add_column(col, overflow="fold")
+    for c in faults:
+        table.add_row(c.name, c.param_help() or "-", c.plan_section, c.undo_summary)
+    _out.print(table)
+
+
+@app.command("inject")
+def inject_cmd(name: str = typer.Argument(..., help="fault name, see `drill fault list`"),
+               params: Optional[list[str]] = typer.Argument(None, help="key=value parameters")) -> None:
+    """Inject a fault and leave it in force; prints its id. Undo with `drill fault undo ID` or `drill recover`."""
+    raw = parse_assignments(params or [])
+    registry.get(name).parse(raw)  # bad input fails before any lab lookup
+    fault_id = runner.inject(name, raw, _target_for(name), log=IntentLog(), show=_show_blast)
+    _err.print(f"[green]injected[/] {name}; undo with: drill fault undo {fault_id}")
+    _out.print(fault_id)
+
+
+@app.command("undo")
+def undo_cmd(fault_id: Optional[str] = typer.Argument(None, metavar="ID", help="id printed by inject"),
+             all_: bool = typer.Option(False, "--all", help="undo every pending fault, newest first")) -> None:
+    """Undo one fault (by id or unique id prefix) or, with --all, every pending fault."""
+    if bool(fault_id) == all_:
+        raise HarnessError("give exactly one of: a fault ID, or --all")
+    reports = runner.undo_all() if all_ else [runner.undo(fault_id)]
+    if not reports:
+        _err.print("no pending faults")
+    _report(reports)
+
+
+@app.command("pending")
+def pending_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Faults recorded in the intent log and not yet undone."""
+    pending = runner.pending()
+    if as_json:
+        _out.print_json(json.dumps([{"id": i.id, "fault": i.fault, "params": i.params, "state": i.state,
+                                     "undo": i.undo, "error": i.error} for i in pending]))
+        return
+    if not pending:
+        _err.print("no pending faults")
+    for i in pending:
+        _out.print(escape(f"{i.id} {i.fault} {i.state} {json.dumps(i.params)} undo steps: {len(i.undo)}"))
+
+
+def recover() -> None:
+    """Undo everything the intent log says is still in force (after a crashed or killed drill)."""
+    reports = runner.recover()
+    if not reports:
+        _err.print("nothing to recover: no pending faults")
+        return
+    _report(reports)
+
+
+def _report(reports: list[runner.UndoReport]) -> None:
+    for r in reports:
+        _out.print(("[green]✓[/] " if r.ok else "[bold red]✗[/] ") + escape(r.line()))
+    if not all(r.ok for r in reports):
+        _err.print("[bold red]some undo steps failed[/]; fix the cause and run `drill recover` again")
+        raise typer.Exit(EXIT_NOT_RECOVERED)
+
+
+@procedure_app.command("list")
+def procedure_list() -> None:
+    """List the recovery procedures."""
+    table = Table(title="procedures")
+    for col in ("name", "plan section", "what it does"):
+        table.add_column(col, overflow="fold")
+    for p in registry.PROCEDURES.values():
+        table.add_row(p.name, p.plan_section, p.summary)
+    _out.print(table)
+
+
+@procedure_app.command("run")
+def procedure_run(name: str) -> None:
+    """Run a recovery procedure (implemented by a later task)."""
+    proc = registry.get_procedure(name)
+    raise HarnessError(f"procedure '{proc.name}' needs the recovery implementation (later task)")
+
+
+# Standalone entry point with the same commands and error handling as `drill`, usable before (or without)
+# the registration in harness/cli.py: python -m harness.commands.fault fault list
+standalone = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+standalone.add_typer(app, name="fault")
+standalone.add_typer(procedure_app, name="procedure")
+standalone.command("recover")(recover)
+
+
+def main() -> None:
+    try:
+        standalone()
+    except HarnessError as err:
+        _err.print(f"[bold red]error:[/] {escape(str(err))}")
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        _err.print("[yellow]interrupted[/]")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
