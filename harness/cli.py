@@ -10,6 +10,7 @@ from rich.console import Console
 
 from rich.markup import escape
 
+from harness.commands import evidence as evidence_commands
 from harness.commands import fault as fault_commands
 from harness.commands import lab as lab_commands
 from harness.commands import measure as measure_commands
@@ -29,6 +30,7 @@ app.add_typer(lab_commands.app, name="lab")
 app.add_typer(fault_commands.app, name="fault")
 app.add_typer(fault_commands.procedure_app, name="procedure")
 app.command("recover")(fault_commands.recover)
+evidence_commands.register(app)  # verify, finding, history, due, audit
 
 
 def main() -> None:

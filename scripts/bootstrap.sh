@@ -18,6 +18,7 @@ declare -A need=(
   [/usr/sbin/nft]=nftables
   [/usr/sbin/ip]=iproute2
   [/usr/bin/setpriv]=util-linux
+  [/usr/bin/chromium]=chromium   # renders the after-action report to check it and to print it to PDF
 )
 missing=()
 for bin in "${!need[@]}"; do [ -x "$bin" ] || missing+=("${need[$bin]}"); done

@@ -1,0 +1,323 @@
+"""An append-only hash chain of JSON entries in one directory, with an index, optional HMAC signing.
+
+Each entry is `<id>.json` carrying `prev_hash` (the previous entry's hash; the first one has 64 zeros) and
+`hash` = SHA-256 of the entry's canonical JSON without `hash` and `signature`. Changing a byte of an entry
+breaks its own hash; removing or reordering one breaks the next entry's `prev_hash`; `chain.json` lists the
+ids in order with the head hash, so removing the *last* entry is caught too.
+
+With DRILL_SIGNING_KEY set, entries and the index carry `signature` = HMAC-SHA256(key, canonical JSON): then
+rebuilding the whole chain after an edit needs the key, not just sha256sum. The key is never stored or printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+GENESIS = "0" * 64
+INDEX = "chain.json"
+SIGNING_KEY_ENV = "DRILL_SIGNING_KEY"
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The bytes that are hashed: sorted keys, no whitespace, UTF-8, no NaN (not valid JSON)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def serialize(entry: dict[str, Any]) -> bytes:
+    """The exact bytes of an entry's file. verify compares them too, so even a whitespace edit is caught."""
+    return json.dumps(entry, indent=2, ensure_ascii=False, allow_nan=False).encode() + b"\n"
+
+
+def entry_hash(entry: dict[str, Any]) -> str:
+    body = {k: v for k, v in entry.items() if k not in ("hash", "signature")}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def sign(entry: dict[str, Any], key: bytes) -> str:
+    body = {k: v for k, v in entry.items() if k not in ("hash", "signature")}
+    return hmac.new(key, canonical_json(body), hashlib.sha256).hexdigest()
+
+
+def signing_key() -> bytes | None:
+    """The key from the environment, or None. Only ever used in memory."""
+    value = os.environ.get(SIGNING_KEY_ENV)
+    return value.encode() if value else None
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_new_file(path: Path, data: bytes, mode: int = 0o444) -> None:
+    """Write atomically and refuse to overwrite: tmp file, fsync, hard link to the final name (fails if
+    the name exists), fsync the directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise HarnessError(f"{path} already exists; evidence is never rewritten") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    _fsync_dir(path.parent)
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Atomic replace (tmp + rename) for the index, which is the one file that changes."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Chain:
+    """One chained directory: drill records (reports/records) or findings (reports/findings)."""
+
+    def __init__(self, directory: str | Path, label: str = "record"):
+        self.dir = Path(directory)
+        self.label = label
+
+    @property
+    def index_path(self) -> Path:
+        return self.dir / INDEX
+
+    def read_index(self) -> dict[str, Any]:
+        if not self.index_path.exists():
+            return {"version": 1, "ids": [], "head": GENESIS}
+        try:
+            return json.loads(self.index_path.read_text())
+        except (OSError, ValueError) as err:
+            raise HarnessError(f"{self.index_path}: unreadable chain index: {err}") from None
+
+    def ids(self) -> list[str]:
+        return list(self.read_index().get("ids", []))
+
+    def load(self, entry_id: str) -> dict[str, Any]:
+        path = self.dir / f"{entry_id}.json"
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise HarnessError(f"no {self.label} '{entry_id}' in {self.dir}") from None
+        except ValueError as err:
+            raise HarnessError(f"{path}: not valid JSON: {err}") from None
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every entry in chain order (as the index lists them); missing files are skipped (verify names them)."""
+        out = []
+        for entry_id in self.ids():
+            with contextlib.suppress(HarnessError):
+                out.append(self.load(entry_id))
+        return out
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Serialise appends (two drills finishing at once must not both chain onto the same head)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def append(self, entry: dict[str, Any], key: bytes | None = None) -> dict[str, Any]:
+        """Chain `entry` (which has an `id`) onto the head and write it. Call inside `locked()`."""
+        index = self.read_index()
+        entry = dict(entry)
+        entry["prev_hash"] = index.get("head", GENESIS)
+        entry.pop("hash", None)
+        entry.pop("signature", None)
+        entry["hash"] = entry_hash(entry)
+        if key:
+            entry["signature"] = sign(entry, key)
+        write_new_file(self.dir / f"{entry['id']}.json", serialize(entry))
+        ids = [*index.get("ids", []), entry["id"]]
+        new_index: dict[str, Any] = {"version": 1, "ids": ids, "head": entry["hash"], "count": len(ids)}
+        if key:
+            new_index["signature"] = sign(new_index, key)
+        replace_file(self.index_path, json.dumps(new_index, indent=2).encode() + b"\n")
+        return entry
+
+
+# --- verification ------------------------------------------------------------------------------------
+
+
+@dataclass
+class EntryCheck:
+    """One row of the verify table."""
+
+    chain: str
+    seq: int
+    id: str
+    when: str | None
+    hash: str | None
+    signature: str  # "valid", "INVALID", "unsigned", "not checked (no key)"
+    evidence: str  # "3/3 ok", "-", "1 changed"
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class ChainCheck:
+    chain: str
+    rows: list[EntryCheck]
+    problems: list[str]
+    head: str
+
+
+def verify_chain(chain: Chain, key: bytes | None, base_dir: Path | None = None,
+                 name: str = "records") -> ChainCheck:
+    """Walk `chain` in index order and list, in order, every problem found.
+
+    `base_dir` resolves the `evidence` paths entries carry (relative to the reports dir)."""
+    problems: list[str] = []
+    rows: list[EntryCheck] = []
+    index_exists = chain.index_path.exists()
+    on_disk = sorted(p.stem for p in chain.dir.glob("*.json") if p.name != INDEX) if chain.dir.exists() else []
+    if not index_exists:
+        if on_disk:
+            problems.append(f"{chain.dir.name}/{INDEX} is missing but {len(on_disk)} {chain.label}(s) exist: "
+                            f"the index was removed")
+        return ChainCheck(name, rows, problems, GENESIS)
+    try:
+        index = json.loads(chain.index_path.read_text())
+        ids = list(index["ids"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return ChainCheck(name, rows, [f"{chain.dir.name}/{INDEX} is unreadable or malformed: {err}"], GENESIS)
+
+    prev = GENESIS
+    signed_seen = False
+    for seq, entry_id in enumerate(ids, start=1):
+        path = chain.dir / f"{entry_id}.json"
+        row = EntryCheck(name, seq, entry_id, None, None, "-", "-")
+        rows.append(row)
+        if not path.exists():
+            row.problems.append(f"{chain.label} {entry_id} (#{seq}) was removed: {path.name} is missing")
+            prev = None  # the next link can't be checked against a missing file; this row already fails
+            continue
+        try:
+            raw = path.read_bytes()
+            entry = json.loads(raw)
+            if not isinstance(entry, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, UnicodeDecodeError) as err:
+            row.problems.append(f"{chain.label} {entry_id} (#{seq}) was changed: not valid JSON ({err})")
+            prev = None
+            continue
+        row.when = entry.get("started") or entry.get("at")
+        stored, actual = entry.get("hash"), entry_hash(entry)
+        row.hash = stored
+        if stored == actual and raw != serialize(entry):
+            row.problems.append(f"{chain.label} {entry_id} (#{seq}) was changed: its bytes differ from the "
+                                f"form it was written in (whitespace or escaping edited)")
+        if entry.get("id") != entry_id:
+            row.problems.append(f"{chain.label} {entry_id} (#{seq}) was changed: its id field says "
+                                f"'{entry.get('id')}'")
+        if stored != actual:
+            row.problems.append(f"{chain.label} {entry_id} (#{seq}) was changed: content hash {actual[:12]}… "
+                                f"does not match its recorded hash {str(stored)[:12]}…")
+        if prev is not None and entry.get("prev_hash") != prev:
+            before = ids[seq - 2] if seq > 1 else "the start of the chain"
+            row.problems.append(f"{chain.label} {entry_id} (#{seq}): prev_hash does not match {before}: "
+                                f"a {chain.label} before it was removed, inserted or reordered")
+        row.signature = _check_signature(entry, key, row, chain.label, seq)
+        signed_seen |= "signature" in entry
+        row.evidence = _check_evidence(entry, base_dir, row, chain.label) if base_dir else "-"
+        prev = stored
+
+    head = index.get("head", GENESIS)
+    last_hash = rows[-1].hash if rows else GENESIS
+    if rows and rows[-1].hash is not None and head != last_hash:
+        problems.append(f"{chain.dir.name}/{INDEX}: head {str(head)[:12]}… is not the hash of the last "
+                        f"{chain.label} {ids[-1]}: the index was edited")
+    if index.get("count", len(ids)) != len(ids):
+        problems.append(f"{chain.dir.name}/{INDEX}: count {index.get('count')} but {len(ids)} ids listed: "
+                        f"the index was edited (a last {chain.label} removed?)")
+    if key is not None:
+        if "signature" not in index:
+            if signed_seen or ids:
+                problems.append(f"{chain.dir.name}/{INDEX} is unsigned but a signing key is set")
+        elif not hmac.compare_digest(str(index["signature"]), sign(index, key)):
+            problems.append(f"{chain.dir.name}/{INDEX}: signature does not match (wrong key, or the index was "
+                            f"edited: e.g. its last {chain.label} removed)")
+    for stray in sorted(set(on_disk) - set(ids)):
+        problems.append(f"{chain.label} {stray} is not in {chain.dir.name}/{INDEX}: added outside the chain")
+    ordered = [p for r in rows for p in r.problems] + problems
+    return ChainCheck(name, rows, ordered, head)
+
+
+def _check_signature(entry: dict[str, Any], key: bytes | None, row: EntryCheck, label: str, seq: int) -> str:
+    sig = entry.get("signature")
+    if key is None:
+        return "not checked (no key)" if sig else "unsigned"
+    if not sig:
+        # With a key set every entry must be signed: otherwise stripping the signature and recomputing the
+        # hash would turn a forged entry into an "unsigned" one that passes.
+        row.problems.append(f"{label} {row.id} (#{seq}) is unsigned but a signing key is set")
+        return "UNSIGNED"
+    if not hmac.compare_digest(str(sig), sign(entry, key)):
+        row.problems.append(f"{label} {row.id} (#{seq}): signature does not match (wrong key, or forged)")
+        return "INVALID"
+    return "valid"
+
+
+def _check_evidence(entry: dict[str, Any], base_dir: Path, row: EntryCheck, label: str) -> str:
+    files = entry.get("evidence") or []
+    bad = 0
+    for item in files:
+        rel = str(item.get("path", ""))
+        path = (base_dir / rel)
+        if not rel or os.path.isabs(rel) or ".." in Path(rel).parts:
+            row.problems.append(f"{label} {row.id}: evidence path '{rel}' is not inside the reports dir")
+            bad += 1
+        elif not path.is_file():
+            row.problems.append(f"evidence file {rel} of {label} {row.id} was removed")
+            bad += 1
+        elif file_sha256(path) != item.get("sha256") or path.stat().st_size != item.get("size"):
+            row.problems.append(f"evidence file {rel} of {label} {row.id} was changed (SHA-256 differs)")
+            bad += 1
+    if not files:
+        return "-"
+    return f"{len(files)}/{len(files)} ok" if not bad else f"{bad} of {len(files)} BAD"
