@@ -132,20 +132,40 @@ def _report(reports: list[runner.UndoReport]) -> None:
 
 @procedure_app.command("list")
 def procedure_list() -> None:
-    """List the recovery procedures."""
+    """List the recovery procedures (implemented ones first; the rest are planned)."""
+    from harness import recovery
+
     table = Table(title="procedures")
-    for col in ("name", "plan section", "what it does"):
+    for col in ("name", "plan section", "what it does", "parameters", "status"):
         table.add_column(col, overflow="fold")
+    for p in recovery.PROCEDURES.values():
+        table.add_row(p.name, p.plan_section, p.summary, ", ".join(p.params) or "-", "runnable")
     for p in registry.PROCEDURES.values():
-        table.add_row(p.name, p.plan_section, p.summary)
+        if p.name not in recovery.PROCEDURES:
+            table.add_row(p.name, p.plan_section, p.summary, "-", "planned")
     _out.print(table)
 
 
 @procedure_app.command("run")
-def procedure_run(name: str) -> None:
-    """Run a recovery procedure (implemented by a later task)."""
-    proc = registry.get_procedure(name)
-    raise HarnessError(f"procedure '{proc.name}' needs the recovery implementation (later task)")
+def procedure_run(name: str = typer.Argument(..., help="procedure name, see `drill procedure list`"),
+                  params: Optional[list[str]] = typer.Argument(None, help="key=value parameters"),
+                  yes: bool = typer.Option(False, "--yes", help="auto-confirm manual steps (as CI=true does)"),
+                  as_json: Optional[str] = typer.Option(None, "--json", help="also write the run report here")) -> None:
+    """Run a recovery procedure against the lab, printing each step's duration."""
+    from harness import recovery
+    from harness.lab import Lab
+
+    proc = recovery.get(name)
+    raw = parse_assignments(params or [])
+    confirmer = recovery.Confirmer(auto=True if yes else None)
+    report = proc.run(Lab.load(), raw, confirm=confirmer,
+                      log=lambda r: _out.print(("[green]✓[/] " if r.ok else "[bold red]✗[/] ") + escape(r.line())))
+    _out.print(f"{proc.name}: {'done' if report.ok else 'FAILED'} in {report.duration_s:.2f}s")
+    if as_json:
+        with open(as_json, "w", encoding="utf-8") as fh:
+            json.dump(report.to_dict(), fh, indent=2)
+    if not report.ok:
+        raise typer.Exit(EXIT_NOT_RECOVERED)
 
 
 # Standalone entry point with the same commands and error handling as `drill`, usable before (or without)

@@ -1,0 +1,600 @@
+"""The lab implementations of the fault vocabulary: the stubs of harness/faults/local.py made real.
+
+Each class subclasses its stub (same name, parameters and plan section) and re-registers the name, so the
+vocabulary, validation and `drill fault list` stay one table. Every inject writes its undo record BEFORE
+the side effect it undoes (Journal.record_undo fsyncs), and every undo kind added here is idempotent:
+
+    lab_start      start a lab component unless it already runs (the old Patroni node rejoins as replica)
+    app_deploy     redeploy an app replica to a version unless it already runs that (healthy) version
+    haproxy_enable enable servers put in maintenance by the fault
+
+Timed faults (db-primary-freeze, db-replication-lag) also start a small detached timer process
+(`python -m harness.faults.lab undo-after ID SECONDS LOG`) that undoes the fault after N seconds, unless it
+was undone earlier — it exits as soon as the intent is no longer pending, so it never outlives its fault.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.faults import local
+from harness.faults.base import BlastRadius, Injection, Journal, ProcessRef
+from harness.faults.registry import register
+from harness.faults.undo import cmdline, process_identity, read_stat, undo_action
+
+PRIMARY_ZONES = ("az-a", "az-b", "az-c")
+# Components killed/frozen by a zone outage: everything the zone runs (HAProxy lives at the edge).
+ZONE_KINDS = ("etcd", "patroni", "redis", "sentinel", "app")
+
+
+# -- helpers on a lab target -------------------------------------------------------------------------------
+def _lab(target: Any) -> Any:
+    if target is None or not hasattr(target, "components"):
+        raise HarnessError("this fault needs the running lab (start it with `drill lab up`)")
+    from harness.lab.state import read_state
+
+    # Components restart with new PIDs (an undo in another process): always act on the state file's view.
+    target.state = read_state(target.paths) or target.state
+    return target
+
+
+def _state_dir(lab: Any) -> str:
+    return str(lab.paths.root)
+
+
+def _leader(lab: Any) -> str:
+    leader = lab.postgres_leader()
+    if leader is None:
+        raise HarnessError("no PostgreSQL leader right now (an election is running?); try again when healthy")
+    return leader
+
+
+def _postgres_tree(lab: Any, member: str) -> list[int]:
+    """The member's postmaster and all its children (backends, walsenders, ...)."""
+    pm = lab.postmaster_pid(member)
+    if not pm or read_stat(pm) is None:
+        return []
+    return [pm, *_children(pm)]
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "--ppid", str(pid), "-o", "pid=,args="], capture_output=True, text=True)
+    return [int(line.split(None, 1)[0]) for line in out.stdout.splitlines() if line.strip()]
+
+
+def _walsenders(lab: Any, member: str) -> list[int]:
+    """WAL sender processes of a member's postmaster (ps title `postgres: <cluster>: walsender ...`)."""
+    pm = lab.postmaster_pid(member)
+    if not pm:
+        return []
+    out = subprocess.run(["ps", "--ppid", str(pm), "-o", "pid=,args="], capture_output=True, text=True)
+    return [int(l.split(None, 1)[0]) for l in out.stdout.splitlines() if "walsender" in l]
+
+
+def _group_pids(rec: dict) -> list[int]:
+    """Live members of a component's process group (its own session; checked by start time first)."""
+    from harness.faults.undo import group_members, same_process
+
+    if not same_process({"pid": rec["pid"], "start_time": rec["start_time"]}):
+        return []
+    return group_members(int(rec["pgid"]))
+
+
+def _freeze(journal: Journal, pids: list[int]) -> list[int]:
+    """Record SIGCONT for the pids, then SIGSTOP them. Returns the pids stopped."""
+    identities = [i for p in dict.fromkeys(pids) if (i := process_identity(p))]
+    if not identities:
+        return []
+    journal.record_undo("sigcont", members=identities)
+    stopped = []
+    for ident in identities:
+        try:
+            os.kill(ident["pid"], signal.SIGSTOP)
+            stopped.append(ident["pid"])
+        except ProcessLookupError:
+            pass
+    return stopped
+
+
+def _kill(pids: list[int]) -> list[int]:
+    killed = []
+    for pid in dict.fromkeys(pids):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except ProcessLookupError:
+            pass
+    return killed
+
+
+def _component_pids(lab: Any, name: str) -> list[int]:
+    rec = lab.components[name]
+    pids = _group_pids(rec)
+    if rec.get("kind") == "patroni":  # PostgreSQL runs in its own session: it is part of the node too
+        pids += _postgres_tree(lab, name)
+    return pids
+
+
+def _crash_components(lab: Any, journal: Journal, names: list[str]) -> dict[str, list[int]]:
+    """kill -9 components (Patroni nodes with their postmaster); each start recorded before its kill."""
+    killed = {}
+    for name in names:
+        journal.record_undo("lab_start", name=name, state_dir=_state_dir(lab))
+        killed[name] = _kill(_component_pids(lab, name))
+    return killed
+
+
+def _procs(lab: Any, names: list[str]) -> list[ProcessRef]:
+    refs = []
+    for name in names:
+        for pid in _component_pids(lab, name):
+            refs.append(ProcessRef(pid=pid, start_time=(read_stat(pid) or {}).get("start_time"), command=cmdline(pid)))
+    return refs
+
+
+def _zone_components(lab: Any, zones: list[str] | tuple[str, ...]) -> list[str]:
+    return [n for n, r in lab.components.items() if r.get("zone") in zones and r.get("kind") in ZONE_KINDS]
+
+
+def _need_netns(lab: Any, fallback: str) -> None:
+    if lab.network.mode != "netns":
+        raise HarnessError(f"network partitions need the lab in netns mode (this lab runs in "
+                           f"{lab.network.mode} mode); fallback: {fallback}")
+
+
+def start_undo_timer(journal: Journal, seconds: float) -> int:
+    """A detached process that undoes this fault after `seconds` (or exits once it is undone otherwise)."""
+    log = journal.state_dir / "restarts" / f"{journal.id}.timer.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "harness.faults.lab", "undo-after", journal.id,
+                                 str(seconds), str(journal.log.path)], stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=out, start_new_session=True, close_fds=True)
+    return proc.pid
+
+
+def _undo_after(fault_id: str, seconds: float, log_path: str) -> None:
+    from harness.faults import runner
+    from harness.faults.intent import IntentLog
+
+    log = IntentLog(Path(log_path))
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        intent = log.intents().get(fault_id)
+        if intent is not None and not intent.pending:
+            print(f"{fault_id}: already undone; timer exits")
+            return
+        time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+    print(runner.undo(fault_id, log=log).line())
+
+
+# -- undo kinds --------------------------------------------------------------------------------------------
+@undo_action("lab_start")
+def _lab_start(record: dict[str, Any]) -> str:
+    """{"kind": "lab_start", "name": component, "state_dir": path}: start it unless it already runs."""
+    from harness.lab import Lab
+    from harness.lab.process import is_running
+
+    try:
+        lab = Lab.load(record.get("state_dir"))
+    except HarnessError as err:
+        if "no lab is running" in str(err):
+            return "lab is down; nothing to start"
+        raise
+    rec = lab.components.get(record["name"])
+    if rec is not None and is_running(rec):
+        return f"{record['name']} already running"
+    lab.start_component(record["name"])
+    return f"lab component {record['name']} started"
+
+
+@undo_action("app_deploy")
+def _app_deploy(record: dict[str, Any]) -> str:
+    """{"kind": "app_deploy", "name": replica, "version": v, "state_dir": path}: roll back to `version`."""
+    from harness.lab import Lab
+    from harness.lab import apps
+
+    try:
+        lab = Lab.load(record.get("state_dir"))
+    except HarnessError as err:
+        if "no lab is running" in str(err):
+            return "lab is down; nothing to redeploy"
+        raise
+    now = apps.version_of(lab.ctx, record["name"])
+    if now and now.get("version") == record["version"] and not now.get("broken"):
+        return f"{record['name']} already runs {record['version']}"
+    lab.deploy_app(record["name"], record["version"])
+    return f"{record['name']} redeployed at {record['version']}"
+
+
+@undo_action("haproxy_enable")
+def _haproxy_enable(record: dict[str, Any]) -> str:
+    """{"kind": "haproxy_enable", "servers": ["pg_primary/pg-a", ...], "state_dir": path}."""
+    from harness.lab import Lab
+
+    try:
+        lab = Lab.load(record.get("state_dir"))
+    except HarnessError as err:
+        if "no lab is running" in str(err):
+            return "lab is down; nothing to enable"
+        raise
+    for server in record["servers"]:
+        lab.haproxy_command(f"enable server {server}")
+    return "enabled " + ", ".join(record["servers"])
+
+
+# -- the faults --------------------------------------------------------------------------------------------
+@register
+class DbPrimaryCrash(local.DbPrimaryCrash):
+    __doc__ = "kill -9 the Patroni leader's patroni process group AND its postmaster (with its children)."
+    unavailable = None
+
+    def describe(self, target: Any) -> BlastRadius:
+        lab = _lab(target)
+        leader = _leader(lab)
+        return BlastRadius(summary=f"kill -9 the PostgreSQL leader {leader} (Patroni + postmaster)",
+                           components=[leader], zones=[lab.components[leader]["zone"]],
+                           processes=_procs(lab, [leader]), undo=self.undo_summary)
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        lab = _lab(target)
+        leader = _leader(lab)
+        killed = _crash_components(lab, journal, [leader])
+        return Injection(detail={"leader": leader, "killed": killed[leader], "t_fault": time.time()})
+
+
+@register
+class DbPrimaryFreeze(local.DbPrimaryFreeze):
+    unavailable = None
+
+    def describe(self, target: Any) -> BlastRadius:
+        lab = _lab(target)
+        leader = _leader(lab)
+        return BlastRadius(summary=f"SIGSTOP the PostgreSQL leader {leader} (Patroni + postmaster + backends) "
+                                   f"for {self.params.seconds:g} s", components=[leader],
+                           zones=[lab.components[leader]["zone"]], processes=_procs(lab, [leader]),
+                           undo=f"SIGCONT after {self.params.seconds:g} s, or on undo")
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        lab = _lab(target)
+        leader = _leader(lab)
+        stopped = _freeze(journal, _component_pids(lab, leader))
+        timer = start_undo_timer(journal, self.params.seconds)
+        return Injection(detail={"leader": leader, "stopped": stopped, "timer_pid": timer, "t_fault": time.time()})
+
+
+@register
+class DbReplicationLag(local.DbReplicationLag):
+    unavailable = None
+
+    def describe(self, target: Any) -> BlastRadius:
+        lab = _lab(target)
+        leader = _leader(lab)
+        pids = _walsenders(lab, leader)
+        return BlastRadius(summary=f"SIGSTOP the {len(pids)} WAL sender(s) of leader {leader} for "
+                                   f"{self.params.seconds:g} s (replicas stop receiving WAL)",
+                           components=[leader], processes=[ProcessRef(pid=p, command=cmdline(p)) for p in pids],
+                           undo=f"SIGCONT after {self.params.seconds:g} s, or on undo")
+
+    def preflight(self, target: Any) -> None:
+        lab = _lab(target)
+        if not _walsenders(lab, _leader(lab)):
+            raise HarnessError("the leader has no WAL sender processes (no replica connected)")
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        lab = _lab(target)
+        leader = _leader(lab)
+        stopped = _freeze(journal, _walsenders(lab, leader))
+        timer = start_undo_timer(journal, self.params.seconds)
+        return Injection(detail={"leader": leader, "walsenders": stopped, "timer_pid": timer,
+                                 "t_fault": time.time()})
+
+
+def _outage_blast(fault: Any, lab: Any, zones: list[str], names: list[str], mode: str) -> BlastRadius:
+    net = "; zone isolated (nftables)" if lab.network.mode == "netns" else "; no network cut (loopback mode)"
+    verb = "kill -9" if mode == "kill" else "SIGSTOP"
+    return BlastRadius(summary=f"{verb} {len(names)} component(s) in {', '.join(zones)}{net}", zones=zones,
+                       components=names, processes=_procs(lab, names), undo=fault.undo_summary)
+
+
+def _zone_down(lab: Any, journal: Journal, zones: list[str], mode: str) -> dict[str, Any]:
+    names = _zone_components(lab, zones)
+    detail: dict[str, Any] = {"zones": zones, "mode": mode, "components": names, "t_fault": time.time()}
+    if mode == "kill":
+        detail["killed"] = _crash_components(lab, journal, names)
+    else:
+        detail["stopped"] = _freeze(journal, [p for n in names for p in _component_pids(lab, n)])
+    if lab.network.mode == "netns":  # heal is recorded last, so undo heals first, then starts/resumes
+        for zone in zones:
+            journal.record_undo("netns_heal", state_dir=_state_dir(lab), prefix=lab.network.prefix, zone=zone)
+            lab.network.isolate(zone)
+        detail["isolated"] = zones
+    return detail
+
+
+@register
+class AzOutage(local.AzOutage):
+    unavailable = None
+
+    def describe(self, target: Any) -> BlastRadius:
+        lab = _lab(target)
+        return _outage_blast(self, lab, [self.params.zone], _zone_components(lab, [self.params.zone]),
+                             self.params.mode)
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        lab = _lab(target)
+        return Injection(detail=_zone_down(lab, journal, [self.params.zone], self.params.mode))
+
+
+@register
+class RegionOutage(local.RegionOutage):
+    unavailable = None
+
+    def describe(self, target: Any) -> BlastRadius:
+        lab = _lab(target)
+        zones = list(PRIMARY_ZONES)
+        return _outage_blast(self, lab, zones, _zone_components(lab, zones), "kill")
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        return Injection(detail=_zone_down(_lab(target), journal, list(PRIMARY_ZONES), "kill"))
+
+
+@register
+class NetworkPartition(local.NetworkPartition):
+    unavailable = None
+
+    def preflight(self, target: Any) -> None:
+        lab = _lab(target)
+        _need_netns(lab, "db-primary-freeze / az-outage mode=freeze (a frozen process looks partitioned)")
+        if self.params.service:
+            raise HarnessError("the service/dependency form is not available on the lab (services reach each "
+                               "other through HAProxy at the edge); use dependency-failure dependency=db|cache, "
+                               "or a and b (zones)")
+
+    def describe(self, target: Any) -> BlastRadius:
+        lab = _lab(target)
+        a, b = self.params.a, self.params.b
+        return BlastRadius(summary=f"drop every packet between zones {a} and {b} (nftables)", zones=[a, b],
+                           components=_zone_components(lab, [a, b]), undo=self.undo_summary)
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        lab = _lab(target)
+        a, b = self.params.a, self.params.b
+        journal.record_undo("netns_heal", state_dir=_state_dir(lab), prefix=lab.network.prefix, a=a, b=b)
+        lab.network.partition(a, b)
+        return Injection(detail={"a": a, "b": b, "leader_before": lab.postgres_leader(), "t_fault": time.time()})
+
+
+@register
+class CachePrimaryCrash(local.CachePrimaryCrash):
+    unavailable = None
+
+    def _primary(self, lab: Any) -> str:
+        primary = lab.redis_primary()
+        if primary is None:
+            raise HarnessError("the Sentinels do not agree on a Redis primary right now; try again when healthy")
+        return primary
+
+    def describe(self, target: Any) -> BlastRadius:
+        lab = _lab(target)
+        primary = self._primary(lab)
+        return BlastRadius(summary=f"kill -9 the Redis primary {primary}", components=[primary],
+                           zones=[lab.components[primary]["zone"]], processes=_procs(lab, [primary]),
+                           undo=self.undo_summary)
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        lab = _lab(target)
+        primary = self._primary(lab)
+        killed = _crash_components(lab, journal, [primary])
+        return Injection(detail={"primary": primary, "killed": killed[primary], "t_fault": time.time()})
+
+
+@register
+class CacheFlush(local.CacheFlush):
+    unavailable = None
+
+    def describe(self, target: Any) -> BlastRadius:
+        lab = _lab(target)
+        return BlastRadius(summary=f"FLUSHALL on the Redis primary {lab.redis_primary()}",
+                           resources=["every key in Redis"], undo=self.undo_summary)
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        lab = _lab(target)
+        client = lab.redis_client(timeout=2.0)
+        keys = client.dbsize()
+        journal.record_undo("noop", reason="cache flushed; rebuild with `drill procedure run cache-rebuild`")
+        client.flushall()
+        return Injection(detail={"keys_flushed": keys, "t_fault": time.time()})
+
+
+@register
+class AppCrash(local.AppCrash):
+    unavailable = None
+
+    def _replicas(self, lab: Any) -> list[str]:
+        azs = [n for n, r in lab.components.items() if r.get("kind") == "app" and r.get("zone") in PRIMARY_ZONES]
+        which = self.params.replica
+        if which == "all":
+            return azs
+        if which == "one":
+            return azs[:1]
+        if which not in lab.components or lab.components[which].get("kind") != "app":
+            raise HarnessError(f"parameter 'replica': unknown app replica {which!r}; one of: one, all, "
+                               + ", ".join(n for n, r in lab.components.items() if r.get("kind") == "app"))
+        return [which]
+
+    def preflight(self, target: Any) -> None:
+        self._replicas(_lab(target))
+
+    def describe(self, target: Any) -> BlastRadius:
+        lab = _lab(target)
+        names = self._replicas(lab)
+        return BlastRadius(summary=f"kill -9 app replica(s) {', '.join(names)}", components=names,
+                           processes=_procs(lab, names), undo=self.undo_summary)
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        lab = _lab(target)
+        names = self._replicas(lab)
+        return Injection(detail={"killed": _crash_components(lab, journal, names), "t_fault": time.time()})
+
+
+@register
+class AppBadDeploy(local.AppBadDeploy):
+    unavailable = None
+
+    def _replicas(self, lab: Any) -> list[str]:
+        return [n for n, r in lab.components.items() if r.get("kind") == "app" and r.get("zone") in PRIMARY_ZONES]
+
+    def describe(self, target: Any) -> BlastRadius:
+        lab = _lab(target)
+        names = self._replicas(lab)
+        return BlastRadius(summary=f"deploy broken build {self.params.version} to {', '.join(names)}",
+                           components=names, undo=self.undo_summary)
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        from harness.lab import apps
+
+        lab = _lab(target)
+        previous = {}
+        for name in self._replicas(lab):
+            now = apps.version_of(lab.ctx, name) or {}
+            version = now.get("version") or _argv_version(lab, name)
+            previous[name] = version
+            journal.record_undo("app_deploy", name=name, version=version, state_dir=_state_dir(lab))
+            lab.deploy_app(name, self.params.version, broken=True)
+        return Injection(detail={"previous": previous, "version": self.params.version, "t_fault": time.time()})
+
+
+def _argv_version(lab: Any, name: str) -> str:
+    argv = lab.state["components"][name]["launch"]["argv"]
+    return argv[argv.index("--version") + 1] if "--version" in argv else "1.0.0"
+
+
+@register
+class DependencyFailure(local.DependencyFailure):
+    unavailable = None
+    summary = "make the app's dependency unavailable (db: HAProxy primary endpoint in maintenance; " \
+              "cache: Redis and Sentinels frozen)"
+    undo_summary = "db: enable the HAProxy servers again; cache: SIGCONT Redis and Sentinels"
+
+    def _targets(self, lab: Any) -> list[str]:
+        if self.params.dependency == "db":
+            return [f"pg_primary/{n}" for n, r in lab.components.items()
+                    if r.get("kind") == "patroni" and r.get("zone") in PRIMARY_ZONES]
+        return [n for n, r in lab.components.items()
+                if r.get("kind") in ("redis", "sentinel") and r.get("zone") in PRIMARY_ZONES]
+
+    def describe(self, target: Any) -> BlastRadius:
+        lab = _lab(target)
+        if self.params.dependency == "db":
+            return BlastRadius(summary="put every server of HAProxy's PostgreSQL primary endpoint in maintenance",
+                               resources=self._targets(lab), undo=self.undo_summary)
+        names = self._targets(lab)
+        return BlastRadius(summary="SIGSTOP the primary region's Redis and Sentinels (a hung cache)",
+                           components=names, processes=_procs(lab, names), undo=self.undo_summary)
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        lab = _lab(target)
+        targets = self._targets(lab)
+        if self.params.dependency == "db":
+            journal.record_undo("haproxy_enable", servers=targets, state_dir=_state_dir(lab))
+            for server in targets:
+                lab.haproxy_command(f"disable server {server}")
+            return Injection(detail={"disabled": targets, "t_fault": time.time()})
+        stopped = _freeze(journal, [p for n in targets for p in _component_pids(lab, n)])
+        return Injection(detail={"frozen": targets, "stopped": stopped, "t_fault": time.time()})
+
+
+class _Destructive:
+    """db-corruption / db-accidental-delete: one statement on the primary at a recorded wall time."""
+
+    def _run_sql(self, lab: Any, journal: Journal, statement: Any, params: tuple = ()) -> dict[str, Any]:
+        import psycopg
+
+        journal.record_undo("noop", reason="destructive statement: recover with `drill procedure run pitr "
+                                           "fault=" + journal.id + "`")
+        with psycopg.connect(lab.pg_dsn("primary"), autocommit=True) as conn:
+            with conn.cursor() as cur:
+                t_fault = time.time()  # wall time just before the statement: the PITR target
+                cur.execute(statement, params)
+                rows = cur.rowcount
+            lsn = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
+        return {"t_fault": t_fault, "rows": rows, "lsn_after": lsn}
+
+
+def _table_ident(table: str) -> Any:
+    from psycopg import sql
+
+    return sql.Identifier(*table.split("."))
+
+
+def _check_table(lab: Any, table: str) -> int:
+    import psycopg
+    from psycopg import sql
+
+    try:
+        with psycopg.connect(lab.pg_dsn("primary"), autocommit=True) as conn:
+            return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(_table_ident(table))).fetchone()[0]
+    except psycopg.errors.UndefinedTable:
+        raise HarnessError(f"parameter 'table': no table {table!r} in the freight database") from None
+    except psycopg.OperationalError as err:
+        raise HarnessError(f"cannot reach the primary to check table {table!r}: {str(err).strip()[:200]}") from None
+
+
+@register
+class DbAccidentalDelete(_Destructive, local.DbAccidentalDelete):
+    unavailable = None
+    undo_summary = "none: the recovery is point-in-time recovery to t_fault (the pitr procedure)"
+
+    def preflight(self, target: Any) -> None:
+        _check_table(_lab(target), self.params.table)
+
+    def describe(self, target: Any) -> BlastRadius:
+        return BlastRadius(summary=f"DELETE FROM {self.params.table} WHERE {self.params.where}",
+                           resources=[f"table {self.params.table}"], undo=self.undo_summary)
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        from psycopg import sql
+
+        stmt = sql.SQL("DELETE FROM {} WHERE ").format(_table_ident(self.params.table)) + sql.SQL(self.params.where)
+        return Injection(detail={"table": self.params.table, **self._run_sql(_lab(target), journal, stmt)})
+
+
+@register
+class DbCorruption(_Destructive, local.DbCorruption):
+    unavailable = None
+    undo_summary = "none: the recovery is point-in-time recovery to t_fault (the pitr procedure)"
+
+    def preflight(self, target: Any) -> None:
+        _check_table(_lab(target), self.params.table)
+        if self.params.table.split(".")[-1].lower() not in self.params.statement.lower():
+            raise HarnessError(f"parameter 'statement': it does not mention table {self.params.table!r}")
+
+    def describe(self, target: Any) -> BlastRadius:
+        return BlastRadius(summary=f"run on the primary: {self.params.statement}",
+                           resources=[f"table {self.params.table}"], undo=self.undo_summary)
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        from psycopg import sql
+
+        return Injection(detail={"table": self.params.table,
+                                 **self._run_sql(_lab(target), journal, sql.SQL(self.params.statement))})
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 4 and argv[0] == "undo-after":
+        _undo_after(argv[1], float(argv[2]), argv[3])
+        return 0
+    print("usage: python -m harness.faults.lab undo-after ID SECONDS INTENT_LOG", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,155 @@
+"""Lab faults on a real sync-mode lab (netns): measured crash, AZ outage, partition, crash-and-recover, bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from harness import recovery
+from harness.faults import runner
+from harness.measure import Targets
+from harness.recovery import Confirmer
+
+from faultlab_helpers import drill, lab_measurement, lab_session, report, wait_healthy
+
+
+@pytest.fixture(scope="module")
+def lab():
+    yield from lab_session("sync")
+
+
+def test_unknown_fault_or_zone_is_one_clear_error_and_injects_nothing(lab, intent_log):
+    before = intent_log.path.read_bytes() if intent_log.path.exists() else b""
+    leader = lab.postgres_leader()
+    bad_name = drill("fault", "inject", "db-primary-crsh")
+    bad_zone = drill("fault", "inject", "az-outage", "zone=az-q")
+    assert bad_name.returncode == 2 and "unknown fault 'db-primary-crsh'" in bad_name.stderr
+    assert "did you mean 'db-primary-crash'" in bad_name.stderr
+    assert bad_zone.returncode == 2 and "zone" in bad_zone.stderr and "az-q" in bad_zone.stderr
+    assert "Traceback" not in bad_name.stderr + bad_zone.stderr
+    assert (intent_log.path.read_bytes() if intent_log.path.exists() else b"") == before
+    assert lab.postgres_leader() == leader
+
+
+def test_db_primary_crash_sync_mode_recovers_without_losing_writes(lab, tmp_path):
+    old = lab.postgres_leader()
+    with lab_measurement(lab, tmp_path / "crash") as m:
+        m.start()
+        m.baseline(2)
+        m.mark_inject("db-primary-crash")
+        fault_id = runner.inject("db-primary-crash", {}, lab)
+        recovered = m.wait_recovered(timeout=90)
+        result = m.stop(targets=Targets(rto_s=60, rpo_s=0))
+    run = recovery.get("auto-failover").run(lab, {"old_leader": old}, confirm=Confirmer(auto=True))
+    undo = runner.undo(fault_id)
+    report("db-primary-crash sync", rto_s=result.rto_s, lost=result.lost_writes, acked=result.acked_writes,
+           rpo_s=result.rpo_s, old_leader=old, new_leader=lab.postgres_leader(),
+           failover_procedure_s=round(run.duration_s, 2))
+    assert recovered and result.recovered
+    assert result.lost_writes == 0 and result.acked_writes > 0
+    assert result.rto_s > 5, "a leader crash that recovers at once means the fault did nothing"
+    assert run.ok, [s.line() for s in run.steps]
+    assert run.steps[-1].confirmed_by == "auto-confirmed (CI)"
+    assert undo.ok and "pg-" in undo.line()
+    wait_healthy(lab, 90)  # the old leader rejoined as a replica
+    assert {m["name"] for m in lab.postgres_members() if m["state"] == "streaming"} >= {old}
+
+
+def test_az_outage_of_the_leader_zone_recovers_and_is_measured(lab, tmp_path):
+    leader = lab.postgres_leader()
+    zone = lab.components[leader]["zone"]
+    with lab_measurement(lab, tmp_path / "az") as m:
+        m.start()
+        m.baseline(2)
+        m.mark_inject(f"az-outage {zone}")
+        fault_id = runner.inject("az-outage", {"zone": zone, "mode": "kill"}, lab)
+        recovered = m.wait_recovered(timeout=120)
+        result = m.stop(targets=Targets(rpo_s=0))
+    new_leader = lab.postgres_leader()
+    undo = runner.undo(fault_id)
+    report("az-outage kill", zone=zone, rto_s=result.rto_s, rpo_s=result.rpo_s, lost=result.lost_writes,
+           acked=result.acked_writes, new_leader=new_leader)
+    assert recovered and result.recovered and result.rto_s > 5
+    assert new_leader and lab.components[new_leader]["zone"] != zone
+    assert result.rpo_s is not None and result.lost_writes is not None
+    assert undo.ok, undo.line()
+    assert lab.network.partitions()["isolated"] == []
+    wait_healthy(lab, 120)
+
+
+def test_network_partition_isolating_the_leader_zone_demotes_it_and_it_rejoins(lab):
+    old = lab.postgres_leader()
+    zone = lab.components[old]["zone"]
+    others = [z for z in ("az-a", "az-b", "az-c") if z != zone]
+    ids = [runner.inject("network-partition", {"a": zone, "b": other}, lab) for other in others]
+    try:
+        assert len(lab.network.partitions()["partitions"]) == 2
+        deadline, new = time.monotonic() + 90, None
+        while time.monotonic() < deadline:
+            new = lab.postgres_leader()
+            if new and new != old:
+                break
+            time.sleep(0.5)
+        t_new = time.monotonic()
+        assert new and new != old, "no new leader while the old leader's zone was cut off"
+        roles = {m["name"]: m["role"] for m in lab.postgres_members()}
+        assert roles.get(old) != "leader", f"{old} still claims leadership: {roles}"
+    finally:
+        undos = [runner.undo(i) for i in reversed(ids)]
+    assert all(u.ok for u in undos)
+    assert lab.network.partitions()["partitions"] == []
+    wait_healthy(lab, 120)
+    members = {m["name"]: m for m in lab.postgres_members()}
+    report("network-partition", zone=zone, old_leader=old, new_leader=new,
+           rejoin_s=round(time.monotonic() - t_new, 1))
+    assert members[old]["state"] == "streaming" and members[old]["role"] != "leader"
+
+
+HOLDER = """
+import sys, time
+from harness.faults import runner
+from harness.lab import Lab
+lab = Lab.load()
+runner.inject("db-replication-lag", {"seconds": 600}, lab)
+runner.inject("network-partition", {"a": "az-b", "b": "az-c"}, lab)
+runner.inject("db-primary-freeze", {"seconds": 600}, lab)
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def test_kill9_of_the_fault_holder_then_drill_recover_heals_the_lab(lab, intent_log):
+    leader = lab.postgres_leader()
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        pending = {i.fault for i in intent_log.pending()}
+        assert pending == {"db-replication-lag", "network-partition", "db-primary-freeze"}
+        assert _state(lab.postmaster_pid(leader)) == "T"
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(10)
+    finally:
+        if holder.poll() is None:
+            os.killpg(holder.pid, signal.SIGKILL)
+    out = drill("recover")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert intent_log.pending() == []
+    assert _state(lab.postmaster_pid(lab.postgres_leader() or leader)) != "T"
+    assert lab.network.partitions()["partitions"] == []
+    wait_healthy(lab, 90)
+    time.sleep(0.6)  # the undo timers poll every 0.25 s and exit once their fault is undone
+    timers = subprocess.run(["pgrep", "-f", "harness.faults.lab undo-after"], capture_output=True, text=True)
+    assert timers.stdout.strip() == ""
+    report("kill -9 holder + drill recover", recover_output=out.stdout.count("undone"))
+
+
+def _state(pid) -> str:
+    from harness.faults.undo import read_stat
+
+    return (read_stat(pid) or {}).get("state", "") if pid else ""
