@@ -1,7 +1,7 @@
 """Cold `lab up` to all healthy, memory of the lab's processes, and `lab down`: five runs, median.
 
 Run: .venv/bin/python bench/lab_startup.py [--runs 5] [--replication sync] [--network loopback]
-Prints a markdown table (paste into bench/RESULTS-lab.md). Needs no lab running (it uses the default one).
+Prints a markdown table (paste into BENCHMARKS.md). Needs no lab running (it uses the default one).
 """
 
 from __future__ import annotations

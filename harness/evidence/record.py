@@ -28,7 +28,7 @@ from harness.errors import HarnessError
 from harness.evidence import chain as chain_mod
 from harness.evidence import paths
 from harness.evidence.plan import DrillPlan
-from harness.evidence.redact import clean
+from harness.redact import clean
 
 SCHEMA = "drill-record/1"
 STATUSES = ("passed", "failed", "broken")

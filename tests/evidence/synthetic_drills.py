@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from harness.evidence import RecordBuilder, load_plan
-from harness.evidence.redact import clean
+from harness.redact import clean
 
 REPO = Path(__file__).resolve().parents[2]
 PLANS = REPO / "plans"

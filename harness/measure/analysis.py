@@ -1,0 +1,218 @@
+"""From samples and write records to RTO, RPO and a verdict: pure functions, no I/O, no clocks.
+
+Implements DESIGN.md "Measurement semantics":
+  t_detect  = first failed sample at or after t_inject
+  t_recover = start of the run of good samples after the last failure, if it lasts >= `stable`
+  RTO       = t_recover - t_inject   (no failure: 0, "no outage observed"; run too short: not recovered)
+  RPO       = t_inject - t_last_durable, t_last_durable = ack time of the last acknowledged write before
+              the first lost one (nothing lost: 0)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from harness.measure.ledger import Classification
+from harness.measure.result import (
+    Check, LostWindow, Percentiles, PhaseLatency, ProbeResult, Verdict, Window, WriterResult,
+)
+from harness.measure.sampler import Sample
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Recovery objectives in seconds; None = not judged."""
+
+    rto_s: float | None = None
+    rpo_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """One probe's state after t_inject."""
+
+    failed: bool  # any failure at or after t_inject
+    recovered: bool
+    t_detect: float | None
+    t_recover: float | None  # start of the stable run; t_inject when it never failed
+    stable_for: float  # length of the current good run (last good sample - its first)
+
+
+def probe_recovery(samples: list[Sample], t_inject: float, stable: float) -> Recovery:
+    after = [s for s in samples if s.t >= t_inject]
+    last_fail = next((i for i in range(len(after) - 1, -1, -1) if not after[i].ok), None)
+    if last_fail is None:
+        run = after
+        return Recovery(False, True, None, t_inject, run[-1].t - run[0].t if run else 0.0)
+    t_detect = next(s.t for s in after if not s.ok)
+    run = after[last_fail + 1:]
+    stable_for = run[-1].t - run[0].t if run else 0.0
+    ok = bool(run) and stable_for >= stable - _EPS
+    return Recovery(True, ok, t_detect, run[0].t if ok else None, stable_for)
+
+
+def is_stable(samples: list[Sample], t_inject: float, stable: float) -> bool:
+    """What wait_recovered asks: has this probe been good for >= `stable` since its last failure?
+
+    Unlike `probe_recovery.recovered`, a probe that never failed also needs `stable` seconds of good samples
+    after the fault started, so a fault that bites late is not missed by returning too early.
+    """
+    rec = probe_recovery(samples, t_inject, stable)
+    return rec.stable_for >= stable - _EPS
+
+
+def outage_windows(samples: list[Sample], t_inject: float) -> list[Window]:
+    windows: list[Window] = []
+    start = None
+    for s in samples:
+        if s.t < t_inject:
+            continue
+        if not s.ok and start is None:
+            start = s.t
+        elif s.ok and start is not None:
+            windows.append(Window(start_s=start - t_inject, end_s=s.t - t_inject))
+            start = None
+    if start is not None:
+        windows.append(Window(start_s=start - t_inject, end_s=None))
+    return windows
+
+
+def percentiles(latencies_s: list[float]) -> Percentiles:
+    if not latencies_s:
+        return Percentiles()
+    ordered = sorted(latencies_s)
+
+    def rank(q: float) -> float:  # nearest-rank: an observed value, never an interpolation
+        return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000, 3)
+
+    return Percentiles(n=len(ordered), p50_ms=rank(0.50), p99_ms=rank(0.99))
+
+
+def phase_latency(samples: list[Sample], t_inject: float, t_end_of_fault: float) -> PhaseLatency:
+    ok = [s for s in samples if s.ok]
+    return PhaseLatency(
+        before=percentiles([s.latency_s for s in ok if s.t < t_inject]),
+        during=percentiles([s.latency_s for s in ok if t_inject <= s.t < t_end_of_fault]),
+        after=percentiles([s.latency_s for s in ok if s.t >= t_end_of_fault]),
+    )
+
+
+@dataclass(frozen=True)
+class Availability:
+    recovered: bool
+    no_outage_observed: bool
+    rto_s: float | None
+    rto_at_least_s: float | None
+    detect_s: float | None
+    t_end_of_fault: float  # t_recover overall (or end of sampling when not recovered)
+    error_rate: float
+    samples_during: int
+    probes: list[ProbeResult]
+    outages: dict[str, list[Window]]
+    latency: dict[str, PhaseLatency]
+
+
+def analyse_availability(samples: dict[str, list[Sample]], specs: dict[str, str], t_inject: float,
+                         t_end: float, stable: float) -> Availability:
+    probes, recs = [], {}
+    for name, series in samples.items():
+        series = sorted(series, key=lambda s: s.t)
+        rec = recs[name] = probe_recovery(series, t_inject, stable)
+        fails = [s for s in series if not s.ok]
+        probes.append(ProbeResult(
+            name=name, spec=specs.get(name, name), samples=len(series), failures=len(fails),
+            failures_before_inject=sum(1 for s in fails if s.t < t_inject),
+            detect_s=None if rec.t_detect is None else rec.t_detect - t_inject,
+            recover_s=None if rec.t_recover is None else rec.t_recover - t_inject,
+            recovered=rec.recovered, outages=outage_windows(series, t_inject),
+            last_error=fails[-1].error if fails else None,
+        ))
+    recovered = all(r.recovered for r in recs.values())
+    failed = [r for r in recs.values() if r.failed]
+    rto = max((r.t_recover - t_inject for r in failed), default=0.0) if recovered else None
+    detect = min((r.t_detect - t_inject for r in failed), default=None)
+    t_end_of_fault = t_inject + rto if rto is not None else t_end
+    during = [s for series in samples.values() for s in series if t_inject <= s.t < t_end_of_fault]
+    return Availability(
+        recovered=recovered, no_outage_observed=not failed, rto_s=rto,
+        rto_at_least_s=None if recovered else t_end - t_inject, detect_s=detect,
+        t_end_of_fault=t_end_of_fault,
+        error_rate=(sum(1 for s in during if not s.ok) / len(during)) if during else 0.0,
+        samples_during=len(during), probes=probes,
+        outages={p.name: p.outages for p in probes},
+        latency={name: phase_latency(sorted(series, key=lambda s: s.t), t_inject, t_end_of_fault)
+                 for name, series in samples.items()},
+    )
+
+
+def writer_rpo(acks: dict[int, float], first_attempt: float | None, lost: list[int],
+               t_inject: float) -> tuple[float, LostWindow | None]:
+    """RPO and lost window for one writer. `acks` maps seq -> monotonic ack time."""
+    if not lost:
+        return 0.0, None
+    first_lost = min(lost)
+    durable = [t for seq, t in acks.items() if seq < first_lost]
+    # nothing durable before the first loss: everything since the writer started is gone
+    t_last_durable = max(durable) if durable else (first_attempt if first_attempt is not None else t_inject)
+    lost_acks = [acks[s] for s in lost]
+    # a loss that began after the fault (e.g. a zombie primary acking then discarding) gives t_inject <
+    # t_last_durable: the formula would go negative, and "0 s of data before the fault" is what it means.
+    return (max(0.0, t_inject - t_last_durable),
+            LostWindow(first_s=min(lost_acks) - t_inject, last_s=max(lost_acks) - t_inject))
+
+
+def writer_result(name: str, spec: str, rate: float, attempts: dict[int, float], acks: dict[int, float],
+                  classification: Classification | None, readback_error: str | None,
+                  t_inject: float) -> WriterResult:
+    indeterminate = len(set(attempts) - set(acks))
+    if classification is None:
+        return WriterResult(
+            name=name, spec=spec, rate_per_s=rate, attempted=len(attempts), acked=len(acks),
+            failed=indeterminate, present=None, lost_writes=None, unexpected_writes=None,
+            indeterminate_writes=indeterminate, indeterminate_present=None, rpo_s=None, lost_window=None,
+            readback_error=readback_error or "read-back failed",
+        )
+    rpo, window = writer_rpo(acks, min(attempts.values(), default=None), classification.lost, t_inject)
+    return WriterResult(
+        name=name, spec=spec, rate_per_s=rate, attempted=classification.attempted, acked=classification.acked,
+        failed=indeterminate, present=classification.present, lost_writes=len(classification.lost),
+        unexpected_writes=len(classification.unexpected), indeterminate_writes=len(classification.indeterminate),
+        indeterminate_present=len(classification.indeterminate_present), lost_seqs=classification.lost[:10000],
+        unexpected_seqs=classification.unexpected[:1000], rpo_s=rpo, lost_window=window,
+    )
+
+
+def combine_writers(writers: list[WriterResult]) -> dict:
+    """Run-level RPO fields: the worst writer wins; unknown (read-back failed) beats any number."""
+    if not writers:
+        return dict(rpo_s=None, lost_writes=None, unexpected_writes=None, acked_writes=0, attempted_writes=0,
+                    indeterminate_writes=0, lost_window=None)
+    known = all(w.rpo_s is not None for w in writers)
+    windows = [w.lost_window for w in writers if w.lost_window is not None]
+    return dict(
+        rpo_s=max(w.rpo_s for w in writers) if known else None,
+        lost_writes=sum(w.lost_writes for w in writers) if known else None,
+        unexpected_writes=sum(w.unexpected_writes for w in writers) if known else None,
+        acked_writes=sum(w.acked for w in writers), attempted_writes=sum(w.attempted for w in writers),
+        indeterminate_writes=sum(w.indeterminate_writes for w in writers),
+        lost_window=LostWindow(first_s=min(w.first_s for w in windows), last_s=max(w.last_s for w in windows))
+        if windows else None,
+    )
+
+
+def _check(target: float, measured: float | None) -> Check:
+    if measured is None:  # not recovered / not measurable: fails, no margin to report
+        return Check(target_s=target, measured_s=None, margin_s=None, ok=False)
+    return Check(target_s=target, measured_s=round(measured, 4), margin_s=round(target - measured, 4),
+                 ok=measured <= target + _EPS)
+
+
+def verdict(targets: Targets | None, rto_s: float | None, rpo_s: float | None) -> Verdict | None:
+    if targets is None or (targets.rto_s is None and targets.rpo_s is None):
+        return None
+    rto = _check(targets.rto_s, rto_s) if targets.rto_s is not None else None
+    rpo = _check(targets.rpo_s, rpo_s) if targets.rpo_s is not None else None
+    return Verdict(rto=rto, rpo=rpo, passed=all(c.ok for c in (rto, rpo) if c is not None))

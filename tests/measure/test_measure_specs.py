@@ -1,0 +1,86 @@
+"""Spec parsing, validation and secret masking: bad input is one clear message naming the option."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.measure import Measurement, parse_probe_spec, parse_writer_spec
+from harness.redact import mask
+from harness.measure.session import resolve_timeout
+
+
+def test_probe_specs_parse_with_names_and_options():
+    p = parse_probe_spec("api@http=http://127.0.0.1:8080/health|status=204|contains=ok")
+    assert (p.name, p.kind, p.target, p.options) == ("api", "http", "http://127.0.0.1:8080/health",
+                                                     {"status": "204", "contains": "ok"})
+    assert parse_probe_spec("tcp=127.0.0.1:5432").name == "tcp:127.0.0.1:5432"
+    c = parse_probe_spec("cmd=pg_isready | grep -q accepting")
+    assert c.target == "pg_isready | grep -q accepting" and c.options == {}
+    pg = parse_probe_spec("postgres=postgresql://u:hunter2@127.0.0.1:5432/db|query=SELECT 2")
+    assert pg.options == {"query": "SELECT 2"} and "hunter2" not in pg.name and "hunter2" not in pg.display
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("http:/x", "KIND=TARGET"),
+    ("ftp=ftp://x", "unknown kind 'ftp'"),
+    ("tcp=127.0.0.1", "HOST:PORT"),
+    ("tcp=127.0.0.1:99999", "HOST:PORT"),
+    ("http=127.0.0.1:8080", "http:// or https://"),
+    ("http=http://x/|colour=red", "bad option"),
+    ("http=http://x/|status=abc", "status"),
+    ("redis=http://x", "redis://"),
+    ("postgres=mysql://u:pw@x/db", "postgresql://"),
+])
+def test_bad_probe_specs_name_the_option_and_the_problem(spec, words):
+    with pytest.raises(HarnessError) as err:
+        parse_probe_spec(spec)
+    assert str(err.value).startswith("--probe") and words in str(err.value)
+
+
+def test_bad_probe_spec_error_masks_the_password():
+    with pytest.raises(HarnessError) as err:
+        parse_probe_spec("postgres=postgresql://u:hunter2@x/db|bogus=1")
+    assert "hunter2" not in str(err.value) and "***" in str(err.value)
+
+
+def test_writer_specs():
+    w = parse_writer_spec("postgres=postgresql://u:pw@127.0.0.1:5432/db|rate=50|table=ledger2", rate=20)
+    assert (w.kind, w.rate, w.options, w.name) == ("postgres", 50.0, {"table": "ledger2"}, "postgres-writer:127.0.0.1:5432")
+    assert parse_writer_spec("redis=redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/m", rate=5).rate == 5.0
+    for bad, words in [("mysql=x", "KIND=TARGET"), ("postgres=postgresql://x/db|rate=0", "rate must be > 0"),
+                       ("postgres=postgresql://x/db|table=a;drop", "identifier"), ("redis=x", "redis://")]:
+        with pytest.raises(HarnessError, match=words):
+            parse_writer_spec(bad)
+
+
+@pytest.mark.parametrize("interval, timeout, words", [
+    (0, None, "--interval must be > 0"), (-1, None, "--interval must be > 0"),
+    (0.005, None, ">= 0.01"), (0.05, 0.05, "must be below --interval"), (0.05, 0.2, "must be below"),
+    (0.05, 0, "--probe-timeout must be > 0"),
+])
+def test_interval_and_timeout_validation(interval, timeout, words):
+    with pytest.raises(HarnessError, match=words):
+        resolve_timeout(interval, timeout)
+
+
+def test_default_timeout_is_below_interval():
+    assert resolve_timeout(0.05, None) == pytest.approx(0.04)
+    assert resolve_timeout(0.01, None) < 0.01
+
+
+def test_duplicate_names_are_rejected():
+    with pytest.raises(HarnessError, match="duplicate"):
+        Measurement(probes=[parse_probe_spec("tcp=127.0.0.1:1"), parse_probe_spec("tcp=127.0.0.1:1")])
+
+
+@pytest.mark.parametrize("text, secret", [
+    ("postgresql://drill:p@ss@127.0.0.1:5432/db", "p@ss"),
+    ("redis://:topsecret@127.0.0.1:6379/0", "topsecret"),
+    ("host=127.0.0.1 password=topsecret dbname=x", "topsecret"),
+    ("PGPASSWORD=topsecret psql -h x", "topsecret"),
+    ("http://x/health?token=topsecret&a=1", "topsecret"),
+])
+def test_mask_removes_secrets(text, secret):
+    masked = mask(text)
+    assert secret not in masked and "***" in masked
