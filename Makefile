@@ -14,7 +14,7 @@ test: setup
 
 ## make drill: bring the lab up, run the smoke drills, write the report, bring the lab down, print RTO/RPO.
 drill: setup
-	$(BIN)/python -m harness.demo
+	@bash scripts/smoke-drill.sh
 
 lab-up: setup
 	$(BIN)/drill lab up

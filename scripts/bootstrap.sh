@@ -51,8 +51,11 @@ stamp=.venv/.installed
 want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   say "installing the harness and its pinned dependencies into .venv"
-  .venv/bin/pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+  # quiet_pip drops pip's notes about configured package locations that do not exist on this machine;
+  # with pipefail a failing pip still fails the setup.
+  quiet_pip() { .venv/bin/pip "$@" 2>&1 | { grep -v 'is ignored: it is neither' || true; }; }
+  quiet_pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+  quiet_pip install -q --disable-pip-version-check -e '.[test]'
   echo "$want" > "$stamp"
 fi
 
