@@ -12,12 +12,11 @@ import re
 from difflib import get_close_matches
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harness.errors import ConfigError, HarnessError
+from harness.errors import HarnessError
+from harness.yamlfile import load_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PATH = REPO_ROOT / "objectives.yaml"
@@ -241,63 +240,11 @@ def _fmt_s(seconds: float | None) -> str:
     return f"{seconds:g} s"
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """Line (1-based) of the YAML node at a pydantic error location, as deep as the location resolves."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            nxt = node.value[part]
-        else:
-            nxt = None
-        if nxt is None:
-            break
-        node, line = nxt, nxt.start_mark.line + 1
-    return line
-
-
-def _entry_name(raw: Any, loc: tuple[Any, ...]) -> str:
-    """A readable path like components[3] (postgresql).scenarios[1] (az-failure).rto.max_s"""
-    parts, cur = [], raw
-    for part in loc:
-        if isinstance(part, int) and isinstance(cur, list) and part < len(cur):
-            cur = cur[part]
-            label = cur.get("id") if isinstance(cur, dict) else None
-            parts[-1] = f"{parts[-1]}[{part}]" + (f" ({label})" if label else "")
-            continue
-        parts.append(str(part))
-        cur = cur.get(part) if isinstance(cur, dict) else None
-    return ".".join(parts)
-
-
 def load(path: str | Path | None = None) -> Catalog:
     """Load and validate the catalog; any problem is one ConfigError naming the file, line, entry and field."""
     path = Path(path or os.environ.get("DRILL_OBJECTIVES") or DEFAULT_PATH)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(path, "", f"cannot read objectives file: {err.strerror}") from None
-    try:
-        root = yaml.compose(text)
-        raw = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(path, where, f"not valid YAML: {err.problem}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(path, "line 1", "expected a mapping with version, plan, classes and components")
-    try:
-        data = CatalogFile.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = tuple(first["loc"])
-        line = _line_of(root, loc)
-        entry = _entry_name(raw, loc) or "top level"
-        msg = first["msg"].removeprefix("Value error, ")
-        where = f"line {line}: {entry}" if line else entry
-        more = f" (and {err.error_count() - 1} more problem(s))" if err.error_count() > 1 else ""
-        raise ConfigError(path, where, msg + more) from None
+    data, _ = load_model(path, CatalogFile, what="objectives file",
+                         expect="version, plan, classes and components")
     return Catalog(data, path)
 
 

@@ -14,10 +14,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from harness.errors import ConfigError
+from harness.yamlfile import load_model
 
 # Section 7.2 of the DR plan, verbatim: the only roles a participant may hold.
 ROLES = (
@@ -190,55 +189,14 @@ class DrillPlan(BaseModel):
 
 def load_plan(path: str | Path) -> DrillPlan:
     """Load and validate a plan; any problem is one ConfigError naming the file, the line and the field."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ConfigError(path, "", f"cannot read plan: {err.strerror}") from None
-    text = data.decode("utf-8", errors="replace")
-    try:
-        root = yaml.compose(text)
-        raw = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(path, where, f"not valid YAML: {err.problem}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(path, "line 1", "expected a mapping with name, type, scope, target and participants")
-    try:
-        plan = DrillPlan.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = tuple(first["loc"])
-        line = _line_of(root, loc)
-        field = _field_name(loc) or "top level"
-        msg = first["msg"].removeprefix("Value error, ")
-        more = f" (and {err.error_count() - 1} more problem(s))" if err.error_count() > 1 else ""
-        raise ConfigError(path, f"line {line}: {field}" if line else field, msg + more) from None
-    plan._path = path
+    plan, data = load_model(path, DrillPlan, what="plan",
+                            expect="name, type, scope, target and participants", name_of=_field_name)
+    plan._path = Path(path)
     plan._sha256 = hashlib.sha256(data).hexdigest()
     return plan
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the deepest YAML node a pydantic error location resolves to."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if k.value == part), None)
-            if pair is None:
-                break
-            # the key's line: for a block value (window:, scope:) that is where a reader looks
-            line, node = pair[0].start_mark.line + 1, pair[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
-def _field_name(loc: tuple[Any, ...]) -> str:
+def _field_name(raw: Any, loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
