@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.lab import running_lab
+from harness.lab.network import LabNetwork
 from harness.lab.prereq import missing_binaries
 
 
@@ -14,12 +15,16 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.lab)
 
 
-@pytest.fixture(scope="session")
-def lab():
+@pytest.fixture(scope="session", params=["loopback", "netns"])
+def lab(request):
+    """The same integration tests run on both network modes, one lab at a time (fixed ports)."""
     missing = missing_binaries()
     if missing:
         pytest.skip("lab prerequisites missing: " + ", ".join(missing))
-    # loopback: the mode that works everywhere; netns is exercised when the network layer supports it.
-    with running_lab(replication="sync", network="loopback", timeout=150) as the_lab:
+    if request.param == "netns":
+        ok, why = LabNetwork.netns_available()
+        if not ok:
+            pytest.skip(f"netns mode unavailable here: {why}")
+    with running_lab(replication="sync", network=request.param, timeout=150) as the_lab:
         yield the_lab
 

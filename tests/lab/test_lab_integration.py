@@ -56,7 +56,7 @@ def test_up_is_healthy_and_matches_the_topology(lab: Lab):
 
 
 def test_up_again_says_already_up(lab: Lab):
-    again = Lab.up(replication="sync", network="loopback", state_dir=lab.paths.root)
+    again = Lab.up(replication="sync", network=lab.network.mode, state_dir=lab.paths.root)
     assert again.already_up
     assert {n: r["pid"] for n, r in again.components.items()} == {n: r["pid"] for n, r in lab.components.items()}
 
