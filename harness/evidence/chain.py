@@ -64,9 +64,8 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_new_file(path: Path, data: bytes, mode: int = 0o444) -> None:
-    """Write atomically and refuse to overwrite: tmp file, fsync, hard link to the final name (fails if
-    the name exists), fsync the directory."""
+def _durable_tmp(path: Path, data: bytes) -> str:
+    """A fsync'd temporary file beside `path` holding `data`; the caller links or renames it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -74,6 +73,18 @@ def write_new_file(path: Path, data: bytes, mode: int = 0o444) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def write_new_file(path: Path, data: bytes, mode: int = 0o444) -> None:
+    """Write atomically and refuse to overwrite: hard link a durable tmp file to the final name (fails if
+    the name exists), fsync the directory."""
+    tmp = _durable_tmp(path, data)
+    try:
         os.chmod(tmp, mode)
         try:
             os.link(tmp, path)
@@ -87,12 +98,8 @@ def write_new_file(path: Path, data: bytes, mode: int = 0o444) -> None:
 
 def replace_file(path: Path, data: bytes) -> None:
     """Atomic replace (tmp + rename) for the index, which is the one file that changes."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _durable_tmp(path, data)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

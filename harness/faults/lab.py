@@ -1,4 +1,4 @@
-"""The lab implementations of the fault vocabulary: the stubs of harness/faults/local.py made real.
+"""The lab implementations of the fault vocabulary: the declarations of harness/faults/vocabulary.py made real.
 
 Each class subclasses its stub (same name, parameters and plan section) and re-registers the name, so the
 vocabulary, validation and `drill fault list` stay one table. Every inject writes its undo record BEFORE
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.faults import local
+from harness.faults import vocabulary
 from harness.faults.base import BlastRadius, Injection, Journal, ProcessRef
 from harness.faults.registry import register
 from harness.faults.undo import cmdline, process_identity, read_stat, undo_action
@@ -232,7 +232,7 @@ def _haproxy_enable(record: dict[str, Any]) -> str:
 
 # -- the faults --------------------------------------------------------------------------------------------
 @register
-class DbPrimaryCrash(local.DbPrimaryCrash):
+class DbPrimaryCrash(vocabulary.DbPrimaryCrash):
     __doc__ = "kill -9 the Patroni leader's patroni process group AND its postmaster (with its children)."
     unavailable = None
 
@@ -251,7 +251,7 @@ class DbPrimaryCrash(local.DbPrimaryCrash):
 
 
 @register
-class DbPrimaryFreeze(local.DbPrimaryFreeze):
+class DbPrimaryFreeze(vocabulary.DbPrimaryFreeze):
     unavailable = None
 
     def describe(self, target: Any) -> BlastRadius:
@@ -271,7 +271,7 @@ class DbPrimaryFreeze(local.DbPrimaryFreeze):
 
 
 @register
-class DbReplicationLag(local.DbReplicationLag):
+class DbReplicationLag(vocabulary.DbReplicationLag):
     unavailable = None
 
     def describe(self, target: Any) -> BlastRadius:
@@ -320,7 +320,7 @@ def _zone_down(lab: Any, journal: Journal, zones: list[str], mode: str) -> dict[
 
 
 @register
-class AzOutage(local.AzOutage):
+class AzOutage(vocabulary.AzOutage):
     unavailable = None
 
     def describe(self, target: Any) -> BlastRadius:
@@ -334,7 +334,7 @@ class AzOutage(local.AzOutage):
 
 
 @register
-class RegionOutage(local.RegionOutage):
+class RegionOutage(vocabulary.RegionOutage):
     unavailable = None
 
     def describe(self, target: Any) -> BlastRadius:
@@ -347,7 +347,7 @@ class RegionOutage(local.RegionOutage):
 
 
 @register
-class NetworkPartition(local.NetworkPartition):
+class NetworkPartition(vocabulary.NetworkPartition):
     unavailable = None
 
     def preflight(self, target: Any) -> None:
@@ -373,7 +373,7 @@ class NetworkPartition(local.NetworkPartition):
 
 
 @register
-class CachePrimaryCrash(local.CachePrimaryCrash):
+class CachePrimaryCrash(vocabulary.CachePrimaryCrash):
     unavailable = None
 
     def _primary(self, lab: Any) -> str:
@@ -397,7 +397,7 @@ class CachePrimaryCrash(local.CachePrimaryCrash):
 
 
 @register
-class CacheFlush(local.CacheFlush):
+class CacheFlush(vocabulary.CacheFlush):
     unavailable = None
 
     def describe(self, target: Any) -> BlastRadius:
@@ -415,7 +415,7 @@ class CacheFlush(local.CacheFlush):
 
 
 @register
-class AppCrash(local.AppCrash):
+class AppCrash(vocabulary.AppCrash):
     unavailable = None
 
     def _replicas(self, lab: Any) -> list[str]:
@@ -446,7 +446,7 @@ class AppCrash(local.AppCrash):
 
 
 @register
-class AppBadDeploy(local.AppBadDeploy):
+class AppBadDeploy(vocabulary.AppBadDeploy):
     unavailable = None
 
     def _replicas(self, lab: Any) -> list[str]:
@@ -478,7 +478,7 @@ def _argv_version(lab: Any, name: str) -> str:
 
 
 @register
-class DependencyFailure(local.DependencyFailure):
+class DependencyFailure(vocabulary.DependencyFailure):
     unavailable = None
     summary = "make the app's dependency unavailable (db: HAProxy primary endpoint in maintenance; " \
               "cache: Redis and Sentinels frozen)"
@@ -549,7 +549,7 @@ def _check_table(lab: Any, table: str) -> int:
 
 
 @register
-class DbAccidentalDelete(_Destructive, local.DbAccidentalDelete):
+class DbAccidentalDelete(_Destructive, vocabulary.DbAccidentalDelete):
     unavailable = None
     undo_summary = "none: the recovery is point-in-time recovery to t_fault (the pitr procedure)"
 
@@ -568,7 +568,7 @@ class DbAccidentalDelete(_Destructive, local.DbAccidentalDelete):
 
 
 @register
-class DbCorruption(_Destructive, local.DbCorruption):
+class DbCorruption(_Destructive, vocabulary.DbCorruption):
     unavailable = None
     undo_summary = "none: the recovery is point-in-time recovery to t_fault (the pitr procedure)"
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from harness.errors import HarnessError
 from harness.faults.base import Fault
 
-# Modules whose import registers faults; harness.faults.lab re-registers the lab stubs with real classes.
-BUILTIN_MODULES = ("harness.faults.local", "harness.faults.lab")
+# Modules whose import registers faults; harness.faults.lab re-registers the vocabulary's declarations with real classes.
+BUILTIN_MODULES = ("harness.faults.local", "harness.faults.vocabulary", "harness.faults.lab")
 
 _FAULTS: dict[str, type[Fault]] = {}
 _loaded = False
