@@ -295,6 +295,9 @@ class Lab:
         """Poll until the lab is healthy; return the status. HarnessError naming what is not, on timeout."""
         deadline = time.monotonic() + timeout
         while True:
+            # Re-read the state each round: an undo (or another process) may have restarted a component
+            # under a new pid since this object last looked.
+            self.state = read_state(self.paths) or self.state
             st = health.collect(self.ctx, self.state.get("components", {}))
             if st["healthy"]:
                 return st
@@ -342,6 +345,32 @@ class Lab:
                 return new
             time.sleep(0.2)
         raise HarnessError(f"switchover from {leader}: no new leader within {timeout:.0f}s")
+
+    def set_replication(self, mode: str, timeout: float = 30.0) -> str:
+        """Switch Patroni between synchronous and asynchronous replication on the running lab (PATCH /config)
+        and wait until the cluster shows it; returns the previous mode. Drills use it to reproduce the
+        plan's two RPO regimes (5.1.1: 0 with synchronous replication, minutes with asynchronous)."""
+        if mode not in REPLICATION_MODES:
+            raise HarnessError(f"replication mode must be one of {', '.join(REPLICATION_MODES)}, not {mode!r}")
+        previous = self.ctx.replication
+        leader = self.postgres_leader()
+        if leader is None:
+            raise HarnessError("no PostgreSQL leader to change the replication mode on")
+        r = httpx.patch(f"{self.patroni_url(leader)}/config", json={"synchronous_mode": mode == "sync"}, timeout=5)
+        if r.status_code != 200:
+            raise HarnessError(f"Patroni refused the replication change: {r.status_code} {r.text.strip()[:200]}")
+        with state_lock(self.paths):
+            state = read_state(self.paths) or self.state
+            state["replication"] = mode
+            write_state(self.paths, state)
+        self.state["replication"] = self.ctx.replication = mode
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            roles = [m.get("role") for m in self.postgres_members()]
+            if ("sync_standby" in roles) == (mode == "sync"):
+                return previous
+            time.sleep(0.2)
+        raise HarnessError(f"the cluster did not switch to {mode} replication within {timeout:.0f}s")
 
     def redis_primary(self) -> str | None:
         """Component name of the Redis primary the Sentinels agree on (None if they don't agree)."""

@@ -72,14 +72,14 @@ class RunReport:
 class Confirmer:
     """Asks the operator to confirm a manual step. auto=True (CI=true or --yes) confirms without asking."""
 
-    def __init__(self, auto: bool | None = None, ask: Callable[[str], str] = input):
+    def __init__(self, auto: bool | None = None, ask: Callable[[str], str] = input, why: str = "CI"):
         self.auto = auto if auto is not None else os.environ.get("CI", "").lower() in ("1", "true", "yes")
-        self.ask = ask
+        self.ask, self.why = ask, why
 
     def confirm(self, instruction: str) -> str:
         """Return who confirmed; HarnessError if the operator declines."""
         if self.auto:
-            return "auto-confirmed (CI)"
+            return f"auto-confirmed ({self.why})"
         answer = self.ask(f"MANUAL STEP: {instruction}\n  done? type your name to confirm (empty = abort): ").strip()
         if not answer:
             raise HarnessError("manual step not confirmed: procedure aborted by the operator")
