@@ -15,6 +15,8 @@ from harness.commands import fault as fault_commands
 from harness.commands import lab as lab_commands
 from harness.commands import measure as measure_commands
 from harness.commands import objectives as objectives_commands
+from harness.commands import report as report_commands
+from harness.commands import run as run_commands
 from harness.errors import HarnessError
 
 app = typer.Typer(
@@ -24,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Inject real failures, measure real RTO and RPO against the DR plan, keep the evidence.",
 )
+app.command("run")(run_commands.run)
 app.command("objectives")(objectives_commands.objectives)
 app.command("measure")(measure_commands.measure)
 app.add_typer(lab_commands.app, name="lab")
@@ -31,6 +34,7 @@ app.add_typer(fault_commands.app, name="fault")
 app.add_typer(fault_commands.procedure_app, name="procedure")
 app.command("recover")(fault_commands.recover)
 evidence_commands.register(app)  # verify, finding, history, due, audit
+report_commands.register(app)  # report
 
 
 def main() -> None:

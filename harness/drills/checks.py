@@ -1,0 +1,106 @@
+"""The Then-steps' judgements. Each raises AssertionError whose message starts with the report category it
+belongs to ("RTO breached", "RPO breached", ...), states target, measured value, uncertainty and margin,
+and is recorded on the scenario either way so the summary shows passes too."""
+
+from __future__ import annotations
+
+from harness.drills.scenario import Checked, DrillScenario
+from harness.errors import HarnessError
+from harness.recovery.procedure import poll
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def recovered_within(drill: DrillScenario, seconds: float | None = None) -> Checked:
+    """RTO ≤ target. `seconds` None = the objective's (or the inline Given) target."""
+    if seconds is None:
+        target, source = drill.rto_target()
+        if target is None:
+            why = (f"the plan's RTO for {drill.objective.key} is not a number ({drill.objective.rto.text!r})"
+                   if drill.objective else "no objective set: add 'Given the objective for ...'")
+            raise HarnessError(f"cannot judge the RTO: {why}; state one with 'within N seconds'")
+    else:
+        target, source = seconds, "inline"
+    result = drill.measure(max(drill.deadline(), min(3600.0, max(2 * target, target + 60))))
+    if not result.recovered:
+        check = drill.judged(Checked("rto", target, None, False, source))
+        raise AssertionError(
+            f"RTO breached: not recovered (no {result.stable_s:g} s of stable success) within the deadline; "
+            f"outage lasted at least {_fmt(result.rto_at_least_s)} s; target {target:g} s ({source})")
+    ok = result.rto_s <= target
+    check = drill.judged(Checked("rto", target, result.rto_s, ok, source))
+    if not ok:
+        raise AssertionError(
+            f"RTO breached: measured {result.rto_s:.2f} ± {result.uncertainty_s:.2f} s > target {target:g} s "
+            f"({source}); margin {target - result.rto_s:+.2f} s")
+    return check
+
+
+def no_acknowledged_writes_lost(drill: DrillScenario) -> Checked:
+    result = _with_writer(drill)
+    lost = result.lost_writes or 0
+    check = drill.judged(Checked("rpo", 0.0, result.rpo_s, lost == 0, "inline (no loss)"))
+    if lost:
+        raise AssertionError(
+            f"RPO breached: {lost} of {result.acked_writes} acknowledged writes lost; measured RPO "
+            f"{_fmt(result.rpo_s)} s > target 0 s")
+    return check
+
+
+def rpo_within(drill: DrillScenario, seconds: float | None = None) -> Checked:
+    if seconds is None:
+        target, source = drill.rpo_target()
+        if target is None:
+            why = (f"the plan's RPO for {drill.objective.key} is not a number ({drill.objective.rpo.text!r})"
+                   if drill.objective else "no objective set: add 'Given the objective for ...'")
+            raise HarnessError(f"cannot judge the RPO: {why}; state one with 'within N seconds'")
+    else:
+        target, source = seconds, "inline"
+    result = _with_writer(drill)
+    rpo = result.rpo_s or 0.0
+    ok = rpo <= target
+    check = drill.judged(Checked("rpo", target, rpo, ok, source))
+    if not ok:
+        raise AssertionError(
+            f"RPO breached: measured {rpo:.2f} s > target {target:g} s ({source}); {result.lost_writes} of "
+            f"{result.acked_writes} acknowledged writes lost; margin {target - rpo:+.2f} s")
+    return check
+
+
+def error_rate_below(drill: DrillScenario, percent: float) -> Checked:
+    result = drill.measure()
+    rate = 100.0 * result.error_rate
+    check = drill.judged(Checked("error_rate_pct", percent, round(rate, 3), rate < percent, "inline"))
+    if not check.ok:
+        raise AssertionError(f"error rate breached: {rate:.1f} % of probe samples failed during the fault "
+                             f"(limit {percent:g} %)")
+    return check
+
+
+def has_primary(drill: DrillScenario, service: str, timeout: float = 60.0) -> str:
+    """The replicated service has a primary again (polls: an election may still be finishing)."""
+    primary = poll(f"a {service} primary", lambda: drill.target.primary(service), timeout)
+    drill.judged(Checked(f"{service}_primary", None, None, True, primary))
+    return primary
+
+
+def component_healthy(drill: DrillScenario, component: str, timeout: float = 120.0) -> None:
+    poll(f"component {component} healthy", lambda: drill.target.component_healthy(component), timeout)
+    drill.judged(Checked(f"{component}_healthy", None, None, True, "lab status"))
+
+
+def target_healthy(drill: DrillScenario, timeout: float = 180.0) -> None:
+    drill.target.wait_healthy(timeout)
+    drill.judged(Checked("target_healthy", None, None, True, "lab status"))
+
+
+def _with_writer(drill: DrillScenario):
+    if not drill.writers:
+        raise HarnessError("no writer in this scenario: add 'Given a writer at N writes/s' to measure data loss")
+    result = drill.measure()
+    if result.lost_writes is None:
+        errors = "; ".join(w.readback_error or "" for w in result.writers if w.readback_error)
+        raise HarnessError(f"the writes could not be read back, data loss unknown: {errors}")
+    return result

@@ -1,0 +1,199 @@
+"""The pytest plugin behind `drill run` (loaded by the root conftest.py): options, the `drill` fixture,
+tag selection, the preflight of every selected scenario, and one `drill.json` + status per scenario.
+
+Hooks stay thin: selection and checks live in harness/drills/preflight.py, the scenario in scenario.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.drills import preflight
+from harness.drills.scenario import DrillScenario, NullReporter
+from harness.errors import HarnessError
+from harness.recovery import Confirmer
+from harness.redact import mask
+from harness.evidence.plan import TagExpression, _TagParser
+
+SCENARIO_KEY = pytest.StashKey[preflight.ScenarioRef]()
+DRILL_KEY = pytest.StashKey[DrillScenario]()
+OUTCOME_KEY = pytest.StashKey[dict]()
+PENDING_TAG = "pending"
+AUTO_CONFIRM_ENV = "DRILL_AUTO_CONFIRM"  # set by `drill run --yes`
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("drill", "DR drills (drill run)")
+    group.addoption("--drill-tags", default=None, help="tag expression selecting scenarios, e.g. 'smoke and not region'")
+    group.addoption("--drill-target", default="local", help="target to drill (default: local lab)")
+    group.addoption("--drill-plan", default=None, help="drill plan file (plans/*.yaml): its scope selects scenarios")
+    group.addoption("--drill-run-dir", default=None, help="where per-scenario evidence goes (default: reports/runs/adhoc)")
+
+
+def normalise_tags(expr: str) -> str:
+    """Accept `smoke and not region` as well as `@smoke and not @region`; raise HarnessError if malformed."""
+    out = re.sub(r"(?<![@\w-])(?!(?:and|or|not)\b)([A-Za-z_][\w:.-]*)", r"@\1", expr)
+    try:
+        _TagParser(out).parse(set())
+    except ValueError as err:
+        raise HarnessError(f"--tags {expr!r}: {err}") from None
+    return out
+
+
+_config: list[pytest.Config] = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_bdd_apply_tag(tag: str, function: Any) -> None:
+    """Gherkin tags become pytest marks: register each (e.g. plan:5.1.1) so none warns as a typo."""
+    if _config:
+        _config[-1].addinivalue_line("markers", f"{tag}: drill catalog tag")
+    # returning None lets pytest-bdd apply the mark as usual
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _config.append(config)
+    for tag in ("smoke", "quarterly", "component", "full-dr", "postgresql", "redis", "app", "network", "region",
+                "destructive", PENDING_TAG):
+        config.addinivalue_line("markers", f"{tag}: drill catalog tag")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    expr = config.getoption("--drill-tags")
+    wanted = TagExpression(normalise_tags(expr)) if expr else None
+    plan = _plan(config)
+    keep, dropped, problems = [], [], []
+    for item in items:
+        ref = preflight.scenario_of(item)
+        if ref is None:
+            keep.append(item)
+            continue
+        item.stash[SCENARIO_KEY] = ref
+        if (wanted is not None and not wanted.matches(ref.tags)) or \
+                (plan is not None and not plan.scope.includes(ref.name, ref.tags)):
+            dropped.append(item)
+            continue
+        keep.append(item)
+        found = preflight.check_item(item, session._fixturemanager)
+        if PENDING_TAG in ref.tags:
+            reason = "; ".join(p.split(": ", 1)[1] for p in found) or "marked @pending in the catalog"
+            item.add_marker(pytest.mark.skip(reason=f"pending: {reason}"))
+        else:
+            problems.extend(found)
+    if plan is not None:
+        names = {r.name for r in (preflight.scenario_of(i) for i in items) if r is not None}
+        problems.extend(f"{plan.path}: scope.scenarios: no scenario named {n!r} in the catalog"
+                        for n in plan.scope.scenarios if n not in names)
+    if problems:
+        raise pytest.UsageError("the drill catalog has errors; nothing was run or injected:\n  " + "\n  ".join(problems))
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = keep
+
+
+def _plan(config: pytest.Config) -> Any:
+    path = config.getoption("--drill-plan")
+    if not path:
+        return None
+    from harness.evidence.plan import load_plan
+
+    try:
+        return load_plan(path)
+    except HarnessError as err:
+        raise pytest.UsageError(str(err)) from None
+
+
+def _reporter(config: pytest.Config) -> Any:
+    if getattr(config.option, "allure_report_dir", None):
+        from harness.evidence.allure_attach import AllureReporter
+
+        return AllureReporter()
+    return NullReporter()
+
+
+@pytest.fixture(scope="session")
+def drill_target(pytestconfig: pytest.Config) -> Any:
+    """The system under drill. Only the local lab exists so far; it must be up (drill run starts it)."""
+    name = pytestconfig.getoption("--drill-target")
+    if name != "local":
+        raise HarnessError(f"target {name!r} is not available yet; known: local")
+    from harness.drills.target import LocalTarget
+
+    return LocalTarget.connect(bring_up=False)
+
+
+def _confirmer(config: pytest.Config) -> Confirmer:
+    """Manual procedure steps ask the operator on the terminal (pytest's capture suspended for the prompt).
+    CI=true or `drill run --yes` confirm automatically, and the record says so; with no terminal and
+    neither, the step fails instead of hanging."""
+    if os.environ.get(AUTO_CONFIRM_ENV) == "1":
+        return Confirmer(auto=True, why="--yes")
+    capman = config.pluginmanager.getplugin("capturemanager")
+
+    def ask(prompt: str) -> str:
+        with capman.global_and_fixture_disabled():
+            if not sys.stdin or not sys.stdin.isatty():
+                raise HarnessError("a manual step needs an operator at a terminal; run attended, or pass --yes "
+                                   "(or CI=true) to auto-confirm, which the record marks")
+            return input(prompt)
+
+    return Confirmer(ask=ask)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "scenario"
+
+
+@pytest.fixture
+def drill(request: pytest.FixtureRequest, drill_target: Any) -> Any:
+    """This scenario's DrillScenario; closed (faults undone, evidence written) after the scenario."""
+    ref = request.node.stash.get(SCENARIO_KEY, None) or preflight.scenario_of(request.node)
+    run_dir = Path(request.config.getoption("--drill-run-dir") or "reports/runs/adhoc")
+    reporter = _reporter(request.config)
+    name = ref.name if ref else request.node.name
+    record = DrillScenario(name=name, target=drill_target, out_dir=run_dir / "scenarios" / _slug(request.node.name),
+                           feature=ref.feature if ref else "", tags=sorted(ref.tags) if ref else [],
+                           reporter=reporter, confirm=_confirmer(request.config))
+    if hasattr(reporter, "begin") and ref is not None:
+        reporter.begin(ref.feature_name, ref.name, sorted(ref.tags))
+    request.node.stash[DRILL_KEY] = record
+    yield record
+    record.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    report = (yield).get_result()
+    outcome = item.stash.setdefault(OUTCOME_KEY, {"status": "passed", "message": None})
+    if report.failed and outcome["status"] == "passed":
+        exc = call.excinfo.value if call.excinfo else None
+        outcome["status"] = "failed" if isinstance(exc, AssertionError) and report.when == "call" else "broken"
+        outcome["message"] = mask(str(exc) if exc is not None else report.longreprtext)[:2000]
+        outcome["phase"] = report.when
+    elif report.skipped and report.when in ("setup", "call"):
+        outcome["status"] = "skipped"
+        outcome["message"] = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else None
+    if report.when == "teardown":
+        _write_outcome(item, outcome)
+
+
+def _write_outcome(item: pytest.Item, outcome: dict) -> None:
+    ref = item.stash.get(SCENARIO_KEY, None)
+    if ref is None:
+        return
+    run_dir = Path(item.config.getoption("--drill-run-dir") or "reports/runs/adhoc")
+    drill = item.stash.get(DRILL_KEY, None)
+    out = drill.out_dir if drill is not None else run_dir / "scenarios" / _slug(item.name)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = json.loads((out / "drill.json").read_text()) if (out / "drill.json").exists() else {
+        "name": ref.name, "feature": ref.feature, "tags": sorted(ref.tags)}
+    summary.update({"nodeid": item.nodeid, "line": ref.line, **outcome})
+    (out / "scenario.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,92 @@
+"""Before any drill runs: every step of every selected scenario must match a step definition, and every
+argument a step can check (fault names and parameters, procedures, objectives) must be valid. Errors name the
+feature file and line and, for an unmatched phrase, the closest phrases of the vocabulary."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_bdd.scenario import find_fixturedefs_for_step, scenario_wrapper_template_registry
+from pytest_bdd.steps import step_function_context_registry
+
+from harness.errors import HarnessError
+
+
+@dataclass
+class ScenarioRef:
+    feature: str  # path relative to the project
+    feature_name: str
+    name: str
+    line: int
+    tags: set[str]
+    steps: list[Any]
+
+
+def scenario_of(item: Any) -> ScenarioRef | None:
+    """The rendered Gherkin scenario behind a pytest item (None for a plain test)."""
+    template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
+    if template is None:
+        return None
+    example = getattr(getattr(item, "callspec", None), "params", {}).get("_pytest_bdd_example", {})
+    scenario = template.render(example)
+    feature = template.feature
+    rule_tags = template.rule.tags if template.rule is not None else set()
+    return ScenarioRef(feature=_rel(feature.filename), feature_name=feature.name or Path(feature.filename).stem,
+                       name=scenario.name, line=template.line_number, tags=set(template.tags | feature.tags | rule_tags),
+                       steps=list(scenario.steps))
+
+
+def _rel(path: str) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path
+
+
+def _phrase(ctx: Any) -> str:
+    return getattr(ctx.parser, "name", str(ctx.parser))
+
+
+def known_phrases(step_type: str | None) -> list[str]:
+    return sorted({f"{ctx.type.capitalize() if ctx.type else ''} {_phrase(ctx)}".strip()
+                   for ctx in list(step_function_context_registry.values())
+                   if step_type is None or ctx.type in (None, step_type)})
+
+
+def close_phrases(text: str, step_type: str | None, n: int = 3) -> list[str]:
+    phrases = known_phrases(step_type)
+    bare = {p.split(" ", 1)[1] if " " in p else p: p for p in phrases}
+    return [bare[m] for m in difflib.get_close_matches(text, list(bare), n=n, cutoff=0.45)]
+
+
+def check_item(item: Any, fixturemanager: Any) -> list[str]:
+    """Problems with one scenario, each as 'file:line: what'. Empty = ready to run."""
+    ref = scenario_of(item)
+    if ref is None:
+        return []
+    problems = []
+    for step in ref.steps:
+        where = f"{ref.feature}:{step.line_number}"
+        shown = f"{step.keyword.strip()} {step.name}"
+        defs = list(find_fixturedefs_for_step(step, fixturemanager, item))
+        if not defs:
+            close = close_phrases(step.name, step.type)
+            hint = ("; did you mean: " + " | ".join(close)) if close else "; see docs/steps.md for every phrase"
+            problems.append(f"{where}: no step matches '{shown}' (scenario \"{ref.name}\"){hint}")
+            continue
+        ctx = step_function_context_registry[defs[-1].func]
+        validate = getattr(ctx.step_func, "drill_validate", None)
+        if validate is None:
+            continue
+        raw = ctx.parser.parse_arguments(step.name) or {}
+        args = {k: ctx.converters.get(k, lambda v: v)(v) for k, v in raw.items()}
+        accepted = inspect.signature(validate).parameters
+        try:
+            validate(**{k: v for k, v in args.items() if k in accepted})
+        except HarnessError as err:
+            problems.append(f"{where}: '{shown}': {err}")
+    return problems

@@ -1,0 +1,340 @@
+"""`DrillScenario`: the one record that flows through a drill scenario, like Chaos Toolkit's journal.
+
+Set-up fills it (objective, probes, writers, replication mode); the first fault starts the measurement
+(healthy baseline first, so nothing is injected into a sick target) and marks t_inject; recovery procedures
+add timed steps; the first check that needs numbers waits for stable recovery and stops the measurement;
+`close()` always undoes every fault this scenario put in, restores what set-up changed, and waits for the
+target to be healthy again so the next scenario starts clean.
+
+The record knows nothing about pytest or Allure: a `reporter` (harness/evidence/allure_attach.py in a
+drill run, nothing from plain Python) is told about labels and evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness import objectives as objectives_mod
+from harness.errors import HarnessError, TargetUnhealthy
+from harness.faults import runner
+from harness.faults.intent import IntentLog
+from harness.measure import Measurement, MeasurementResult, Targets
+from harness.recovery import Confirmer, RunReport
+from harness.recovery import get as get_procedure
+from harness.redact import clean, mask
+
+# 100 ms sampling (80 ms probe timeout): ±0.18 s on an RTO, against targets of a minute and more. 50 ms
+# timeouts on HTTP through HAProxy see sporadic false failures on a loaded 2-core machine (BENCHMARKS.md).
+DEFAULT_INTERVAL = 0.1
+BASELINE_ATTEMPTS = 3
+DEFAULT_BASELINE_S = 2.0
+DEFAULT_STABLE_S = 2.0
+NO_TARGET_DEADLINE_S = 300.0
+
+
+class FaultInjectionFailed(HarnessError):
+    """Message starts with 'fault injection failed' (the report's category of the same name)."""
+
+
+class Reporter(Protocol):
+    def objective(self, objective: objectives_mod.Objective) -> None: ...
+    def fault(self, entry: dict[str, Any]) -> None: ...
+    def procedure(self, report: RunReport) -> None: ...
+    def finished(self, drill: "DrillScenario") -> None: ...
+
+
+class NullReporter:
+    def objective(self, objective: objectives_mod.Objective) -> None:
+        pass
+
+    def fault(self, entry: dict[str, Any]) -> None:
+        pass
+
+    def procedure(self, report: RunReport) -> None:
+        pass
+
+    def finished(self, drill: "DrillScenario") -> None:
+        pass
+
+
+@dataclass
+class Checked:
+    """A Then-step's judgement, kept for the summary table and the record."""
+
+    what: str  # "rto" | "rpo" | "error_rate" | ...
+    target: float | None
+    measured: float | None
+    ok: bool
+    source: str  # "objective dr-plan.md §5.1.1" | "inline"
+
+
+@dataclass(repr=False)
+class DrillScenario:
+    name: str
+    target: Any
+    out_dir: Path
+    feature: str = ""
+    tags: list[str] = field(default_factory=list)
+    reporter: Reporter = field(default_factory=NullReporter)
+    confirm: Confirmer | None = None
+    log: IntentLog | None = None
+    interval: float = DEFAULT_INTERVAL
+    stable: float = DEFAULT_STABLE_S
+
+    objective: objectives_mod.Objective | None = None
+    inline: Targets = field(default_factory=Targets)
+    probes: list = field(default_factory=list)
+    writers: list = field(default_factory=list)
+    measurement: Measurement | None = None
+    result: MeasurementResult | None = None
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    procedures: list[RunReport] = field(default_factory=list)
+    checks: list[Checked] = field(default_factory=list)
+    restore: list[tuple[str, Any]] = field(default_factory=list)
+    closed: bool = False
+    close_problems: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:  # step arguments become report parameters: keep it short and secret-free
+        return f"<drill scenario {self.name!r} on {getattr(self.target, 'name', '?')}>"
+
+    def __enter__(self) -> "DrillScenario":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- set-up ----------------------------------------------------------------------------------------
+    def use_objective(self, component: str, scenario: str | None) -> objectives_mod.Objective:
+        self.objective = objectives_mod.load().lookup(component, scenario)
+        self.reporter.objective(self.objective)
+        return self.objective
+
+    def set_inline(self, rto_s: float | None = None, rpo_s: float | None = None) -> None:
+        self.inline = Targets(rto_s=rto_s if rto_s is not None else self.inline.rto_s,
+                              rpo_s=rpo_s if rpo_s is not None else self.inline.rpo_s)
+
+    def add_probes(self, endpoints: list[str]) -> None:
+        self._before_measuring("probes")
+        for endpoint in endpoints:
+            spec = self.target.probe(endpoint)
+            if all(p.name != spec.name for p in self.probes):
+                self.probes.append(spec)
+
+    def add_writer(self, rate: float, store: str = "postgres") -> None:
+        self._before_measuring("a writer")
+        self.writers.append(self.target.writer(store, rate))
+
+    def set_replication(self, mode: str) -> None:
+        self._before_measuring("the replication mode")
+        previous = self.target.set_replication(mode)
+        if previous != mode:
+            self.restore.append(("replication", previous))
+
+    def _before_measuring(self, what: str) -> None:
+        if self.measurement is not None:
+            raise HarnessError(f"{what} must be set up before the first fault (Given steps come first)")
+
+    # -- targets -----------------------------------------------------------------------------------------
+    def rto_target(self) -> tuple[float | None, str]:
+        """(seconds, where it comes from): an inline target wins over the objective's."""
+        if self.inline.rto_s is not None:
+            return self.inline.rto_s, "inline"
+        if self.objective is not None:
+            return self.objective.rto.judged_s, f"{self.objective.key} ({self.objective.source})"
+        return None, "none"
+
+    def rpo_target(self) -> tuple[float | None, str]:
+        if self.inline.rpo_s is not None:
+            return self.inline.rpo_s, "inline"
+        if self.objective is not None:
+            return self.objective.rpo.judged_s, f"{self.objective.key} ({self.objective.source})"
+        return None, "none"
+
+    # -- the fault ---------------------------------------------------------------------------------------
+    def start_measuring(self) -> Measurement:
+        """Probes and writers running and a healthy baseline seen. Idempotent."""
+        if self.measurement is None:
+            probes = self.probes or [self.target.probe("app")]
+            self.measurement = Measurement(probes=probes, writers=self.writers, interval=self.interval,
+                                           stable=self.stable, out_dir=self.out_dir / "measure")
+            self.measurement.start()
+            for attempt in range(1, BASELINE_ATTEMPTS + 1):
+                try:
+                    self.measurement.baseline(DEFAULT_BASELINE_S)
+                    break
+                except TargetUnhealthy:
+                    # One slow sample is not a sick target; three failed windows in a row are.
+                    if attempt == BASELINE_ATTEMPTS:
+                        self.measurement.close()
+                        raise
+        return self.measurement
+
+    def inject(self, fault: str, params: dict[str, str] | None = None) -> str:
+        """Inject a fault of the vocabulary and leave it in force (close() undoes it). Returns its id."""
+        resolved = self.target.resolve_params(dict(params or {}))
+        runner.prepare(fault, resolved, self.target.lab)  # bad parameters: error before anything runs
+        m = self.start_measuring()
+        first = m.t_inject is None
+        label = f"{fault} {' '.join(f'{k}={v}' for k, v in resolved.items())}".strip()
+        if first:
+            m.mark_inject(label)
+        else:
+            m.mark_event(f"fault: {label}")
+        shown: dict[str, Any] = {}
+        try:
+            id = runner.inject(fault, resolved, self.target.lab, log=self._log(),
+                               show=lambda blast: shown.update(blast=blast.model_dump(mode="json")))
+        except HarnessError as err:
+            m.mark_event(f"fault injection failed: {fault}")
+            raise FaultInjectionFailed(f"fault injection failed: {fault}: {err}") from None
+        m.mark_event(f"fault in force: {id}")
+        entry = {"id": id, "fault": fault, "params": resolved, "blast": shown.get("blast"),
+                 "detail": self._log().get(id).detail, "injected_at": time.time(), "undo": None}
+        self.faults.append(entry)
+        self.reporter.fault(entry)
+        return id
+
+    def cut_off_zone(self, zone: str) -> list[str]:
+        """Partition one zone from every other zone of the primary region (one network-partition each).
+        The zone is resolved once, so a failover between the two injects cannot move the target."""
+        zone = self.target.resolve_params({"zone": zone})["zone"]
+        return [self.inject("network-partition", {"a": zone, "b": other}) for other in self.target.other_zones(zone)]
+
+    def undo_faults(self) -> list[str]:
+        """Undo every fault this scenario put in, newest first; returns their report lines."""
+        lines = []
+        for entry in reversed(self.faults):
+            if entry["undo"] is not None:
+                continue
+            report = runner.undo(entry["id"], log=self._log())
+            entry["undo"] = {"ok": report.ok, "line": report.line(), "at": time.time()}
+            if self.measurement is not None and self.measurement.result is None and not self.measurement._stopped:
+                self.measurement.mark_event(f"undo: {entry['id']}")
+            lines.append(report.line())
+            if not report.ok:
+                raise HarnessError(f"undo failed (run `drill recover`): {report.line()}")
+        return lines
+
+    def run_procedure(self, name: str, params: dict[str, str] | None = None) -> RunReport:
+        procedure = get_procedure(name)
+        params = {**self._learned(procedure.params), **dict(params or {})}
+        m = self.measurement
+        if m is not None and m.result is None:
+            m.mark_event(f"procedure {name} started")
+        report = procedure.run(self.target.lab, params, self.confirm or Confirmer(),
+                               log=(lambda s: m.mark_event(f"step: {s.title} ({s.duration_s:.2f} s)"))
+                               if m is not None and m.result is None else None)
+        self.procedures.append(report)
+        self.reporter.procedure(report)
+        if not report.ok:
+            failed = next(s for s in report.steps if not s.ok)
+            raise HarnessError(f"recovery procedure {name} failed at step '{failed.title}': {failed.outcome}")
+        return report
+
+    def wait(self, seconds: float) -> None:
+        """Let time pass inside the fault (e.g. for replication lag to build up); marked on the timeline."""
+        if self.measurement is not None and self.measurement.result is None:
+            self.measurement.mark_event(f"waiting {seconds:g} s")
+        time.sleep(seconds)
+
+    def _learned(self, wanted: dict[str, str]) -> dict[str, str]:
+        """A procedure parameter `old_X` takes the X the scenario's latest fault recorded (auto-failover's
+        old_leader = the leader db-primary-crash killed), so a feature need not know it in advance."""
+        out = {}
+        for name in wanted:
+            key = name.removeprefix("old_")
+            if name.startswith("old_"):
+                for entry in reversed(self.faults):
+                    if isinstance(entry.get("detail"), dict) and entry["detail"].get(key):
+                        out[name] = str(entry["detail"][key])
+                        break
+        return out
+
+    # -- the numbers -------------------------------------------------------------------------------------
+    def deadline(self) -> float:
+        """How long to wait for recovery: well past the target, so a breach is measured, not cut off."""
+        rto, _ = self.rto_target()
+        return NO_TARGET_DEADLINE_S if rto is None else min(3600.0, max(2 * rto, rto + 60))
+
+    def measure(self, deadline: float | None = None) -> MeasurementResult:
+        """Wait for stable recovery (or the deadline), stop, analyse. Idempotent: the first call decides."""
+        if self.result is not None:
+            return self.result
+        if self.measurement is None or self.measurement.t_inject is None:
+            raise HarnessError("nothing to measure: no fault was injected in this scenario (add a When step)")
+        m = self.measurement
+        m.wait_recovered(deadline if deadline is not None else self.deadline())
+        rto, _ = self.rto_target()
+        rpo, _ = self.rpo_target()
+        self.result = m.stop(targets=Targets(rto_s=rto, rpo_s=rpo))
+        return self.result
+
+    def judged(self, check: Checked) -> Checked:
+        self.checks.append(check)
+        return check
+
+    # -- the end -----------------------------------------------------------------------------------------
+    def close(self, heal_timeout: float = 180.0) -> None:
+        """Always: stop measuring (keeping the evidence), undo the faults, restore set-up, wait healthy."""
+        if self.closed:
+            return
+        self.closed = True
+        steps = [("measurement", self._stop_measuring), ("undo", self.undo_faults),
+                 ("restore", self._restore), ("healthy again", lambda: self.target.wait_healthy(heal_timeout))]
+        for what, action in steps:
+            try:
+                action()
+            except Exception as err:  # noqa: BLE001 - every later step must still run
+                self.close_problems.append(f"{what}: {mask(str(err))}")
+        self._write_summary()
+        self.reporter.finished(self)
+        if self.close_problems:
+            raise HarnessError("after the scenario: " + "; ".join(self.close_problems))
+
+    def _stop_measuring(self) -> None:
+        m = self.measurement
+        if m is None or self.result is not None:
+            return
+        if m.t_inject is None:
+            m.close()
+            return
+        rto, _ = self.rto_target()
+        rpo, _ = self.rpo_target()
+        self.result = m.stop(targets=Targets(rto_s=rto, rpo_s=rpo))
+
+    def _restore(self) -> None:
+        while self.restore:
+            what, value = self.restore.pop()
+            if what == "replication":
+                self.target.set_replication(value)
+
+    def _log(self) -> IntentLog:
+        return self.log or IntentLog()
+
+    # -- what the run keeps ------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """The scenario's line in the run summary and the drill record (no secrets, JSON-able)."""
+        rto_t, rto_src = self.rto_target()
+        rpo_t, rpo_src = self.rpo_target()
+        r = self.result
+        return clean({
+            "name": self.name, "feature": self.feature, "tags": self.tags,
+            "objective": ({"key": self.objective.key, "source": self.objective.source,
+                           "section": self.objective.section, "rto": self.objective.rto.text,
+                           "rpo": self.objective.rpo.text} if self.objective else None),
+            "targets": {"rto_s": rto_t, "rto_source": rto_src, "rpo_s": rpo_t, "rpo_source": rpo_src},
+            "checks": [vars(c) for c in self.checks],
+            "measurement": r.model_dump(mode="json") if r is not None else None,
+            "measure_dir": (self.out_dir / "measure").as_posix() if r is not None else None,
+            "faults": self.faults,
+            "procedures": [p.to_dict() for p in self.procedures],
+            "close_problems": self.close_problems,
+        })
+
+    def _write_summary(self) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "drill.json").write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")

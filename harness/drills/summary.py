@@ -1,0 +1,62 @@
+"""The table `drill run` ends with: every scenario, its targets, what was measured, and the verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+VERDICT_STYLE = {"PASS": "green", "SKIPPED": "dim", "BROKEN": "magenta"}
+
+
+def _s(x: float | None, unc: float | None = None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.2f} ± {unc:.2f} s" if unc else f"{x:.2f} s"
+
+
+def verdict(s: dict[str, Any]) -> str:
+    status = s.get("status")
+    if status == "skipped":
+        return "SKIPPED"
+    if status == "broken":
+        return "BROKEN"
+    msg = s.get("message") or ""
+    if status == "failed":
+        for phrase in ("RTO breached", "RPO breached", "error rate breached"):
+            if phrase in msg:
+                return phrase.upper()
+        return "FAILED"
+    return "PASS"
+
+
+def row(s: dict[str, Any]) -> list[str]:
+    m = s.get("measurement") or {}
+    t = s.get("targets") or {}
+    if m and m.get("recovered"):
+        rto = _s(m.get("rto_s"), m.get("uncertainty_s"))
+    elif m:
+        rto = f"> {m.get('rto_at_least_s') or 0:.1f} s (not recovered)"
+    else:
+        rto = "-"
+    writers = m.get("writers") or []
+    rpo = _s(m.get("rpo_s")) if writers and m.get("lost_writes") is not None else "-"
+    lost = f"{m.get('lost_writes')} / {m.get('acked_writes')}" if writers else "-"
+    v = verdict(s)
+    style = VERDICT_STYLE.get(v, "red")
+    return [s.get("name", "?"), _s(t.get("rto_s")), rto, _s(t.get("rpo_s")), rpo, lost, f"[{style}]{v}[/]"]
+
+
+def table(scenarios: list[dict[str, Any]], title: str = "Drills: measured vs DR plan targets") -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in ("scenario", "RTO target", "RTO measured", "RPO target", "RPO measured", "lost / acked", "verdict"):
+        t.add_column(col, overflow="fold")
+    for s in scenarios:
+        t.add_row(*row(s))
+    return t
+
+
+def problems(scenarios: list[dict[str, Any]]) -> list[str]:
+    """One line per scenario that did not pass, with its reason (skips included)."""
+    return [f"{s.get('name')}: {verdict(s)}: {(s.get('message') or '').strip().splitlines()[0][:300]}"
+            for s in scenarios if s.get("status") != "passed" and s.get("message")]

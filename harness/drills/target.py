@@ -1,0 +1,141 @@
+"""What a drill runs against. Today: the local lab. The same surface is what the aws/k8s targets of the
+`targets/` files provide: named endpoints to probe, stores to write to, health, and the fault parameters
+that depend on the live system (which zone the database primary is in right now)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.measure import ProbeSpec, WriterSpec, parse_probe_spec, parse_writer_spec
+
+PRIMARY_ZONES = ("az-a", "az-b", "az-c")
+# Values a feature may use for a fault parameter that only the live target can resolve.
+DYNAMIC_VALUES = {
+    "@primary-zone": "the availability zone of the current PostgreSQL primary",
+    "@cache-primary-zone": "the availability zone of the current Redis primary",
+    "@replica-zone": "an availability zone of the primary region without the PostgreSQL primary",
+}
+
+
+class LocalTarget:
+    """The local lab (harness/lab) as a drill target."""
+
+    name = "local"
+    environment = "lab"
+
+    def __init__(self, lab: Any, started: bool = False):
+        self.lab = lab
+        self.started = started  # True when connect() had to start the lab (the caller stops it again)
+
+    @classmethod
+    def connect(cls, bring_up: bool = False, say=lambda _msg: None) -> "LocalTarget":
+        """The running lab; with bring_up, start it when none is running (`lab.already_up` tells which)."""
+        from harness.lab import Lab
+
+        try:
+            return cls(Lab.load())
+        except HarnessError as err:
+            if not bring_up or "no lab is running" not in str(err):
+                raise
+        say("no lab running: starting it (drill lab up)")
+        lab = Lab.up(progress=say)
+        say("waiting for the base backup (drills start on a quiet lab)")
+        lab.wait_backup(180)
+        return cls(lab, started=True)
+
+    # -- probes and writers ------------------------------------------------------------------------------
+    def endpoints(self) -> dict[str, str]:
+        """Endpoint name → what it is (for `Given probes on ...` and its error messages)."""
+        names = {"app": "the app through HAProxy (GET /health)",
+                 "postgres": "PostgreSQL primary through HAProxy (SELECT 1)",
+                 "redis": "Redis primary through the Sentinels (PING)"}
+        for name, rec in self.lab.components.items():
+            if rec.get("kind") == "app":
+                names[name] = f"app replica {name} directly (GET /health)"
+        return names
+
+    def probe(self, endpoint: str) -> ProbeSpec:
+        if endpoint == "app":
+            return parse_probe_spec(f"app@http={self.lab.app_url}/health")
+        if endpoint == "postgres":
+            return parse_probe_spec(f"postgres@postgres={self.lab.pg_dsn('primary')}")
+        if endpoint == "redis":
+            return parse_probe_spec(f"redis@redis={self.lab.redis_url()}")
+        if self.lab.components.get(endpoint, {}).get("kind") == "app":
+            return parse_probe_spec(f"{endpoint}@http={self.lab.app_replica_url(endpoint)}/health")
+        raise HarnessError(f"unknown endpoint {endpoint!r}; the local target has: {', '.join(self.endpoints())}")
+
+    def writer(self, store: str, rate: float) -> WriterSpec:
+        if store == "postgres":
+            return parse_writer_spec(f"postgres-writer@postgres={self.lab.pg_dsn('primary')}", rate)
+        if store == "redis":
+            return parse_writer_spec(f"redis-writer@redis={self.lab.redis_url()}", rate)
+        raise HarnessError(f"unknown store {store!r} for a writer; the local target has: postgres, redis")
+
+    # -- state of the system -----------------------------------------------------------------------------
+    def wait_healthy(self, timeout: float = 120.0) -> dict[str, Any]:
+        return self.lab.wait_healthy(timeout)
+
+    def replication(self) -> str:
+        return self.lab.ctx.replication
+
+    def set_replication(self, mode: str) -> str:
+        return self.lab.set_replication(mode)
+
+    def primary(self, service: str) -> str | None:
+        """Current primary component of a replicated service ("postgresql" or "redis")."""
+        if service in ("postgresql", "postgres", "database"):
+            return self.lab.postgres_leader()
+        if service in ("redis", "cache"):
+            return self.lab.redis_primary()
+        raise HarnessError(f"unknown service {service!r}: postgresql or redis")
+
+    def component_healthy(self, name: str) -> bool:
+        rows = {c["name"]: c for c in self.lab.status()["components"]}
+        if name not in rows:
+            raise HarnessError(f"unknown component {name!r}; the lab has: {', '.join(sorted(rows))}")
+        return bool(rows[name].get("healthy"))
+
+    def resolve_params(self, params: dict[str, str]) -> dict[str, str]:
+        """Replace the dynamic values (@primary-zone ...) by what they are right now."""
+        out = {}
+        for key, value in params.items():
+            if value == "@primary-zone":
+                value = self._zone_of(self.lab.postgres_leader(), "PostgreSQL primary")
+            elif value == "@cache-primary-zone":
+                value = self._zone_of(self.lab.redis_primary(), "Redis primary")
+            elif value == "@replica-zone":
+                leader_zone = self._zone_of(self.lab.postgres_leader(), "PostgreSQL primary")
+                value = self.other_zones(leader_zone)[0]
+            elif value.startswith("@"):
+                raise HarnessError(f"parameter {key}={value}: unknown dynamic value; known: {', '.join(DYNAMIC_VALUES)}")
+            out[key] = value
+        return out
+
+    def other_zones(self, zone: str) -> list[str]:
+        return [z for z in PRIMARY_ZONES if z != zone]
+
+    def _zone_of(self, component: str | None, what: str) -> str:
+        if component is None:
+            raise HarnessError(f"no {what} right now (an election is running?)")
+        return self.lab.components[component]["zone"]
+
+    def versions(self) -> dict[str, str]:
+        """Versions of the real components under test, for the report's environment."""
+        out = {"lab.network": self.lab.network.mode, "lab.replication": self.lab.ctx.replication}
+        for label, argv in (("postgresql", ["/usr/lib/postgresql/15/bin/postgres", "--version"]),
+                            ("etcd", ["etcd", "--version"]), ("redis", ["redis-server", "--version"]),
+                            ("haproxy", ["haproxy", "-v"])):
+            try:
+                first = subprocess.run(argv, capture_output=True, text=True, timeout=5).stdout.splitlines()
+                out[label] = first[0].strip() if first else "unknown"
+            except (OSError, subprocess.TimeoutExpired):
+                out[label] = "not found"
+        try:
+            out["patroni"] = importlib.metadata.version("patroni")
+        except importlib.metadata.PackageNotFoundError:
+            out["patroni"] = "not installed"
+        return out
