@@ -13,19 +13,25 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
+def _target(drill: DrillScenario, what: str, seconds: float | None) -> tuple[float, str]:
+    """The target a Then judges against: the phrase's own N, else the inline Given, else the objective's."""
+    if seconds is not None:
+        return seconds, "inline"
+    target, source = drill.rto_target() if what == "RTO" else drill.rpo_target()
+    if target is None:
+        bound = (drill.objective.rto if what == "RTO" else drill.objective.rpo) if drill.objective else None
+        why = (f"the plan's {what} for {drill.objective.key} is not a number ({bound.text!r})"
+               if drill.objective else "no objective set: add 'Given the objective for ...'")
+        raise HarnessError(f"cannot judge the {what}: {why}; state one with 'within N seconds'")
+    return target, source
+
+
 def recovered_within(drill: DrillScenario, seconds: float | None = None) -> Checked:
     """RTO ≤ target. `seconds` None = the objective's (or the inline Given) target."""
-    if seconds is None:
-        target, source = drill.rto_target()
-        if target is None:
-            why = (f"the plan's RTO for {drill.objective.key} is not a number ({drill.objective.rto.text!r})"
-                   if drill.objective else "no objective set: add 'Given the objective for ...'")
-            raise HarnessError(f"cannot judge the RTO: {why}; state one with 'within N seconds'")
-    else:
-        target, source = seconds, "inline"
+    target, source = _target(drill, "RTO", seconds)
     result = drill.measure(max(drill.deadline(), min(3600.0, max(2 * target, target + 60))))
     if not result.recovered:
-        check = drill.judged(Checked("rto", target, None, False, source))
+        drill.judged(Checked("rto", target, None, False, source))
         raise AssertionError(
             f"RTO breached: not recovered (no {result.stable_s:g} s of stable success) within the deadline; "
             f"outage lasted at least {_fmt(result.rto_at_least_s)} s; target {target:g} s ({source})")
@@ -50,14 +56,7 @@ def no_acknowledged_writes_lost(drill: DrillScenario) -> Checked:
 
 
 def rpo_within(drill: DrillScenario, seconds: float | None = None) -> Checked:
-    if seconds is None:
-        target, source = drill.rpo_target()
-        if target is None:
-            why = (f"the plan's RPO for {drill.objective.key} is not a number ({drill.objective.rpo.text!r})"
-                   if drill.objective else "no objective set: add 'Given the objective for ...'")
-            raise HarnessError(f"cannot judge the RPO: {why}; state one with 'within N seconds'")
-    else:
-        target, source = seconds, "inline"
+    target, source = _target(drill, "RPO", seconds)
     result = _with_writer(drill)
     rpo = result.rpo_s or 0.0
     ok = rpo <= target
