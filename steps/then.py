@@ -19,6 +19,12 @@ def recovers_within(drill, seconds: float):
     checks.recovered_within(drill, seconds)
 
 
+@then(parsers.parse("the outage lasts at least {seconds:g} seconds"))
+@checked_by(lambda seconds: phrases.validate_positive(seconds=seconds))
+def outage_at_least(drill, seconds: float):
+    checks.outage_at_least(drill, seconds)
+
+
 @then("no acknowledged writes are lost")
 def no_writes_lost(drill):
     checks.no_acknowledged_writes_lost(drill)

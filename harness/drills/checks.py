@@ -44,6 +44,19 @@ def recovered_within(drill: DrillScenario, seconds: float | None = None) -> Chec
     return check
 
 
+def outage_at_least(drill: DrillScenario, seconds: float) -> Checked:
+    """The measured outage lasted ≥ `seconds` (less the measurement's uncertainty): the fault really did what
+    the feature says. An RTO ceiling alone passes a fault that did nothing."""
+    result = drill.measure()
+    measured = result.rto_s if result.recovered else result.rto_at_least_s
+    ok = measured is not None and measured + result.uncertainty_s >= seconds
+    check = drill.judged(Checked("outage", seconds, measured, ok, "inline (fault had an effect)"))
+    if not ok:
+        seen = "no outage observed" if result.no_outage_observed else f"{_fmt(measured)} ± {result.uncertainty_s:.2f} s"
+        raise AssertionError(f"fault had less effect than stated: outage {seen}, expected at least {seconds:g} s")
+    return check
+
+
 def no_acknowledged_writes_lost(drill: DrillScenario) -> Checked:
     result = _with_writer(drill)
     lost = result.lost_writes or 0

@@ -8,9 +8,10 @@ the side effect it undoes (Journal.record_undo fsyncs), and every undo kind adde
     app_deploy     redeploy an app replica to a version unless it already runs that (healthy) version
     haproxy_enable enable servers put in maintenance by the fault
 
-Timed faults (db-primary-freeze, db-replication-lag) also start a small detached timer process
-(`python -m harness.faults.lab undo-after ID SECONDS LOG`) that undoes the fault after N seconds, unless it
-was undone earlier — it exits as soon as the intent is no longer pending, so it never outlives its fault.
+Timed faults (db-primary-freeze, db-replication-lag; network-latency / network-blackhole given `seconds`) also
+start a small detached timer process (`python -m harness.faults.lab undo-after ID SECONDS LOG`) that undoes
+the fault after N seconds, unless it was undone earlier — it exits as soon as the intent is no longer
+pending, so it never outlives its fault.
 """
 
 from __future__ import annotations
@@ -149,22 +150,25 @@ def _need_netns(lab: Any, fallback: str) -> None:
                            f"{lab.network.mode} mode); fallback: {fallback}")
 
 
-def start_undo_timer(journal: Journal, seconds: float) -> int:
-    """A detached process that undoes this fault after `seconds` (or exits once it is undone otherwise)."""
+def start_undo_timer(journal: Journal, seconds: float, until: float | None = None) -> int:
+    """A detached process that undoes this fault after `seconds` (or exits once it is undone otherwise).
+    `until` (wall time) pins the deadline instead, so the timer's own start-up is not added to the hold."""
     log = journal.state_dir / "restarts" / f"{journal.id}.timer.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "harness.faults.lab", "undo-after", journal.id, str(seconds), str(journal.log.path)]
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "harness.faults.lab", "undo-after", journal.id,
-                                 str(seconds), str(journal.log.path)], stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=out, start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(argv + ([repr(until)] if until is not None else []), stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=out, start_new_session=True, close_fds=True)
     return proc.pid
 
 
-def _undo_after(fault_id: str, seconds: float, log_path: str) -> None:
+def _undo_after(fault_id: str, seconds: float, log_path: str, until: float | None = None) -> None:
     from harness.faults import runner
     from harness.faults.intent import IntentLog
 
     log = IntentLog(Path(log_path))
+    if until is not None:
+        seconds = min(seconds, max(0.0, until - time.time()))
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         intent = log.intents().get(fault_id)
@@ -512,6 +516,91 @@ class DependencyFailure(vocabulary.DependencyFailure):
         return Injection(detail={"frozen": targets, "stopped": stopped, "t_fault": time.time()})
 
 
+class _ProxyFault:
+    """network-latency / network-blackhole: switch the mode of the fault proxy on one of the lab's paths
+    (harness/lab/proxies.py). The undo (proxy back to `pass`) is recorded before the mode changes."""
+
+    def _proxy(self, lab: Any) -> tuple[Any, Any, dict[str, Any]]:
+        from harness.lab import proxies
+
+        path = proxies.path_for(self.params.target)  # unknown target: one error naming the known ones
+        ctl = proxies.control(lab.ctx, path.target)
+        try:
+            state = ctl.get()
+        except HarnessError as err:
+            raise HarnessError(f"fault proxy {path.component} (target {path.target}) is not answering: {err}; "
+                               "check `drill lab status` (a lab started before the proxies existed needs "
+                               "`drill lab down` + `up`)") from None
+        return path, ctl, state
+
+    def preflight(self, target: Any) -> None:
+        from harness.lab.proxies import describe_mode
+
+        path, _, state = self._proxy(_lab(target))
+        if state.get("mode") != "pass":
+            raise HarnessError(f"fault proxy {path.component} is already in mode {describe_mode(state)} (another "
+                               "fault holds it); undo that one first (`drill fault undo ID` or `drill recover`)")
+
+    def _blast(self, target: Any, what: str) -> BlastRadius:
+        lab = _lab(target)
+        path, _, state = self._proxy(lab)
+        rec = lab.components.get(path.component) or {}
+        procs = [ProcessRef(pid=rec["pid"], start_time=rec.get("start_time"), command=cmdline(rec["pid"]))] \
+            if rec.get("pid") else []
+        held = f" for {self.params.seconds:g} s" if self.params.seconds else ""
+        return BlastRadius(summary=f"{what}{held} on the path {path.path}: fault proxy {path.component} "
+                                   f"({state.get('listen')} -> {state.get('upstream')})",
+                           components=[path.component], processes=procs,
+                           resources=[f"every connection through {path.component} "
+                                      f"({state.get('connections_open', 0)} open now)"],
+                           undo=self.undo_summary + (f" (by itself after {self.params.seconds:g} s)" if held else ""))
+
+    def _switch(self, lab: Any, journal: Journal, settings: dict[str, Any], reset_on_undo: bool) -> Injection:
+        from harness.lab import proxies
+
+        path, ctl, _ = self._proxy(lab)
+        control = str(proxies.control_path(lab.ctx, path.component))
+        journal.record_undo("proxy_mode", control=control, mode="pass")
+        if reset_on_undo:  # recorded last, so replayed first: reset, then pass
+            journal.record_undo("proxy_mode", control=control, mode="reset")
+        state = ctl.set(**settings)
+        seconds = self.params.seconds
+        timer = start_undo_timer(journal, seconds, until=time.time() + seconds) if seconds else None
+        return Injection(detail={"target": path.target, "proxy": path.component, "path": path.path,
+                                 "mode": proxies.describe_mode(state), "timer_pid": timer, "t_fault": time.time()})
+
+
+@register
+class NetworkLatency(_ProxyFault, vocabulary.NetworkLatency):
+    __doc__ = "Delay every reply through the target's fault proxy: each request/response round trip grows by ms."
+    unavailable = None
+
+    def describe(self, target: Any) -> BlastRadius:
+        jitter = f" ± {self.params.jitter} ms" if self.params.jitter else ""
+        return self._blast(target, f"add {self.params.ms} ms{jitter} to every round trip")
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        # Delay the replies only (downstream): a round trip grows by ms, as with netem on one interface.
+        return self._switch(_lab(target), journal, {"mode": "latency", "latency_ms": self.params.ms,
+                                                    "jitter_ms": self.params.jitter, "direction": "downstream"},
+                            reset_on_undo=False)
+
+
+@register
+class NetworkBlackhole(_ProxyFault, vocabulary.NetworkBlackhole):
+    __doc__ = "Accept and hold connections through the target's fault proxy, forward nothing."
+    unavailable = None
+
+    def describe(self, target: Any) -> BlastRadius:
+        return self._blast(target, "blackhole (connections accepted, nothing forwarded)")
+
+    def inject(self, target: Any, journal: Journal) -> Injection:
+        # The undo resets the connections that crossed the blackhole before passing again: on a real network
+        # their keepalives / retransmissions would have failed and the client would reconnect; through the
+        # proxy, which ACKs everything, a client whose request was swallowed would wait for a reply forever.
+        return self._switch(_lab(target), journal, {"mode": "blackhole"}, reset_on_undo=True)
+
+
 class _Destructive:
     """db-corruption / db-accidental-delete: one statement on the primary at a recorded wall time."""
 
@@ -523,7 +612,7 @@ class _Destructive:
         with psycopg.connect(lab.pg_dsn("primary"), autocommit=True) as conn:
             with conn.cursor() as cur:
                 t_fault = time.time()  # wall time just before the statement: the PITR target
-                cur.execute(statement, params)
+                cur.execute(statement, params or None)  # None: a literal % in the SQL is not a placeholder
                 rows = cur.rowcount
             lsn = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
         return {"t_fault": t_fault, "rows": rows, "lsn_after": lsn}
@@ -589,10 +678,10 @@ class DbCorruption(_Destructive, vocabulary.DbCorruption):
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 4 and argv[0] == "undo-after":
-        _undo_after(argv[1], float(argv[2]), argv[3])
+    if len(argv) in (4, 5) and argv[0] == "undo-after":
+        _undo_after(argv[1], float(argv[2]), argv[3], float(argv[4]) if len(argv) == 5 else None)
         return 0
-    print("usage: python -m harness.faults.lab undo-after ID SECONDS INTENT_LOG", file=sys.stderr)
+    print("usage: python -m harness.faults.lab undo-after ID SECONDS INTENT_LOG [UNTIL_WALL_TIME]", file=sys.stderr)
     return 2
 
 

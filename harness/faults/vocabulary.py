@@ -221,14 +221,21 @@ class NetworkPartition(LabFault):
 class NetworkLatency(LabFault):
     name = "network-latency"
     plan_section = "6.3 Network Failure Simulation"
-    summary = "add latency (and jitter) on the path to a target through its fault proxy"
+    summary = "add latency (and jitter) to every round trip on the path to a target through its fault proxy"
     undo_summary = "switch the target's fault proxy back to pass"
     touches = "connections through the target's fault proxy"
 
     class Params(FaultParams):
-        ms: int = Field(ge=0, le=60_000)
-        jitter: int = Field(0, ge=0, le=60_000)
+        ms: int = Field(ge=1, le=60_000, description="added to every request/response round trip")
+        jitter: int = Field(0, ge=0, le=60_000, description="uniform ± on each delay; at most ms")
         target: str = Field(pattern=NAME_PATTERN)
+        seconds: float | None = Field(None, gt=0, le=3600, description="undo by itself after this long")
+
+        @model_validator(mode="after")
+        def _jitter_within_delay(self) -> NetworkLatency.Params:
+            if self.jitter > self.ms:
+                raise ValueError(f"parameter 'jitter' ({self.jitter}) must not exceed 'ms' ({self.ms})")
+            return self
 
 
 @register
@@ -236,11 +243,12 @@ class NetworkBlackhole(LabFault):
     name = "network-blackhole"
     plan_section = "6.3 Network Failure Simulation; 5.5.2 Load Balancer Failure"
     summary = "accept connections to a target but forward nothing"
-    undo_summary = "switch the target's fault proxy back to pass"
+    undo_summary = "reset the connections that crossed the blackhole, then switch the target's fault proxy back to pass"
     touches = "connections through the target's fault proxy"
 
     class Params(FaultParams):
         target: str = Field(pattern=NAME_PATTERN)
+        seconds: float | None = Field(None, gt=0, le=3600, description="undo by itself after this long")
 
 
 @register

@@ -6,9 +6,9 @@ from urllib.parse import quote
 
 import httpx
 
-from harness.lab import redis_cache
+from harness.lab import proxies, redis_cache
 from harness.lab.context import LabContext, Launch
-from harness.lab.topology import PG_APP_USER, PG_DATABASE, SPECS, ComponentSpec
+from harness.lab.topology import PG_APP_USER, PG_DATABASE, ComponentSpec
 
 DEFAULT_VERSION = "1.0.0"
 
@@ -28,8 +28,9 @@ def launch(ctx: LabContext, spec: ComponentSpec, version: str = DEFAULT_VERSION,
         db = pg_dsn(ctx, *ctx.addr("pg-dr", "pg"))
         cache = ["--redis-url", "redis://{}:{}/0".format(*ctx.addr("redis-dr", "redis"))]
     else:
-        edge = ctx.host("edge")
-        db = pg_dsn(ctx, edge, SPECS["haproxy"].ports["pg_primary"])
+        # PostgreSQL through the `db` fault proxy (pass mode unless a network fault is in force), which
+        # forwards to HAProxy's primary endpoint.
+        db = pg_dsn(ctx, *proxies.app_db_address(ctx))
         cache = ["--sentinels", ",".join(f"{h}:{p}" for h, p in redis_cache.sentinel_addrs(ctx))]
     argv = [ctx.python, "-m", "harness.lab.app", "--host", ctx.host(spec.zone), "--port", str(spec.ports["http"]),
             "--zone", spec.zone, "--name", spec.name, "--db-dsn", db, *cache,

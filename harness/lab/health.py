@@ -1,9 +1,10 @@
 """What each component is doing right now, and whether the lab as a whole is healthy.
 
-Healthy means: every process running; etcd members healthy; a Patroni leader with 2 streaming replicas
-(one of them the sync standby in sync mode); the DR standby leader streaming; the Redis replica linked and
-all Sentinels agreeing on the primary; every AZ app replica UP in HAProxy (the DR one alive, in
-maintenance); exactly one PostgreSQL server UP behind HAProxy's primary endpoint.
+Healthy means: every process running; etcd members healthy; a Patroni leader with 2 streaming replicas (one
+of them the sync standby in sync mode); the DR standby leader streaming; the Redis replica linked and all
+Sentinels agreeing on the primary and none in TILT mode; every AZ app replica UP in HAProxy (the DR one
+alive, in maintenance); exactly one PostgreSQL server UP behind HAProxy's primary endpoint; every fault
+proxy answering on its control socket and in `pass` mode (harness/lab/proxies.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from harness.lab import apps, etcd, haproxy, postgres, redis_cache
+from harness.lab import apps, etcd, haproxy, postgres, proxies, redis_cache
 from harness.lab.context import LabContext
 from harness.lab.process import is_running
 from harness.lab.topology import COMPONENTS, PRIMARY_ZONES, of_kind
@@ -90,7 +91,10 @@ def _redis(ctx: LabContext) -> tuple[list[dict], list[str]]:
     for s in of_kind("sentinel"):
         addr = masters.get(s.name)
         ok = addr is not None and len(answers) == 1
-        rows.append(_row(s.name, ok, "sentinel", f"primary {redis_cache.name_at(ctx, addr)}" if addr else "no answer"))
+        health = f"primary {redis_cache.name_at(ctx, addr)}" if addr else "no answer"
+        if addr is not None and redis_cache.sentinel_tilted(ctx, s.name):
+            ok, health = False, "in TILT mode (resumed after a freeze: inactive for 30 s)"
+        rows.append(_row(s.name, ok, "sentinel", health))
     return rows, problems
 
 
@@ -123,7 +127,7 @@ def _edge(ctx: LabContext) -> tuple[list[dict], list[str]]:
 def collect(ctx: LabContext, records: dict[str, dict]) -> dict[str, Any]:
     """Status of every component: [{name, kind, zone, address, role, health, ok, pid, running}], problems."""
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = [pool.submit(f, ctx) for f in (_etcd, _patroni, _redis, _edge)]
+        futures = [pool.submit(f, ctx) for f in (_etcd, _patroni, _redis, _edge, proxies.health_rows)]
         results = [f.result() for f in futures]
     rows: dict[str, dict] = {}
     problems: list[str] = []

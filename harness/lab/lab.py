@@ -23,7 +23,7 @@ from psycopg import sql
 from redis.sentinel import Sentinel
 
 from harness.errors import HarnessError
-from harness.lab import apps, backup, etcd, haproxy, health, postgres, prereq, redis_cache
+from harness.lab import apps, backup, etcd, haproxy, health, postgres, prereq, proxies, redis_cache
 from harness.lab.app.main import SCHEMA_SQL
 from harness.lab.context import LabContext, Launch
 from harness.lab.network import LabNetwork
@@ -40,6 +40,7 @@ NETWORK_MODES = ("netns", "loopback")
 _LAUNCHERS: dict[str, Callable[[LabContext, ComponentSpec], Launch]] = {
     "etcd": etcd.launch, "patroni": postgres.launch, "redis": redis_cache.launch_redis,
     "sentinel": redis_cache.launch_sentinel, "haproxy": haproxy.launch, "app": apps.launch,
+    "proxy": proxies.launch,
 }
 # Patroni stops PostgreSQL cleanly (checkpoint) before exiting. etcd members that all stop at once each
 # try a leadership transfer first (seconds); their data is discarded on the next `up`, so don't wait long.
@@ -147,8 +148,8 @@ class Lab:
         say(f"network: {self.network.mode}")
         self.network.setup()
         backup.prepare_store(ctx)
-        say("starting etcd, Redis, Sentinels, HAProxy and the app replicas")
-        for kind in ("etcd", "redis", "sentinel", "haproxy", "app"):
+        say("starting etcd, Redis, Sentinels, HAProxy, the fault proxies and the app replicas")
+        for kind in ("etcd", "redis", "sentinel", "haproxy", "proxy", "app"):  # proxies before their clients
             for spec in of_kind(kind):
                 self._spawn(spec)
         self._wait(lambda: all(etcd.healthy(ctx, s)[0] for s in of_kind("etcd")), deadline, "etcd quorum")
@@ -227,6 +228,13 @@ class Lab:
         self.state["backup_job"] = rec.to_dict()
         write_state(self.paths, self.state)
 
+    def start_base_backup(self) -> None:
+        """Take a new base backup in the background (e.g. after a failback put the primary cluster on a new
+        timeline); `wait_backup()` waits for it. Re-reads the state file first: it writes it."""
+        with state_lock(self.paths):
+            self.state = read_state(self.paths) or self.state
+            self._start_base_backup()
+
     # ---------------------------------------------------------------- stopping
     def _teardown(self, say: Progress) -> None:
         comps: dict[str, dict] = self.state.get("components", {})
@@ -294,6 +302,7 @@ class Lab:
     def wait_healthy(self, timeout: float = 60.0) -> dict[str, Any]:
         """Poll until the lab is healthy; return the status. HarnessError naming what is not, on timeout."""
         deadline = time.monotonic() + timeout
+        next_nudge = time.monotonic() + 5.0
         while True:
             # Re-read the state each round: an undo (or another process) may have restarted a component
             # under a new pid since this object last looked.
@@ -303,7 +312,22 @@ class Lab:
                 return st
             if time.monotonic() >= deadline:
                 raise HarnessError(f"lab not healthy after {timeout:.0f}s: " + "; ".join(st["problems"][:8]))
+            if time.monotonic() >= next_nudge and any("streaming replicas" in p for p in st["problems"]):
+                self._nudge_wal()
+                next_nudge = time.monotonic() + 5.0
             time.sleep(0.25)
+
+    def _nudge_wal(self) -> None:
+        """Write one WAL record on the primary. A crashed leader that Patroni pg_rewinds comes back with a
+        minimum recovery point at the start of the new primary's next record; on an idle primary that record
+        never comes, so the node stays "starting" (not consistent) until something writes. Measured: 4 min
+        of "not yet accepting connections" after an AZ drill, over the moment the next drill wrote."""
+        try:
+            with psycopg.connect(self.pg_dsn("primary", user=PG_SUPERUSER, db="postgres"), autocommit=True,
+                                 connect_timeout=2) as conn:
+                conn.execute("SELECT pg_logical_emit_message(false, 'drill-lab', 'nudge')")
+        except psycopg.Error:
+            pass  # no primary yet (an election): the next round tries again
 
     def wait_backup(self, timeout: float = 60.0) -> dict:
         """Wait until the base backup is complete and a WAL segment is archived: {"base", "wal": [...]}."""
@@ -373,11 +397,14 @@ class Lab:
         raise HarnessError(f"the cluster did not switch to {mode} replication within {timeout:.0f}s")
 
     def redis_primary(self) -> str | None:
-        """Component name of the Redis primary the Sentinels agree on (None if they don't agree)."""
-        answers = set(redis_cache.sentinel_masters(self.ctx).values())
-        if len(answers) != 1 or None in answers:
+        """Component name of the Redis primary the Sentinels agree on: every Sentinel that answers names the
+        same server and they are a majority (None otherwise). A Sentinel that is down (its AZ is out) does not
+        veto: that is the state an AZ drill must be able to judge."""
+        masters = redis_cache.sentinel_masters(self.ctx)
+        answers = [addr for addr in masters.values() if addr is not None]
+        if len(set(answers)) != 1 or len(answers) <= len(masters) // 2:
             return None
-        return redis_cache.name_at(self.ctx, answers.pop())
+        return redis_cache.name_at(self.ctx, answers[0])
 
     def redis_sentinels(self) -> list[tuple[str, int]]:
         return redis_cache.sentinel_addrs(self.ctx)

@@ -30,7 +30,7 @@ class ComponentSpec:
     """A process the lab runs. `ports` maps a purpose ("client", "peer", "rest", ...) to a TCP port."""
 
     name: str
-    kind: str  # etcd | patroni | redis | sentinel | haproxy | app
+    kind: str  # etcd | patroni | redis | sentinel | haproxy | app | proxy
     zone: str
     ports: dict[str, int] = field(default_factory=dict)
     runs_as_postgres: bool = False
@@ -68,6 +68,9 @@ COMPONENTS: list[ComponentSpec] = [
     _spec("app-dr", "app", "dr", http=18091),
     # The edge load balancer (stand-in for ALB + RDS endpoints + Route 53).
     _spec("haproxy", "haproxy", EDGE, pg_primary=15400, pg_replicas=15401, app=18080, stats=18404),
+    # Fault proxies (harness/lab/proxies.py) in the app's paths, at the edge: normally `pass`; the
+    # network-latency / network-blackhole faults switch them. proxy-db: app replicas -> HAProxy pg_primary.
+    _spec("proxy-db", "proxy", EDGE, listen=15405),
 ]
 
 SPECS: dict[str, ComponentSpec] = {c.name: c for c in COMPONENTS}

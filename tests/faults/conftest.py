@@ -29,10 +29,14 @@ def _cli_prefix() -> list[str]:
 
 @pytest.fixture
 def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private state dir, so tests never touch a running lab's intent log."""
+    """A private state dir, so tests never touch a running lab's intent log, and a private (empty) lab dir,
+    so a lab fault here always meets "no lab is running": with the real `.lab/` visible, a lab someone left
+    up would get its primary killed by the bad-input test that expects that refusal (it happened)."""
     path = tmp_path / "state"
     path.mkdir()
+    (tmp_path / "no-lab").mkdir()
     monkeypatch.setenv("DRILL_STATE_DIR", str(path))
+    monkeypatch.setenv("DRILL_LAB_DIR", str(tmp_path / "no-lab"))
     return path
 
 
@@ -76,7 +80,8 @@ def drill(state_dir: Path) -> Callable[..., subprocess.CompletedProcess]:
     prefix = _cli_prefix()
 
     def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        env = {**os.environ, "DRILL_STATE_DIR": str(state_dir), "COLUMNS": "200"}
+        env = {**os.environ, "DRILL_STATE_DIR": str(state_dir), "DRILL_LAB_DIR": str(state_dir.parent / "no-lab"),
+               "COLUMNS": "200"}
         return subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=timeout, env=env,
                               cwd=REPO)
 

@@ -67,7 +67,7 @@ def test_undo_all_newest_first(drill, state_dir, spawn) -> None:
     (["fault", "inject", "process-freeze", "pid=999999999"], "no running process"),
     (["fault", "inject", "az-outage", "zone=az-z"], "parameter 'zone': Input should be 'az-a', 'az-b' or 'az-c'"),
     (["fault", "inject", "network-partition", "a=az-a", "service=app"], "not both"),
-    (["fault", "inject", "network-latency", "ms=100", "target=pg"], "needs the local lab implementation"),
+    (["fault", "inject", "network-latency", "ms=0", "target=db"], "parameter 'ms'"),
     (["fault", "inject", "db-primary-crash"], "no lab is running"),
     (["fault", "undo"], "give exactly one of"),
     (["procedure", "run", "pitt"], "did you mean 'pitr'?"),
@@ -101,6 +101,6 @@ def test_lab_stubs_validate_and_describe_but_refuse_to_inject(log: IntentLog) ->
         registry.get("az-outage").from_raw({"zone": "az-q"})
     with pytest.raises(HarnessError, match="parameter 'seconds': Input should be greater than 0"):
         registry.get("db-primary-freeze").parse({"seconds": "-1"})
-    with pytest.raises(HarnessError, match="needs the local lab implementation"):
+    with pytest.raises(HarnessError, match="needs the running lab"):
         runner.inject("network-blackhole", {"target": "pg"}, log=log)
     assert log.events() == []
