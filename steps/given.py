@@ -41,6 +41,12 @@ def probes_on(drill, endpoints: str):
     drill.add_probes(phrases.names(endpoints))
 
 
+@given(parsers.parse("{count:d} loads are booked through the app"))
+@checked_by(lambda count: phrases.validate_positive(count=count))
+def loads_booked(drill, count: int):
+    drill.target.book_loads(count)
+
+
 @given(parsers.parse("a writer at {rate:g} writes/s"))
 @checked_by(lambda rate: phrases.validate_positive(rate=rate))
 def writer(drill, rate: float):

@@ -28,6 +28,11 @@ def render_config(ctx: LabContext) -> str:
     pg_servers = "\n".join(
         f"    server {s.name} {ctx.host(s.zone)}:{s.ports['pg']} {check} port {s.ports['rest']}"
         for s in of_kind("patroni", PRIMARY_ZONES))
+    # The DR database sits in the primary endpoint too, in maintenance until a region failover enables it
+    # (harness/recovery/region.py): switching this endpoint is the lab's "update the connection strings".
+    dr = SPECS["pg-dr"]
+    pg_dr_server = (f"    server {dr.name} {ctx.host(dr.zone)}:{dr.ports['pg']} {check} port {dr.ports['rest']}"
+                    " disabled")
     app_servers = "\n".join(
         f"    server {s.name} {ctx.host(s.zone)}:{s.ports['http']} {check}"
         # The DR replica is out of rotation until the region failover enables it.
@@ -53,6 +58,7 @@ listen {PG_PRIMARY_BACKEND}
     # Old-primary sessions are cut the moment it stops being primary: no writes to a demoted node.
     default-server on-marked-down shutdown-sessions
 {pg_servers}
+{pg_dr_server}
 
 listen {PG_REPLICAS_BACKEND}
     bind {edge}:{hp['pg_replicas']}

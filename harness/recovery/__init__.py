@@ -10,10 +10,13 @@ from harness.faults.registry import _unknown
 from harness.recovery.app import APP_ROLLBACK
 from harness.recovery.cache import CACHE_REBUILD
 from harness.recovery.failover import AUTO_FAILOVER
+from harness.recovery.pitr import PITR
 from harness.recovery.procedure import Confirmer, Procedure, RunReport, Step, StepResult
+from harness.recovery.region import REGION_FAILBACK, REGION_FAILOVER
 from harness.errors import HarnessError
 
-PROCEDURES: dict[str, Procedure] = {p.name: p for p in (AUTO_FAILOVER, APP_ROLLBACK, CACHE_REBUILD)}
+PROCEDURES: dict[str, Procedure] = {p.name: p for p in (AUTO_FAILOVER, PITR, REGION_FAILOVER, REGION_FAILBACK,
+                                                          APP_ROLLBACK, CACHE_REBUILD)}
 
 
 def get(name: str) -> Procedure:
