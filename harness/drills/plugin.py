@@ -121,13 +121,11 @@ def _reporter(config: pytest.Config) -> Any:
 
 @pytest.fixture(scope="session")
 def drill_target(pytestconfig: pytest.Config) -> Any:
-    """The system under drill. Only the local lab exists so far; it must be up (drill run starts it)."""
-    name = pytestconfig.getoption("--drill-target")
-    if name != "local":
-        raise HarnessError(f"target {name!r} is not available yet; known: local")
-    from harness.drills.target import LocalTarget
+    """The system under drill: --drill-target names a target file (targets/NAME.yaml) or is a path to one.
+    A lab target must be up (drill run starts it)."""
+    from harness.drills.target import connect_target
 
-    return LocalTarget.connect(bring_up=False)
+    return connect_target(pytestconfig.getoption("--drill-target"), bring_up=False)
 
 
 def _confirmer(config: pytest.Config) -> Confirmer:

@@ -147,6 +147,10 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
                stream: Any = None) -> RunOutcome:
     if req.tags:
         normalise_tags(req.tags)  # bad expression: error now, not inside pytest
+    from harness.chaos.targets import load_target
+
+    target_file = load_target(req.target)  # unknown target or a bad target file: exit 2 before anything starts
+    clearance = _preflight(target_file, req)  # a non-lab target: who we are, allowlist, approval; else exit 2
     root = project_root()
     files = feature_files(root, req.features)
     check_gherkin(files)
@@ -160,6 +164,8 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
     problems = preflight_only(root, run_dir, req, files)
     if problems is not None:
         return RunOutcome(run_dir, [], None, problems, PYTEST_USAGE_ERROR)
+    if clearance is not None:
+        rec.event("approval-checked", clearance.record())
     target, started_lab = _connect(req.target, say)
     rec.event("drill-started", {"features": [_rel(f) for f in files], "tags": req.tags,
                                 "plan": req.plan.name if req.plan else None})
@@ -185,12 +191,21 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
     return RunOutcome(run_dir, scenarios, record, _exit_code(code, scenarios), code, started_lab)
 
 
-def _connect(target: str, say: Callable[[str], None]) -> tuple[Any, bool]:
-    if target != "local":
-        raise HarnessError(f"target {target!r} is not available yet; known: local")
-    from harness.drills.target import LocalTarget
+def _preflight(target_file: Any, req: RunRequest) -> Any:
+    """harness.safety.preflight_target for a staging/production target (SafetyRefused: exit 2, nothing
+    started or injected); None for a lab target, which needs no clearance."""
+    if target_file.environment == "lab":
+        return None
+    from harness.safety import preflight_target
 
-    t = LocalTarget.connect(bring_up=True, say=say)
+    approval = req.approvals[0] if req.approvals else {}
+    return preflight_target(target_file, approval.get("ticket"), approval.get("approver"))
+
+
+def _connect(target: str, say: Callable[[str], None]) -> tuple[Any, bool]:
+    from harness.drills.target import connect_target
+
+    t = connect_target(target, bring_up=True, say=say)
     return t, t.started
 
 

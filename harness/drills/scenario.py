@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness import objectives as objectives_mod
+from harness.chaos.journal import ActivityJournal
 from harness.errors import HarnessError, TargetUnhealthy
 from harness.faults import runner
 from harness.faults.intent import IntentLog
@@ -34,6 +35,7 @@ BASELINE_ATTEMPTS = 3
 DEFAULT_BASELINE_S = 2.0
 DEFAULT_STABLE_S = 2.0
 NO_TARGET_DEADLINE_S = 300.0
+CHAOS_JOURNAL = "chaos-journal.json"  # the scenario's Chaos Toolkit journal, beside drill.json
 
 
 class FaultInjectionFailed(HarnessError):
@@ -95,6 +97,7 @@ class DrillScenario:
     procedures: list[RunReport] = field(default_factory=list)
     checks: list[Checked] = field(default_factory=list)
     restore: list[tuple[str, Any]] = field(default_factory=list)
+    chaos: ActivityJournal | None = None
     closed: bool = False
     close_problems: list[str] = field(default_factory=list)
 
@@ -174,28 +177,53 @@ class DrillScenario:
         return self.measurement
 
     def inject(self, fault: str, params: dict[str, str] | None = None) -> str:
-        """Inject a fault of the vocabulary and leave it in force (close() undoes it). Returns its id."""
+        """Inject a fault of the vocabulary and leave it in force (close() undoes it). Returns its id.
+        The fault runs as the target file's Chaos Toolkit activity through chaoslib's activity runner, so the
+        scenario keeps a Chaos Toolkit journal (chaos-journal.json) of what ran and what was rolled back."""
         resolved = self.target.resolve_params(dict(params or {}))
         runner.prepare(fault, resolved, self.target.lab)  # bad parameters: error before anything runs
+        activity = self._activity(fault, resolved)
         m = self.start_measuring()
         label = f"{fault} {' '.join(f'{k}={v}' for k, v in resolved.items())}".strip()
         # t_inject is the start of the scenario's LAST fault: earlier ones set the stage (replication held
         # back), the last one is the failure whose recovery (RTO) and data loss (RPO) are measured. Judging
         # from the first would call a system "recovered" before the real failure even happened.
         m.mark_inject(label)
-        shown: dict[str, Any] = {}
-        try:
-            id = runner.inject(fault, resolved, self.target.lab, log=self._log(),
-                               show=lambda blast: shown.update(blast=blast.model_dump(mode="json")))
-        except HarnessError as err:
+        run = self._journal().action(activity)
+        output = run.get("output") if isinstance(run.get("output"), dict) else {}
+        if run.get("status") != "succeeded" or not output.get("id"):
             m.mark_event(f"fault injection failed: {fault}")
-            raise FaultInjectionFailed(f"fault injection failed: {fault}: {err}") from None
+            raise FaultInjectionFailed(f"fault injection failed: {fault}: {self._journal().error_of(run)}")
+        id = output["id"]
         m.mark_event(f"fault in force: {id}")
-        entry = {"id": id, "fault": fault, "params": resolved, "blast": shown.get("blast"),
-                 "detail": self._log().get(id).detail, "injected_at": time.time(), "undo": None}
+        entry = {"id": id, "fault": fault, "params": resolved, "blast": output.get("blast"),
+                 "detail": output.get("detail") or {}, "injected_at": time.time(), "undo": None}
         self.faults.append(entry)
         self.reporter.fault(entry)
         return id
+
+    def _activity(self, fault: str, params: dict[str, str]) -> dict[str, Any]:
+        """The target file's activity for this fault, told which intent log to use when it takes one."""
+        target_file = self.target.target_file
+        mapping = target_file.mapping(fault)
+        extra = {"intent_log": str(self.log.path)} if self.log is not None and mapping.action.accepts("intent_log") else {}
+        return target_file.fault_activity(fault, params, extra)
+
+    def _rollback_activity(self, entry: dict[str, Any]) -> dict[str, Any] | None:
+        target_file = self.target.target_file
+        rollback = target_file.mapping(entry["fault"]).rollback
+        if rollback is None:
+            return None
+        extra = {"id": entry["id"]} if rollback.accepts("id") else {}
+        if self.log is not None and rollback.accepts("intent_log"):
+            extra["intent_log"] = str(self.log.path)
+        return target_file.rollback_activity(entry["fault"], entry["params"], extra)
+
+    def _journal(self) -> ActivityJournal:
+        if self.chaos is None:
+            self.chaos = ActivityJournal(self.name, configuration=self.target.target_file.configuration,
+                                         tags=self.tags)
+        return self.chaos
 
     def cut_off_zone(self, zone: str) -> list[str]:
         """Partition one zone from every other zone of the primary region (one network-partition each).
@@ -204,18 +232,28 @@ class DrillScenario:
         return [self.inject("network-partition", {"a": zone, "b": other}) for other in self.target.other_zones(zone)]
 
     def undo_faults(self) -> list[str]:
-        """Undo every fault this scenario put in, newest first; returns their report lines."""
+        """Undo every fault this scenario put in, newest first, each through the target file's rollback
+        activity (recorded in the Chaos Toolkit journal); returns their report lines."""
         lines = []
         for entry in reversed(self.faults):
             if entry["undo"] is not None:
                 continue
-            report = runner.undo(entry["id"], log=self._log())
-            entry["undo"] = {"ok": report.ok, "line": report.line(), "at": time.time()}
+            activity = self._rollback_activity(entry)
+            if activity is None:  # the target has no rollback for it: the intent log still knows the undo
+                report = runner.undo(entry["id"], log=self._log())
+                ok, line = report.ok, report.line()
+            else:
+                run = self._journal().rollback(activity)
+                ok = run.get("status") == "succeeded"
+                output = run.get("output") if isinstance(run.get("output"), dict) else {}
+                line = "; ".join(output.get("lines") or []) if ok else self._journal().error_of(run)
+                line = line or f"{entry['id']} {entry['fault']}: undone"
+            entry["undo"] = {"ok": ok, "line": line, "at": time.time()}
             if self.measurement is not None and self.measurement.result is None and not self.measurement._stopped:
                 self.measurement.mark_event(f"undo: {entry['id']}")
-            lines.append(report.line())
-            if not report.ok:
-                raise HarnessError(f"undo failed (run `drill recover`): {report.line()}")
+            lines.append(line)
+            if not ok:
+                raise HarnessError(f"undo failed (run `drill recover`): {line}")
         return lines
 
     def run_procedure(self, name: str, params: dict[str, str] | None = None) -> RunReport:
@@ -268,7 +306,9 @@ class DrillScenario:
         m = self.measurement
         m.wait_recovered(deadline if deadline is not None else self.deadline())
         rto, _ = self.rto_target()
-        rpo, _ = self.rpo_target()
+        # Data loss is judged only when something wrote: without a writer the RPO is not measured, and a
+        # verdict against the plan's RPO would be a claim about a number nobody took.
+        rpo = self.rpo_target()[0] if self.writers else None
         self.result = m.stop(targets=Targets(rto_s=rto, rpo_s=rpo))
         return self.result
 
@@ -302,7 +342,9 @@ class DrillScenario:
             m.close()
             return
         rto, _ = self.rto_target()
-        rpo, _ = self.rpo_target()
+        # Data loss is judged only when something wrote: without a writer the RPO is not measured, and a
+        # verdict against the plan's RPO would be a claim about a number nobody took.
+        rpo = self.rpo_target()[0] if self.writers else None
         self.result = m.stop(targets=Targets(rto_s=rto, rpo_s=rpo))
 
     def _restore(self) -> None:
@@ -337,3 +379,5 @@ class DrillScenario:
     def _write_summary(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "drill.json").write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
+        if self.chaos is not None:
+            self.chaos.write(self.out_dir / CHAOS_JOURNAL)

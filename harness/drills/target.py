@@ -20,15 +20,30 @@ DYNAMIC_VALUES = {
 }
 
 
+# One text per load, hashed in id order: equal digests = the same rows with the same contents.
+_LOADS_DIGEST = ("coalesce(md5(string_agg(concat(id, ':', payload::text, ':', zone, ':', "
+                 "extract(epoch FROM created_at)), ',' ORDER BY id)), '')")
+
+
 class LocalTarget:
     """The local lab (harness/lab) as a drill target."""
 
     name = "local"
     environment = "lab"
 
-    def __init__(self, lab: Any, started: bool = False):
+    def __init__(self, lab: Any, started: bool = False, target_file: Any = None):
         self.lab = lab
         self.started = started  # True when connect() had to start the lab (the caller stops it again)
+        self._target_file = target_file
+
+    @property
+    def target_file(self) -> Any:
+        """The target file (targets/local.yaml unless given) mapping faults to Chaos Toolkit activities."""
+        if self._target_file is None:
+            from harness.chaos.targets import load_target
+
+            self._target_file = load_target("local")
+        return self._target_file
 
     @classmethod
     def connect(cls, bring_up: bool = False, say=lambda _msg: None) -> "LocalTarget":
@@ -52,6 +67,8 @@ class LocalTarget:
         names = {"app": "the app through HAProxy (GET /health)",
                  "postgres": "PostgreSQL primary through HAProxy (SELECT 1)",
                  "redis": "Redis primary through the Sentinels (PING)"}
+        names["integrity"] = ("data integrity of the loads table: fails while the rows that existed when the probe "
+                              "was set up differ (PITR drills; book loads first)")
         for name, rec in self.lab.components.items():
             if rec.get("kind") == "app":
                 names[name] = f"app replica {name} directly (GET /health)"
@@ -64,9 +81,41 @@ class LocalTarget:
             return parse_probe_spec(f"postgres@postgres={self.lab.pg_dsn('primary')}")
         if endpoint == "redis":
             return parse_probe_spec(f"redis@redis={self.lab.redis_url()}")
+        if endpoint == "integrity":
+            return self._integrity_probe()
         if self.lab.components.get(endpoint, {}).get("kind") == "app":
             return parse_probe_spec(f"{endpoint}@http={self.lab.app_replica_url(endpoint)}/health")
         raise HarnessError(f"unknown endpoint {endpoint!r}; the local target has: {', '.join(self.endpoints())}")
+
+    def _integrity_probe(self) -> ProbeSpec:
+        """A Postgres probe whose query errors while the loads that exist now (id <= max) are not exactly these:
+        a corruption or a deletion is an outage until point-in-time recovery puts them back."""
+        import psycopg
+
+        with psycopg.connect(self.lab.pg_dsn("primary"), autocommit=True) as conn:
+            max_id, rows = conn.execute("SELECT max(id), count(*) FROM loads").fetchone()
+            if not rows:
+                raise HarnessError("the integrity probe needs rows in the loads table: book some first "
+                                   "('Given 200 loads are booked through the app')")
+            digest = conn.execute(f"SELECT {_LOADS_DIGEST} FROM loads WHERE id <= %s", (max_id,)).fetchone()[0]
+        # No '|' in the query: it separates probe options. A failed check casts its explanation to int.
+        query = (f"SELECT CASE WHEN count(*) = {rows} AND {_LOADS_DIGEST} = '{digest}' THEN 1 ELSE "
+                 f"concat('integrity: loads with id <= {max_id} differ from the set-up fingerprint (', count(*), "
+                 f"' rows, want {rows})')::int END FROM loads WHERE id <= {max_id}")
+        return ProbeSpec(kind="postgres", target=self.lab.pg_dsn("primary"), name="integrity",
+                         options={"query": query})
+
+    def book_loads(self, count: int) -> int:
+        """Book `count` loads through the app (POST /loads via HAProxy): the data a corruption drill damages."""
+        import httpx
+
+        with httpx.Client(timeout=5.0) as client:
+            for i in range(count):
+                r = client.post(f"{self.lab.app_url}/loads", json={"shipper": f"drill-{i}", "weight_kg": 1000 + i,
+                                                                   "lane": ["Rotterdam", "Milano"]})
+                if r.status_code != 201:
+                    raise HarnessError(f"booking load {i + 1} of {count} failed: HTTP {r.status_code} {r.text[:200]}")
+        return count
 
     def writer(self, store: str, rate: float) -> WriterSpec:
         if store == "postgres":
@@ -97,7 +146,7 @@ class LocalTarget:
         rows = {c["name"]: c for c in self.lab.status()["components"]}
         if name not in rows:
             raise HarnessError(f"unknown component {name!r}; the lab has: {', '.join(sorted(rows))}")
-        return bool(rows[name].get("healthy"))
+        return bool(rows[name].get("ok"))  # status rows carry "ok"
 
     def resolve_params(self, params: dict[str, str]) -> dict[str, str]:
         """Replace the dynamic values (@primary-zone ...) by what they are right now."""
@@ -139,3 +188,28 @@ class LocalTarget:
         except importlib.metadata.PackageNotFoundError:
             out["patroni"] = "not installed"
         return out
+
+
+def connect_target(name_or_path: str, bring_up: bool = False, say=lambda _msg: None) -> "LocalTarget":
+    """The drill target a target file describes: `local` → targets/local.yaml, a path → itself (unknown:
+    HarnessError naming the known targets). Only lab targets can run drills so far; any other is refused with
+    what is missing (run.py has already preflighted it)."""
+    from harness.chaos.targets import load_target
+
+    target_file = load_target(name_or_path)
+    if target_file.environment != "lab":
+        from harness.safety import target_safety
+
+        provider = target_safety(target_file).provider
+        examples = {"aws": "experiments/aws/", "kubernetes": "experiments/k8s/"}.get(provider, "experiments/")
+        raise HarnessError(
+            f"target {target_file.name!r} ({target_file.path}, environment {target_file.environment}, provider "
+            f"{provider}) cannot run Gherkin drills yet: the drill steps need a target class giving them endpoints "
+            f"to probe, stores to write to, health checks and the live fault parameters (@primary-zone), and only "
+            f"the lab has one (LocalTarget); a {provider} target class is missing. Its safety preflight passed and "
+            f"nothing was injected. Run its faults with `chaos run` ({examples}*.json, configuration drill_target) "
+            f"and see their concrete targets with `drill plan --target {target_file.name}`")
+    target = LocalTarget.connect(bring_up=bring_up, say=say)
+    target._target_file = target_file
+    target.name = target_file.name
+    return target

@@ -77,6 +77,9 @@ class AllureReporter:
             allure.attach(fault_log(drill), name="fault / undo log", attachment_type=allure.attachment_type.JSON)
         allure.attach.file(str(drill.out_dir / "drill.json"), name="drill.json",
                            attachment_type=allure.attachment_type.JSON)
+        journal = drill.out_dir / "chaos-journal.json"  # the Chaos Toolkit journal of the faults and rollbacks
+        if journal.exists():
+            allure.attach.file(str(journal), name="chaos-journal.json", attachment_type=allure.attachment_type.JSON)
 
 
 def procedure_log(report: RunReport) -> str:

@@ -1,0 +1,261 @@
+"""Chaos Toolkit actions for the local lab: every fault of the vocabulary, its rollback, and the recovery
+procedures. Thin on purpose: each one calls harness.faults.runner / harness.recovery on `Lab.load()`.
+
+A fault action works exactly like `drill fault inject`: parameters validated, blast radius written to the
+intent log with the undo records BEFORE the side effect, and the fault left in force. Its output (the
+journal's `output`) is `{"id", "fault", "params", "detail", "blast"}`. The rollback, `undo_fault`, undoes by
+id, or every fault of a name this process put in (what an experiment's rollbacks use), newest first; an
+undo that fails raises, so the journal shows the rollback failed and `drill recover` retries it.
+
+    {"type": "action", "name": "kill the database primary",
+     "provider": {"type": "python", "module": "harness.chaos.actions", "func": "db_primary_crash"}}
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.faults import runner
+from harness.faults.intent import IntentLog
+
+
+def _log(intent_log: str | None) -> IntentLog:
+    return IntentLog(intent_log) if intent_log else IntentLog()
+
+
+def _lab() -> Any:
+    from harness.lab import Lab
+
+    return Lab.load()
+
+
+def resolve(params: dict[str, Any]) -> dict[str, Any]:
+    """Values only the live lab knows: `@primary-zone`, `@cache-primary-zone`, `@replica-zone` (as in the
+    Gherkin drills) and `component:NAME` for a `pid` (the PID of that lab component right now)."""
+    out = {k: v for k, v in params.items() if v is not None}
+    if any(isinstance(v, str) and v.startswith("@") for v in out.values()):
+        from harness.drills.target import LocalTarget
+
+        dynamic = {k: v for k, v in out.items() if isinstance(v, str) and v.startswith("@")}
+        out.update(LocalTarget(_lab()).resolve_params(dynamic))
+    pid = out.get("pid")
+    if isinstance(pid, str) and pid.startswith("component:"):
+        name = pid.split(":", 1)[1]
+        rec = _lab().components.get(name)
+        if rec is None or not rec.get("pid"):
+            raise HarnessError(f"parameter pid={pid}: no running lab component {name!r}")
+        out["pid"] = rec["pid"]
+    return out
+
+
+def inject_fault(fault: str, params: dict[str, Any] | None = None, intent_log: str | None = None) -> dict[str, Any]:
+    """Any fault of the vocabulary by name (what the per-fault actions below call)."""
+    from harness.faults import registry
+
+    needs_lab = registry.get(fault).needs_lab  # unknown fault: error before anything else
+    params = resolve(dict(params or {}))
+    target = _lab() if needs_lab else None
+    log = _log(intent_log)
+    shown: dict[str, Any] = {}
+    id = runner.inject(fault, params, target, log=log,
+                       show=lambda blast: shown.update(blast=blast.model_dump(mode="json")))
+    intent = log.get(id)
+    return {"id": id, "fault": fault, "params": intent.params, "detail": intent.detail,
+            "blast": shown.get("blast")}
+
+
+# -- one action per fault of the vocabulary (drill fault list) ------------------------------------------------
+def az_outage(zone: str, mode: str = "kill", intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("az-outage", {"zone": zone, "mode": mode}, intent_log)
+
+
+def db_primary_crash(intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("db-primary-crash", {}, intent_log)
+
+
+def db_primary_freeze(seconds: float, intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("db-primary-freeze", {"seconds": seconds}, intent_log)
+
+
+def db_replication_lag(seconds: float, intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("db-replication-lag", {"seconds": seconds}, intent_log)
+
+
+def db_corruption(table: str, statement: str, intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("db-corruption", {"table": table, "statement": statement}, intent_log)
+
+
+def db_accidental_delete(table: str, where: str, intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("db-accidental-delete", {"table": table, "where": where}, intent_log)
+
+
+def cache_primary_crash(intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("cache-primary-crash", {}, intent_log)
+
+
+def cache_flush(intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("cache-flush", {}, intent_log)
+
+
+def app_crash(replica: str = "one", intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("app-crash", {"replica": replica}, intent_log)
+
+
+def app_bad_deploy(version: str, intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("app-bad-deploy", {"version": version}, intent_log)
+
+
+def dependency_failure(dependency: str, intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("dependency-failure", {"dependency": dependency}, intent_log)
+
+
+def network_partition(a: str | None = None, b: str | None = None, service: str | None = None,
+                      dependency: str | None = None, intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("network-partition", {"a": a, "b": b, "service": service, "dependency": dependency},
+                        intent_log)
+
+
+def network_latency(ms: int, target: str, jitter: int = 0, seconds: float | None = None,
+                    intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("network-latency", {"ms": ms, "jitter": jitter, "target": target, "seconds": seconds},
+                        intent_log)
+
+
+def network_blackhole(target: str, seconds: float | None = None, intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("network-blackhole", {"target": target, "seconds": seconds}, intent_log)
+
+
+def region_outage(region: str = "primary", intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("region-outage", {"region": region}, intent_log)
+
+
+def process_freeze(pid: int, group: bool = True, intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("process-freeze", {"pid": pid, "group": group}, intent_log)
+
+
+def process_kill(pid: int, restart: str | None = None, intent_log: str | None = None) -> dict[str, Any]:
+    return inject_fault("process-kill", {"pid": pid, "restart": restart}, intent_log)
+
+
+def isolate_zone(zone: str = "@primary-zone", intent_log: str | None = None) -> dict[str, Any]:
+    """network-partition of one zone from each other AZ of the primary region (the zone is resolved once,
+    so a failover between the two injections cannot move it). Output: the injections."""
+    from harness.drills.target import PRIMARY_ZONES
+
+    zone = resolve({"zone": zone})["zone"]
+    done = [inject_fault("network-partition", {"a": zone, "b": other}, intent_log)
+            for other in PRIMARY_ZONES if other != zone]
+    return {"zone": zone, "ids": [d["id"] for d in done], "injections": done}
+
+
+def start_component(name: str) -> dict[str, Any]:
+    """Start a stopped lab component with its own command line (what a supervisor would do); a running one
+    is left alone."""
+    from harness.lab.process import is_running
+
+    lab = _lab()
+    rec = lab.state.get("components", {}).get(name)
+    if rec is None:
+        raise HarnessError(f"unknown lab component {name!r}; the lab has: {', '.join(sorted(lab.components))}")
+    if is_running(rec):
+        return {"component": name, "started": False, "pid": rec.get("pid")}
+    new = lab.start_component(name)
+    return {"component": name, "started": True, "pid": new.get("pid")}
+
+
+# -- rollbacks ---------------------------------------------------------------------------------------------
+def undo_fault(id: str | None = None, fault: str | None = None, intent_log: str | None = None) -> dict[str, Any]:
+    """Undo one fault by id, or every pending fault named `fault` that THIS process injected (newest first).
+    Idempotent: nothing pending is nothing to do. Raises when an undo step failed (the fault stays pending)."""
+    if (id is None) == (fault is None):
+        raise HarnessError("undo_fault: give either id or fault")
+    log = _log(intent_log)
+    if id is not None:
+        ids = [id]
+    else:
+        ids = [i.id for i in reversed(log.pending())
+               if i.fault == fault and i.owner.get("pid") == os.getpid()]
+    reports = [runner.undo(i, log=log) for i in ids]
+    out = {"undone": [r.id for r in reports if r.ok], "lines": [r.line() for r in reports],
+           "ok": all(r.ok for r in reports)}
+    if not out["ok"]:
+        raise HarnessError("undo failed (run `drill recover`): " + "; ".join(r.line() for r in reports if not r.ok))
+    return out
+
+
+def recover(intent_log: str | None = None) -> dict[str, Any]:
+    """Every pending undo of the intent log, newest first (what `drill recover` does)."""
+    reports = runner.recover(log=_log(intent_log))
+    out = {"lines": [r.line() for r in reports], "ok": all(r.ok for r in reports)}
+    if not out["ok"]:
+        raise HarnessError("recover: " + "; ".join(r.line() for r in reports if not r.ok))
+    return out
+
+
+# -- recovery procedures -------------------------------------------------------------------------------------
+def run_procedure(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A recovery procedure of harness.recovery on the lab; manual steps are auto-confirmed and marked so
+    (a Chaos Toolkit run is unattended). Raises when a step failed."""
+    from harness.recovery import Confirmer
+    from harness.recovery import get as get_procedure
+
+    report = get_procedure(name).run(_lab(), {k: str(v) for k, v in (params or {}).items()},
+                                     Confirmer(auto=True, why="chaos run"))
+    out = report.to_dict()
+    if not report.ok:
+        failed = next(s for s in report.steps if not s.ok)
+        raise HarnessError(f"procedure {name} failed at step '{failed.title}': {failed.outcome}")
+    return out
+
+
+def auto_failover(old_leader: str | None = None, timeout: float = 60, intent_log: str | None = None
+                  ) -> dict[str, Any]:
+    """auto-failover; without `old_leader`, the leader the newest fault of this process took down (its
+    `leader` detail, as the Gherkin drills learn it), so the old primary never counts as the new one."""
+    if old_leader is None:
+        mine = [i for i in _log(intent_log).intents().values() if i.owner.get("pid") == os.getpid()]
+        old_leader = next((str(i.detail["leader"]) for i in reversed(mine) if i.detail.get("leader")), None)
+    params = {"timeout": timeout, **({"old_leader": old_leader} if old_leader else {})}
+    return run_procedure("auto-failover", params)
+
+
+def app_rollback(version: str = "1.0.0") -> dict[str, Any]:
+    return run_procedure("app-rollback", {"version": version})
+
+
+def cache_rebuild(limit: int = 10000) -> dict[str, Any]:
+    return run_procedure("cache-rebuild", {"limit": limit})
+
+
+# -- scratch data for the destructive database faults -----------------------------------------------------------
+SCRATCH_TABLE = "chaos_scratch"
+
+
+def prepare_scratch_table(table: str = SCRATCH_TABLE, rows: int = 100) -> dict[str, Any]:
+    """A table of `rows` rows for db-corruption / db-accidental-delete to hit, so an experiment never
+    touches the app's data (their undo is point-in-time recovery, which the lab does not have yet)."""
+    from psycopg import connect, sql
+
+    _check_scratch(table)
+    with connect(_lab().pg_dsn("primary"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+        conn.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, note text NOT NULL)").format(sql.Identifier(table)))
+        conn.execute(sql.SQL("INSERT INTO {} SELECT g, 'row ' || g FROM generate_series(1, %s) g")
+                     .format(sql.Identifier(table)), (rows,))
+    return {"table": table, "rows": rows}
+
+
+def drop_scratch_table(table: str = SCRATCH_TABLE) -> dict[str, Any]:
+    from psycopg import connect, sql
+
+    _check_scratch(table)
+    with connect(_lab().pg_dsn("primary"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+    return {"dropped": table}
+
+
+def _check_scratch(table: str) -> None:
+    if not table.startswith("chaos_") or not table.replace("_", "").isalnum():
+        raise HarnessError(f"scratch table {table!r}: the name must start with 'chaos_' (letters, digits, _)")

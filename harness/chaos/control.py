@@ -1,0 +1,456 @@
+"""The measurement control: real RTO/RPO for any Chaos Toolkit experiment.
+
+Added to an experiment (its `controls`) or to a run (`chaos run --control-file experiments/controls/measure.json
+EXPERIMENT`), it:
+
+1. before the method: starts the measurement engine's probes and writers and requires a healthy baseline
+   (an unhealthy target interrupts the run before anything is injected);
+2. at the first action of the method (or the one named by `inject_at`): marks t_inject;
+3. marks every later activity (and the rollbacks) on the timeline;
+4. after the experiment (method, hypothesis, rollbacks): waits for stable recovery, stops, reads the writers'
+   rows back, analyses, and writes the result into the journal under ONE key, `drill_measurement`
+   (JOURNAL_KEY): RTO/RPO, outages, lost writes, targets, verdict, the artefact folder and the full result;
+5. sets the journal's `status` to `failed` when an objective is breached, the system did not recover, or a
+   fault action failed — so `chaos run` exits 1. (The continuous hypothesis never does this.)
+
+Settings, from the control's provider `arguments` (substituted with the experiment's configuration, so
+`${name}` works) overridden by an experiment extension named `drill` (see docs/chaos.md):
+
+    probes    [names of the target file's probes, or probe specs "NAME@http=URL"]   default: the target's
+    writers   [names of the target file's writers, or writer specs "postgres=DSN"]  default: the target's
+    target    target file name or path (default "local"): resolves probe/writer names
+    drill_target  the target file whose safety section clears the run (also configuration `drill_target`);
+              with it, or with a non-lab `target`, harness.safety preflights before the experiment: who we
+              are against the allowlist, approval (DRILL_APPROVAL / DRILL_APPROVER) — a refusal interrupts
+              the run before anything is injected; the clearance goes into the journal under `clearance`
+    objective {component, scenario} of objectives.yaml;  targets {rto_s, rpo_s} inline (win over it)
+    rate, interval, probe_timeout, stable, baseline, deadline, out_dir, inject_at
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.errors import HarnessError, TargetUnhealthy
+from harness.redact import clean, mask
+
+JOURNAL_KEY = "drill_measurement"
+EXTENSION_NAME = "drill"
+DEFAULT_DEADLINE_S = 300.0
+logger = logging.getLogger("chaostoolkit")
+
+
+class ObjectiveRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    component: str
+    scenario: str | None = None
+
+
+class InlineTargets(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rto_s: float | None = Field(None, ge=0)
+    rpo_s: float | None = Field(None, ge=0)
+
+
+class MeasureSettings(BaseModel):
+    """What the control measures and judges; every field optional (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+    target: str = "local"
+    drill_target: str | None = None
+    probes: list[str] | None = None
+    writers: list[str] | None = None
+    rate: float = Field(20.0, gt=0, le=1000)
+    interval: float | None = Field(None, ge=0.01)
+    probe_timeout: float | None = Field(None, gt=0)
+    stable: float | None = Field(None, gt=0)
+    baseline: float = Field(2.0, gt=0)
+    deadline: float | None = Field(None, gt=0)
+    out_dir: str | None = None
+    inject_at: str | None = None
+    objective: ObjectiveRef | None = None
+    targets: InlineTargets | None = None
+
+
+class _Run:
+    """One experiment run's measurement state (chaoslib runs one experiment at a time per process)."""
+
+    def __init__(self) -> None:
+        self.settings: MeasureSettings | None = None
+        self.measurement: Any = None
+        self.objective: Any = None
+        self.in_method = False
+        self.inject_label: str | None = None
+        self.failed_actions: list[str] = []
+        self.error: str | None = None
+        self.seen: set[tuple[int, str]] = set()
+        self.written = False
+        self.clearance: dict[str, Any] | None = None
+
+    def once(self, context: Any, what: str) -> bool:
+        """True the first time for this context and hook: a control given both in the experiment and with
+        --control-file is applied twice by chaoslib at some levels."""
+        key = (id(context), what)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+    def mark(self, label: str) -> None:
+        m = self.measurement
+        if m is not None and m.result is None and not m._stopped:
+            m.mark_event(label)
+
+
+_run: _Run | None = None
+
+
+def _current() -> _Run:
+    global _run
+    if _run is None:
+        _run = _Run()
+    return _run
+
+
+# -- settings -------------------------------------------------------------------------------------------------
+def settings_from(arguments: dict[str, Any], experiment: dict[str, Any] | None) -> MeasureSettings:
+    """Control arguments, overridden by the experiment's `drill` extension. HarnessError naming the field."""
+    merged = {k: v for k, v in arguments.items() if v is not None}
+    for ext in (experiment or {}).get("extensions") or []:
+        if isinstance(ext, dict) and ext.get("name") == EXTENSION_NAME:
+            merged.update({k: v for k, v in ext.items() if k != "name"})
+    try:
+        return MeasureSettings.model_validate(merged)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise HarnessError(f"measurement control: {field}: {first['msg']}") from None
+
+
+def resolve_probes_and_writers(s: MeasureSettings) -> tuple[list, list, Any]:
+    """ProbeSpecs and WriterSpecs: specs as given, names through the target file (a lab `endpoint`/`store`
+    is resolved on the running lab). Returns (probes, writers, target file)."""
+    from harness.chaos.targets import load_target
+    from harness.measure import parse_probe_spec, parse_writer_spec
+
+    target = load_target(s.target)
+    probe_names = s.probes if s.probes is not None else target.measure.probes
+    writer_names = s.writers if s.writers is not None else target.measure.writers
+    local = None
+
+    def lab_target() -> Any:
+        nonlocal local
+        if local is None:
+            from harness.drills.target import LocalTarget
+
+            local = LocalTarget.connect(bring_up=False)
+        return local
+
+    probes = []
+    for item in probe_names:
+        if "=" in item:
+            probes.append(parse_probe_spec(item))
+        elif item in target.probes:
+            ref = target.probes[item]
+            probes.append(lab_target().probe(ref.endpoint) if ref.endpoint else parse_probe_spec(target.probe_spec(item)))
+        else:
+            raise HarnessError(f"measurement control: probe {item!r} is neither a probe spec (KIND=TARGET) nor "
+                               f"one of {target.path} probes: {', '.join(target.probes) or '-'}")
+    writers = []
+    for item in writer_names:
+        if "=" in item:
+            writers.append(parse_writer_spec(item, s.rate))
+        elif item in target.writers:
+            ref = target.writers[item]
+            if ref.store:
+                writers.append(lab_target().writer(ref.store, ref.rate))
+            else:
+                from harness.chaos.targets import expand_env
+
+                writers.append(parse_writer_spec(expand_env(ref.spec, f"{target.path}: writers.{item}"), ref.rate))
+        else:
+            raise HarnessError(f"measurement control: writer {item!r} is neither a writer spec (KIND=DSN) nor "
+                               f"one of {target.path} writers: {', '.join(target.writers) or '-'}")
+    if not probes:
+        raise HarnessError("measurement control: no probe to measure with (give `probes`)")
+    return probes, writers, target
+
+
+def judged_targets(s: MeasureSettings, objective: Any) -> tuple[float | None, float | None, str]:
+    """(rto_s, rpo_s, where they come from): inline targets win over the objective's, field by field."""
+    rto = rpo = None
+    sources = []
+    if objective is not None:
+        rto, rpo = objective.rto.judged_s, objective.rpo.judged_s
+        sources.append(f"{objective.key} ({objective.source})")
+    inline = s.targets or InlineTargets()
+    if inline.rto_s is not None or inline.rpo_s is not None:
+        rto = inline.rto_s if inline.rto_s is not None else rto
+        rpo = inline.rpo_s if inline.rpo_s is not None else rpo
+        sources.append("inline " + ", ".join(f"{k}={v:g}" for k, v in (("rto_s", inline.rto_s), ("rpo_s", inline.rpo_s))
+                                             if v is not None))
+    return rto, rpo, "; ".join(sources) or "none"
+
+
+# -- the Chaos Toolkit control interface ----------------------------------------------------------------------
+def configure_control(experiment: Any = None, configuration: Any = None, secrets: Any = None,
+                      settings: Any = None, **arguments: Any) -> None:
+    _current()
+
+
+def before_experiment_control(context: Any, configuration: Any = None, secrets: Any = None,
+                              **arguments: Any) -> None:
+    run = _current()
+    if not run.once(context, "before-experiment") or run.settings is not None:
+        return
+    try:
+        run.settings = settings_from(arguments, context if isinstance(context, dict) else None)
+        if run.settings.objective is not None:
+            from harness import objectives
+
+            run.objective = objectives.load().lookup(run.settings.objective.component, run.settings.objective.scenario)
+        run.clearance = preflight(run.settings, configuration)
+    except HarnessError as err:
+        run.error = str(err)
+        _interrupt(str(err))
+
+
+def preflight(s: MeasureSettings, configuration: Any = None) -> dict[str, Any] | None:
+    """Safety before the first fault (harness.safety.preflight_target) when the run names a drill target
+    (setting or configuration `drill_target`) or measures a non-lab target; the clearance as recorded, or
+    None when there is nothing to clear. SafetyRefused (a HarnessError) when refused."""
+    import os
+
+    from harness import safety
+    from harness.chaos.targets import load_target
+
+    named = s.drill_target or _configured(configuration, "drill_target")
+    target = load_target(named or s.target)
+    if named is None and target.environment == "lab":
+        return None
+    clearance = safety.preflight_target(target, os.environ.get("DRILL_APPROVAL") or None,
+                                        os.environ.get("DRILL_APPROVER") or None)
+    who = clearance.identity
+    logger.info(f"safety: cleared {target.name} ({clearance.environment}"
+                + (f", AWS account {who.account} {who.region}" if who else "")
+                + (f", approval {clearance.approval['ticket']}" if clearance.approval else "") + ")")
+    return clearance.record()
+
+
+def _configured(configuration: Any, key: str) -> str | None:
+    """A configuration value; an unloaded Chaos Toolkit env entry ({type: env, key, default}) is read here."""
+    import os
+
+    value = (configuration or {}).get(key)
+    if isinstance(value, dict) and value.get("type") == "env":
+        value = os.environ.get(str(value.get("key")), value.get("default"))
+    return str(value) if value else None
+
+
+def before_method_control(context: Any, configuration: Any = None, secrets: Any = None, **arguments: Any) -> None:
+    """Probes and writers running and a healthy baseline seen, or the run is interrupted (nothing injected)."""
+    from harness.measure import Measurement
+    from harness.measure.session import new_run_id
+
+    run = _current()
+    if not run.once(context, "before-method"):
+        return
+    if run.settings is None:  # the experiment-level hook did not run (a control attached to the method only)
+        try:
+            run.settings = settings_from(arguments, context if isinstance(context, dict) else None)
+            run.clearance = preflight(run.settings, configuration)
+        except HarnessError as err:
+            run.error = str(err)
+            _interrupt(str(err))
+    s = run.settings
+    run.in_method = True
+    if run.measurement is not None:
+        return
+    try:
+        probes, writers, target = resolve_probes_and_writers(s)
+        run_id = new_run_id()
+        out_dir = Path(s.out_dir) if s.out_dir else Path("reports") / "chaos" / run_id
+        m = Measurement(probes=probes, writers=writers, interval=s.interval or target.measure.interval,
+                        probe_timeout=s.probe_timeout, stable=s.stable or target.measure.stable, out_dir=out_dir,
+                        run_id=run_id)
+        logger.info(f"measurement: {len(probes)} probe(s), {len(writers)} writer(s); baseline {s.baseline:g} s; "
+                    f"artefacts in {m.out_dir}")
+        m.start()
+        run.measurement = m
+        m.baseline(s.baseline)
+    except (HarnessError, TargetUnhealthy) as err:
+        run.error = mask(str(err))
+        _interrupt(f"measurement control: {run.error}")
+
+
+def before_activity_control(context: Any, **arguments: Any) -> None:
+    run = _current()
+    m = run.measurement
+    if m is None or m.result is not None or not isinstance(context, dict) or not run.once(context, "before-activity"):
+        return
+    name = str(context.get("name") or "?")
+    kind = context.get("type", "activity")
+    if run.in_method and m.t_inject is None and (
+            (run.settings.inject_at is None and kind == "action") or name == run.settings.inject_at):
+        m.mark_inject(name)
+        run.inject_label = name
+        logger.info(f"measurement: t_inject at '{name}'")
+    else:
+        run.mark(f"{kind}: {name}")
+
+
+def after_activity_control(context: Any, state: Any = None, **arguments: Any) -> None:
+    run = _current()
+    if not isinstance(context, dict) or not run.once(context, "after-activity"):
+        return
+    status = state.get("status") if isinstance(state, dict) else None
+    name = str(context.get("name") or "?")
+    if run.in_method and context.get("type") == "action" and status == "failed":
+        run.failed_actions.append(name)
+    run.mark(f"{context.get('type', 'activity')} {status or 'done'}: {name}")
+
+
+def after_method_control(context: Any, state: Any = None, **arguments: Any) -> None:
+    run = _current()
+    if run.once(context, "after-method"):
+        run.in_method = False
+        run.mark("method done")
+
+
+def before_rollback_control(context: Any, **arguments: Any) -> None:
+    run = _current()
+    if run.once(context, "before-rollback"):
+        run.mark("rollbacks")
+
+
+def after_rollback_control(context: Any, state: Any = None, **arguments: Any) -> None:
+    run = _current()
+    if run.once(context, "after-rollback"):
+        run.mark("rollbacks done")
+
+
+def after_experiment_control(context: Any, state: Any = None, **arguments: Any) -> None:
+    """Wait for stable recovery, analyse, write JOURNAL_KEY into the journal, fail it on a breach."""
+    run = _current()
+    if not isinstance(state, dict) or run.written:
+        return
+    run.written = True
+    try:
+        entry = _finish(run)
+    except Exception as err:  # noqa: BLE001 - chaoslib swallows control errors: put it in the journal instead
+        logger.error(f"measurement control failed: {err}", exc_info=True)
+        entry = {"error": mask(str(err)), "verdict": "error", "passed": False}
+    entry["clearance"] = run.clearance  # who we were and whose approval, or None (a lab run)
+    state[JOURNAL_KEY] = clean(entry)
+    reason = _failure_reason(entry, run)
+    if reason and state.get("status") in ("completed", None):
+        state["status"] = "failed"
+        logger.error(f"measurement: the experiment FAILED: {reason}")
+    if reason:
+        state[JOURNAL_KEY]["failed_because"] = reason
+
+
+def cleanup_control() -> None:
+    """Stop anything still running (an interrupted run) and forget this run."""
+    global _run
+    if _run is not None and _run.measurement is not None:
+        try:
+            _run.measurement.close()
+        except Exception:  # noqa: BLE001
+            logger.debug("measurement close failed", exc_info=True)
+    _run = None
+
+
+# -- internals ------------------------------------------------------------------------------------------------
+def _interrupt(message: str) -> None:
+    from chaoslib.exceptions import InterruptExecution
+
+    logger.error(message)
+    raise InterruptExecution(message)
+
+
+def _finish(run: _Run) -> dict[str, Any]:
+    from harness.measure import Targets
+
+    s, m = run.settings, run.measurement
+    base: dict[str, Any] = {"schema_version": 1, "control": "harness.chaos.control",
+                            "objective": _objective_dict(run.objective),
+                            "inject_at": run.inject_label, "failed_actions": run.failed_actions}
+    if s is not None:
+        rto_t, rpo_t, source = judged_targets(s, run.objective)
+        base["targets"] = {"rto_s": rto_t, "rpo_s": rpo_t, "source": source}
+    if m is not None and not m.writer_specs and base.get("targets", {}).get("rpo_s") is not None:
+        # Without a writer there is no data loss to measure: an RPO target is reported, not judged (a null
+        # RPO against a target would otherwise count as a breach).
+        base["targets"]["rpo_s"], base["targets"]["rpo_not_judged"] = None, "no writer: data loss not measured"
+        rpo_t = None
+    if m is None or run.error:
+        return {**base, "verdict": "not-measured", "passed": False, "error": run.error or "no measurement started"}
+    if m.t_inject is None:
+        m.close()
+        return {**base, "verdict": "not-measured", "passed": False,
+                "error": "no action ran in the method: nothing was injected, nothing measured"}
+    deadline = s.deadline or (DEFAULT_DEADLINE_S if rto_t is None else min(3600.0, max(2 * rto_t, rto_t + 60)))
+    logger.info(f"measurement: waiting up to {deadline:g} s for stable recovery ({m.stable:g} s of good samples)")
+    t0 = time.monotonic()
+    recovered = m.wait_recovered(deadline)
+    logger.info(f"measurement: {'recovered' if recovered else 'NOT recovered'} after {time.monotonic() - t0:.1f} s "
+                "of waiting; reading the writers back")
+    result = m.stop(targets=Targets(rto_s=rto_t, rpo_s=rpo_t))
+    v = result.verdict
+    if not result.recovered:
+        verdict = "not-recovered"
+    elif v is None:
+        verdict = "no-targets"
+    elif v.passed:
+        verdict = "passed"
+    else:
+        verdict = "+".join(k for k, c in (("rto-breached", v.rto), ("rpo-breached", v.rpo)) if c is not None and not c.ok)
+    entry = {**base,
+             "verdict": verdict,
+             "passed": result.recovered and (v is None or v.passed),
+             "recovered": result.recovered, "no_outage_observed": result.no_outage_observed,
+             "rto_s": result.rto_s, "rto_at_least_s": result.rto_at_least_s, "uncertainty_s": result.uncertainty_s,
+             "detect_s": result.detect_s,
+             "rpo_s": result.rpo_s, "lost_writes": result.lost_writes, "acked_writes": result.acked_writes,
+             "indeterminate_writes": result.indeterminate_writes,
+             "lost_window": result.lost_window.model_dump() if result.lost_window else None,
+             "outages": {k: [w.model_dump() for w in ws] for k, ws in result.outages.items()},
+             "checks": v.model_dump(mode="json") if v is not None else None,
+             "out_dir": m.out_dir.as_posix(),
+             "result": result.model_dump(mode="json")}
+    logger.info(f"measurement: RTO {_s(result.rto_s)} (± {result.uncertainty_s:.2f} s), RPO {_s(result.rpo_s)}, "
+                f"lost writes {result.lost_writes if result.lost_writes is not None else '—'} of "
+                f"{result.acked_writes} acknowledged; verdict {verdict}")
+    return entry
+
+
+def _failure_reason(entry: dict[str, Any], run: _Run) -> str | None:
+    if entry.get("error"):
+        return entry["error"]
+    if run.failed_actions:
+        return f"fault action(s) failed: {', '.join(run.failed_actions)}"
+    if entry.get("verdict") == "not-recovered":
+        return "the system did not recover (stable) before the deadline"
+    if not entry.get("passed", True):
+        checks = entry.get("checks") or {}
+        parts = [f"{k.upper()} {c['measured_s']} s > target {c['target_s']} s" for k in ("rto", "rpo")
+                 if (c := checks.get(k)) and not c["ok"]]
+        return "objective breached: " + ("; ".join(parts) or entry.get("verdict", "?"))
+    return None
+
+
+def _objective_dict(objective: Any) -> dict[str, Any] | None:
+    if objective is None:
+        return None
+    return {"key": objective.key, "source": objective.source, "section": objective.section,
+            "rto": objective.rto.text, "rpo": objective.rpo.text}
+
+
+def _s(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f} s"

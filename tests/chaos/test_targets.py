@@ -1,0 +1,85 @@
+"""Target files: the shipped ones load (import checks included), and each kind of mistake is one clear error
+naming the file, the fault and the activity — at load time, before anything runs."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from chaos_helpers import ROOT
+from harness.chaos.targets import load_target
+from harness.errors import ConfigError, HarnessError
+from harness.faults import registry
+
+
+@pytest.mark.parametrize("name", ["local", "aws-staging.example", "k8s-staging.example"])
+def test_shipped_target_files_load_and_map_every_fault(name):
+    target = load_target(name)
+    assert set(target.faults) == {f.name for f in registry.list()}
+    mapped = [f for f, m in target.faults.items() if m.action is not None]
+    assert mapped, name
+    for fault in mapped:
+        assert target.fault_activity(fault, {})["provider"]["module"]
+
+
+def test_local_target_maps_every_fault_to_a_harness_action():
+    target = load_target("local")
+    for fault, m in target.faults.items():
+        assert m.action is not None and m.action.module == "harness.chaos.actions", fault
+        assert m.rollback is not None and m.rollback.accepts("id"), fault
+
+
+def _broken(tmp_path, fault, action):
+    data = yaml.safe_load((ROOT / "targets" / "local.yaml").read_text())
+    if action is None:
+        data["faults"][fault] = {"action": "harness.chaos.actions:db_primary_crash"}
+    else:
+        data["faults"][fault]["action"] = action
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_missing_module_is_named_with_file_fault_and_activity(tmp_path):
+    path = _broken(tmp_path, "db-primary-crash", "harness.chaos.no_such_module:db_primary_crash")
+    with pytest.raises(ConfigError) as err:
+        load_target(path)
+    msg = str(err.value)
+    assert "broken.yaml" in msg and "'db-primary-crash'" in msg
+    assert "harness.chaos.no_such_module:db_primary_crash" in msg and "cannot be imported" in msg
+
+
+def test_missing_function_is_named_with_file_fault_and_activity(tmp_path):
+    path = _broken(tmp_path, "cache-flush", "harness.chaos.actions:flush_everything")
+    with pytest.raises(ConfigError) as err:
+        load_target(path)
+    msg = str(err.value)
+    assert "broken.yaml" in msg and "'cache-flush'" in msg
+    assert "harness.chaos.actions:flush_everything" in msg and "no function 'flush_everything'" in msg
+
+
+def test_arguments_that_do_not_fit_the_function_are_refused(tmp_path):
+    path = _broken(tmp_path, "db-primary-freeze", "harness.chaos.actions:db_primary_crash")  # takes no seconds
+    with pytest.raises(ConfigError) as err:
+        load_target(path)
+    assert "'db-primary-freeze'" in str(err.value) and "seconds" in str(err.value)
+
+
+def test_unknown_fault_name_is_an_error_with_a_suggestion(tmp_path):
+    path = _broken(tmp_path, "db-primary-crsh", None)
+    with pytest.raises(ConfigError) as err:
+        load_target(path)
+    msg = str(err.value)
+    assert "broken.yaml" in msg and "unknown fault 'db-primary-crsh'" in msg and "did you mean 'db-primary-crash'" in msg
+
+
+def test_unknown_target_name_lists_the_known_ones():
+    with pytest.raises(HarnessError) as err:
+        load_target("staging")
+    assert "unknown target 'staging'" in str(err.value) and "local" in str(err.value)
+
+
+def test_fault_parameters_fill_an_activity_template():
+    target = load_target("aws-staging.example")
+    activity = target.fault_activity("az-outage", {"zone": "eu-west-1a", "mode": "kill"})
+    assert "eu-west-1a" in str(activity["provider"]["arguments"])
