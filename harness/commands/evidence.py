@@ -123,7 +123,9 @@ def history(
     for col in ("date", "quarter", "type", "scenario", "RTO", "target", "RPO", "target", "lost", "verdict", "record"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        verdict = "-" if r.passed is None else "[green]met[/]" if r.passed else "[red]BREACHED[/]"
+        verdict = ("[yellow]not completed[/]" if r.status == "broken"
+                   else "[red]FAILED[/]" if r.status == "failed" and r.passed is not False
+                   else "-" if r.passed is None else "[green]met[/]" if r.passed else "[red]BREACHED[/]")
         table.add_row(r.started.date().isoformat(), r.quarter, r.plan_type, r.scenario, _s(r.rto_s),
                       _s(r.rto_target_s), _s(r.rpo_s), _s(r.rpo_target_s),
                       "-" if r.lost_writes is None else str(r.lost_writes), verdict, r.record)
@@ -133,7 +135,7 @@ def history(
 
 
 def _s(value: float | None) -> str:
-    return "-" if value is None else f"{value:g} s"
+    return "-" if value is None else f"{value:.2f} s" if value % 1 else f"{value:g} s"
 
 
 def due(
