@@ -32,7 +32,9 @@ def verdict(s: dict[str, Any]) -> str:
 
 def row(s: dict[str, Any]) -> list[str]:
     m = s.get("measurement") or {}
-    t = s.get("targets") or {}
+    # The target a Then step judged against ("within 12 seconds") wins over the objective's.
+    judged = {c.get("what"): c.get("target") for c in s.get("checks") or [] if c.get("target") is not None}
+    t = {**(s.get("targets") or {}), **{f"{k}_s": judged[k] for k in ("rto", "rpo") if k in judged}}
     if m and m.get("recovered"):
         rto = _s(m.get("rto_s"), m.get("uncertainty_s"))
     elif m:
