@@ -16,6 +16,8 @@ def _fmt(x: float | None) -> str:
 def _target(drill: DrillScenario, what: str, seconds: float | None) -> tuple[float, str]:
     """The target a Then judges against: the phrase's own N, else the inline Given, else the objective's."""
     if seconds is not None:
+        if drill.result is None:  # not measured yet: the record's verdict is then taken against this N too
+            drill.set_inline(**{f"{what.lower()}_s": seconds})
         return seconds, "inline"
     target, source = drill.rto_target() if what == "RTO" else drill.rpo_target()
     if target is None:
