@@ -15,6 +15,7 @@ from harness.commands import fault as fault_commands
 from harness.commands import lab as lab_commands
 from harness.commands import measure as measure_commands
 from harness.commands import objectives as objectives_commands
+from harness.commands import plan as plan_commands
 from harness.commands import report as report_commands
 from harness.commands import run as run_commands
 from harness.errors import HarnessError
@@ -27,6 +28,7 @@ app = typer.Typer(
     help="Inject real failures, measure real RTO and RPO against the DR plan, keep the evidence.",
 )
 app.command("run")(run_commands.run)
+app.command("plan")(plan_commands.plan)
 app.command("objectives")(objectives_commands.objectives)
 app.command("measure")(measure_commands.measure)
 app.add_typer(lab_commands.app, name="lab")

@@ -154,8 +154,7 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
     root = project_root()
     files = feature_files(root, req.features)
     check_gherkin(files)
-    environment = (req.plan.environment if req.plan and req.plan.environment else
-                   ("lab" if req.target == "local" else req.target))
+    environment = req.plan.environment if req.plan and req.plan.environment else target_file.environment
     rec = RecordBuilder(req.reports_dir, plan=req.plan, target=req.target, environment=environment,
                         operator=req.operator, approvals=req.approvals)
     run_dir = (req.reports_dir / "runs" / rec.id).resolve()

@@ -204,11 +204,14 @@ def connect_target(name_or_path: str, bring_up: bool = False, say=lambda _msg: N
         examples = {"aws": "experiments/aws/", "kubernetes": "experiments/k8s/"}.get(provider, "experiments/")
         raise HarnessError(
             f"target {target_file.name!r} ({target_file.path}, environment {target_file.environment}, provider "
-            f"{provider}) cannot run Gherkin drills yet: the drill steps need a target class giving them endpoints "
-            f"to probe, stores to write to, health checks and the live fault parameters (@primary-zone), and only "
-            f"the lab has one (LocalTarget); a {provider} target class is missing. Its safety preflight passed and "
-            f"nothing was injected. Run its faults with `chaos run` ({examples}*.json, configuration drill_target) "
-            f"and see their concrete targets with `drill plan --target {target_file.name}`")
+            f"{provider}) cannot run Gherkin drills yet. Missing: (1) a {provider} drill target giving the steps "
+            "endpoints to probe, stores to write to, health checks and live fault parameters from the target file "
+            "(only the lab has one, LocalTarget); (2) fault checks without a lab (the scenario validates faults "
+            "against the lab's topology); (3) recovery procedures on "
+            f"{provider} (harness.recovery runs them on the lab). Nothing was injected. Run its faults with "
+            f"`chaos run` ({examples}*.json, configuration drill_target) and see their concrete targets with "
+            f"`drill plan --target {target_file.path}`")
+
     target = LocalTarget.connect(bring_up=bring_up, say=say)
     target._target_file = target_file
     target.name = target_file.name

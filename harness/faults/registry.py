@@ -15,7 +15,8 @@ from harness.errors import HarnessError
 from harness.faults.base import Fault
 
 # Modules whose import registers faults; harness.faults.lab re-registers the vocabulary's declarations with real classes.
-BUILTIN_MODULES = ("harness.faults.local", "harness.faults.vocabulary", "harness.faults.lab")
+BUILTIN_MODULES = ("harness.faults.local", "harness.faults.vocabulary", "harness.faults.lab", "harness.faults.k8s",
+                   "harness.faults.aws")  # aws: its undo kinds, for `drill recover` (boto3 imported lazily)
 
 _FAULTS: dict[str, type[Fault]] = {}
 _loaded = False
