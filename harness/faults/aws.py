@@ -169,30 +169,17 @@ def _inject(plan: FaultPlan, configuration: Configuration, act: Callable[[], Any
     """Clearance and blast radius, then intend -> undo record (fsync'd) -> the changing call -> injected. A
     failing call undoes what was recorded before the error propagates (as harness.faults.runner.inject does)."""
     from harness.faults import runner
-    from harness.faults.intent import IntentLog
 
     params = _caller_args()
     clearance = _cleared(plan, configuration)
     record = _undo_record(plan, configuration, clearance)
-    log = IntentLog(intent_log) if intent_log else IntentLog()
-    id = runner.new_id(plan.fault)
     blast = plan.to_dict()
-    failed: BaseException | None = None
-    with log.undo_lock():
-        log.intend(id, plan.fault, params, blast=blast)
-        log.add_undo(id, record)
-        try:
-            response = act()
-        except BaseException as err:  # noqa: BLE001 - undo what was recorded, then re-raise
-            log.inject_failed(id, f"{type(err).__name__}: {err}")
-            failed = err
-        else:
-            log.injected(id, {"region": plan.region, "action": plan.action})
-    if failed is not None:
-        report = runner.undo(id, log=log)
-        if not report.ok:
-            failed.add_note(f"undo after the failed inject also failed: {report.line()}")
-        raise failed
+
+    def changing_call(record_undo):
+        record_undo(record)
+        return act(), {"region": plan.region, "action": plan.action}
+
+    id, response = runner.run_logged(plan.fault, params, blast, changing_call, intent_log)
     return {"id": id, "fault": plan.fault, "blast": blast, "detail": _jsonable(response), "undo": plan.undo}
 
 

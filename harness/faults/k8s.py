@@ -685,27 +685,15 @@ def inject_logged(fault: str, params: dict[str, Any], cluster: Cluster, plan: Pl
     """Check, then intend → undo record → act → injected in the intent log. A failure half-way undoes what was
     recorded before the error propagates (as harness.faults.runner.inject does for lab faults)."""
     from harness.faults import runner
-    from harness.faults.intent import IntentLog
 
     check(cluster, plan)  # refusals leave no trace in the intent log and make no request that writes
-    log = IntentLog(intent_log) if intent_log else IntentLog()
-    id = runner.new_id(fault)
     blast = plan.blast().model_dump(mode="json")
-    failed: BaseException | None = None
-    with log.undo_lock():
-        log.intend(id, fault, params, blast=blast)
-        try:
-            done = execute(cluster, plan, record_undo=lambda record: log.add_undo(id, record))
-        except BaseException as err:  # noqa: BLE001 - undo what was recorded, then re-raise
-            log.inject_failed(id, f"{type(err).__name__}: {err}")
-            failed = err
-        else:
-            log.injected(id, {"outcome": done.outcome, "context": cluster.context})
-    if failed is not None:
-        report = runner.undo(id, log=log)
-        if not report.ok:
-            failed.add_note(f"undo after the failed inject also failed: {report.line()}")
-        raise failed
+
+    def changing_calls(record_undo):
+        done = execute(cluster, plan, record_undo=record_undo)
+        return done, {"outcome": done.outcome, "context": cluster.context}
+
+    id, done = runner.run_logged(fault, params, blast, changing_calls, intent_log)
     return {"id": id, "fault": fault, "blast": blast, "outcome": done.outcome}
 
 

@@ -102,6 +102,33 @@ def inject(name: str, params: dict[str, Any], target: Any = None, *, log: Intent
     return id
 
 
+def run_logged(fault: str, params: dict[str, Any], blast: dict[str, Any],
+               act: Callable[[Callable[[dict[str, Any]], None]], tuple[Any, dict[str, Any]]],
+               intent_log: str | None = None) -> tuple[str, Any]:
+    """For faults that are not Fault classes (the AWS and Kubernetes activities): intend -> act -> injected in
+    the intent log. `act(record_undo)` records each undo before the change it undoes and returns (result,
+    detail for the log). A failure half-way undoes what was recorded, then the error propagates."""
+    log = IntentLog(intent_log) if intent_log else IntentLog()
+    id = new_id(fault)
+    failed: BaseException | None = None
+    result: Any = None
+    with log.undo_lock():
+        log.intend(id, fault, params, blast=blast)
+        try:
+            result, detail = act(lambda record: log.add_undo(id, record))
+        except BaseException as err:  # noqa: BLE001 - undo what was recorded, then re-raise
+            log.inject_failed(id, f"{type(err).__name__}: {err}")
+            failed = err
+        else:
+            log.injected(id, detail)
+    if failed is not None:
+        report = undo(id, log=log)
+        if not report.ok:
+            failed.add_note(f"undo after the failed inject also failed: {report.line()}")
+        raise failed
+    return id, result
+
+
 def undo(id: str, *, log: IntentLog | None = None) -> UndoReport:
     """Undo one fault from its recorded undo steps (newest first). Idempotent: undone → nothing to do."""
     log = log or IntentLog()

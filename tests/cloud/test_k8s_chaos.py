@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from k8s_fixtures import ALLOWED_CONTEXT, NAMESPACE, OTHER_CONTEXT, standin  # noqa: F401
+from k8s_fixtures import ALLOWED_CONTEXT, NAMESPACE, OTHER_CONTEXT, standin, k8s_target_file  # noqa: F401
 
 from harness.chaos import actions
 from harness.chaos.targets import load_target
@@ -22,16 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ZONES = {"az-a": "zone-a", "az-b": "zone-b", "az-c": "zone-c"}
 
 
-@pytest.fixture
-def target_file(tmp_path) -> Path:
-    """The shipped example with its placeholders filled for the stand-in's context and namespace."""
-    data = yaml.safe_load((ROOT / "targets" / "k8s-staging.example.yaml").read_text())
-    data["name"] = "k8s-standin"
-    data["safety"]["kubernetes"] = {"contexts": [ALLOWED_CONTEXT], "namespaces": [NAMESPACE]}
-    data["safety"]["limits"]["resources"] = ["freight-*", "postgresql"]
-    path = tmp_path / "k8s-standin.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 def test_example_target_loads_maps_k8s_faults_to_harness_activities_and_has_a_kubernetes_allowlist():
@@ -48,10 +38,10 @@ def test_example_target_loads_maps_k8s_faults_to_harness_activities_and_has_a_ku
     assert not any(m.action and m.action.module.startswith("chaosk8s") for m in target.faults.values())
 
 
-def test_activity_writes_intent_and_undo_before_acting_and_undo_fault_puts_it_back(standin, target_file, tmp_path):
+def test_activity_writes_intent_and_undo_before_acting_and_undo_fault_puts_it_back(standin, k8s_target_file, tmp_path):
     """The stand-in stands in for a cluster (none can run here)."""
     log_path = tmp_path / "intent.jsonl"
-    out = k8s.chaos_drain_zone(str(target_file), ALLOWED_CONTEXT, "az-a", kubeconfig=str(standin.kubeconfig),
+    out = k8s.chaos_drain_zone(str(k8s_target_file), ALLOWED_CONTEXT, "az-a", kubeconfig=str(standin.kubeconfig),
                                zones=ZONES, intent_log=str(log_path))
     assert standin.node("node-a1")["spec"]["unschedulable"] is True
     intent = IntentLog(log_path).get(out["id"])
@@ -65,12 +55,12 @@ def test_activity_writes_intent_and_undo_before_acting_and_undo_fault_puts_it_ba
     assert IntentLog(log_path).pending() == []
 
 
-def test_recover_replays_pending_k8s_undos(standin, target_file, tmp_path):
+def test_recover_replays_pending_k8s_undos(standin, k8s_target_file, tmp_path):
     """The stand-in stands in for a cluster (none can run here)."""
     log = IntentLog(tmp_path / "intent.jsonl")
-    k8s.chaos_scale_to_zero(str(target_file), ALLOWED_CONTEXT, NAMESPACE, "db", kubeconfig=str(standin.kubeconfig),
+    k8s.chaos_scale_to_zero(str(k8s_target_file), ALLOWED_CONTEXT, NAMESPACE, "db", kubeconfig=str(standin.kubeconfig),
                             aliases={"db": "postgresql"}, intent_log=str(log.path))
-    k8s.chaos_deny_all(str(target_file), ALLOWED_CONTEXT, NAMESPACE, "app=freight-api",
+    k8s.chaos_deny_all(str(k8s_target_file), ALLOWED_CONTEXT, NAMESPACE, "app=freight-api",
                        kubeconfig=str(standin.kubeconfig), direction="egress", fault="dependency-failure",
                        intent_log=str(log.path))
     assert standin.pods(selector="app=postgresql") == []
@@ -82,31 +72,31 @@ def test_recover_replays_pending_k8s_undos(standin, target_file, tmp_path):
     assert log.pending() == []
 
 
-def test_activity_refusals_leave_no_intent_and_no_write(standin, target_file, tmp_path):
+def test_activity_refusals_leave_no_intent_and_no_write(standin, k8s_target_file, tmp_path):
     """The stand-in stands in for a cluster (none can run here)."""
     log_path = tmp_path / "intent.jsonl"
     for context in ("", OTHER_CONTEXT):
         with pytest.raises(SafetyRefused):
-            k8s.chaos_terminate_pods(str(target_file), context, NAMESPACE, "app=freight-api",
+            k8s.chaos_terminate_pods(str(k8s_target_file), context, NAMESPACE, "app=freight-api",
                                      kubeconfig=str(standin.kubeconfig), intent_log=str(log_path))
     with pytest.raises(SafetyRefused, match="limit max_pods=5"):
-        k8s.chaos_terminate_pods(str(target_file), ALLOWED_CONTEXT, NAMESPACE, "app in (freight-api,freight-worker)",
+        k8s.chaos_terminate_pods(str(k8s_target_file), ALLOWED_CONTEXT, NAMESPACE, "app in (freight-api,freight-worker)",
                                  kubeconfig=str(standin.kubeconfig), replica="all", intent_log=str(log_path))
     assert standin.writes() == []
     assert not log_path.exists() or IntentLog(log_path).intents() == {}
 
 
 def test_chaoslib_runs_the_target_activities_with_configuration_from_the_environment(
-        standin, target_file, tmp_path, monkeypatch):
+        standin, k8s_target_file, tmp_path, monkeypatch):
     """The stand-in stands in for a cluster (none can run here). A real chaoslib run: ${...} configuration
     substitution, the fault action and its rollback, as the drill's experiments use them."""
     from chaoslib.experiment import run_experiment
 
-    for key, value in {"DRILL_K8S_TARGET": str(target_file), "KUBECONFIG": str(standin.kubeconfig),
+    for key, value in {"DRILL_K8S_TARGET": str(k8s_target_file), "KUBECONFIG": str(standin.kubeconfig),
                        "K8S_CONTEXT": ALLOWED_CONTEXT, "K8S_NAMESPACE": NAMESPACE, "K8S_ZONE_A": "zone-a",
                        "K8S_ZONE_B": "zone-b", "K8S_ZONE_C": "zone-c"}.items():
         monkeypatch.setenv(key, value)
-    target = load_target(str(target_file))
+    target = load_target(str(k8s_target_file))
     log = str(tmp_path / "intent.jsonl")
     experiment = {
         "title": "zone b is drained", "description": "stand-in run", "configuration": target.configuration,

@@ -21,7 +21,7 @@ from typing import Iterator
 
 import pytest
 import yaml
-from k8s_fixtures import ALLOWED_CONTEXT, NAMESPACE, OTHER_CONTEXT, OTHER_NAMESPACE, standin  # noqa: F401
+from k8s_fixtures import ALLOWED_CONTEXT, NAMESPACE, OTHER_CONTEXT, OTHER_NAMESPACE, standin, k8s_target_file  # noqa: F401
 
 from harness.faults.intent import INTENT_FILE, IntentLog
 
@@ -56,16 +56,6 @@ def app_url() -> Iterator[str]:
         thread.join(timeout=5)
 
 
-@pytest.fixture
-def target_file(tmp_path: Path) -> Path:
-    """The shipped example target with its placeholders filled for the stand-in's context and namespace."""
-    data = yaml.safe_load((ROOT / "targets" / "k8s-staging.example.yaml").read_text())
-    data["name"] = "k8s-standin"
-    data["safety"]["kubernetes"] = {"contexts": [ALLOWED_CONTEXT], "namespaces": [NAMESPACE]}
-    data["safety"]["limits"]["resources"] = ["freight-*", "postgresql"]
-    path = tmp_path / "k8s-standin.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 def chaos_run(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, dict]:
@@ -76,9 +66,9 @@ def chaos_run(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Completed
     return done, json.loads(journal.read_text())
 
 
-def experiment_env(standin, target_file: Path, app_url: str, tmp_path: Path, context: str) -> dict[str, str]:
+def experiment_env(standin, k8s_target_file: Path, app_url: str, tmp_path: Path, context: str) -> dict[str, str]:
     """Every value of the experiment's `configuration` comes from here (the JSON is never edited)."""
-    return {"DRILL_K8S_TARGET": str(target_file), "KUBECONFIG": str(standin.kubeconfig), "K8S_CONTEXT": context,
+    return {"DRILL_K8S_TARGET": str(k8s_target_file), "KUBECONFIG": str(standin.kubeconfig), "K8S_CONTEXT": context,
             "K8S_NAMESPACE": NAMESPACE, "APP_SELECTOR": SELECTOR, "APP_URL": app_url,
             "DRILL_STATE_DIR": str(tmp_path / "state")}
 
@@ -88,13 +78,13 @@ def pod_names(standin, ns: str, selector: str = "") -> set[str]:
 
 
 def test_pod_termination_experiment_deletes_one_pod_of_the_selector_in_the_allowlisted_namespace(
-        standin, target_file, app_url, tmp_path):
+        standin, k8s_target_file, app_url, tmp_path):
     before = pod_names(standin, NAMESPACE, SELECTOR)
     others_before = pod_names(standin, NAMESPACE) - before
     elsewhere_before = pod_names(standin, OTHER_NAMESPACE)
     assert len(before) == 3
 
-    done, journal = chaos_run(tmp_path, experiment_env(standin, target_file, app_url, tmp_path, ALLOWED_CONTEXT))
+    done, journal = chaos_run(tmp_path, experiment_env(standin, k8s_target_file, app_url, tmp_path, ALLOWED_CONTEXT))
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert journal["status"] == "completed", journal["status"]
@@ -137,10 +127,10 @@ def test_pod_termination_experiment_deletes_one_pod_of_the_selector_in_the_allow
 
 
 def test_pod_termination_experiment_refuses_a_context_off_the_allowlist_and_writes_nothing(
-        standin, target_file, app_url, tmp_path):
+        standin, k8s_target_file, app_url, tmp_path):
     """K8S_CONTEXT names the kubeconfig's prod context: the action is refused before any request, and the
     measurement control fails the run (exit 1)."""
-    done, journal = chaos_run(tmp_path, experiment_env(standin, target_file, app_url, tmp_path, OTHER_CONTEXT))
+    done, journal = chaos_run(tmp_path, experiment_env(standin, k8s_target_file, app_url, tmp_path, OTHER_CONTEXT))
 
     assert done.returncode == 1, done.stdout + done.stderr
     assert journal["status"] == "failed"

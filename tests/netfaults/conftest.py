@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from harness.errors import HarnessError
@@ -9,6 +12,9 @@ from harness.faults import runner
 from harness.faults.intent import IntentLog
 from harness.lab import Lab
 from harness.lab.prereq import missing_binaries
+
+# The fault lab's helpers (CLI runner, numbers report) are shared with these tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faultlab"))
 
 
 def pytest_collection_modifyitems(items):

@@ -17,7 +17,8 @@ from harness.faults import runner
 from harness.lab import apps, proxies
 from harness.measure import Measurement, Targets, parse_probe_spec
 
-from netfaults_helpers import drill, post_load_seconds, report
+from faultlab_helpers import drill, report
+from netfaults_helpers import post_load_seconds
 
 HOLD_S = 6.0
 
