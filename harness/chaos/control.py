@@ -75,6 +75,7 @@ class MeasureSettings(BaseModel):
     inject_at: str | None = None
     objective: ObjectiveRef | None = None
     targets: InlineTargets | None = None
+    guards: list[dict[str, Any]] | None = None  # abort guards, added to the target file's safety.guards
 
 
 class _Run:
@@ -91,6 +92,8 @@ class _Run:
         self.seen: set[tuple[int, str]] = set()
         self.written = False
         self.clearance: dict[str, Any] | None = None
+        self.watch: Any = None  # harness.safety.GuardWatch while the method runs, when guards are declared
+        self.aborted: dict[str, Any] | None = None
 
     def once(self, context: Any, what: str) -> bool:
         """True the first time for this context and hook: a control given both in the experiment and with
@@ -300,6 +303,7 @@ def before_activity_control(context: Any, **arguments: Any) -> None:
         m.mark_inject(name)
         run.inject_label = name
         logger.info(f"measurement: t_inject at '{name}'")
+        _watch_guards(run)
     else:
         run.mark(f"{kind}: {name}")
 
@@ -340,12 +344,15 @@ def after_experiment_control(context: Any, state: Any = None, **arguments: Any) 
     if not isinstance(state, dict) or run.written:
         return
     run.written = True
+    if run.watch is not None:
+        run.watch.stop()
     try:
         entry = _finish(run)
     except Exception as err:  # noqa: BLE001 - chaoslib swallows control errors: put it in the journal instead
         logger.error(f"measurement control failed: {err}", exc_info=True)
         entry = {"error": mask(str(err)), "verdict": "error", "passed": False}
     entry["clearance"] = run.clearance  # who we were and whose approval, or None (a lab run)
+    entry["aborted"] = run.aborted  # who or what stopped the method (an abort guard), or None
     state[JOURNAL_KEY] = clean(entry)
     reason = _failure_reason(entry, run)
     if reason and state.get("status") in ("completed", None):
@@ -367,6 +374,32 @@ def cleanup_control() -> None:
 
 
 # -- internals ------------------------------------------------------------------------------------------------
+def _watch_guards(run: _Run) -> None:
+    """Abort guards (the target file's safety.guards plus the control's own `guards`) watch the probes from
+    t_inject on. A breach past its grace stops the method the way Ctrl-C would, gracefully: chaoslib then
+    runs the rollbacks, and the journal says which guard aborted and why."""
+    from chaoslib.exit import exit_gracefully
+
+    from harness import safety
+    from harness.chaos.targets import load_target
+
+    s = run.settings
+    specs = list(safety.target_safety(load_target(s.drill_target or s.target)).safety.guards)
+    specs += [safety.GuardSpec.model_validate(g) for g in s.guards or []]
+    if not specs:
+        return
+
+    def abort(decision: Any) -> None:
+        run.aborted = decision.model_dump(mode="json")
+        logger.error(f"abort guard: {decision.by}: {decision.reason}; stopping the method, rollbacks follow")
+        exit_gracefully()
+
+    m = run.measurement
+    run.watch = safety.GuardWatch(m, [safety.AbortGuard.from_spec(g) for g in specs], on_abort=abort)
+    run.watch.start(since=m.t_inject)
+    logger.info("abort guards: " + "; ".join(g.name for g in run.watch.guards))
+
+
 def _interrupt(message: str) -> None:
     from chaoslib.exceptions import InterruptExecution
 
@@ -431,6 +464,8 @@ def _finish(run: _Run) -> dict[str, Any]:
 
 
 def _failure_reason(entry: dict[str, Any], run: _Run) -> str | None:
+    if run.aborted:
+        return f"aborted by {run.aborted['by']}: {run.aborted['reason']}"
     if entry.get("error"):
         return entry["error"]
     if run.failed_actions:
