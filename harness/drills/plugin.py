@@ -65,6 +65,28 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{tag}: drill catalog tag")
 
 
+APPROVAL_ENV, APPROVER_ENV = "DRILL_APPROVAL", "DRILL_APPROVER"  # set by `drill run --approval/--approver`
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A non-lab target is preflighted in this process too (who we are, allowlist, approval from the
+    environment `drill run` passes): the cloud faults refuse to act without this process's clearance.
+    Refused: a usage error before any scenario starts, nothing injected. Skipped for --collect-only."""
+    config = session.config
+    name = config.getoption("--drill-target", default="local")
+    if name == "local" or config.option.collectonly:
+        return
+    from harness.chaos.targets import load_target
+    from harness.safety import preflight_target
+
+    try:
+        target_file = load_target(name)
+        if target_file.environment != "lab":
+            preflight_target(target_file, os.environ.get(APPROVAL_ENV) or None, os.environ.get(APPROVER_ENV) or None)
+    except HarnessError as err:
+        raise pytest.UsageError(f"target {name}: {mask(str(err))}") from None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     expr = config.getoption("--drill-tags")

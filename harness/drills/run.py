@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
-from harness.drills.plugin import AUTO_CONFIRM_ENV, normalise_tags
+from harness.drills.plugin import APPROVAL_ENV, APPROVER_ENV, AUTO_CONFIRM_ENV, normalise_tags
 from harness.errors import EXIT_BREACHED, EXIT_NOT_RECOVERED, EXIT_OK, EXIT_USAGE, HarnessError
 from harness.evidence.plan import DrillPlan
 from harness.evidence.record import RecordBuilder
@@ -173,6 +173,9 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
     env = {**os.environ, "DRILL_FEATURES": os.pathsep.join(str(f) for f in files)}
     if req.yes:
         env[AUTO_CONFIRM_ENV] = "1"
+    if req.approvals:  # the child preflights a cloud target itself (plugin.pytest_sessionstart)
+        env[APPROVAL_ENV] = str(req.approvals[0].get("ticket") or "")
+        env[APPROVER_ENV] = str(req.approvals[0].get("approver") or "")
     try:
         code = subprocess.run(argv, cwd=root, env=env, stdout=stream, stderr=subprocess.STDOUT if stream else None
                               ).returncode

@@ -25,6 +25,7 @@ from harness.faults import runner
 from harness.faults.intent import IntentLog
 from harness.measure import Measurement, MeasurementResult, Targets
 from harness.recovery import Confirmer, RunReport
+from harness.recovery.procedure import StepResult
 from harness.recovery import get as get_procedure
 from harness.redact import clean, mask
 
@@ -181,7 +182,10 @@ class DrillScenario:
         The fault runs as the target file's Chaos Toolkit activity through chaoslib's activity runner, so the
         scenario keeps a Chaos Toolkit journal (chaos-journal.json) of what ran and what was rolled back."""
         resolved = self.target.resolve_params(dict(params or {}))
-        runner.prepare(fault, resolved, self.target.lab)  # bad parameters: error before anything runs
+        if self.target.lab is not None:
+            # The vocabulary's checks describe the lab's topology; a cloud target's activity plans and checks
+            # its own concrete resources (and the safety limits) before its first changing call.
+            runner.prepare(fault, resolved, self.target.lab)  # bad parameters: error before anything runs
         activity = self._activity(fault, resolved)
         m = self.start_measuring()
         label = f"{fault} {' '.join(f'{k}={v}' for k, v in resolved.items())}".strip()
@@ -221,8 +225,10 @@ class DrillScenario:
 
     def _journal(self) -> ActivityJournal:
         if self.chaos is None:
-            self.chaos = ActivityJournal(self.name, configuration=self.target.target_file.configuration,
-                                         tags=self.tags)
+            # A cloud target hands over its configuration loaded (env entries read); the lab's file has none.
+            configuration = (self.target.target_file.configuration if self.target.lab is not None
+                             else self.target.configuration)
+            self.chaos = ActivityJournal(self.name, configuration=configuration, tags=self.tags)
         return self.chaos
 
     def cut_off_zone(self, zone: str) -> list[str]:
@@ -257,6 +263,8 @@ class DrillScenario:
         return lines
 
     def run_procedure(self, name: str, params: dict[str, str] | None = None) -> RunReport:
+        if self.target.lab is None:
+            return self._run_procedure_activity(name, params)
         procedure = get_procedure(name)
         params = {**self._learned(procedure.params), **dict(params or {})}
         m = self.measurement
@@ -271,6 +279,39 @@ class DrillScenario:
             failed = next(s for s in report.steps if not s.ok)
             raise HarnessError(f"recovery procedure {name} failed at step '{failed.title}': {failed.outcome}")
         return report
+
+    def _run_procedure_activity(self, name: str, params: dict[str, str] | None = None) -> RunReport:
+        """A target without a lab: the target file's procedure activity, run through chaoslib and journaled
+        (one timed step), with the same `old_X` parameters learned from the scenario's faults."""
+        target_file = self.target.target_file
+        m = self.measurement
+        mapping = target_file.procedures.get(name)
+        wanted = {} if mapping is None or mapping.action is None else {
+            n: "" for n in self._declared(mapping.action) if n.startswith("old_")}
+        params = {**self._learned(wanted), **dict(params or {})}
+        activity = target_file.procedure_activity(name, params)  # unsupported/unmapped: HarnessError, nothing ran
+        if m is not None and m.result is None:
+            m.mark_event(f"procedure {name} started")
+        started = time.time()
+        run = self._journal().action(activity)
+        duration = time.time() - started
+        ok = run.get("status") == "succeeded"
+        outcome = (f"{run.get('output')}" if ok else self._journal().error_of(run))[:500]
+        step = StepResult(title=activity["name"], ok=ok, duration_s=duration, outcome=mask(outcome), started_at=started)
+        if m is not None and m.result is None:
+            m.mark_event(f"step: {step.title} ({step.duration_s:.2f} s)")
+        report = RunReport(procedure=name, ok=ok, steps=[step], duration_s=duration)
+        self.procedures.append(report)
+        self.reporter.procedure(report)
+        if not ok:
+            raise HarnessError(f"recovery procedure {name} failed at step '{step.title}': {step.outcome}")
+        return report
+
+    @staticmethod
+    def _declared(activity: Any) -> list[str]:
+        import inspect
+
+        return list(inspect.signature(activity.resolve()).parameters)
 
     def wait(self, seconds: float) -> None:
         """Let time pass inside the fault (e.g. for replication lag to build up); marked on the timeline."""

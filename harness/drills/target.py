@@ -1,6 +1,7 @@
-"""What a drill runs against. Today: the local lab. The same surface is what the aws/k8s targets of the
-`targets/` files provide: named endpoints to probe, stores to write to, health, and the fault parameters
-that depend on the live system (which zone the database primary is in right now)."""
+"""What a drill runs against: the local lab (LocalTarget here) or an AWS target file (CloudTarget in
+cloud_target.py). Both give the steps the same surface: named endpoints to probe, stores to write to,
+health, and the fault parameters that depend on the live system (which zone the database primary is in
+right now)."""
 
 from __future__ import annotations
 
@@ -190,10 +191,11 @@ class LocalTarget:
         return out
 
 
-def connect_target(name_or_path: str, bring_up: bool = False, say=lambda _msg: None) -> "LocalTarget":
+def connect_target(name_or_path: str, bring_up: bool = False, say=lambda _msg: None) -> Any:
     """The drill target a target file describes: `local` → targets/local.yaml, a path → itself (unknown:
-    HarnessError naming the known targets). Only lab targets can run drills so far; any other is refused with
-    what is missing (run.py has already preflighted it)."""
+    HarnessError naming the known targets). A lab target → LocalTarget on the running lab; an AWS target →
+    CloudTarget built from the file (its endpoints, stores and activities; run.py has already preflighted
+    it). A Kubernetes target is refused with what is missing."""
     from harness.chaos.targets import load_target
 
     target_file = load_target(name_or_path)
@@ -201,13 +203,17 @@ def connect_target(name_or_path: str, bring_up: bool = False, say=lambda _msg: N
         from harness.safety import target_safety
 
         provider = target_safety(target_file).provider
+        if provider == "aws":
+            from harness.drills.cloud_target import CloudTarget
+
+            return CloudTarget(target_file, provider).check()
         examples = {"aws": "experiments/aws/", "kubernetes": "experiments/k8s/"}.get(provider, "experiments/")
         raise HarnessError(
             f"target {target_file.name!r} ({target_file.path}, environment {target_file.environment}, provider "
             f"{provider}) cannot run Gherkin drills yet. Missing: (1) a {provider} drill target giving the steps "
             "endpoints to probe, stores to write to, health checks and live fault parameters from the target file "
-            "(only the lab has one, LocalTarget); (2) fault checks without a lab (the scenario validates faults "
-            "against the lab's topology); (3) recovery procedures on "
+            "(only the lab has one, LocalTarget, and AWS has CloudTarget); (2) fault checks without a lab (the "
+            "scenario validates faults against the lab's topology); (3) recovery procedures on "
             f"{provider} (harness.recovery runs them on the lab). Nothing was injected. Run its faults with "
             f"`chaos run` ({examples}*.json, configuration drill_target) and see their concrete targets with "
             f"`drill plan --target {target_file.path}`")

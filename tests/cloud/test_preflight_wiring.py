@@ -87,11 +87,12 @@ def test_drill_run_on_production_needs_an_approval(aws, tmp_path):
     assert done.returncode == 2 and "needs an approval" in done.stderr, done.stderr
 
 
-def test_drill_run_cleared_aws_target_says_exactly_what_is_missing(aws, tmp_path):
+def test_drill_run_cleared_aws_target_without_its_endpoints_says_which_variable_is_missing(aws, tmp_path, monkeypatch):
+    monkeypatch.delenv("APP_URL", raising=False)
     done = _drill_run(tmp_path, aws_target(tmp_path, MOTO_ACCOUNT))
     assert done.returncode == 2, done.stdout + done.stderr
     text = " ".join(done.stderr.split())
-    assert "cannot run Gherkin drills yet" in text and "drill plan --target" in text, text
+    assert "probes.app: environment variable APP_URL is not set" in text, text
 
 
 # -- 3. the measurement control of chaos run -------------------------------------------------------------------
