@@ -145,8 +145,11 @@ def test_context_manager_undoes_on_keyboard_interrupt(log: IntentLog, victim) ->
     assert signal.getsignal(signal.SIGTERM) is previous  # the SIGTERM handler was restored
 
 
+# Ctrl-C raises KeyboardInterrupt even when the test run was started in the background by a shell without job
+# control, which starts its children with SIGINT ignored (Python then installs no handler for it).
 HOLDER = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from harness.faults.intent import IntentLog
     from harness.faults.runner import injecting
     with injecting("process-freeze", {"pid": int(sys.argv[2])}, log=IntentLog(sys.argv[1])):
