@@ -19,7 +19,9 @@ from harness.measure import Measurement, parse_probe_spec, parse_writer_spec
 
 
 
-def lab_session(replication: str):
+def lab_session(replication: str, fresh: bool = False):
+    """A lab for a test session (a generator for a fixture). `fresh`: a running lab is recovered and stopped
+    first even with the same replication (it may predate a component the tests need)."""
     missing = missing_binaries()
     if missing:
         pytest.skip("lab prerequisites missing: " + ", ".join(missing))
@@ -27,7 +29,7 @@ def lab_session(replication: str):
         running = Lab.load()
     except HarnessError:
         running = None
-    if running is not None and running.ctx.replication != replication:
+    if running is not None and (fresh or running.ctx.replication != replication):
         runner.recover()
         running.down()
     lab = Lab.up(replication=replication, timeout=150)

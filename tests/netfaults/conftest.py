@@ -7,14 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.faults import runner
 from harness.faults.intent import IntentLog
-from harness.lab import Lab
-from harness.lab.prereq import missing_binaries
 
-# The fault lab's helpers (CLI runner, numbers report) are shared with these tests.
+# The fault lab's helpers (lab session, CLI runner, numbers report) are shared with these tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faultlab"))
+from faultlab_helpers import lab_session  # noqa: E402
 
 
 def pytest_collection_modifyitems(items):
@@ -25,24 +22,8 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def lab():
-    """A fresh lab (a running one may predate the proxies: it is recovered and stopped first)."""
-    missing = missing_binaries()
-    if missing:
-        pytest.skip("lab prerequisites missing: " + ", ".join(missing))
-    try:
-        running = Lab.load()
-    except HarnessError:
-        running = None
-    if running is not None:
-        runner.recover()
-        running.down()
-    the_lab = Lab.up(replication="sync", timeout=150)
-    the_lab.wait_healthy(60)
-    try:
-        yield the_lab
-    finally:
-        runner.recover()  # nothing a failed test injected may outlive it
-        the_lab.down()
+    """A fresh lab: a running one may predate the fault proxies."""
+    yield from lab_session("sync", fresh=True)
 
 
 @pytest.fixture
