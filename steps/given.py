@@ -59,6 +59,12 @@ def writer_to(drill, rate: float, store: str):
     drill.add_writer(rate, store)
 
 
+@given(parsers.parse("the drill aborts when {probe} fails more than {percent:g}% of probes for {grace:g} seconds"))
+@checked_by(phrases.validate_guard)
+def abort_guard(drill, probe: str, percent: float, grace: float):
+    drill.add_guard(probe, percent / 100, grace)
+
+
 @given(parsers.parse("the database replication mode is {mode}"))
 @checked_by(phrases.validate_replication)
 def replication_mode(drill, mode: str):

@@ -104,6 +104,13 @@ def validate_service(service: str) -> None:
         raise HarnessError(f"service {service!r}: one of {', '.join(SERVICES)}")
 
 
+def validate_guard(probe: str, percent: float, grace: float) -> None:
+    if not 0 < percent <= 100:
+        raise HarnessError(f"abort guard on {probe}: the error rate must be above 0% and at most 100%, got {percent:g}%")
+    if grace < 0:
+        raise HarnessError(f"abort guard on {probe}: the grace must be 0 seconds or more, got {grace:g}")
+
+
 def validate_positive(**numbers: float) -> None:
     for name, value in numbers.items():
         if not value > 0:

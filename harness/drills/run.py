@@ -256,6 +256,10 @@ def _record(rec: RecordBuilder, scenarios: list[dict[str, Any]], run_dir: Path) 
                            "duration_s": round(step["duration_s"], 3), "ok": step["ok"],
                            "confirmed_by": step.get("confirmed_by")},
                           at=datetime.fromtimestamp(step["started_at"], timezone.utc))
+        if s.get("aborted"):
+            a = s["aborted"]
+            rec.event("aborted", {"scenario": s["name"], "by": a.get("by"), "reason": a.get("reason")},
+                      at=datetime.fromisoformat(a["at"]) if a.get("at") else None)
         if m.get("recovered"):
             rec.event("recovered", {"scenario": s["name"], "rto_s": m.get("rto_s")})
         rec.event("scenario-finished", {"scenario": s["name"], "status": s["status"],

@@ -6,6 +6,11 @@ add timed steps; the first check that needs numbers waits for stable recovery an
 `close()` always undoes every fault this scenario put in, restores what set-up changed, and waits for the
 target to be healthy again so the next scenario starts clean.
 
+Abort guards (the target file's `safety.guards`, plus any a Given step adds) watch the probes from the first
+fault on. A breach past its grace undoes the faults at once, from the watching thread (the steps may be
+sleeping or waiting for recovery), and the first check then fails with "drill aborted by guard:<probe>": the
+record says who or what aborted and still holds the measurement of the recovery that followed.
+
 The record knows nothing about pytest or Allure: a `reporter` (harness/evidence/allure_attach.py in a
 drill run, nothing from plain Python) is told about labels and evidence.
 """
@@ -13,12 +18,14 @@ drill run, nothing from plain Python) is told about labels and evidence.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness import objectives as objectives_mod
+from harness import safety
 from harness.chaos.journal import ActivityJournal
 from harness.errors import HarnessError, TargetUnhealthy
 from harness.faults import runner
@@ -36,11 +43,16 @@ BASELINE_ATTEMPTS = 3
 DEFAULT_BASELINE_S = 2.0
 DEFAULT_STABLE_S = 2.0
 NO_TARGET_DEADLINE_S = 300.0
+ABORTED_RECOVERY_WAIT_S = 300.0  # after an abort, how long close() waits to see the target recover
 CHAOS_JOURNAL = "chaos-journal.json"  # the scenario's Chaos Toolkit journal, beside drill.json
 
 
 class FaultInjectionFailed(HarnessError):
     """Message starts with 'fault injection failed' (the report's category of the same name)."""
+
+
+class DrillAborted(HarnessError):
+    """Message starts with 'drill aborted by <who>': an abort guard (or the operator) stopped the drill."""
 
 
 class Reporter(Protocol):
@@ -99,8 +111,13 @@ class DrillScenario:
     checks: list[Checked] = field(default_factory=list)
     restore: list[tuple[str, Any]] = field(default_factory=list)
     chaos: ActivityJournal | None = None
+    extra_guards: list[safety.GuardSpec] = field(default_factory=list)  # added by Given steps
+    watch: safety.GuardWatch | None = None
+    aborted: dict[str, Any] | None = None  # AbortDecision (who/what, why, when) once a guard aborted
     closed: bool = False
     close_problems: list[str] = field(default_factory=list)
+    # Faults are undone from the guard's thread too: one undo at a time, and never during an inject.
+    _faults_lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __repr__(self) -> str:  # step arguments become report parameters: keep it short and secret-free
         return f"<drill scenario {self.name!r} on {getattr(self.target, 'name', '?')}>"
@@ -131,6 +148,19 @@ class DrillScenario:
     def add_writer(self, rate: float, store: str = "postgres") -> None:
         self._before_measuring("a writer")
         self.writers.append(self.target.writer(store, rate))
+
+    def add_guard(self, probe: str, max_error_rate: float, grace_s: float, window_s: float | None = None) -> None:
+        """An abort guard of this scenario, beside the target file's `safety.guards`."""
+        self._before_measuring("an abort guard")
+        spec = {"probe": probe, "max_error_rate": max_error_rate, "grace_s": grace_s}
+        if window_s is not None:
+            spec["window_s"] = window_s
+        self.extra_guards.append(safety.GuardSpec.model_validate(spec))
+
+    def guards(self) -> list[safety.AbortGuard]:
+        """The guards this scenario runs under: the target file's, then the scenario's own."""
+        declared = list(safety.target_safety(self.target.target_file).safety.guards) + self.extra_guards
+        return [safety.AbortGuard.from_spec(g) for g in declared]
 
     def set_replication(self, mode: str) -> None:
         self._before_measuring("the replication mode")
@@ -163,6 +193,12 @@ class DrillScenario:
         """Probes and writers running and a healthy baseline seen. Idempotent."""
         if self.measurement is None:
             probes = self.probes or [self.target.probe("app")]
+            measured = {p.name for p in probes}
+            unwatched = [g.probe for g in self.guards() if g.probe not in measured]
+            if unwatched:  # a guard that sees nothing would let the drill run unguarded: refuse, nothing injected
+                raise HarnessError(f"abort guard on {', '.join(sorted(set(unwatched)))}: this scenario does not "
+                                   f"probe it (probes: {', '.join(sorted(measured))}); add `And probes on "
+                                   f"{', '.join(sorted(measured | set(unwatched)))}`; nothing was injected")
             self.measurement = Measurement(probes=probes, writers=self.writers, interval=self.interval,
                                            stable=self.stable, out_dir=self.out_dir / "measure")
             self.measurement.start()
@@ -189,22 +225,51 @@ class DrillScenario:
         activity = self._activity(fault, resolved)
         m = self.start_measuring()
         label = f"{fault} {' '.join(f'{k}={v}' for k, v in resolved.items())}".strip()
-        # t_inject is the start of the scenario's LAST fault: earlier ones set the stage (replication held
-        # back), the last one is the failure whose recovery (RTO) and data loss (RPO) are measured. Judging
-        # from the first would call a system "recovered" before the real failure even happened.
-        m.mark_inject(label)
-        run = self._journal().action(activity)
-        output = run.get("output") if isinstance(run.get("output"), dict) else {}
-        if run.get("status") != "succeeded" or not output.get("id"):
-            m.mark_event(f"fault injection failed: {fault}")
-            raise FaultInjectionFailed(f"fault injection failed: {fault}: {self._journal().error_of(run)}")
-        id = output["id"]
-        m.mark_event(f"fault in force: {id}")
-        entry = {"id": id, "fault": fault, "params": resolved, "blast": output.get("blast"),
-                 "detail": output.get("detail") or {}, "injected_at": time.time(), "undo": None}
-        self.faults.append(entry)
+        with self._faults_lock:  # a guard that fires now waits for this fault to be recorded, then undoes it
+            if self.aborted is not None:
+                raise self._aborted_error(f"{fault} was not injected")
+            # t_inject is the start of the scenario's LAST fault: earlier ones set the stage (replication held
+            # back), the last one is the failure whose recovery (RTO) and data loss (RPO) are measured. Judging
+            # from the first would call a system "recovered" before the real failure even happened.
+            m.mark_inject(label)
+            self._start_guards(m)
+            run = self._journal().action(activity)
+            output = run.get("output") if isinstance(run.get("output"), dict) else {}
+            if run.get("status") != "succeeded" or not output.get("id"):
+                m.mark_event(f"fault injection failed: {fault}")
+                raise FaultInjectionFailed(f"fault injection failed: {fault}: {self._journal().error_of(run)}")
+            id = output["id"]
+            m.mark_event(f"fault in force: {id}")
+            entry = {"id": id, "fault": fault, "params": resolved, "blast": output.get("blast"),
+                     "detail": output.get("detail") or {}, "injected_at": time.time(), "undo": None}
+            self.faults.append(entry)
         self.reporter.fault(entry)
         return id
+
+    # -- abort guards ------------------------------------------------------------------------------------
+    def _start_guards(self, m: Measurement) -> None:
+        """Once, at the first fault: watch the probes from t_inject on (the baseline is not judged)."""
+        guards = self.guards()
+        if self.watch is None and guards:
+            self.watch = safety.GuardWatch(m, guards, on_abort=self._abort)
+            self.watch.start(since=m.t_inject)
+            m.mark_event("abort guards: " + "; ".join(g.name for g in guards))
+
+    def _abort(self, decision: safety.AbortDecision) -> None:
+        """The guard's thread: record who aborted, then undo every fault now (rollbacks always run)."""
+        self.aborted = decision.model_dump(mode="json")
+        m = self.measurement
+        if m is not None and m.result is None and not m._stopped:
+            m.mark_event(f"aborted by {decision.by}: {decision.reason}")
+        try:
+            self.undo_faults()
+        except Exception as err:  # noqa: BLE001 - close() retries the undo and reports it
+            self.aborted["undo_error"] = mask(str(err))
+
+    def _aborted_error(self, what: str) -> DrillAborted:
+        a = self.aborted or {}
+        return DrillAborted(f"drill aborted by {a.get('by')}: {a.get('reason')}; {what}; "
+                            "the faults were rolled back")
 
     def _activity(self, fault: str, params: dict[str, str]) -> dict[str, Any]:
         """The target file's activity for this fault, told which intent log to use when it takes one."""
@@ -240,6 +305,10 @@ class DrillScenario:
     def undo_faults(self) -> list[str]:
         """Undo every fault this scenario put in, newest first, each through the target file's rollback
         activity (recorded in the Chaos Toolkit journal); returns their report lines."""
+        with self._faults_lock:
+            return self._undo_faults()
+
+    def _undo_faults(self) -> list[str]:
         lines = []
         for entry in reversed(self.faults):
             if entry["undo"] is not None:
@@ -317,7 +386,10 @@ class DrillScenario:
         """Let time pass inside the fault (e.g. for replication lag to build up); marked on the timeline."""
         if self.measurement is not None and self.measurement.result is None:
             self.measurement.mark_event(f"waiting {seconds:g} s")
-        time.sleep(seconds)
+        if self.watch is None:
+            time.sleep(seconds)
+        elif not safety.wait_unless_aborted(self.watch, seconds):
+            raise self._aborted_error(f"the wait of {seconds:g} s was cut short")
 
     def _learned(self, wanted: dict[str, str]) -> dict[str, str]:
         """A procedure parameter `old_X` takes the X the scenario's latest fault recorded (auto-failover's
@@ -340,17 +412,13 @@ class DrillScenario:
 
     def measure(self, deadline: float | None = None) -> MeasurementResult:
         """Wait for stable recovery (or the deadline), stop, analyse. Idempotent: the first call decides."""
-        if self.result is not None:
-            return self.result
-        if self.measurement is None or self.measurement.t_inject is None:
-            raise HarnessError("nothing to measure: no fault was injected in this scenario (add a When step)")
-        m = self.measurement
-        m.wait_recovered(deadline if deadline is not None else self.deadline())
-        rto, _ = self.rto_target()
-        # Data loss is judged only when something wrote: without a writer the RPO is not measured, and a
-        # verdict against the plan's RPO would be a claim about a number nobody took.
-        rpo = self.rpo_target()[0] if self.writers else None
-        self.result = m.stop(targets=Targets(rto_s=rto, rpo_s=rpo))
+        if self.result is None:
+            if self.measurement is None or self.measurement.t_inject is None:
+                raise HarnessError("nothing to measure: no fault was injected in this scenario (add a When step)")
+            self.measurement.wait_recovered(deadline if deadline is not None else self.deadline())
+            self._stop_measuring(waited=True)
+        if self.aborted is not None:  # the numbers are kept as evidence of the recovery, but judge nothing
+            raise self._aborted_error("no verdict on the objective")
         return self.result
 
     def judged(self, check: Checked) -> Checked:
@@ -375,13 +443,17 @@ class DrillScenario:
         if self.close_problems:
             raise HarnessError("after the scenario: " + "; ".join(self.close_problems))
 
-    def _stop_measuring(self) -> None:
+    def _stop_measuring(self, waited: bool = False) -> None:
+        if self.watch is not None:
+            self.watch.stop()
         m = self.measurement
         if m is None or self.result is not None:
             return
         if m.t_inject is None:
             m.close()
             return
+        if self.aborted is not None and not waited:  # a step was cut short: still measure the recovery the rollback brought
+            m.wait_recovered(min(self.deadline(), ABORTED_RECOVERY_WAIT_S))
         rto, _ = self.rto_target()
         # Data loss is judged only when something wrote: without a writer the RPO is not measured, and a
         # verdict against the plan's RPO would be a claim about a number nobody took.
@@ -414,6 +486,8 @@ class DrillScenario:
             "measure_dir": (self.out_dir / "measure").as_posix() if r is not None else None,
             "faults": self.faults,
             "procedures": [p.to_dict() for p in self.procedures],
+            "guards": [g.name for g in self.watch.guards] if self.watch is not None else [],
+            "aborted": self.aborted,
             "close_problems": self.close_problems,
         })
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-VERDICT_STYLE = {"PASS": "green", "SKIPPED": "dim", "BROKEN": "magenta"}
+VERDICT_STYLE = {"PASS": "green", "SKIPPED": "dim", "BROKEN": "magenta", "ABORTED": "magenta"}
 
 
 def _s(x: float | None, unc: float | None = None) -> str:
@@ -19,6 +19,8 @@ def verdict(s: dict[str, Any]) -> str:
     status = s.get("status")
     if status == "skipped":
         return "SKIPPED"
+    if s.get("aborted"):  # a guard stopped it: no verdict on the objective, whatever the numbers say
+        return "ABORTED"
     if status == "broken":
         return "BROKEN"
     msg = s.get("message") or ""

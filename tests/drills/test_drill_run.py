@@ -15,7 +15,7 @@ from harness.evidence.allure_report import build_report, render_dom, single_file
 from harness.evidence.browser import chromium_path
 from harness.evidence.record import load_records
 from harness.faults.intent import IntentLog
-from harness.lab import Lab
+from harness.lab import Lab, proxies
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -149,3 +149,29 @@ def test_async_replication_lag_drill_ends_rpo_breached(sync_lab, tmp_path):
     assert r["status"] == "failed" and "RPO breached" in r["statusDetails"]["message"]
     assert Lab.load().ctx.replication == "sync", "the drill must put synchronous replication back"
     assert not IntentLog().pending()
+
+
+@pytest.mark.lab
+def test_abort_guard_undoes_the_fault_and_ends_the_drill_aborted(sync_lab, tmp_path):
+    """Ground truth: a blackhole held 120 s and a 60 s wait, under a guard allowing 2 s of app failures. The
+    guard must cut both short: the outage the drill measures lasts at least the grace and far less than the
+    wait, the fault is undone, and the record says the guard aborted it."""
+    reports = tmp_path / "reports"
+    done = drill("run", str(HERE / "features" / "abort_guard.feature"), "--yes", "--reports", str(reports))
+    out = done.stdout + done.stderr
+    assert done.returncode == 3, out[-6000:]  # a drill that could not complete, not a breached objective
+    assert "ABORTED" in done.stdout
+    [s] = scenarios(reports)
+    assert s["status"] == "broken" and s["message"].startswith("drill aborted by guard:app"), s["message"]
+    assert s["aborted"]["by"] == "guard:app" and "grace 2 s" in s["aborted"]["reason"]
+    [fault] = s["faults"]
+    assert fault["fault"] == "network-blackhole" and fault["undo"]["ok"]
+    m = s["measurement"]
+    assert m["recovered"], m  # the recovery after the rollback is still measured
+    assert 2.0 <= m["rto_s"] < 60.0, m
+    assert any(e["label"].startswith("aborted by guard:app") for e in m["events"]), m["events"]
+    assert not IntentLog().pending()
+    assert proxies.control(Lab.load().ctx, "db").get()["mode"] == "pass"
+    [record] = load_records(reports)
+    aborted = [e for e in record["timeline"] if e["kind"] == "aborted"]
+    assert aborted and aborted[0]["detail"]["by"] == "guard:app"
