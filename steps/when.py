@@ -9,56 +9,65 @@ from __future__ import annotations
 from pytest_bdd import parsers, when
 
 from harness.drills import phrases
-from harness.drills.phrases import checked_by
+from harness.drills.phrases import checked_by, needs
 
 
 @when(parsers.parse('the fault "{fault}" is injected'))
 @checked_by(phrases.validate_fault)
+@needs(lambda fault: [("fault", fault)])
 def inject(drill, fault: str):
     drill.inject(fault)
 
 
 @when(parsers.parse('the fault "{fault}" is injected with {params}'))
 @checked_by(phrases.validate_fault)
+@needs(lambda fault: [("fault", fault)])
 def inject_with(drill, fault: str, params: str):
     drill.inject(fault, phrases.params(params))
 
 
 @when("the database primary crashes")
+@needs(lambda: [("fault", "db-primary-crash")])
 def db_primary_crashes(drill):
     drill.inject("db-primary-crash")
 
 
 @when(parsers.parse("the database primary freezes for {seconds:g} seconds"))
 @checked_by(lambda seconds: phrases.validate_fault("db-primary-freeze", f"seconds={seconds:g}"))
+@needs(lambda: [("fault", "db-primary-freeze")])
 def db_primary_freezes(drill, seconds: float):
     drill.inject("db-primary-freeze", {"seconds": f"{seconds:g}"})
 
 
 @when(parsers.parse("replication is held back for {seconds:g} seconds"))
 @checked_by(lambda seconds: phrases.validate_fault("db-replication-lag", f"seconds={seconds:g}"))
+@needs(lambda: [("fault", "db-replication-lag")])
 def replication_held_back(drill, seconds: float):
     drill.inject("db-replication-lag", {"seconds": f"{seconds:g}"})
 
 
 @when("the availability zone of the database primary fails")
+@needs(lambda: [("fault", "az-outage")])
 def primary_zone_fails(drill):
     drill.inject("az-outage", {"zone": "@primary-zone"})
 
 
 @when("the cache primary crashes")
+@needs(lambda: [("fault", "cache-primary-crash")])
 def cache_primary_crashes(drill):
     drill.inject("cache-primary-crash")
 
 
 @when(parsers.parse('the recovery procedure "{procedure}" runs'))
 @checked_by(phrases.validate_procedure)
+@needs(lambda procedure: [("procedure", procedure)])
 def procedure(drill, procedure: str):
     drill.run_procedure(procedure)
 
 
 @when(parsers.parse('the recovery procedure "{procedure}" runs with {params}'))
 @checked_by(phrases.validate_procedure)
+@needs(lambda procedure: [("procedure", procedure)])
 def procedure_with(drill, procedure: str, params: str):
     drill.run_procedure(procedure, phrases.params(params))
 
@@ -75,5 +84,6 @@ def seconds_pass(drill, seconds: float):
 
 
 @when("the availability zone of the database primary is cut off from the other zones")
+@needs(lambda: [("fault", "network-partition")])
 def primary_zone_cut_off(drill):
     drill.cut_off_zone("@primary-zone")

@@ -229,6 +229,23 @@ def cache_rebuild(limit: int = 10000) -> dict[str, Any]:
     return run_procedure("cache-rebuild", {"limit": limit})
 
 
+def pitr(fault: str | None = None, target_time: str | None = None, tables: str = "all", timeout: float = 300,
+         old_t_fault: str | None = None, old_table: str | None = None, old_rows: str | None = None) -> dict[str, Any]:
+    """Point-in-time recovery (plan 4.3.1) to just before a db-corruption / db-accidental-delete (`fault` id,
+    or the learned old_* values) or to an explicit `target_time`."""
+    given = {"fault": fault, "target_time": target_time, "tables": tables, "timeout": timeout,
+             "old_t_fault": old_t_fault, "old_table": old_table, "old_rows": old_rows}
+    return run_procedure("pitr", {k: v for k, v in given.items() if v is not None})
+
+
+def region_failover(timeout: float = 180) -> dict[str, Any]:
+    return run_procedure("region-failover", {"timeout": timeout})
+
+
+def region_failback(timeout: float = 180) -> dict[str, Any]:
+    return run_procedure("region-failback", {"timeout": timeout})
+
+
 # -- scratch data for the destructive database faults -----------------------------------------------------------
 SCRATCH_TABLE = "chaos_scratch"
 

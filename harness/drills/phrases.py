@@ -30,6 +30,17 @@ def checked_by(validate: Callable[..., None]) -> Callable[[Callable[..., Any]], 
     return mark
 
 
+def needs(what: Callable[..., list[tuple[str, str]]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator for a step function: the ("fault" | "procedure", name) pairs it runs, given its arguments, so
+    the preflight can skip a scenario its target cannot run (the target file says `unsupported: why`)."""
+
+    def mark(step_func: Callable[..., Any]) -> Callable[..., Any]:
+        step_func.drill_needs = what
+        return step_func
+
+    return mark
+
+
 def parse_params(text: str | None) -> dict[str, str]:
     """`zone=az-a mode=freeze` (commas allowed between pairs) → {"zone": "az-a", "mode": "freeze"}."""
     out: dict[str, str] = {}

@@ -92,7 +92,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     expr = config.getoption("--drill-tags")
     wanted = TagExpression(normalise_tags(expr)) if expr else None
     plan = _plan(config)
-    keep, dropped, problems = [], [], []
+    target_file = _target_file(config)
+    keep, dropped, problems, cannot = [], [], [], []
     for item in items:
         ref = preflight.scenario_of(item)
         if ref is None:
@@ -108,17 +109,35 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if PENDING_TAG in ref.tags:
             reason = "; ".join(p.split(": ", 1)[1] for p in found) or "marked @pending in the catalog"
             item.add_marker(pytest.mark.skip(reason=f"pending: {reason}"))
-        else:
-            problems.extend(found)
+            continue
+        problems.extend(found)
+        unsupported = preflight.unsupported_on(item, session._fixturemanager, target_file) if target_file else []
+        if unsupported:  # skipped, and said so: the target file states why it cannot run this fault
+            item.add_marker(pytest.mark.skip(reason="not supported on this target: " + "; ".join(unsupported)))
+            cannot.append(f"{ref.name}: " + "; ".join(unsupported))
     if plan is not None:
         names = {r.name for r in (preflight.scenario_of(i) for i in items) if r is not None}
         problems.extend(f"{plan.path}: scope.scenarios: no scenario named {n!r} in the catalog"
                         for n in plan.scope.scenarios if n not in names)
     if problems:
         raise pytest.UsageError("the drill catalog has errors; nothing was run or injected:\n  " + "\n  ".join(problems))
+    runnable = [i for i in keep if i.stash.get(SCENARIO_KEY, None) is not None and PENDING_TAG not in i.stash[SCENARIO_KEY].tags]
+    if cannot and len(cannot) == len(runnable):  # a green run that drilled nothing would mislead CI
+        raise pytest.UsageError(f"no selected scenario can run on target {target_file.name}; nothing was run or "
+                                "injected:\n  " + "\n  ".join(cannot))
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     items[:] = keep
+
+
+def _target_file(config: pytest.Config) -> Any:
+    """The --drill-target file, loaded (a bad one: a usage error, nothing run)."""
+    from harness.chaos.targets import load_target
+
+    try:
+        return load_target(config.getoption("--drill-target", default="local"))
+    except HarnessError as err:
+        raise pytest.UsageError(str(err)) from None
 
 
 def _plan(config: pytest.Config) -> Any:

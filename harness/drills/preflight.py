@@ -82,11 +82,44 @@ def check_item(item: Any, fixturemanager: Any) -> list[str]:
         validate = getattr(ctx.step_func, "drill_validate", None)
         if validate is None:
             continue
-        raw = ctx.parser.parse_arguments(step.name) or {}
-        args = {k: ctx.converters.get(k, lambda v: v)(v) for k, v in raw.items()}
-        accepted = inspect.signature(validate).parameters
         try:
-            validate(**{k: v for k, v in args.items() if k in accepted})
+            _call_with_step_args(validate, ctx, step)
         except HarnessError as err:
             problems.append(f"{where}: '{shown}': {err}")
     return problems
+
+
+def unsupported_on(item: Any, fixturemanager: Any, target_file: Any) -> list[str]:
+    """Why the target cannot run this scenario: each fault or procedure a step runs that the target file
+    marks `unsupported` (its reason) or does not map. Empty = the target can run every step."""
+    ref = scenario_of(item)
+    if ref is None:
+        return []
+    reasons = []
+    for step in ref.steps:
+        defs = list(find_fixturedefs_for_step(step, fixturemanager, item))
+        if not defs:
+            continue  # check_item reports it
+        ctx = step_function_context_registry[defs[-1].func]
+        needs = getattr(ctx.step_func, "drill_needs", None)
+        if needs is None:
+            continue
+        try:
+            wanted = _call_with_step_args(needs, ctx, step)
+        except HarnessError:
+            continue  # a bad argument: check_item reports it
+        for kind, name in wanted:
+            mapping = (target_file.faults if kind == "fault" else target_file.procedures).get(name)
+            if mapping is None or mapping.action is None:
+                why = mapping.unsupported if mapping is not None else f"not mapped in {target_file.path}"
+                reasons.append(f"{ref.feature}:{step.line_number}: {kind} {name} is not supported on target "
+                               f"{target_file.name}: {why}")
+    return reasons
+
+
+def _call_with_step_args(fn: Any, ctx: Any, step: Any) -> Any:
+    """fn called with the step's parsed arguments that it declares."""
+    raw = ctx.parser.parse_arguments(step.name) or {}
+    args = {k: ctx.converters.get(k, lambda v: v)(v) for k, v in raw.items()}
+    accepted = inspect.signature(fn).parameters
+    return fn(**{k: v for k, v in args.items() if k in accepted})
