@@ -34,6 +34,9 @@ FAULT_PHRASES: list[tuple[re.Pattern, str, str | None, dict[str, str]]] = [
      "network-partition", {"a": "@primary-zone", "b": "@other-zones"}),
 ]
 NOT_FAULTS = (re.compile(r"^the faults are undone$"), re.compile(r"^[\d.]+ seconds pass$"))
+# steps/given.py's scenario-level abort guard; its guard joins the target file's on every step of the scenario
+GUARD_PHRASE = re.compile(r"^the drill aborts when (?P<probe>\S+) fails more than (?P<percent>[\d.]+)% of probes "
+                          r"for (?P<grace>[\d.]+) seconds$")
 
 
 @dataclass
@@ -89,8 +92,9 @@ class DrillPlanView:
         return out
 
 
-def scenario_steps(files: list[Path], tags: str | None) -> list[tuple[str, str, str]]:
-    """(feature path, scenario name, When-step text) of the selected scenarios, in order."""
+def scenario_steps(files: list[Path], tags: str | None) -> list[tuple[str, str, str, list[str]]]:
+    """(feature path, scenario name, When-step text, the scenario's own abort guards) of the selected
+    scenarios, in order."""
     from pytest_bdd.feature import get_feature
 
     from harness.drills.plugin import normalise_tags
@@ -106,10 +110,17 @@ def scenario_steps(files: list[Path], tags: str | None) -> list[tuple[str, str, 
                 continue
             examples = [{}]
             scenario = template.render(examples[0]) if not template.templated else template
+            guards = [_guard_name(m) for m in (GUARD_PHRASE.match(st.name) for st in scenario.steps
+                                               if st.type == "given") if m]
             for step in scenario.steps:
                 if step.type == "when":
-                    out.append((_rel(path), template.name, step.name))
+                    out.append((_rel(path), template.name, step.name, guards))
     return out
+
+
+def _guard_name(m: re.Match) -> str:
+    spec = safety.GuardSpec(probe=m["probe"], max_error_rate=float(m["percent"]) / 100, grace_s=float(m["grace"]))
+    return safety.AbortGuard.from_spec(spec).name + " (this scenario's)"
 
 
 def _rel(path: Path) -> str:
@@ -150,13 +161,13 @@ def plan_drill(target_name: str, features: list[str] | None = None, tags: str | 
     files = feature_files(project_root(), features or [])
     config = _configuration(target, configuration)
     steps = []
-    for feature, scenario, text in scenario_steps(files, tags):
+    for feature, scenario, text, own_guards in scenario_steps(files, tags):
         found = step_to_fault(text)
         if found is None:
             continue
         kind, name, params = found
         step = PlannedStep(scenario=scenario, feature=feature, kind=kind, name=name, params=params,
-                           guards=[safety.AbortGuard.from_spec(g).name for g in guard.safety.guards])
+                           guards=[safety.AbortGuard.from_spec(g).name for g in guard.safety.guards] + own_guards)
         if kind == "unknown":
             step.problem = "a When step the dry run cannot map to a fault (see harness/dryrun.py FAULT_PHRASES)"
         else:

@@ -65,6 +65,12 @@ def test_malformed_feature_names_file_and_line(tmp_path):
     assert "bad.feature" in done.stderr and "Line number: 4" in done.stderr
 
 
+def test_the_dry_run_shows_a_scenarios_own_abort_guard():
+    done = drill("plan", "--target", "local", str(HERE / "features" / "abort_guard.feature"), timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "guard: guard app error rate > 0.5 over 10 s for 2 s (this scenario's)" in done.stdout
+
+
 def test_bad_tag_expression_and_empty_selection_are_refused(tmp_path):
     done = drill("run", "--tags", "smoke and", "--reports", str(tmp_path), timeout=120)
     assert done.returncode == 2 and "ends too early" in done.stderr
