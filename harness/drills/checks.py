@@ -16,8 +16,7 @@ def _fmt(x: float | None) -> str:
 def _target(drill: DrillScenario, what: str, seconds: float | None) -> tuple[float, str]:
     """The target a Then judges against: the phrase's own N, else the inline Given, else the objective's."""
     if seconds is not None:
-        if drill.result is None:  # not measured yet: the record's verdict is then taken against this N too
-            drill.set_inline(**{f"{what.lower()}_s": seconds})
+        drill.set_inline(**{f"{what.lower()}_s": seconds})  # the record's verdict is taken against this N too
         return seconds, "inline"
     target, source = drill.rto_target() if what == "RTO" else drill.rpo_target()
     if target is None:
@@ -60,6 +59,7 @@ def outage_at_least(drill: DrillScenario, seconds: float) -> Checked:
 
 
 def no_acknowledged_writes_lost(drill: DrillScenario) -> Checked:
+    drill.set_inline(rpo_s=0.0)  # "no loss" is an RPO of 0, in the record's verdict too
     result = _with_writer(drill)
     lost = result.lost_writes or 0
     check = drill.judged(Checked("rpo", 0.0, result.rpo_s, lost == 0, "inline (no loss)"))

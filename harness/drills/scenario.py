@@ -137,6 +137,15 @@ class DrillScenario:
     def set_inline(self, rto_s: float | None = None, rpo_s: float | None = None) -> None:
         self.inline = Targets(rto_s=rto_s if rto_s is not None else self.inline.rto_s,
                               rpo_s=rpo_s if rpo_s is not None else self.inline.rpo_s)
+        if self.result is not None and self.measurement is not None:
+            # A later Then states its own target after an earlier one stopped the measurement: the recorded
+            # verdict must be taken against every target the scenario judged, not only the first.
+            self.result = self.measurement.rejudge(self._judged_targets())
+
+    def _judged_targets(self) -> Targets:
+        # Data loss is judged only when something wrote: without a writer the RPO is not measured, and a
+        # verdict against the plan's RPO would be a claim about a number nobody took.
+        return Targets(rto_s=self.rto_target()[0], rpo_s=self.rpo_target()[0] if self.writers else None)
 
     def add_probes(self, endpoints: list[str]) -> None:
         self._before_measuring("probes")
@@ -454,11 +463,7 @@ class DrillScenario:
             return
         if self.aborted is not None and not waited:  # a step was cut short: still measure the recovery the rollback brought
             m.wait_recovered(min(self.deadline(), ABORTED_RECOVERY_WAIT_S))
-        rto, _ = self.rto_target()
-        # Data loss is judged only when something wrote: without a writer the RPO is not measured, and a
-        # verdict against the plan's RPO would be a claim about a number nobody took.
-        rpo = self.rpo_target()[0] if self.writers else None
-        self.result = m.stop(targets=Targets(rto_s=rto, rpo_s=rpo))
+        self.result = m.stop(targets=self._judged_targets())
 
     def _restore(self) -> None:
         while self.restore:

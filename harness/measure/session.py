@@ -239,6 +239,15 @@ class Measurement:
         self._write_artefacts()
         return self.result
 
+    def rejudge(self, targets: Targets | None) -> MeasurementResult:
+        """The stopped measurement's verdict against other targets (a Then step that states its own after an
+        earlier one stopped the measurement); result.json is rewritten so the evidence agrees."""
+        if self.result is None:
+            raise HarnessError("Measurement.rejudge() before stop()")
+        self.result.verdict = analysis.verdict(targets, self.result.rto_s, self.result.rpo_s) if targets else None
+        self.result.write_json(self.out_dir / "result.json")
+        return self.result
+
     def _analyse(self, targets, t_end, present) -> MeasurementResult:
         if self.t_inject is None:  # never injected: judge the whole run as if the fault were at the start
             self.t_inject = self._t_start

@@ -33,7 +33,8 @@ OTHER_ACCOUNT = "999999999999"
 
 def staging_target(tmp_path: Path, account: str, environment: str = "staging") -> Path:
     """targets/aws-staging.example.yaml filled in for the rehearsal: moto's account (or another) on the allowlist,
-    the rehearsal region. Only the app is probed (no PostgreSQL to probe or write to behind moto's RDS)."""
+    the rehearsal region. Only the app is probed (no PostgreSQL to probe or write to behind moto's RDS; the
+    writer/RPO path has its own stand-in database in test_aws_rpo.py)."""
     data = yaml.safe_load((ROOT / "targets" / "aws-staging.example.yaml").read_text())
     data["name"], data["environment"] = "aws-rehearsal", environment
     data["safety"]["aws"]["account_ids"] = [account]
