@@ -19,26 +19,65 @@ from harness.measure import Measurement, parse_probe_spec, parse_writer_spec
 
 
 
-def lab_session(replication: str, fresh: bool = False):
-    """A lab for a test session (a generator for a fixture). `fresh`: a running lab is recovered and stopped
-    first even with the same replication (it may predate a component the tests need)."""
+# The sync lab this test session started, kept running for the next module that wants the same lab (each lab
+# start and stop costs ~25 s on a 2-core machine). tests/conftest.py runs those modules one after another and
+# stops the kept lab when the session ends; a lab that was running before the session is never reused.
+_kept: list[Lab] = []
+
+
+def lab_session(replication: str):
+    """A lab for a test module (a generator for a fixture): the kept lab of this session when it has the same
+    replication and is healthy, else a new one (any other running lab is recovered and stopped first).
+    Afterwards every fault is undone; a sync lab is kept for the next module, any other is stopped."""
     missing = missing_binaries()
     if missing:
         pytest.skip("lab prerequisites missing: " + ", ".join(missing))
-    try:
-        running = Lab.load()
-    except HarnessError:
-        running = None
-    if running is not None and (fresh or running.ctx.replication != replication):
-        runner.recover()
-        running.down()
-    lab = Lab.up(replication=replication, timeout=150)
-    lab.wait_healthy(60)
+    lab = _reuse(replication)
+    if lab is None:
+        _stop_running()
+        lab = Lab.up(replication=replication, timeout=150)
+        lab.wait_healthy(60)
     try:
         yield lab
     finally:
         runner.recover()  # nothing a failed test injected may outlive it
-        lab.down()
+        if replication == "sync":
+            _kept[:] = [lab]
+        else:
+            lab.down()
+
+
+def _reuse(replication: str) -> Lab | None:
+    if not _kept:
+        return None
+    try:
+        running = Lab.load()
+    except HarnessError:
+        running = None
+    if running is None or running.paths.root != _kept[0].paths.root or running.ctx.replication != replication:
+        return None
+    try:
+        running.wait_healthy(60)  # what the previous module left must be a healthy lab, or it is replaced
+    except HarnessError:
+        return None
+    return running
+
+
+def _stop_running() -> None:
+    try:
+        running = Lab.load()
+    except HarnessError:
+        running = None
+    if running is not None:
+        runner.recover()
+        running.down()
+    _kept.clear()
+
+
+def release_kept() -> None:
+    """Stop the lab this session kept (end of the session, or before a module that needs no lab running)."""
+    if _kept:
+        _stop_running()
 
 
 def drill(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

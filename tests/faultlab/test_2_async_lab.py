@@ -11,6 +11,8 @@ from harness.measure import Targets
 
 from faultlab_helpers import lab_measurement, lab_session, report, wait_healthy
 
+pytestmark = pytest.mark.own_lab  # an async lab: runs after the modules sharing the sync lab
+
 
 @pytest.fixture(scope="module")
 def lab():

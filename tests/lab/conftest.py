@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from faultlab_helpers import release_kept
 from harness.lab import running_lab
 from harness.lab.network import LabNetwork
 from harness.lab.prereq import missing_binaries
@@ -13,6 +14,7 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/lab/" in str(item.fspath):
             item.add_marker(pytest.mark.lab)
+            item.add_marker(pytest.mark.own_lab)
 
 
 @pytest.fixture(scope="session", params=["loopback", "netns"])
@@ -25,6 +27,7 @@ def lab(request):
         ok, why = LabNetwork.netns_available()
         if not ok:
             pytest.skip(f"netns mode unavailable here: {why}")
+    release_kept()  # another module's kept lab would be reused with its state, or clash with other options
     with running_lab(replication="sync", network=request.param, timeout=150) as the_lab:
         yield the_lab
 

@@ -22,8 +22,8 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def lab():
-    """A fresh lab: a running one may predate the fault proxies."""
-    yield from lab_session("sync", fresh=True)
+    """The session's sync lab (started here or kept from an earlier module)."""
+    yield from lab_session("sync")
 
 
 @pytest.fixture
