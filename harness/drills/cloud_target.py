@@ -8,6 +8,9 @@ LocalTarget gives the Gherkin steps, built from the target file instead of the l
 Endpoints are the file's `probes:` section and stores its `writers:` section; their specs take values from
 the environment (`${env:APP_URL}`), so no address or secret is written into the file. `lab` is None: the
 scenario runs faults and procedures only through the file's Chaos Toolkit activities.
+
+`FileTarget` is what every provider shares (endpoints, stores, health, the steps a file target lacks);
+CloudTarget adds AWS's primaries and zones, harness/drills/k8s_target.py KubeTarget Kubernetes'.
 """
 
 from __future__ import annotations
@@ -25,21 +28,22 @@ HEALTH_POLL_S = 0.5
 HEALTH_PROBE_TIMEOUT_S = 2.0
 
 
-class CloudTarget:
-    """A staging/production target file as a drill target (provider aws)."""
+class FileTarget:
+    """A staging/production target file as a drill target: what every provider shares. Subclasses give the
+    live system's state (primary, resolve_params, other_zones, versions) and may add health checks."""
 
     environment: str
     lab = None  # no local lab: steps that need one get a HarnessError naming the step
     started = False  # connect() never starts anything
 
-    def __init__(self, target_file: Any, provider: str = "aws"):
+    def __init__(self, target_file: Any, provider: str):
         self.target_file = target_file
         self.name = target_file.name
         self.environment = target_file.environment
         self.provider = provider
         self._configuration: dict[str, Any] | None = None
 
-    def check(self) -> "CloudTarget":
+    def check(self) -> "FileTarget":
         """Every probe and writer spec parses with its environment values set: a missing APP_URL is one error
         before any scenario starts, not a broken scenario each."""
         for name in self.target_file.probes:
@@ -104,7 +108,7 @@ class CloudTarget:
         specs = [self.probe(name) for name in self.target_file.probes]
         deadline = time.monotonic() + timeout
         while True:
-            failures = asyncio.run(_check_all(specs))
+            failures = asyncio.run(_check_all(specs)) | self._health_failures()
             if not failures:
                 return {"healthy": True, "endpoints": [s.name for s in specs]}
             if time.monotonic() >= deadline:
@@ -114,6 +118,10 @@ class CloudTarget:
                                    + "; ".join(f"{n}: {mask(e)}" for n, e in failures.items()))
             time.sleep(HEALTH_POLL_S)
 
+    def _health_failures(self) -> dict[str, str]:
+        """What else must hold for the target to be healthy, beyond its probes (name → why not); none here."""
+        return {}
+
     def replication(self) -> str:
         raise self._lacks("Given the database replication mode is ...", "the managed database's replication is "
                           "not switched by drills")
@@ -121,6 +129,18 @@ class CloudTarget:
     def set_replication(self, mode: str) -> str:
         raise self._lacks(f"Given the database replication mode is {mode}", "the managed database's replication "
                           "is not switched by drills")
+
+    def component_healthy(self, name: str) -> bool:
+        raise self._lacks(f'Then the component "{name}" is healthy again',
+                          "components are lab processes; on a cloud target use 'Then the target is healthy "
+                          "again' (every endpoint probe)")
+
+
+class CloudTarget(FileTarget):
+    """An AWS target file as a drill target: primaries and zones from the RDS / ElastiCache APIs."""
+
+    def __init__(self, target_file: Any, provider: str = "aws"):
+        super().__init__(target_file, provider)
 
     def primary(self, service: str) -> str | None:
         """The current primary: the RDS cluster writer for postgresql (configuration rds_cluster_id)."""
@@ -141,11 +161,6 @@ class CloudTarget:
             return next((m.get("CacheClusterId") for ng in found.get("NodeGroups", [])
                          for m in ng.get("NodeGroupMembers", []) if m.get("CurrentRole") == "primary"), None)
         raise HarnessError(f"unknown service {service!r}: postgresql or redis")
-
-    def component_healthy(self, name: str) -> bool:
-        raise self._lacks(f'Then the component "{name}" is healthy again',
-                          "components are lab processes; on a cloud target use 'Then the target is healthy "
-                          "again' (every endpoint probe)")
 
     def resolve_params(self, params: dict[str, str]) -> dict[str, str]:
         """Dynamic values (@primary-zone, @cache-primary-zone) through harness.faults.aws.resolve_zone, so a

@@ -195,12 +195,17 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
 
 def _preflight(target_file: Any, req: RunRequest) -> Any:
     """harness.safety.preflight_target for a staging/production target (SafetyRefused: exit 2, nothing
-    started or injected); None for a lab target, which needs no clearance."""
+    started or injected); None for a lab target, which needs no clearance. A Kubernetes target also gets its
+    configured context and namespace checked against the allowlist, then one GET /version."""
     if target_file.environment == "lab":
         return None
-    from harness.safety import preflight_target
+    from harness.safety import preflight_target, target_safety
 
     approval = req.approvals[0] if req.approvals else {}
+    if target_safety(target_file).provider == "kubernetes":
+        from harness.drills import k8s_target
+
+        return k8s_target.preflight(target_file, approval.get("ticket"), approval.get("approver"))
     return preflight_target(target_file, approval.get("ticket"), approval.get("approver"))
 
 

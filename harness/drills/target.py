@@ -1,7 +1,7 @@
-"""What a drill runs against: the local lab (LocalTarget here) or an AWS target file (CloudTarget in
-cloud_target.py). Both give the steps the same surface: named endpoints to probe, stores to write to,
-health, and the fault parameters that depend on the live system (which zone the database primary is in
-right now)."""
+"""What a drill runs against: the local lab (LocalTarget here), an AWS target file (CloudTarget in
+cloud_target.py) or a Kubernetes target file (KubeTarget in k8s_target.py). All give the steps the same
+surface: named endpoints to probe, stores to write to, health, and the fault parameters that depend on the
+live system (which zone the database primary is in right now)."""
 
 from __future__ import annotations
 
@@ -194,8 +194,8 @@ class LocalTarget:
 def connect_target(name_or_path: str, bring_up: bool = False, say=lambda _msg: None) -> Any:
     """The drill target a target file describes: `local` → targets/local.yaml, a path → itself (unknown:
     HarnessError naming the known targets). A lab target → LocalTarget on the running lab; an AWS target →
-    CloudTarget built from the file (its endpoints, stores and activities; run.py has already preflighted
-    it). A Kubernetes target is refused with what is missing."""
+    CloudTarget, a Kubernetes target → KubeTarget, both built from the file (its endpoints, stores and
+    activities; run.py has already preflighted it). Any other provider is refused, naming what exists."""
     from harness.chaos.targets import load_target
 
     target_file = load_target(name_or_path)
@@ -207,16 +207,14 @@ def connect_target(name_or_path: str, bring_up: bool = False, say=lambda _msg: N
             from harness.drills.cloud_target import CloudTarget
 
             return CloudTarget(target_file, provider).check()
-        examples = {"aws": "experiments/aws/", "kubernetes": "experiments/k8s/"}.get(provider, "experiments/")
+        if provider == "kubernetes":
+            from harness.drills.k8s_target import KubeTarget
+
+            return KubeTarget(target_file, provider).check()
         raise HarnessError(
             f"target {target_file.name!r} ({target_file.path}, environment {target_file.environment}, provider "
-            f"{provider}) cannot run Gherkin drills yet. Missing: (1) a {provider} drill target giving the steps "
-            "endpoints to probe, stores to write to, health checks and live fault parameters from the target file "
-            "(only the lab has one, LocalTarget, and AWS has CloudTarget); (2) fault checks without a lab (the "
-            "scenario validates faults against the lab's topology); (3) recovery procedures on "
-            f"{provider} (harness.recovery runs them on the lab). Nothing was injected. Run its faults with "
-            f"`chaos run` ({examples}*.json, configuration drill_target) and see their concrete targets with "
-            f"`drill plan --target {target_file.path}`")
+            f"{provider}) cannot run Gherkin drills: drill targets exist for the lab (LocalTarget), AWS "
+            "(CloudTarget) and Kubernetes (KubeTarget). Nothing was injected")
 
     target = LocalTarget.connect(bring_up=bring_up, say=say)
     target._target_file = target_file

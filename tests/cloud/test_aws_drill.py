@@ -145,8 +145,12 @@ def test_wait_healthy_names_the_failing_endpoint(tmp_path, monkeypatch):
         target.wait_healthy(1)
 
 
-def test_kubernetes_targets_are_still_refused_with_what_is_missing():
-    with pytest.raises(HarnessError, match="cannot run Gherkin drills yet"):
+def test_a_kubernetes_target_without_a_context_is_refused_before_any_request(monkeypatch):
+    # Kubernetes targets are drill targets too (KubeTarget, tests/cloud/test_k8s_drill.py); the example names
+    # no context, and the kubeconfig's current-context is never used in its place.
+    monkeypatch.setenv("APP_URL", "http://127.0.0.1:9")
+    monkeypatch.delenv("K8S_CONTEXT", raising=False)
+    with pytest.raises(HarnessError, match="no Kubernetes context given"):
         connect_target("k8s-staging.example")
 
 
