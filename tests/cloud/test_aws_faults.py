@@ -3,63 +3,28 @@ here: the requests are real boto3/chaostoolkit-aws HTTP calls, the state changes
 
 from __future__ import annotations
 
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from aws_world import CLUSTER, REGION, CallLog, aurora_cluster, clear, instances, states
 from harness.faults import aws as faults
 from harness.measure import Measurement, parse_probe_spec
+from standin_app import ReconnectingApp
 
 RECONNECT_S = 1.0  # the stand-in app's known outage after its database writer changes (ground truth)
 
 
-class WriterBoundApp:
-    """A stand-in app on 127.0.0.1: /health is 200 while the writer it is connected to is still the cluster's
-    writer. When the writer changes it 'reconnects' for exactly RECONNECT_S, answering 503 meanwhile —
-    a known outage the measurement engine must find."""
+class WriterBoundApp(ReconnectingApp):
+    """The stand-in app bound to the Aurora writer: 503 for exactly RECONNECT_S after the writer changes."""
 
     def __init__(self, session):
-        self.rds = session.client("rds", region_name=REGION)
-        self.connected = faults.rds_cluster_writer(CLUSTER, {"aws_region": REGION})
-        self.reconnect_until: float | None = None
-        self.lock = threading.Lock()
-        app = self
+        rds = session.client("rds", region_name=REGION)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                code = 200 if app.healthy() else 503
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+        def writer() -> str:
+            members = rds.describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]["DBClusterMembers"]
+            return next(m["DBInstanceIdentifier"] for m in members if m["IsClusterWriter"])
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
-
-    def healthy(self) -> bool:
-        with self.lock:
-            now = time.monotonic()
-            if self.reconnect_until is not None:
-                if now < self.reconnect_until:
-                    return False
-                self.connected, self.reconnect_until = self.pending, None
-            members = self.rds.describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]["DBClusterMembers"]
-            writer = next(m["DBInstanceIdentifier"] for m in members if m["IsClusterWriter"])
-            if writer != self.connected:
-                self.pending, self.reconnect_until = writer, now + RECONNECT_S
-                return False
-            return True
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(writer, RECONNECT_S, path="/health")
 
 
 def test_aurora_cluster_failover_flips_the_writer_and_the_outage_is_measured(aws, tmp_path):

@@ -38,7 +38,7 @@ from harness.faults.intent import IntentLog
 from test_aws_faults import WriterBoundApp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
-from measure_helpers import start_postgres, stop_postgres  # noqa: E402
+from measure_helpers import postgres_running  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DRILL = str(Path(sys.executable).with_name("drill"))
@@ -50,6 +50,14 @@ LOSS_S = 1.5  # the loss case deletes the rows committed in the last LOSS_S befo
 GRACE_S = 0.3  # requests held, answers still flowing: every commit the database made is acknowledged
 DB_RECONNECT_S = 1.5  # the database is unreachable this long after the flip (ground truth of its outage)
 POLL_S = 0.05
+
+
+def _shutdown(*socks: socket.socket) -> None:
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 class FailoverProxy:
@@ -121,11 +129,7 @@ class FailoverProxy:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _shutdown(src, dst)
 
     def hold(self) -> None:
         with self.cond:
@@ -138,11 +142,7 @@ class FailoverProxy:
             self.cond.notify_all()
             pairs, self.pairs = self.pairs, []
         for pair in pairs:
-            for s in pair:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _shutdown(*pair)
 
     def reopen(self) -> None:
         with self.cond:
@@ -238,11 +238,7 @@ class FailoverStandIn:
 
 @pytest.fixture(scope="module")
 def postgres():
-    pg = start_postgres()
-    try:
-        yield pg
-    finally:
-        stop_postgres(pg)
+    yield from postgres_running()
 
 
 def rpo_target(tmp_path: Path) -> Path:

@@ -15,9 +15,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -32,6 +29,7 @@ from harness.drills.target import connect_target
 from harness.errors import HarnessError
 from harness.evidence.record import load_records
 from harness.faults.intent import IntentLog
+from standin_app import ReconnectingApp
 
 DRILL = str(Path(sys.executable).with_name("drill"))
 FEATURE = Path(__file__).resolve().parent / "features" / "k8s_db_failover.feature"
@@ -71,54 +69,11 @@ def ready_primary(standin) -> dict | None:
     return pods[0] if pods else None
 
 
-class PodBoundApp:
-    """A stand-in app on 127.0.0.1: /health is 200 while the Ready db-primary pod is the one it connected to
-    (same uid). When that changes it 'reconnects' for exactly RECONNECT_S, answering 503 meanwhile."""
+class PodBoundApp(ReconnectingApp):
+    """The stand-in app bound to the Ready db-primary pod: 503 for exactly RECONNECT_S after its uid changes."""
 
     def __init__(self, standin):
-        self.standin = standin
-        self.connected = ready_primary(standin)["metadata"]["uid"]
-        self.pending: str | None = None
-        self.reconnect_until: float | None = None
-        self.outages: list[float] = []  # when each reconnect began (monotonic), for the test's own record
-        self.lock = threading.Lock()
-        app = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                code = 200 if app.healthy() else 503
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def healthy(self) -> bool:
-        with self.lock:
-            now = time.monotonic()
-            if self.reconnect_until is not None:
-                if now < self.reconnect_until:
-                    return False
-                self.connected, self.reconnect_until = self.pending, None
-            pod = ready_primary(self.standin)
-            uid = pod["metadata"]["uid"] if pod else None
-            if uid != self.connected:
-                if uid is None:
-                    return False  # no primary at all: down until one is Ready
-                self.pending, self.reconnect_until = uid, now + RECONNECT_S
-                self.outages.append(now)
-                return False
-            return True
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(lambda: (ready_primary(standin) or {}).get("metadata", {}).get("uid"), RECONNECT_S)
 
 
 def drill_env(tmp_path: Path, standin, app_url: str, **overrides: str) -> dict[str, str]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from measure_helpers import start_ground_truth, start_postgres, start_redis, stop_postgres, stop_redis
+from measure_helpers import postgres_running, start_ground_truth, start_redis, stop_redis
 
 
 @pytest.fixture
@@ -17,11 +17,7 @@ def server():
 
 @pytest.fixture(scope="session")
 def postgres():
-    pg = start_postgres()
-    try:
-        yield pg
-    finally:
-        stop_postgres(pg)
+    yield from postgres_running()
 
 
 @pytest.fixture(scope="session")

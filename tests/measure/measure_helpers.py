@@ -114,6 +114,15 @@ def start_postgres() -> Postgres:
     return pg
 
 
+def postgres_running():
+    """A fixture body: a throwaway PostgreSQL (start_postgres) for the fixture's scope, always stopped."""
+    pg = start_postgres()
+    try:
+        yield pg
+    finally:
+        stop_postgres(pg)
+
+
 def stop_postgres(pg: Postgres) -> None:
     _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(pg.datadir), "-m", "immediate", "-w", "stop"])
     shutil.rmtree(pg.datadir.parent, ignore_errors=True)
