@@ -39,7 +39,6 @@ from harness.redact import clean, mask
 # 100 ms sampling (80 ms probe timeout): ±0.18 s on an RTO, against targets of a minute and more. 50 ms
 # timeouts on HTTP through HAProxy see sporadic false failures on a loaded 2-core machine (BENCHMARKS.md).
 DEFAULT_INTERVAL = 0.1
-BASELINE_ATTEMPTS = 3
 DEFAULT_BASELINE_S = 2.0
 DEFAULT_STABLE_S = 2.0
 NO_TARGET_DEADLINE_S = 300.0
@@ -211,15 +210,11 @@ class DrillScenario:
             self.measurement = Measurement(probes=probes, writers=self.writers, interval=self.interval,
                                            stable=self.stable, out_dir=self.out_dir / "measure")
             self.measurement.start()
-            for attempt in range(1, BASELINE_ATTEMPTS + 1):
-                try:
-                    self.measurement.baseline(DEFAULT_BASELINE_S)
-                    break
-                except TargetUnhealthy:
-                    # One slow sample is not a sick target; three failed windows in a row are.
-                    if attempt == BASELINE_ATTEMPTS:
-                        self.measurement.close()
-                        raise
+            try:
+                self.measurement.baseline(DEFAULT_BASELINE_S)  # up to three windows: one slow sample is no sick target
+            except TargetUnhealthy:
+                self.measurement.close()
+                raise
         return self.measurement
 
     def inject(self, fault: str, params: dict[str, str] | None = None) -> str:

@@ -31,6 +31,7 @@ from harness.measure.result import CommandRun, Event, MeasurementResult, write_s
 from harness.measure.sampler import Sample, Sampler
 
 MIN_INTERVAL = 0.01
+BASELINE_ATTEMPTS = 3  # healthy-baseline windows tried before a target is called unhealthy
 
 
 def new_run_id() -> str:
@@ -147,8 +148,18 @@ class Measurement:
         """A snapshot copy of the samples so far, per probe."""
         return {name: list(series) for name, series in self._sampler.samples.items()}
 
-    def baseline(self, seconds: float = 2.0) -> None:
-        """Sample for `seconds`; raise TargetUnhealthy naming every probe/writer that failed."""
+    def baseline(self, seconds: float = 2.0, attempts: int = BASELINE_ATTEMPTS) -> None:
+        """Sample for `seconds`; raise TargetUnhealthy naming every probe/writer that failed in each of
+        `attempts` windows in a row. One slow sample on a loaded machine is not a sick target; three failed
+        windows are."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._baseline_window(seconds)
+            except TargetUnhealthy:
+                if attempt == attempts:
+                    raise
+
+    def _baseline_window(self, seconds: float) -> None:
         if self._sampler is None:
             raise HarnessError("Measurement.baseline() before start()")
         t0 = self.clock.now()
