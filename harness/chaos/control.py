@@ -24,7 +24,10 @@ Settings, from the control's provider `arguments` (substituted with the experime
               are against the allowlist, approval (DRILL_APPROVAL / DRILL_APPROVER) — a refusal interrupts
               the run before anything is injected; the clearance goes into the journal under `clearance`
     objective {component, scenario} of objectives.yaml;  targets {rto_s, rpo_s} inline (win over it)
-    rate, interval, probe_timeout, stable, baseline, deadline, out_dir, inject_at
+    rate, interval, stable, baseline, deadline, out_dir, inject_at
+    budget    latency budget (s) of every probe that names none (`probe_timeout` is the older name);
+              default per kind (http 1 s, tcp/postgres/redis 0.5 s); independent of the interval
+    degraded  degraded threshold (s) of every probe that names none: slower but within budget = degraded
 """
 
 from __future__ import annotations
@@ -67,7 +70,9 @@ class MeasureSettings(BaseModel):
     writers: list[str] | None = None
     rate: float = Field(20.0, gt=0, le=1000)
     interval: float | None = Field(None, ge=0.01)
-    probe_timeout: float | None = Field(None, gt=0)
+    probe_timeout: float | None = Field(None, gt=0, allow_inf_nan=False)  # the older name of `budget`
+    budget: float | None = Field(None, gt=0, allow_inf_nan=False)
+    degraded: float | None = Field(None, gt=0, allow_inf_nan=False)
     stable: float | None = Field(None, gt=0)
     baseline: float = Field(2.0, gt=0)
     deadline: float | None = Field(None, gt=0)
@@ -160,7 +165,8 @@ def resolve_probes_and_writers(s: MeasureSettings) -> tuple[list, list, Any]:
             probes.append(parse_probe_spec(item))
         elif item in target.probes:
             ref = target.probes[item]
-            probes.append(lab_target().probe(ref.endpoint) if ref.endpoint else parse_probe_spec(target.probe_spec(item)))
+            probes.append(ref.timed(lab_target().probe(ref.endpoint) if ref.endpoint
+                                    else parse_probe_spec(target.probe_spec(item))))
         else:
             raise HarnessError(f"measurement control: probe {item!r} is neither a probe spec (KIND=TARGET) nor "
                                f"one of {target.path} probes: {', '.join(target.probes) or '-'}")
@@ -279,8 +285,8 @@ def before_method_control(context: Any, configuration: Any = None, secrets: Any 
         run_id = new_run_id()
         out_dir = Path(s.out_dir) if s.out_dir else Path("reports") / "chaos" / run_id
         m = Measurement(probes=probes, writers=writers, interval=s.interval or target.measure.interval,
-                        probe_timeout=s.probe_timeout, stable=s.stable or target.measure.stable, out_dir=out_dir,
-                        run_id=run_id)
+                        budget=s.budget if s.budget is not None else s.probe_timeout, degraded=s.degraded,
+                        stable=s.stable or target.measure.stable, out_dir=out_dir, run_id=run_id)
         logger.info(f"measurement: {len(probes)} probe(s), {len(writers)} writer(s); baseline {s.baseline:g} s; "
                     f"artefacts in {m.out_dir}")
         m.start()
@@ -449,7 +455,8 @@ def _finish(run: _Run) -> dict[str, Any]:
              "passed": result.recovered and (v is None or v.passed),
              "recovered": result.recovered, "no_outage_observed": result.no_outage_observed,
              "rto_s": result.rto_s, "rto_at_least_s": result.rto_at_least_s, "uncertainty_s": result.uncertainty_s,
-             "detect_s": result.detect_s,
+             "detect_s": result.detect_s, "degraded_s": result.degraded_s,
+             "witnesses": [w.model_dump() for w in result.witnesses], "warnings": list(result.warnings),
              "rpo_s": result.rpo_s, "lost_writes": result.lost_writes, "acked_writes": result.acked_writes,
              "indeterminate_writes": result.indeterminate_writes,
              "lost_window": result.lost_window.model_dump() if result.lost_window else None,
@@ -459,7 +466,13 @@ def _finish(run: _Run) -> dict[str, Any]:
              "result": result.model_dump(mode="json")}
     logger.info(f"measurement: RTO {_s(result.rto_s)} (± {result.uncertainty_s:.2f} s), RPO {_s(result.rpo_s)}, "
                 f"lost writes {result.lost_writes if result.lost_writes is not None else '—'} of "
-                f"{result.acked_writes} acknowledged; verdict {verdict}")
+                f"{result.acked_writes} acknowledged; degraded {result.degraded_s:.2f} s; verdict {verdict}")
+    for w in result.witnesses:
+        logger.info(f"measurement: witness {w.name} ({w.resolution_s:g} s resolution): "
+                    + (f"recovered after {w.recover_s:.2f} ± {w.uncertainty_s:.2f} s" if w.recover_s is not None
+                       and w.outage_observed else "no outage observed" if w.recovered else "NOT recovered"))
+    for warning in result.warnings:
+        logger.warning(f"measurement: {warning}")
     return entry
 
 

@@ -23,13 +23,18 @@ def _positive(name: str, value: float | None) -> None:
 
 def measure(
     probe: Annotated[list[str], typer.Option("--probe", help="[NAME@]KIND=TARGET[|opt=val]; KIND: http, tcp, "
-                                             "postgres, redis, cmd. Repeatable.")] = [],  # noqa: B006
+                                             "postgres, redis, prometheus, cmd; every kind takes budget=S and "
+                                             "degraded=S. Repeatable.")] = [],  # noqa: B006
     writer: Annotated[list[str], typer.Option("--writer", help="postgres=DSN or redis=URL: write ledger for "
                                               "RPO. Repeatable.")] = [],  # noqa: B006
     rate: Annotated[float, typer.Option(help="writes per second per writer")] = 20.0,
     interval: Annotated[float, typer.Option(help="probe interval, seconds (>= 0.01)")] = 0.05,
-    probe_timeout: Annotated[Optional[float], typer.Option(help="per-probe timeout, < interval "
-                                                           "(default 0.8 x interval)")] = None,
+    budget: Annotated[Optional[float], typer.Option(
+        "--budget", "--probe-timeout", help="latency budget of every probe that names none, seconds: a slower "
+        "answer is a failure (default per kind: http 1, tcp/postgres/redis 0.5)")] = None,
+    degraded: Annotated[Optional[float], typer.Option(
+        help="degraded threshold of every probe that names none, seconds: a slower answer within the budget "
+        "is up but degraded (default: none)")] = None,
     baseline: Annotated[float, typer.Option(help="healthy baseline before the fault, seconds")] = 2.0,
     stable: Annotated[float, typer.Option(help="stability window that counts as recovered, seconds")] = 2.0,
     timeout: Annotated[float, typer.Option(help="give up waiting for recovery after this many seconds")] = 300.0,
@@ -54,7 +59,10 @@ def measure(
     if not 0 < rate <= 1000:
         raise HarnessError(f"--rate must be > 0 and <= 1000 writes/s, got {rate:g}")
     writers = [parse_writer_spec(w, rate=rate, option="--writer") for w in writer]
-    resolve_timeout(interval, probe_timeout)
+    resolve_timeout(interval, budget)
+    if degraded is not None and not (degraded > 0):
+        raise HarnessError(f"--degraded must be a positive number of seconds, got {degraded:g}")
+    probes = [p.with_timing(budget=budget, degraded=degraded) for p in probes]  # names the probe if they clash
     for name, value in (("--baseline", baseline), ("--stable", stable), ("--timeout", timeout)):
         _positive(name, value)
     if rto is not None and rto < 0:
@@ -79,7 +87,7 @@ def measure(
                 err.print(f"drill measure: {phase}", highlight=False)
 
         result = measure_around_fault(
-            probes, writers, interval=interval, probe_timeout=probe_timeout, baseline=baseline, stable=stable,
+            probes, writers, interval=interval, probe_timeout=budget, baseline=baseline, stable=stable,
             timeout=timeout, fault=fault, recover=recover, targets=targets, out_dir=out_dir, run_id=run_id,
             on_phase=on_phase, on_progress=on_progress,
         )

@@ -1,22 +1,35 @@
-"""Probes: one cheap health check each, run by the sampler at a fixed interval.
+"""Probes: one cheap health check each, run by the sampler on a fixed tick grid.
 
-A probe's `check()` returns when the target answered correctly and raises otherwise; the sampler owns the
-timeout, the clock and the bookkeeping. Spec syntax (CLI `--probe` and `parse_probe_spec`):
+A probe's `check()` returns when the target answered correctly (optionally naming the member of an
+endpoint list that answered) and raises otherwise; the sampler owns the clock, the latency budget and the
+bookkeeping. Spec syntax (CLI `--probe`, target files, `parse_probe_spec`):
 
-    [NAME@]KIND=TARGET[|OPTION=VALUE...]
+    [NAME@]KIND=TARGET[|OPTION=VALUE...]        (`;` works as the separator too: URL;budget=1;degraded=0.3)
 
     http=http://127.0.0.1:8080/health|status=200|contains=ok    (default: any 2xx, no body check)
     tcp=127.0.0.1:5432
     postgres=postgresql://user:pw@127.0.0.1:5432/db|query=SELECT 1
+    postgres=host=h1,h2 port=5432,5433 dbname=db user=u         (several hosts: tried in turn, see below)
     redis=redis://127.0.0.1:6379/0|get=some-key                  (default: PING)
     redis=redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster
-    cmd=pg_isready -h 127.0.0.1 -p 5432                           (exit status 0 = ok; no options)
+    prometheus=http://127.0.0.1:9090|query=probe_success{job="x"}  (healthy: every series non-zero)
+    cmd=pg_isready -h 127.0.0.1 -p 5432                           (exit status 0 = ok; budget/degraded only)
+
+Every kind takes `budget=SECONDS` (how long an answer may take and still be healthy; an answer later than
+that, or none, is a failed sample) and `degraded=SECONDS` (an answer slower than this, within the budget, is
+up but degraded). Defaults: see `DEFAULT_BUDGET_S`; no degraded threshold unless given.
+
+Discovery through a list of members (Redis Sentinels, several PostgreSQL hosts) gives each member a
+fraction of the budget (budget / (members + 1)), so one dead or blackholed member cannot eat the whole
+budget, and remembers the member that answered (it is asked first next time).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+import re
 import signal
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -27,13 +40,23 @@ from harness.errors import HarnessError
 from harness.measure.deadline import within
 from harness.redact import mask
 
-PROBE_KINDS = ("http", "tcp", "postgres", "redis", "cmd")
+PROBE_KINDS = ("http", "tcp", "postgres", "redis", "prometheus", "cmd")
+# How long an answer may take and still be healthy, per kind (what blackbox-exporter and Gremlin users
+# expect): independent of the sampling interval.
+DEFAULT_BUDGET_S = {"http": 1.0, "tcp": 0.5, "postgres": 0.5, "redis": 0.5, "prometheus": 1.0, "cmd": 1.0}
+_TIMING = {"budget", "degraded"}
 _OPTIONS = {"http": {"status", "contains", "name"}, "tcp": {"name"}, "postgres": {"query", "name"},
-            "redis": {"get", "name"}, "cmd": set()}
+            "redis": {"get", "name"}, "prometheus": {"query", "name"}, "cmd": set()}
+# the kinds that are a second witness (the team's own monitoring), reported beside the harness's probes
+WITNESS_KINDS = ("prometheus",)
 
 
 class ProbeFailed(Exception):
     """The target answered, but not the way a healthy one does."""
+
+
+class ProbeConfigError(HarnessError):
+    """A probe cannot work as configured (found offline, or by asking the target before the baseline)."""
 
 
 @dataclass(frozen=True)
@@ -42,11 +65,46 @@ class ProbeSpec:
     target: str
     name: str
     options: dict[str, str] = field(default_factory=dict)
+    budget: float | None = None  # seconds; None = the kind's default (or the run's --budget)
+    degraded: float | None = None  # seconds; None = no degraded state
 
     @property
     def display(self) -> str:
         """The spec as the user wrote it, secrets masked."""
         return f"{self.kind}={mask(self.target)}"
+
+    @property
+    def witness(self) -> bool:
+        """A second witness (the team's monitoring): reported beside the RTO, not part of it."""
+        return self.kind in WITNESS_KINDS
+
+    def budget_s(self, default: float | None = None) -> float:
+        """The effective latency budget: the spec's own, else the run's default, else the kind's."""
+        if self.budget is not None:
+            return self.budget
+        return default if default is not None else DEFAULT_BUDGET_S[self.kind]
+
+    def with_timing(self, budget: float | None = None, degraded: float | None = None) -> "ProbeSpec":
+        """A copy with a budget/degraded threshold set where the spec has none (a Gherkin phrase's)."""
+        from dataclasses import replace
+
+        out = replace(self, budget=self.budget if self.budget is not None else budget,
+                      degraded=self.degraded if self.degraded is not None else degraded)
+        check_timing(out.name, out.budget_s(), out.degraded)
+        return out
+
+
+def check_timing(name: str, budget: float, degraded: float | None, where: str = "probe") -> None:
+    """A budget must be a positive finite number of seconds; a degraded threshold lies within it."""
+    if not (math.isfinite(budget) and budget > 0):
+        raise ProbeConfigError(f"{where} {name}: budget must be a positive number of seconds, got {budget:g}")
+    if degraded is not None:
+        if not (math.isfinite(degraded) and degraded > 0):
+            raise ProbeConfigError(f"{where} {name}: degraded must be a positive number of seconds, got {degraded:g}")
+        if degraded > budget:
+            raise ProbeConfigError(
+                f"{where} {name}: degraded threshold {degraded:g} s is above the budget {budget:g} s: an answer "
+                "slower than the budget is a failure, so it could never be merely degraded")
 
 
 def _split_head(spec: str, option: str, kinds: tuple[str, ...]) -> tuple[str | None, str, str]:
@@ -61,20 +119,36 @@ def _split_head(spec: str, option: str, kinds: tuple[str, ...]) -> tuple[str | N
 
 
 def _split_options(spec: str, option: str, kind: str, rest: str, allowed: set[str]) -> tuple[str, dict[str, str]]:
-    if kind == "cmd":  # a shell command may contain '|': it is taken whole
-        return rest, {}
-    target, *parts = rest.split("|")
-    options: dict[str, str] = {}
+    if kind == "cmd":  # a shell command may contain '|' and ';': only trailing timing options are taken off
+        options: dict[str, str] = {}
+        while m := re.search(r"[|;]\s*(budget|degraded)\s*=\s*([^|;\s]+)\s*$", rest):
+            options[m.group(1)] = m.group(2)
+            rest = rest[:m.start()]
+        return rest.strip(), options
+    # '|' always separates; ';' only where a known option follows (a URL or DSN may hold a ';')
+    keys = "|".join(sorted(allowed | _TIMING))
+    target, *parts = re.split(rf"\||;(?=\s*(?:{keys})\s*=)", rest)
+    options = {}
     for part in parts:
         key, sep, value = part.partition("=")
         key = key.strip().lower()
-        if not sep or key not in allowed:
+        if not sep or key not in allowed | _TIMING:
             raise HarnessError(
                 f"{option} {mask(spec)!r}: bad option {mask(part)!r}; {kind} accepts "
-                f"{', '.join(sorted(allowed)) or 'no options'} as |KEY=VALUE"
+                f"{', '.join(sorted(allowed | _TIMING))} as |KEY=VALUE"
             )
         options[key] = value.strip()
     return target.strip(), options
+
+
+def _seconds(spec: str, option: str, key: str, value: str) -> float:
+    try:
+        out = float(value)
+    except ValueError:
+        raise HarnessError(f"{option} {mask(spec)!r}: {key} must be a number of seconds, got {value!r}") from None
+    if not (math.isfinite(out) and out > 0):
+        raise HarnessError(f"{option} {mask(spec)!r}: {key} must be a positive number of seconds, got {value!r}")
+    return out
 
 
 def _host_port(target: str, option: str, spec: str) -> tuple[str, int]:
@@ -111,29 +185,51 @@ def parse_probe_spec(spec: str, option: str = "--probe") -> ProbeSpec:
     elif kind == "redis":
         if urlsplit(target).scheme not in ("redis", "rediss", "redis+sentinel", "unix"):
             raise HarnessError(f"{option} {mask(spec)!r}: expected a redis://, rediss:// or redis+sentinel:// URL")
+    elif kind == "prometheus":
+        from harness.measure.prom_probe import validate_spec
+
+        problem = validate_spec(target, options)
+        if problem:
+            raise HarnessError(f"{option} {mask(spec)!r}: {problem}")
+    budget = _seconds(spec, option, "budget", options.pop("budget")) if "budget" in options else None
+    degraded = _seconds(spec, option, "degraded", options.pop("degraded")) if "degraded" in options else None
     name = name or options.pop("name", None) or _default_name(kind, target)
     options.pop("name", None)
-    return ProbeSpec(kind=kind, target=target, name=name, options=options)
+    out = ProbeSpec(kind=kind, target=target, name=name, options=options, budget=budget, degraded=degraded)
+    try:
+        check_timing(name, out.budget_s(), degraded, where=f"{option} {mask(spec)!r}: probe")
+    except ProbeConfigError as err:
+        raise HarnessError(str(err)) from None
+    return out
 
 
 class Probe:
-    """Base: `open` once, `check` every interval, `reset` after a failure, `close` at the end."""
+    """Base: `preflight` and `open` once, `check` at every tick (checks may overlap: a probe must allow
+    several at once), `close` at the end. `budget` is the latency budget in seconds (`timeout` is the same
+    number under its older name). `resolution_s` is how late what this probe sees may lag the system
+    itself, beyond its own answer time (a metric scraped every N seconds: N)."""
+
+    resolution_s: float = 0.0
 
     def __init__(self, spec: ProbeSpec, timeout: float):
-        self.spec, self.timeout = spec, timeout
+        self.spec, self.budget, self.timeout = spec, timeout, timeout
 
     @property
     def name(self) -> str:
         return self.spec.name
 
+    async def preflight(self) -> None:
+        """Ask the target whether this probe can work at all (raise ProbeConfigError if not). Default: no-op."""
+
     async def open(self) -> None:
         pass
 
-    async def check(self) -> None:
+    async def check(self) -> str | None:
+        """Return when healthy (optionally the member that answered); raise otherwise."""
         raise NotImplementedError
 
     async def reset(self) -> None:
-        """Drop any connection that may be stuck, so the next check starts clean."""
+        """After a failed check: drop any state that may be stuck, so later checks start clean."""
 
     async def close(self) -> None:
         await self.reset()
@@ -142,9 +238,11 @@ class Probe:
 class HttpProbe(Probe):
     # A fresh connection per check, like a load balancer's health check: it proves a *new* client gets in,
     # which a pooled keep-alive connection would hide (a closed listener can still serve an old socket).
+    # No cap on connections: checks overlap when answers are slower than the interval, and a pool limit
+    # would make a check wait for another one instead of asking the target.
     async def open(self) -> None:
         self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout), limits=httpx.Limits(max_keepalive_connections=0),
+            timeout=httpx.Timeout(self.budget), limits=httpx.Limits(max_keepalive_connections=0, max_connections=None),
             follow_redirects=False, verify=False, trust_env=False,
         )
 
@@ -166,73 +264,144 @@ class HttpProbe(Probe):
 class TcpProbe(Probe):
     async def check(self) -> None:
         host, port = self.spec.target.rsplit(":", 1)
-        _, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+        # a name with several addresses: start the next attempt after a quarter of the budget (RFC 8305
+        # "happy eyeballs"), so one dead address does not eat the whole budget
+        _, writer = await asyncio.open_connection(host.strip("[]"), int(port),
+                                                  happy_eyeballs_delay=self.budget / 4)
         writer.transport.abort()  # no FIN handshake to wait for
 
 
-class PostgresProbe(Probe):
-    """One persistent connection (a connection per sample would fork a backend 20 times a second).
+def members_of_dsn(dsn: str) -> list[str]:
+    """One single-host DSN per host of a libpq DSN that lists several (`host=a,b port=1,2` or
+    `postgresql://a:1,b:2/db`); a single-host DSN gives itself."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    Connecting (fork + SCRAM authentication) can take longer than a 40 ms sample budget even on a healthy
-    server, so a reconnect runs as a shielded background task that outlives the sample's deadline: samples
-    fail while it is under way, and the first sample after it completes succeeds. Without this the probe
-    could never come back at short intervals.
+    try:
+        params = conninfo_to_dict(dsn)
+    except Exception as err:  # noqa: BLE001 - psycopg's ProgrammingError text names the problem
+        raise ProbeConfigError(f"postgres DSN {mask(dsn)!r}: {mask(str(err))}") from None
+    hosts = str(params.get("host", "")).split(",")
+    if len(hosts) < 2:
+        return [dsn]
+    ports = str(params.get("port", "")).split(",")
+    if len(ports) not in (1, len(hosts)):
+        raise ProbeConfigError(f"postgres DSN {mask(dsn)!r}: {len(hosts)} hosts but {len(ports)} ports")
+    ports = ports * len(hosts) if len(ports) == 1 else ports
+    return [make_conninfo(dsn, host=h, port=p or None) for h, p in zip(hosts, ports)]
+
+
+def _member_label(dsn: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(dsn)
+    return f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
+
+
+class PostgresProbe(Probe):
+    """Connections are kept and reused (a connection per sample would fork a backend 20 times a second);
+    checks that overlap each take their own. A connection whose check failed is abandoned, never reused.
+
+    A connect that outlives its check's budget is not wasted: it runs on in the background (shielded) and,
+    if it succeeds, its connection joins the idle ones for the next check. Without this a probe whose
+    budget is shorter than a fork + SCRAM handshake could never come back.
+
+    Several hosts in the DSN: each is tried with budget / (hosts + 1) to connect, the last one that
+    answered first; `target_session_attrs` is honoured per host by libpq itself.
     """
 
-    _conn = None
+    MAX_IDLE = 4
 
     async def open(self) -> None:
+        self._members = members_of_dsn(self.spec.target)
+        self._preferred = 0
+        self._idle: list = []  # (member index, connection)
         self._abandoned: list = []
-        self._connecting: asyncio.Future | None = None
+        self._connecting: set[asyncio.Task] = set()
 
-    async def _connect(self):
+    def _keep(self, member: int, task: asyncio.Task) -> None:
+        self._connecting.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            return
+        conn = task.result()
+        if len(self._idle) < self.MAX_IDLE:
+            self._idle.append((member, conn))
+        else:
+            self._abandoned.append(conn)
+
+    async def _connect(self, dsn: str):
         import psycopg
 
         return await psycopg.AsyncConnection.connect(
-            self.spec.target, autocommit=True, connect_timeout=2, application_name="drill-probe",
+            dsn, autocommit=True, connect_timeout=max(2, math.ceil(self.budget)), application_name="drill-probe",
         )
 
-    async def check(self) -> None:
-        if self._conn is None or self._conn.closed:
-            if self._connecting is None:
-                self._connecting = asyncio.ensure_future(within(self._connect(), 5.0))
+    async def _take(self) -> tuple[int, object]:
+        while self._idle:
+            member, conn = self._idle.pop()
+            if not conn.closed:
+                return member, conn
+        order = [self._preferred] + [i for i in range(len(self._members)) if i != self._preferred]
+        share = self.budget / (len(self._members) + 1) if len(self._members) > 1 else self.budget
+        errors = []
+        for i in order:
+            task = asyncio.ensure_future(within(self._connect(self._members[i]), 5.0 + self.budget))
+            self._connecting.add(task)
             try:
-                self._conn = await asyncio.shield(self._connecting)
-            finally:
-                if self._connecting is not None and self._connecting.done():
-                    self._connecting = None  # consumed, success or failure; a failure retries next sample
-        await self._conn.execute(self.spec.options.get("query", "SELECT 1"))
+                done, _ = await asyncio.wait({task}, timeout=share)
+            except asyncio.CancelledError:
+                task.add_done_callback(lambda t, i=i: self._keep(i, t))
+                raise
+            if task in done:
+                self._connecting.discard(task)
+                if task.exception() is None:
+                    self._preferred = i
+                    return i, task.result()
+                errors.append(f"{_member_label(self._members[i])}: {mask(str(task.exception()))[:120]}")
+            else:
+                task.add_done_callback(lambda t, i=i: self._keep(i, t))
+                errors.append(f"{_member_label(self._members[i])}: no connection within {share * 1000:.0f} ms")
+        raise ProbeFailed("; ".join(errors))
 
-    async def reset(self) -> None:
-        # Only drop the reference: a timed-out call may still be unwinding on this socket in the
-        # background, and closing its fd under it could hand the same fd number to the next connection.
-        if self._conn is not None:
-            self._abandoned.append(self._conn)
-        self._conn = None
+    async def check(self) -> str | None:
+        member, conn = await self._take()
+        try:
+            await conn.execute(self.spec.options.get("query", "SELECT 1"))
+        except BaseException:
+            # Only drop the reference: a timed-out call may still be unwinding on this socket in the
+            # background, and closing its fd under it could hand the same fd number to the next connection.
+            self._abandoned.append(conn)
+            raise
+        self._idle.append((member, conn))
+        return _member_label(self._members[member]) if len(self._members) > 1 else None
 
     async def close(self) -> None:
-        await self.reset()
-        pending, self._connecting = self._connecting, None
-        if pending is not None:
-            pending.cancel()
-            try:
-                conn = await pending
-                self._abandoned.append(conn)
-            except BaseException:  # noqa: BLE001 - cancelled or failed: nothing to close
-                pass
+        for task in list(self._connecting):
+            task.cancel()
+        if self._connecting:
+            await asyncio.wait(self._connecting, timeout=1.0)
+        for _, conn in self._idle:
+            self._abandoned.append(conn)
+        self._idle.clear()
         for conn in self._abandoned:
-            conn.pgconn.finish()  # close the socket now; never a graceful (blocking) goodbye
+            try:
+                conn.pgconn.finish()  # close the socket now; never a graceful (blocking) goodbye
+            except Exception:  # noqa: BLE001 - already gone
+                pass
         self._abandoned.clear()
 
 
 def redis_client(url: str, timeout: float):
-    """A redis.asyncio client for redis:// or redis+sentinel://h:p,h:p/mastername URLs."""
+    """A redis.asyncio client for redis:// or redis+sentinel://h:p,h:p/mastername URLs.
+
+    Sentinel discovery asks each Sentinel with timeout / (sentinels + 1), so a dead or blackholed Sentinel
+    costs a fraction of the budget and the next one is asked; redis-py moves the Sentinel that answered to
+    the front of its list, so it is asked first next time."""
     import redis.asyncio as aioredis
     from redis.asyncio.sentinel import Sentinel
 
     if not url.startswith("redis+sentinel://"):
-        # a pooled client (not single_connection_client): a timed-out command that is still unwinding must
-        # not hold the one connection's lock and fail the next sample too
+        # a pooled client (not single_connection_client): checks overlap, and a timed-out command that is
+        # still unwinding must not hold the one connection's lock and fail the next sample too
         return aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
                                        retry_on_timeout=False)
     rest = url[len("redis+sentinel://"):]
@@ -245,7 +414,8 @@ def redis_client(url: str, timeout: float):
     for hp in hosts.split(","):
         host, _, port = hp.rpartition(":")
         nodes.append((host or hp, int(port) if port.isdigit() else 26379))
-    sentinel = Sentinel(nodes, socket_timeout=timeout, socket_connect_timeout=timeout)
+    share = timeout / (len(nodes) + 1)
+    sentinel = Sentinel(nodes, socket_timeout=share, socket_connect_timeout=share)
     return sentinel.master_for(master.strip("/"), socket_timeout=timeout, socket_connect_timeout=timeout,
                                password=password, retry_on_timeout=False)
 
@@ -253,15 +423,21 @@ def redis_client(url: str, timeout: float):
 class RedisProbe(Probe):
     _client = None
 
-    async def check(self) -> None:
+    async def check(self) -> str | None:
         if self._client is None:
-            self._client = redis_client(self.spec.target, self.timeout)
+            self._client = redis_client(self.spec.target, self.budget)
         key = self.spec.options.get("get")
         if key is None:
             if not await self._client.ping():
                 raise ProbeFailed("PING not answered with PONG")
         elif await self._client.get(key) is None:
             raise ProbeFailed(f"GET {key}: no such key")
+        pool = self._client.connection_pool
+        master = getattr(pool, "master_address", None)  # Sentinel-managed: the primary it discovered
+        if master is None:
+            return None
+        first = pool.sentinel_manager.sentinels[0].connection_pool.connection_kwargs
+        return f"{master[0]}:{master[1]} via sentinel {first.get('host')}:{first.get('port')}"
 
     async def reset(self) -> None:
         """Keep the client: redis-py drops a failed connection from its pool itself and reconnects (through
@@ -300,5 +476,11 @@ class CmdProbe(Probe):
 _PROBES = {"http": HttpProbe, "tcp": TcpProbe, "postgres": PostgresProbe, "redis": RedisProbe, "cmd": CmdProbe}
 
 
-def make_probe(spec: ProbeSpec, timeout: float) -> Probe:
-    return _PROBES[spec.kind](spec, timeout)
+def make_probe(spec: ProbeSpec, timeout: float | None = None) -> Probe:
+    """The probe for a spec, with its latency budget (`timeout`; default: the spec's own or its kind's)."""
+    budget = spec.budget_s(timeout)
+    if spec.kind == "prometheus":  # its own module: it speaks the Prometheus HTTP API
+        from harness.measure.prom_probe import PrometheusProbe
+
+        return PrometheusProbe(spec, budget)
+    return _PROBES[spec.kind](spec, budget)

@@ -18,6 +18,7 @@ SCHEMA_VERSION = 1
 class Window(BaseModel):
     start_s: float
     end_s: float | None = Field(None, description="first good sample after the outage; null = still failing")
+    open_until_s: float | None = Field(None, description="still open: the last sample seen, for its length")
 
 
 class LostWindow(BaseModel):
@@ -28,6 +29,7 @@ class LostWindow(BaseModel):
 class Percentiles(BaseModel):
     n: int = 0
     p50_ms: float | None = None
+    p95_ms: float | None = None
     p99_ms: float | None = None
 
 
@@ -49,6 +51,28 @@ class ProbeResult(BaseModel):
     recovered: bool
     outages: list[Window]
     last_error: str | None
+    budget_s: float | None = Field(None, description="latency budget: a slower answer is a failed sample")
+    degraded_threshold_s: float | None = Field(None, description="a slower answer within budget is degraded")
+    degraded_samples: int = 0
+    degraded_s: float = Field(0.0, description="seconds degraded after t_inject (its windows' union)")
+    degraded_windows: list[Window] = []
+    skipped_ticks: int = Field(0, description="ticks not sampled because the in-flight cap was reached")
+    max_in_flight: int = Field(0, description="the cap on overlapping checks: ceil(budget / interval) + 1")
+    peak_in_flight: int = 0
+    last_member: str | None = Field(None, description="endpoint lists: the member that answered last")
+
+
+class WitnessResult(BaseModel):
+    """A second witness (the team's own monitoring), measured beside the harness's probes."""
+
+    name: str
+    spec: str
+    resolution_s: float = Field(description="how late it can see a change (scrape interval), beyond sampling")
+    recovered: bool
+    outage_observed: bool
+    detect_s: float | None
+    recover_s: float | None
+    uncertainty_s: float
 
 
 class WriterResult(BaseModel):
@@ -104,8 +128,9 @@ class MeasurementResult(BaseModel):
     started_wall: str
     ended_wall: str
     interval_s: float
-    probe_timeout_s: float
-    uncertainty_s: float = Field(description="interval + probe timeout: the error bar of rto_s and detect_s")
+    probe_timeout_s: float = Field(description="the largest probe latency budget of the run")
+    uncertainty_s: float = Field(description="the error bar of rto_s and detect_s: (t_r - t_f) + L_r of the "
+                                 "probe that recovered last, or interval + longest answer (docs/measure.md)")
     stable_s: float
     recovered: bool
     no_outage_observed: bool
@@ -116,6 +141,9 @@ class MeasurementResult(BaseModel):
     error_rate: float = Field(description="failed / all samples between t_inject and t_recover")
     samples_during: int
     latency: dict[str, PhaseLatency]
+    degraded_s: float = Field(0.0, description="seconds any probe was degraded after t_inject (union)")
+    witnesses: list[WitnessResult] = []
+    warnings: list[str] = []
     rpo_s: float | None
     lost_writes: int | None
     acked_writes: int
@@ -140,7 +168,7 @@ def write_samples_csv(path: Path, samples, t_inject: float, clock) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
-        out.writerow(["t_s", "wall", "probe", "ok", "latency_ms", "error"])
+        out.writerow(["t_s", "wall", "probe", "ok", "state", "latency_ms", "error", "member"])
         for s in sorted(samples, key=lambda s: s.t):
-            out.writerow([f"{s.t - t_inject:.4f}", clock.iso(s.t), s.probe, int(s.ok),
-                          f"{s.latency_s * 1000:.2f}", s.error or ""])
+            out.writerow([f"{s.t - t_inject:.4f}", clock.iso(s.t), s.probe, int(s.ok), s.state,
+                          f"{s.latency_s * 1000:.2f}", s.error or "", s.member or ""])

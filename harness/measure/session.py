@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import math
 import secrets
 import threading
 import time
@@ -25,7 +26,7 @@ from harness.measure.analysis import Targets
 from harness.measure.chart import draw_timeline
 from harness.measure.clock import Clock
 from harness.measure.ledger import LocalLedger, WriterRunner, WriterSpec, classify
-from harness.measure.probes import ProbeSpec, make_probe
+from harness.measure.probes import ProbeSpec, check_timing, make_probe
 from harness.redact import mask
 from harness.measure.result import CommandRun, Event, MeasurementResult, write_samples_csv
 from harness.measure.sampler import Sample, Sampler
@@ -38,28 +39,33 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
 
 
-def resolve_timeout(interval: float, probe_timeout: float | None) -> float:
-    """Validate interval/probe timeout; the default timeout is 80 % of the interval."""
-    if not interval > 0:
+def resolve_timeout(interval: float, probe_timeout: float | None) -> float | None:
+    """Validate the interval and a run-wide latency budget (`--budget`, formerly `--probe-timeout`).
+
+    Returns the budget, or None: each probe then uses its own or its kind's default (probes.DEFAULT_BUDGET_S).
+    The budget is independent of the interval: checks overlap when answers are slower than the interval."""
+    if not (math.isfinite(interval) and interval > 0):
         raise HarnessError(f"--interval must be > 0 seconds, got {interval:g}")
     if interval < MIN_INTERVAL:
         raise HarnessError(f"--interval must be >= {MIN_INTERVAL} s (10 ms), got {interval:g}")
-    timeout = 0.8 * interval if probe_timeout is None else probe_timeout
-    if not timeout > 0:
-        raise HarnessError(f"--probe-timeout must be > 0 seconds, got {timeout:g}")
-    if timeout >= interval:
-        raise HarnessError(
-            f"--probe-timeout {timeout:g} s must be below --interval {interval:g} s: a probe still waiting "
-            "when the next sample is due would hide a hang"
-        )
-    return timeout
+    if probe_timeout is not None and not (math.isfinite(probe_timeout) and probe_timeout > 0):
+        raise HarnessError(f"--budget must be a positive number of seconds, got {probe_timeout:g}")
+    return probe_timeout
 
 
 class Measurement:
     def __init__(self, probes: list[ProbeSpec], writers: list[WriterSpec] | None = None, interval: float = 0.05,
                  probe_timeout: float | None = None, stable: float = 2.0, out_dir: Path | None = None,
-                 run_id: str | None = None, write_timeout: float = 1.0, readback_deadline: float = 30.0):
-        self.probe_timeout = resolve_timeout(interval, probe_timeout)
+                 run_id: str | None = None, write_timeout: float = 1.0, readback_deadline: float = 30.0,
+                 budget: float | None = None, degraded: float | None = None):
+        # `budget` (a run-wide latency budget, where a probe names none) was `probe_timeout`: both work
+        default_budget = resolve_timeout(interval, budget if budget is not None else probe_timeout)
+        probes = [p.with_timing(budget=default_budget, degraded=degraded) if (default_budget or degraded) else p
+                  for p in probes]
+        for p in probes:
+            check_timing(p.name, p.budget_s(), p.degraded)
+        self.budgets = {p.name: p.budget_s() for p in probes}
+        self.probe_timeout = max(self.budgets.values(), default=default_budget or 0.0)
         if not stable > 0:
             raise HarnessError(f"--stable must be > 0 seconds, got {stable:g}")
         names = [p.name for p in probes] + [w.name for w in writers or []]
@@ -74,6 +80,7 @@ class Measurement:
         self.clock = Clock()
         self.events: list[tuple[str, float]] = []
         self.t_inject: float | None = None
+        self.t_fault_end: float | None = None
         self.fault: CommandRun | None = None
         self.recovery: CommandRun | None = None
         self.result: MeasurementResult | None = None
@@ -103,8 +110,8 @@ class Measurement:
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"measure-{self.run_id}", daemon=True)
         self._thread.start()
         self._ledger.open()
-        self._sampler = Sampler([make_probe(s, self.probe_timeout) for s in self.probe_specs], self.interval,
-                                self.probe_timeout, self.clock)
+        self._sampler = Sampler([make_probe(s) for s in self.probe_specs], self.interval, self.clock,
+                                degraded={s.name: s.degraded for s in self.probe_specs})
         self._writers = [WriterRunner(s, self.run_id, self.clock, self._ledger, self.write_timeout)
                          for s in self.writer_specs]
 
@@ -145,8 +152,16 @@ class Measurement:
 
     # --- the drill's timeline --------------------------------------------------------------------
     def samples(self) -> dict[str, list[Sample]]:
-        """A snapshot copy of the samples so far, per probe."""
-        return {name: list(series) for name, series in self._sampler.samples.items()}
+        """A snapshot of the settled samples so far, per probe, in start order: a sample is settled once no
+        check that started before it is still under way (checks overlap; a slow one may yet fail)."""
+        out = {}
+        for name, series in self._sampler.samples.items():
+            horizon = self._sampler.settled_until(name)
+            out[name] = sorted((s for s in list(series) if s.t < horizon), key=lambda s: s.t)
+        return out
+
+    def witness_names(self) -> set[str]:
+        return {s.name for s in self.probe_specs if s.witness}
 
     def baseline(self, seconds: float = 2.0, attempts: int = BASELINE_ATTEMPTS) -> None:
         """Sample for `seconds`; raise TargetUnhealthy naming every probe/writer that failed in each of
@@ -193,6 +208,13 @@ class Measurement:
         self.events.append((f"inject: {label}" if label != "inject" else label, self.t_inject))
         return self.t_inject
 
+    def mark_fault_end(self, label: str = "fault ended") -> float:
+        """The fault stopped acting (its undo ran): the end of the "during" latency phase when the service
+        never went down (a latency fault), so "p99 during the fault" means what it says."""
+        self.t_fault_end = self.clock.now()
+        self.events.append((mask(label), self.t_fault_end))
+        return self.t_fault_end
+
     def mark_event(self, label: str) -> float:
         t = self.clock.now()
         self.events.append((mask(label), t))
@@ -210,11 +232,21 @@ class Measurement:
         never failed: `stable` s of good samples after t_inject), or `timeout` s pass. Returns recovered?"""
         t_ref = self.t_inject if self.t_inject is not None else self._t_start
         deadline = time.monotonic() + timeout
+        witnesses = self.witness_names()
+        # A second witness sees a change up to its resolution later: once the harness's own probes are stable
+        # it gets that long (plus its own stability window) to agree, but never holds the verdict hostage.
+        grace = self.stable + self.interval + 2 + max(
+            (p.resolution_s for p in self._sampler.probes if p.name in witnesses), default=0.0)
+        witness_until = None
         while True:
             snap = self.samples()
-            if all(analysis.is_stable(series, t_ref, self.stable) for series in snap.values()):
-                self.mark_event("recovered")
-                return True
+            now = time.monotonic()
+            if all(analysis.is_stable(series, t_ref, self.stable) for n, series in snap.items() if n not in witnesses):
+                witness_until = witness_until or now + grace
+                if (now >= witness_until or now >= deadline
+                        or all(analysis.is_stable(snap[n], t_ref, self.stable) for n in witnesses)):
+                    self.mark_event("recovered")
+                    return True
             if time.monotonic() >= deadline:
                 self.mark_event("recovery timeout")
                 return False
@@ -264,10 +296,17 @@ class Measurement:
             self.t_inject = self._t_start
             self.events.append(("no inject marked: t_inject = start", self._t_start))
         t_inject, samples = self.t_inject, self.samples()
-        avail = analysis.analyse_availability(samples, {s.name: s.display for s in self.probe_specs}, t_inject,
-                                              t_end, self.stable)
+        resolution = {p.name: p.resolution_s for p in self._sampler.probes}
+        infos = {s.name: analysis.ProbeInfo(spec=s.display, budget_s=s.budget_s(), degraded_s=s.degraded,
+                                            witness=s.witness, resolution_s=resolution.get(s.name, 0.0))
+                 for s in self.probe_specs}
+        avail = analysis.analyse_availability(samples, infos, t_inject, t_end, self.stable, interval=self.interval,
+                                              t_fault_end=self.t_fault_end)
         for probe in avail.probes:
             probe.stalls = self._sampler.stalls.get(probe.name, 0)
+            probe.skipped_ticks = self._sampler.skipped.get(probe.name, 0)
+            probe.max_in_flight = self._sampler.caps.get(probe.name, 0)
+            probe.peak_in_flight = self._sampler.peak_in_flight.get(probe.name, 0)
         ledger = LocalLedger.read(self._ledger.path)  # the durable record, not our memory of it
         writers = []
         for w in self._writers:
@@ -281,11 +320,12 @@ class Measurement:
         return MeasurementResult(
             run_id=self.run_id, t_inject_wall=self.clock.iso(t_inject), started_wall=self.clock.iso(self._t_start),
             ended_wall=self.clock.iso(t_end), interval_s=self.interval, probe_timeout_s=round(self.probe_timeout, 6),
-            uncertainty_s=round(self.interval + self.probe_timeout, 6), stable_s=self.stable,
+            uncertainty_s=round(avail.uncertainty_s, 6), stable_s=self.stable,
             recovered=avail.recovered, no_outage_observed=avail.no_outage_observed,
             rto_s=avail.rto_s, rto_at_least_s=avail.rto_at_least_s, detect_s=avail.detect_s,
             outages=avail.outages, error_rate=round(avail.error_rate, 6), samples_during=avail.samples_during,
-            latency=avail.latency, probes=avail.probes, writers=writers,
+            latency=avail.latency, probes=avail.probes, writers=writers, degraded_s=round(avail.degraded_s, 6),
+            witnesses=avail.witnesses, warnings=avail.warnings,
             events=[Event(label=mask(label), t_s=round(t - t_inject, 4), wall=self.clock.iso(t))
                     for label, t in sorted(self.events, key=lambda e: e[1])],
             verdict=analysis.verdict(targets, avail.rto_s, rpo["rpo_s"]) if targets else None,

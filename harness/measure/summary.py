@@ -30,13 +30,31 @@ def summary_table(r: MeasurementResult) -> Table:
     t.add_row("RTO", rto)
     t.add_row("detect", "—" if r.detect_s is None else f"{r.detect_s:.3f} s ± {r.uncertainty_s:.3f} s")
     t.add_row("interval / stable", f"{r.interval_s * 1000:.0f} ms / {r.stable_s:g} s")
+    t.add_row("degraded", f"{r.degraded_s:.3f} s" if r.degraded_s else "never (or no degraded threshold set)"
+              if not any(p.degraded_threshold_s for p in r.probes) else "0.000 s")
     for p in r.probes:
         wins = ", ".join(f"{w.start_s:.2f}→{'…' if w.end_s is None else f'{w.end_s:.2f}'}" for w in p.outages[:6])
         more = f" (+{len(p.outages) - 6} more)" if len(p.outages) > 6 else ""
-        t.add_row(f"probe {p.name}", f"{p.failures}/{p.samples} failed; outages {wins or 'none'}{more}"
+        budget = "" if p.budget_s is None else f"budget {p.budget_s * 1000:.0f} ms" + (
+            f", degraded > {p.degraded_threshold_s * 1000:.0f} ms" if p.degraded_threshold_s else "") + "; "
+        lat = r.latency.get(p.name)
+        during = lat.during if lat is not None else None
+        pct = (f"; during p50/p95/p99 {during.p50_ms:.0f}/{during.p95_ms:.0f}/{during.p99_ms:.0f} ms"
+               if during is not None and during.n and during.p95_ms is not None else "")
+        t.add_row(f"probe {p.name}", f"{budget}{p.failures}/{p.samples} failed; outages {wins or 'none'}{more}"
+                  + (f"; degraded {p.degraded_s:.2f} s" if p.degraded_samples else "") + pct
                   + (f"; last error: {p.last_error}" if p.last_error else "")
-                  + (f"; {p.stalls} sample(s) discarded: harness stalled" if p.stalls else ""))
+                  + (f"; {p.stalls} sample(s) discarded: harness stalled" if p.stalls else "")
+                  + (f"; {p.skipped_ticks} tick(s) skipped at {p.max_in_flight} checks in flight"
+                     if p.skipped_ticks else "")
+                  + (f"; last answered by {p.last_member}" if p.last_member else ""))
     t.add_row("error rate (during)", f"{r.error_rate:.1%} of {r.samples_during} samples")
+    for w in r.witnesses:
+        seen = (f"recovered after {w.recover_s:.2f} s ± {w.uncertainty_s:.2f} s" if w.outage_observed and w.recovered
+                else "no outage observed" if w.recovered else "[bold red]NOT recovered[/]")
+        t.add_row(f"witness {w.name}", f"{seen} ({w.resolution_s:g} s resolution; {w.spec})")
+    for warning in r.warnings:
+        t.add_row("[yellow]warning[/]", warning)
     for w in r.writers:
         if w.readback_error:
             t.add_row(f"writer {w.name}", f"[red]read-back failed:[/] {w.readback_error}")

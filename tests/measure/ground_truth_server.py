@@ -3,7 +3,8 @@
 Run as a process:  python ground_truth_server.py   -> prints "HTTP_PORT CONTROL_PORT" and serves.
 Control port, one line per command:
     down MODE SECONDS   MODE = refuse (listener closed: connection refused) | 503 (answers 503) |
-                        hang (accepts, never answers); SECONDS may be "inf". Replies "ok T_DOWN T_UP".
+                        hang (accepts, never answers) | slow:L (answers 200 ok exactly L seconds after each
+                        request: slow, not down); SECONDS may be "inf". Replies "ok T_DOWN T_UP".
     up                  back up now
     log                 JSON list of [mode, monotonic time] transitions
 Times are time.monotonic(), which is system-wide on Linux, so tests can compare them with their own.
@@ -35,6 +36,8 @@ class GroundTruth:
             if self.mode == "hang":
                 await reader.read()  # hold the connection until the client gives up
                 return
+            if self.mode.startswith("slow:"):
+                await asyncio.sleep(float(self.mode.partition(":")[2]))
             if self.mode == "503":
                 body, status = b"down", "503 Service Unavailable"
             else:

@@ -78,8 +78,10 @@ def unhealthy_or_bad(server, marker: Path) -> list[tuple[list[str], str]]:
     return [
         (["--probe", "ftp=ftp://127.0.0.1/"], "--probe"),
         (["--probe", f"tcp=127.0.0.1:{server.port}", "--interval", "0"], "--interval"),
-        (["--probe", f"tcp=127.0.0.1:{server.port}", "--interval", "0.05", "--probe-timeout", "0.05"],
-         "--probe-timeout"),
+        (["--probe", f"tcp=127.0.0.1:{server.port}", "--interval", "0.05", "--budget", "0"], "--budget"),
+        (["--probe", f"tcp=127.0.0.1:{server.port}|budget=0.2|degraded=0.3"], "above the budget"),
+        (["--probe", f"tcp=127.0.0.1:{server.port}", "--budget", "0.2", "--degraded", "0.5"], "above the budget"),
+        (["--probe", f"tcp=127.0.0.1:{server.port}|budget=-1"], "budget must be a positive"),
         (["--probe", f"tcp=127.0.0.1:{server.port}", "--rpo", "1"], "--rpo"),
         (["--probe", f"tcp=127.0.0.1:{server.port}", "--timeout", "-1"], "--timeout"),
         (["--probe", f"tcp=127.0.0.1:{server.port}", "--interval", "abc"], "--interval"),
@@ -90,7 +92,7 @@ def unhealthy_or_bad(server, marker: Path) -> list[tuple[list[str], str]]:
     ]
 
 
-@pytest.mark.parametrize("case", range(9))
+@pytest.mark.parametrize("case", range(12))
 def test_bad_input_or_unhealthy_target_exits_2_without_running_the_fault(server, tmp_path, case):
     marker = tmp_path / "fault-ran"
     args, words = unhealthy_or_bad(server, marker)[case]

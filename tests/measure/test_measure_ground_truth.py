@@ -28,8 +28,13 @@ def measure_outage(server, tmp_path, mode: str, seconds: float, extra_probes=(),
         samples = m.samples()
         result = m.stop(targets=Targets(rto_s=seconds + 1))
     measure_outage.stalls = {p.name: own_stall(samples[p.name], t_inject + p.recover_s) for p in result.probes}
+    measure_outage.samples, measure_outage.t_inject = samples, t_inject
     measure_outage.stall = measure_outage.stalls[probes[0].name]
     return result, t_up - t_inject
+
+
+def t_inject_of(result) -> float:
+    return measure_outage.t_inject
 
 
 def own_stall(series, t_recover: float) -> float:
@@ -54,7 +59,14 @@ def test_rto_matches_a_known_outage(server, tmp_path, mode, seconds):
     assert stall < 0.1, f"the harness itself stalled {stall * 1000:.0f} ms"
     assert -SLACK <= result.rto_s - truth <= INTERVAL + SLACK + stall, (result.rto_s, truth, seconds, stall)
     assert 0 <= result.detect_s <= INTERVAL + SLACK
-    assert result.uncertainty_s == pytest.approx(INTERVAL + 0.8 * INTERVAL)
+    # the stated uncertainty bounds the real error, and is (t_r - t_f) + L_r from the samples themselves
+    assert abs(result.rto_s - truth) <= result.uncertainty_s + SLACK
+    series = measure_outage.samples[result.probes[0].name]
+    t_r = t_inject_of(result) + result.rto_s
+    last_fail = max(s.t for s in series if not s.ok and s.t < t_r)
+    first_good = next(s for s in series if s.t >= t_r - 1e-9)
+    assert result.uncertainty_s == pytest.approx((first_good.t - last_fail) + first_good.latency_s, abs=1e-5)
+    assert INTERVAL - SLACK <= result.uncertainty_s <= INTERVAL + 0.1 + stall
     [outage] = result.outages[result.probes[0].name]
     assert outage.end_s == pytest.approx(result.rto_s)
     assert result.verdict.passed and result.verdict.rto.margin_s == pytest.approx(seconds + 1 - result.rto_s, abs=1e-3)
@@ -142,3 +154,57 @@ def test_unhealthy_baseline_names_the_failing_probe(server, tmp_path):
     assert not m._thread.is_alive() and threading.active_count() <= threads_before
     assert "(web)" in str(err.value) and "HTTP 503" in str(err.value) and "(ok)" not in str(err.value)
     assert "nothing was injected" in str(err.value)
+
+
+def measure_slowness(server, tmp_path, latency: float, seconds: float, spec: str, interval: float = INTERVAL):
+    """The server answers in exactly `latency` s for `seconds` s; the probe's budget/degraded come in `spec`."""
+    with Measurement(probes=[parse_probe_spec(spec)], interval=interval, stable=1.0, out_dir=tmp_path) as m:
+        m.start()
+        m.baseline(0.5)
+        t_inject = m.mark_inject(f"slow {latency} s for {seconds} s")
+        _, t_up = server.down(f"slow:{latency}", seconds)
+        assert m.wait_recovered(timeout=seconds + 15)
+        import time
+        time.sleep(max(0.0, t_up + latency + 0.5 - time.monotonic()))  # let the last slow answers land
+        m.mark_fault_end()
+        result = m.stop()
+    return result, t_up - t_inject
+
+
+# Slow is not down: a server answering in L seconds for D seconds, against the probe's latency budget.
+@pytest.mark.parametrize("latency, expect", [(0.3, "degraded"), (0.08, "degraded-overlapping"), (1.5, "outage")])
+def test_slowness_against_the_budget(server, tmp_path, latency, expect):
+    seconds = 3.0
+    spec = f"http={server.url}|budget=1|degraded=" + ("0.2" if latency == 0.3 else "0.06" if latency == 0.08 else "0.5")
+    result, truth = measure_slowness(server, tmp_path, latency, seconds, spec)
+    probe = result.probes[0]
+    if expect == "outage":  # L above the budget: every sample in the window fails by timeout
+        assert not result.no_outage_observed and result.recovered
+        assert abs(result.rto_s - truth) <= result.uncertainty_s + SLACK, (result.rto_s, truth, result.uncertainty_s)
+        # a check that started just before the server was back could still be answered late (L_r): the
+        # uncertainty says so, bounded by the budget
+        assert result.uncertainty_s <= INTERVAL + 1.0 + SLACK
+        assert "TimeoutError" in probe.last_error
+    else:  # L below the budget (above the interval too, for 0.08 s at 50 ms): up, but degraded for ~D
+        assert result.no_outage_observed and result.rto_s == 0.0 and probe.failures == 0
+        assert result.error_rate == 0.0
+        # degraded from the first slow sample to the first fast one: D within one interval + the answer time
+        assert abs(result.degraded_s - truth) <= INTERVAL + latency + SLACK, (result.degraded_s, truth)
+        assert result.latency[probe.name].during.p50_ms == pytest.approx(latency * 1000, abs=30)
+        if latency > INTERVAL:  # answers slower than the interval: checks overlapped, none was skipped
+            assert probe.peak_in_flight >= 2 and probe.skipped_ticks == 0
+            assert probe.max_in_flight == 21  # ceil(1 s / 50 ms) + 1
+        # one sample per tick kept coming: the grid was honoured although answers took longer than a tick
+        assert probe.samples >= (seconds + 1.5) / INTERVAL * 0.9
+
+
+def test_interval_10ms_still_works(server, tmp_path):
+    with Measurement(probes=[parse_probe_spec(f"http={server.url}")], interval=0.01, stable=0.5,
+                     out_dir=tmp_path) as m:
+        m.start()
+        m.baseline(0.3)
+        t_inject = m.mark_inject("refuse 0.5 s")
+        _, t_up = server.down("refuse", 0.5)
+        assert m.wait_recovered(timeout=10)
+        result = m.stop()
+    assert abs(result.rto_s - (t_up - t_inject)) <= result.uncertainty_s + SLACK
