@@ -20,19 +20,32 @@ Feature: Network partition and latency
     And no acknowledged writes are lost
     And the postgresql cluster has a primary again
 
-  # Ground truth for the two scenarios below: the app's path to the database (the `db` fault proxy between
-  # the app replicas and HAProxy's primary endpoint) is degraded for exactly the held time, then undone;
-  # the harness's own probe goes through the app, so the measured outage (RTO) is that held time, plus
-  # at most one probe interval + timeout (0.18 s) and HAProxy putting the app replicas back (~0.5 s).
+  # Ground truth for the scenarios below: the app's path to the database (the `db` fault proxy between the
+  # app replicas and HAProxy's primary endpoint) is degraded for exactly the held time, then undone. The
+  # harness's own probe goes through the app. Slow is not down: with 150 ms added each way the app answers
+  # in ~0.3 s, within the probe's 1 s budget, so the service is degraded (slower than targets/local.yaml's
+  # 250 ms threshold) for about the held time and never down. With 1.5 s each way no answer comes within
+  # the budget: that is an outage of about the held time.
   @quarterly @plan-6.3
-  Scenario: Latency above the probe timeout on the path to the database, held for 10 seconds
+  Scenario: Latency of 150 ms on the path to the database slows the service without taking it down
     Given the target is healthy
-    And probes on app
-    When the fault "network-latency" is injected with ms=300 target=db
-    And 10 seconds pass
+    And probes on app answering within 1 second
+    When the fault "network-latency" is injected with ms=150 target=db
+    And 8 seconds pass
+    And the faults are undone
+    Then the service stays up, degraded at most 10 seconds
+    And the service is degraded for at least 7 seconds
+    And the p99 latency during the fault is below 1000 ms
+
+  @quarterly @plan-6.3
+  Scenario: Latency of 1.5 seconds on the path to the database is an outage
+    Given the target is healthy
+    And probes on app answering within 1 second
+    When the fault "network-latency" is injected with ms=1500 target=db
+    And 8 seconds pass
     And the faults are undone
     Then the service recovers within 12 seconds
-    And the outage lasts at least 10 seconds
+    And the outage lasts at least 7 seconds
 
   @quarterly @plan-5.5.2
   Scenario: The path to the database is blackholed for 10 seconds

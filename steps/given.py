@@ -35,10 +35,33 @@ def inline_objective(drill, rto: float, rpo: float):
     drill.set_inline(rto_s=rto, rpo_s=rpo)
 
 
-@given(parsers.parse("probes on {endpoints}"))
+def _endpoints(text: str) -> str:
+    return text
+
+
+# "probes on X" must not swallow the longer phrases below: a list of endpoints stops before "answering".
+_endpoints.pattern = r"(?:(?!\s+answering within\s).)+"
+_TYPES = {"Endpoints": _endpoints}
+
+
+@given(parsers.parse("probes on {endpoints:Endpoints}", extra_types=_TYPES))
 @checked_by(lambda endpoints: phrases.names(endpoints) and None)
 def probes_on(drill, endpoints: str):
     drill.add_probes(phrases.names(endpoints))
+
+
+@given(parsers.parse("probes on {endpoints:Endpoints} answering within {budget:g} second", extra_types=_TYPES))
+@given(parsers.parse("probes on {endpoints:Endpoints} answering within {budget:g} seconds", extra_types=_TYPES))
+@checked_by(lambda endpoints, budget: phrases.validate_timing(endpoints, budget))
+def probes_on_within(drill, endpoints: str, budget: float):
+    drill.add_probes(phrases.names(endpoints), budget=budget)
+
+
+@given(parsers.parse("probes on {endpoints:Endpoints} answering within {budget:g} seconds, degraded above {ms:g} ms",
+                     extra_types=_TYPES))
+@checked_by(lambda endpoints, budget, ms: phrases.validate_timing(endpoints, budget, ms))
+def probes_on_within_degraded(drill, endpoints: str, budget: float, ms: float):
+    drill.add_probes(phrases.names(endpoints), budget=budget, degraded=ms / 1000)
 
 
 @given(parsers.parse("{count:d} loads are booked through the app"))

@@ -25,6 +25,24 @@ def outage_at_least(drill, seconds: float):
     checks.outage_at_least(drill, seconds)
 
 
+@then(parsers.parse("the service stays up, degraded at most {seconds:g} seconds"))
+@checked_by(lambda seconds: phrases.validate_positive(seconds=seconds))
+def stays_up_degraded_at_most(drill, seconds: float):
+    checks.stays_up(drill, seconds)
+
+
+@then(parsers.parse("the service is degraded for at least {seconds:g} seconds"))
+@checked_by(lambda seconds: phrases.validate_positive(seconds=seconds))
+def degraded_at_least(drill, seconds: float):
+    checks.degraded_at_least(drill, seconds)
+
+
+@then(parsers.parse("the p99 latency during the fault is below {ms:g} ms"))
+@checked_by(lambda ms: phrases.validate_positive(ms=ms))
+def p99_during_below(drill, ms: float):
+    checks.p99_during_below(drill, ms)
+
+
 @then("no acknowledged writes are lost")
 def no_writes_lost(drill):
     checks.no_acknowledged_writes_lost(drill)

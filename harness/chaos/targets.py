@@ -132,17 +132,27 @@ class Mapping(BaseModel):
 
 class ProbeRef(BaseModel):
     """A named probe: `endpoint` (resolved by the local target on the running lab) or a probe `spec`
-    (docs/measure.md syntax; `${env:NAME}` / `${env:NAME:-default}` expanded when it is used)."""
+    (docs/measure.md syntax; `${env:NAME}` / `${env:NAME:-default}` expanded when it is used).
+    `budget` / `degraded` (seconds) set the probe's latency budget and degraded threshold where its spec
+    names none."""
 
     model_config = ConfigDict(extra="forbid")
     endpoint: str | None = None
     spec: str | None = None
+    budget: float | None = Field(None, gt=0, allow_inf_nan=False)
+    degraded: float | None = Field(None, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _one(self) -> "ProbeRef":
         if (self.endpoint is None) == (self.spec is None):
             raise ValueError("give either 'endpoint' or 'spec'")
+        if self.budget is not None and self.degraded is not None and self.degraded > self.budget:
+            raise ValueError(f"degraded threshold {self.degraded:g} s is above the budget {self.budget:g} s")
         return self
+
+    def timed(self, spec: Any) -> Any:
+        """The probe spec with this entry's budget/degraded threshold where the spec names none."""
+        return spec.with_timing(budget=self.budget, degraded=self.degraded) if (self.budget or self.degraded) else spec
 
 
 class WriterRef(BaseModel):

@@ -58,6 +58,52 @@ def outage_at_least(drill: DrillScenario, seconds: float) -> Checked:
     return check
 
 
+def stays_up(drill: DrillScenario, seconds: float) -> Checked:
+    """Slow is not down: no probe failed, and the time degraded (answers within the budget but slower
+    than the degraded threshold) stayed within `seconds`."""
+    result = drill.measure()
+    if not result.no_outage_observed:
+        drill.judged(Checked("degraded", seconds, None, False, "inline (stays up)"))
+        seen = f"{_fmt(result.rto_s)} ± {result.uncertainty_s:.2f} s" if result.recovered else "not recovered"
+        raise AssertionError(f"RTO breached: the service went down (outage {seen}), expected it to stay up, "
+                             f"degraded at most {seconds:g} s")
+    check = drill.judged(Checked("degraded", seconds, round(result.degraded_s, 3), result.degraded_s <= seconds,
+                                 "inline (stays up)"))
+    if not check.ok:
+        raise AssertionError(f"degraded too long: {result.degraded_s:.2f} s slower than the degraded threshold, "
+                             f"limit {seconds:g} s")
+    return check
+
+
+def degraded_at_least(drill: DrillScenario, seconds: float) -> Checked:
+    """The fault really slowed the service: degraded for ≥ `seconds` (less one interval). A latency fault
+    that did nothing would otherwise pass "stays up"."""
+    result = drill.measure()
+    ok = result.degraded_s + result.interval_s >= seconds
+    check = drill.judged(Checked("degraded_at_least", seconds, round(result.degraded_s, 3), ok,
+                                 "inline (fault had an effect)"))
+    if not ok:
+        thresholds = ", ".join(f"{p.name} {p.degraded_threshold_s * 1000:.0f} ms" for p in result.probes
+                               if p.degraded_threshold_s) or "none set"
+        raise AssertionError(f"fault had less effect than stated: degraded {result.degraded_s:.2f} s, expected "
+                             f"at least {seconds:g} s (degraded thresholds: {thresholds})")
+    return check
+
+
+def p99_during_below(drill: DrillScenario, ms: float) -> Checked:
+    """Every probe's p99 answer time between t_inject and the end of the fault is below `ms`."""
+    result = drill.measure()
+    p99s = {name: lat.during.p99_ms for name, lat in result.latency.items() if lat.during.n}
+    if not p99s:
+        drill.judged(Checked("p99_during_ms", ms, None, False, "inline"))
+        raise AssertionError("latency breached: no successful sample during the fault to take a p99 of")
+    worst = max(p99s, key=p99s.get)
+    check = drill.judged(Checked("p99_during_ms", ms, p99s[worst], p99s[worst] < ms, "inline"))
+    if not check.ok:
+        raise AssertionError(f"latency breached: p99 of {worst} during the fault {p99s[worst]:.0f} ms >= {ms:g} ms")
+    return check
+
+
 def no_acknowledged_writes_lost(drill: DrillScenario) -> Checked:
     drill.set_inline(rpo_s=0.0)  # "no loss" is an RPO of 0, in the record's verdict too
     result = _with_writer(drill)

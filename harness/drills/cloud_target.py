@@ -83,7 +83,8 @@ class FileTarget:
                                "(e.g. app@http=${env:APP_URL}/health), not a lab 'endpoint'")
         spec = parse_probe_spec(self.target_file.probe_spec(endpoint), f"{self.target_file.path}: probes.{endpoint}")
         # The probe keeps the file's name for it, so `Given probes on app` shows up as "app" in the evidence.
-        return ProbeSpec(kind=spec.kind, target=spec.target, name=endpoint, options=spec.options)
+        return ref.timed(ProbeSpec(kind=spec.kind, target=spec.target, name=endpoint, options=spec.options,
+                                   budget=spec.budget, degraded=spec.degraded))
 
     def writer(self, store: str, rate: float) -> WriterSpec:
         from harness.chaos.targets import expand_env

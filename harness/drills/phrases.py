@@ -122,6 +122,14 @@ def validate_guard(probe: str, percent: float, grace: float) -> None:
         raise HarnessError(f"abort guard on {probe}: the grace must be 0 seconds or more, got {grace:g}")
 
 
+def validate_timing(endpoints: str, budget: float, degraded_ms: float | None = None) -> None:
+    """A probe's latency budget (s) and degraded threshold (ms) as a phrase states them."""
+    from harness.measure.probes import check_timing
+
+    for name in names(endpoints):
+        check_timing(name, budget, None if degraded_ms is None else degraded_ms / 1000)
+
+
 def validate_positive(**numbers: float) -> None:
     for name, value in numbers.items():
         if not value > 0:

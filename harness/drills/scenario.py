@@ -146,12 +146,17 @@ class DrillScenario:
         # verdict against the plan's RPO would be a claim about a number nobody took.
         return Targets(rto_s=self.rto_target()[0], rpo_s=self.rpo_target()[0] if self.writers else None)
 
-    def add_probes(self, endpoints: list[str]) -> None:
+    def add_probes(self, endpoints: list[str], budget: float | None = None, degraded: float | None = None) -> None:
+        """Probe these endpoints; a phrase's budget/degraded threshold (seconds) override the target's."""
+        from dataclasses import replace
+
         self._before_measuring("probes")
         for endpoint in endpoints:
             spec = self.target.probe(endpoint)
-            if all(p.name != spec.name for p in self.probes):
-                self.probes.append(spec)
+            if budget is not None or degraded is not None:
+                spec = replace(spec, budget=budget if budget is not None else spec.budget,
+                               degraded=degraded if degraded is not None else spec.degraded)
+            self.probes = [p for p in self.probes if p.name != spec.name] + [spec]
 
     def add_writer(self, rate: float, store: str = "postgres") -> None:
         self._before_measuring("a writer")
@@ -333,6 +338,9 @@ class DrillScenario:
             lines.append(line)
             if not ok:
                 raise HarnessError(f"undo failed (run `drill recover`): {line}")
+        m = self.measurement
+        if lines and m is not None and m.result is None and not m._stopped:
+            m.mark_fault_end("faults undone")
         return lines
 
     def run_procedure(self, name: str, params: dict[str, str] | None = None) -> RunReport:

@@ -76,6 +76,14 @@ class LocalTarget:
         return names
 
     def probe(self, endpoint: str) -> ProbeSpec:
+        """The lab's probe for an endpoint, with the budget/degraded threshold targets/local.yaml gives it."""
+        spec = self._lab_probe(endpoint)
+        for ref in self.target_file.probes.values():
+            if ref.endpoint == endpoint:
+                return ref.timed(spec)
+        return spec
+
+    def _lab_probe(self, endpoint: str) -> ProbeSpec:
         if endpoint == "app":
             return parse_probe_spec(f"app@http={self.lab.app_url}/health")
         if endpoint == "postgres":
