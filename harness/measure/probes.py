@@ -397,13 +397,18 @@ def redis_client(url: str, timeout: float):
     costs a fraction of the budget and the next one is asked; redis-py moves the Sentinel that answered to
     the front of its list, so it is asked first next time."""
     import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
     from redis.asyncio.sentinel import Sentinel
+    from redis.backoff import NoBackoff
 
+    # One attempt per call: redis-py's default retries (3, with backoff) would spend a check's whole budget
+    # on one silent Sentinel and hide a real failure behind a late success. The sampler retries next tick.
+    once = Retry(NoBackoff(), 0)
     if not url.startswith("redis+sentinel://"):
         # a pooled client (not single_connection_client): checks overlap, and a timed-out command that is
         # still unwinding must not hold the one connection's lock and fail the next sample too
         return aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                       retry_on_timeout=False)
+                                       retry_on_timeout=False, retry=once)
     rest = url[len("redis+sentinel://"):]
     auth, _, rest = rest.rpartition("@")
     hosts, _, master = rest.partition("/")
@@ -415,9 +420,12 @@ def redis_client(url: str, timeout: float):
         host, _, port = hp.rpartition(":")
         nodes.append((host or hp, int(port) if port.isdigit() else 26379))
     share = timeout / (len(nodes) + 1)
-    sentinel = Sentinel(nodes, socket_timeout=share, socket_connect_timeout=share)
+    # sentinel_kwargs given whole: redis-py passes only socket_* options to the Sentinel clients otherwise,
+    # and their default retries made one silent Sentinel cost seconds
+    sentinel = Sentinel(nodes, sentinel_kwargs={"socket_timeout": share, "socket_connect_timeout": share,
+                                                "retry": once})
     return sentinel.master_for(master.strip("/"), socket_timeout=timeout, socket_connect_timeout=timeout,
-                               password=password, retry_on_timeout=False)
+                               password=password, retry_on_timeout=False, retry=once)
 
 
 class RedisProbe(Probe):

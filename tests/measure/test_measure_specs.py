@@ -54,19 +54,65 @@ def test_writer_specs():
             parse_writer_spec(bad)
 
 
-@pytest.mark.parametrize("interval, timeout, words", [
+@pytest.mark.parametrize("interval, budget, words", [
     (0, None, "--interval must be > 0"), (-1, None, "--interval must be > 0"),
-    (0.005, None, ">= 0.01"), (0.05, 0.05, "must be below --interval"), (0.05, 0.2, "must be below"),
-    (0.05, 0, "--probe-timeout must be > 0"),
+    (0.005, None, ">= 0.01"), (0.05, 0, "--budget must be a positive"), (0.05, -1, "--budget must be a positive"),
+    (0.05, float("nan"), "--budget must be a positive"), (0.05, float("inf"), "--budget must be a positive"),
 ])
-def test_interval_and_timeout_validation(interval, timeout, words):
+def test_interval_and_budget_validation(interval, budget, words):
     with pytest.raises(HarnessError, match=words):
-        resolve_timeout(interval, timeout)
+        resolve_timeout(interval, budget)
 
 
-def test_default_timeout_is_below_interval():
-    assert resolve_timeout(0.05, None) == pytest.approx(0.04)
-    assert resolve_timeout(0.01, None) < 0.01
+def test_budget_is_independent_of_the_interval():
+    # slow is not down: a budget above the interval is the normal case now (checks overlap)
+    assert resolve_timeout(0.05, 1.0) == 1.0 and resolve_timeout(0.01, None) is None
+    assert parse_probe_spec("http=http://127.0.0.1:1/").budget_s() == 1.0
+    assert parse_probe_spec("tcp=127.0.0.1:1").budget_s() == 0.5
+    assert parse_probe_spec("tcp=127.0.0.1:1").budget_s(default=2.0) == 2.0
+    m = Measurement(probes=[parse_probe_spec("a@http=http://127.0.0.1:1/"), parse_probe_spec("b@tcp=127.0.0.1:1|budget=0.3")],
+                    interval=0.01)
+    assert m.budgets == {"a": 1.0, "b": 0.3} and m.probe_timeout == 1.0
+
+
+@pytest.mark.parametrize("spec, budget, degraded", [
+    ("app@http=http://127.0.0.1:8080/health|budget=1|degraded=0.3", 1.0, 0.3),
+    ("app@http=http://127.0.0.1:8080/health;budget=1;degraded=0.3", 1.0, 0.3),
+    ("postgres=postgresql://u:p@127.0.0.1:5432/db|query=SELECT 1|budget=0.25", 0.25, None),
+    ("cmd=pg_isready -h 127.0.0.1 | cat;budget=2;degraded=0.5", 2.0, 0.5),
+])
+def test_budget_and_degraded_in_specs(spec, budget, degraded):
+    p = parse_probe_spec(spec)
+    assert (p.budget, p.degraded) == (budget, degraded) and "budget" not in p.options
+    if p.kind == "cmd":
+        assert p.target == "pg_isready -h 127.0.0.1 | cat"
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("tcp=127.0.0.1:1|budget=0", "budget must be a positive"),
+    ("tcp=127.0.0.1:1|budget=abc", "budget must be a number"),
+    ("tcp=127.0.0.1:1|budget=nan", "budget must be a positive"),
+    ("tcp=127.0.0.1:1|budget=0.2|degraded=0.3", "above the budget"),
+    ("tcp=127.0.0.1:1|degraded=0.6", "above the budget"),  # the tcp default budget is 0.5 s
+])
+def test_bad_budgets_name_the_probe(spec, words):
+    with pytest.raises(HarnessError, match=words) as err:
+        parse_probe_spec(spec)
+    assert "tcp=127.0.0.1:1" in str(err.value)
+
+
+def test_run_wide_degraded_above_a_probe_budget_is_refused():
+    with pytest.raises(HarnessError, match="above the budget"):
+        Measurement(probes=[parse_probe_spec("x@tcp=127.0.0.1:1|budget=0.1")], degraded=0.2)
+
+
+def test_postgres_dsn_with_several_hosts_is_split_into_members():
+    from harness.measure.probes import members_of_dsn
+
+    members = members_of_dsn("host=127.0.0.1,127.0.0.2 port=5432,5433 dbname=db user=u password=pw")
+    assert [("127.0.0.1" in m and "5432" in m, "127.0.0.2" in m and "5433" in m) for m in members] == \
+        [(True, False), (False, True)]
+    assert members_of_dsn("postgresql://u@127.0.0.1:5432/db") == ["postgresql://u@127.0.0.1:5432/db"]
 
 
 def test_duplicate_names_are_rejected():
