@@ -108,6 +108,7 @@ class DrillScenario:
     faults: list[dict[str, Any]] = field(default_factory=list)
     procedures: list[RunReport] = field(default_factory=list)
     checks: list[Checked] = field(default_factory=list)
+    cross_checks: list[dict[str, Any]] = field(default_factory=list)  # the target's own logs, beside the RTO
     restore: list[tuple[str, Any]] = field(default_factory=list)
     chaos: ActivityJournal | None = None
     extra_guards: list[safety.GuardSpec] = field(default_factory=list)  # added by Given steps
@@ -467,6 +468,22 @@ class DrillScenario:
         if self.aborted is not None and not waited:  # a step was cut short: still measure the recovery the rollback brought
             m.wait_recovered(min(self.deadline(), ABORTED_RECOVERY_WAIT_S))
         self.result = m.stop(targets=self._judged_targets())
+        self._cross_check()
+
+    def _cross_check(self) -> None:
+        """Beside the measured RTO, what the target's own logs say (Sentinel's +switch-master): a cross-check
+        an auditor can read next to the number. Best effort: a target without logs has none."""
+        from datetime import datetime
+
+        finder = getattr(self.target, "cross_checks", None)
+        if finder is None or self.result is None:
+            return
+        try:
+            t0 = datetime.fromisoformat(self.result.t_inject_wall).timestamp()
+            t1 = datetime.fromisoformat(self.result.ended_wall).timestamp()
+            self.cross_checks = [{**c, "t_s": round(c["at"] - t0, 3)} for c in finder(t0, t1)]
+        except Exception as err:  # noqa: BLE001 - a cross-check must never break the drill
+            self.cross_checks = [{"source": "cross-check", "event": f"not read: {mask(str(err))}", "t_s": None}]
 
     def _restore(self) -> None:
         while self.restore:
@@ -491,6 +508,7 @@ class DrillScenario:
             "targets": {"rto_s": rto_t, "rto_source": rto_src, "rpo_s": rpo_t, "rpo_source": rpo_src},
             "checks": [vars(c) for c in self.checks],
             "measurement": r.model_dump(mode="json") if r is not None else None,
+            "cross_checks": self.cross_checks,
             "measure_dir": (self.out_dir / "measure").as_posix() if r is not None else None,
             "faults": self.faults,
             "procedures": [p.to_dict() for p in self.procedures],

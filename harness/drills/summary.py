@@ -25,7 +25,7 @@ def verdict(s: dict[str, Any]) -> str:
         return "BROKEN"
     msg = s.get("message") or ""
     if status == "failed":
-        for phrase in ("RTO breached", "RPO breached", "error rate breached"):
+        for phrase in ("RTO breached", "RPO breached", "error rate breached", "degraded too long", "latency breached"):
             if phrase in msg:
                 return phrase.upper()
         return "FAILED"
@@ -39,6 +39,12 @@ def row(s: dict[str, Any]) -> list[str]:
     t = {**(s.get("targets") or {}), **{f"{k}_s": judged[k] for k in ("rto", "rpo") if k in judged}}
     if m and m.get("recovered"):
         rto = _s(m.get("rto_s"), m.get("uncertainty_s"))
+        if m.get("no_outage_observed"):
+            rto += " (no outage" + (f"; degraded {m['degraded_s']:.1f} s)" if m.get("degraded_s") else ")")
+        for c in s.get("cross_checks") or []:
+            if c.get("t_s") is not None:
+                rto += f"; {c['event'].split()[0]} at {c['t_s']:.2f} s ({c['source']})"
+                break
     elif m:
         rto = f"> {m.get('rto_at_least_s') or 0:.1f} s (not recovered)"
     else:

@@ -26,6 +26,17 @@ _LOADS_DIGEST = ("coalesce(md5(string_agg(concat(id, ':', payload::text, ':', zo
                  "extract(epoch FROM created_at)), ',' ORDER BY id)), '')")
 
 
+def _redis_log_time(line: str) -> float | None:
+    """`1234:X 01 Dec 2026 09:10:11.123 # ...` (Redis/Sentinel log, the process's local time) -> epoch."""
+    from datetime import datetime
+
+    try:
+        stamp = line.split(":", 1)[1].split(" ", 1)[1][:24]
+        return datetime.strptime(stamp, "%d %b %Y %H:%M:%S.%f").timestamp()
+    except (IndexError, ValueError):
+        return None
+
+
 class LocalTarget:
     """The local lab (harness/lab) as a drill target."""
 
@@ -150,6 +161,34 @@ class LocalTarget:
         if service in ("redis", "cache"):
             return self.lab.redis_primary()
         raise HarnessError(f"unknown service {service!r}: postgresql or redis")
+
+    def cross_checks(self, since: float, until: float) -> list[dict[str, Any]]:
+        """What the lab's own logs say happened between two epoch times: the Sentinels' `+switch-master`
+        (the moment Redis failover completed), shown beside a measured RTO so a number that disagrees
+        with the system's own account stands out. [{source, event, at}] with `at` in epoch seconds."""
+        from harness.lab.topology import of_kind
+
+        found = []
+        for spec in of_kind("sentinel"):
+            path = self.lab.paths.log(spec.name)
+            try:
+                lines = path.read_text(errors="replace").splitlines()[-5000:]
+            except OSError:
+                continue
+            for line in lines:
+                if "+switch-master" not in line:
+                    continue
+                at = _redis_log_time(line)
+                if at is not None and since <= at <= until:
+                    found.append({"source": f"{spec.name} log", "event": "+switch-master " +
+                                  line.split("+switch-master", 1)[1].strip(), "at": at})
+        # every Sentinel logs the same switch: keep the first report of each
+        seen, out = set(), []
+        for item in sorted(found, key=lambda f: f["at"]):
+            if item["event"] not in seen:
+                seen.add(item["event"])
+                out.append(item)
+        return out
 
     def component_healthy(self, name: str) -> bool:
         rows = {c["name"]: c for c in self.lab.status()["components"]}

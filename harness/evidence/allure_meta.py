@@ -25,6 +25,9 @@ from harness.redact import mask
 CATEGORIES: list[dict] = [
     {"name": "RTO breached", "messageRegex": r"[\s\S]*RTO breached[\s\S]*", "matchedStatuses": ["failed"]},
     {"name": "RPO breached", "messageRegex": r"[\s\S]*RPO breached[\s\S]*", "matchedStatuses": ["failed"]},
+    # slow is not down: a service that stayed up but too slow, or too long degraded, is its own finding
+    {"name": "Latency breached", "messageRegex": r"[\s\S]*(latency breached|degraded too long)[\s\S]*",
+     "matchedStatuses": ["failed"]},
     {"name": "Fault injection failed", "messageRegex": r"[\s\S]*[Ff]ault injection failed[\s\S]*",
      "matchedStatuses": ["failed", "broken"]},
     {"name": "Target not healthy", "messageRegex": r"[\s\S]*[Tt]arget not healthy[\s\S]*",
