@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 
-.PHONY: setup test drill lab-up lab-down clean
+.PHONY: setup test drill lab-up lab-down clean lock
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -16,6 +16,29 @@ test: setup
 ## table of measured RTO/RPO against the plan. Manual procedure steps are auto-confirmed and marked so.
 drill: setup
 	$(BIN)/drill run --tags smoke --yes --report
+
+## make lock: re-resolve pyproject.toml (dependencies + the test extra) into requirements.lock, every pin with
+## its hashes, for the interpreter the venv is built on. Existing pins are kept; to move them, pass
+## LOCK_ARGS=--upgrade (all) or LOCK_ARGS='--upgrade-package NAME'. pip-tools runs in a throwaway venv, so
+## .venv is untouched until the next `make setup` installs the new lock.
+LOCK_PY ?= /usr/bin/python3
+lock:
+	@set -o pipefail; quiet() { "$$@" 2>&1 | { grep -v 'is ignored: it is neither' || true; }; } && \
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	pyv=$$($(LOCK_PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])') && \
+	$(LOCK_PY) -m venv "$$tmp/venv" && \
+	quiet "$$tmp/venv/bin/pip" install -q --disable-pip-version-check 'pip-tools>=7.4,<8' && \
+	{ [ ! -f requirements.lock ] || cp requirements.lock "$$tmp/requirements.lock"; } && \
+	CUSTOM_COMPILE_COMMAND="make lock" quiet "$$tmp/venv/bin/pip-compile" -q --generate-hashes --allow-unsafe \
+	  --strip-extras --extra test --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) \
+	  -o "$$tmp/requirements.lock" pyproject.toml && \
+	{ printf '%s\n' \
+	  "# The harness's Python stack (dependencies + the test extra), every pin with its hashes." \
+	  "# \`make setup\` installs exactly this (pip --require-hashes); regenerate it with \`make lock\`." \
+	  "# Resolved for Python $$pyv on Linux $$(uname -m), the interpreter .venv is built on: chaostoolkit-lib 1.45" \
+	  "# needs Python >= 3.12, so on 3.11 this pins 1.44. Re-lock when the base Python changes."; \
+	  cat "$$tmp/requirements.lock"; } > requirements.lock
+	@echo "requirements.lock written; \`make setup\` installs it"
 
 lab-up: setup
 	$(BIN)/drill lab up

@@ -19,6 +19,12 @@ declare -A need=(
   [/usr/sbin/ip]=iproute2
   [/usr/bin/setpriv]=util-linux
   [/usr/bin/chromium]=chromium   # renders the after-action report to check it and to print it to PDF
+  [/usr/bin/prometheus]=prometheus   # the lab's monitoring (harness/lab/monitoring.py)
+  [/usr/bin/promtool]=prometheus     # checks `drill metrics` output in the tests
+  [/usr/bin/prometheus-blackbox-exporter]=prometheus-blackbox-exporter
+  [/usr/bin/prometheus-postgres-exporter]=prometheus-postgres-exporter
+  [/usr/bin/prometheus-redis-exporter]=prometheus-redis-exporter
+  [/usr/bin/prometheus-pushgateway]=prometheus-pushgateway   # `drill metrics --push` in the tests
 )
 missing=()
 for bin in "${!need[@]}"; do [ -x "$bin" ] || missing+=("${need[$bin]}"); done
@@ -47,15 +53,18 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv from $BASE_PY"
   "$BASE_PY" -m venv .venv
 fi
+# The dependencies come from requirements.lock (every pin with its hashes, `make lock` writes it), so a drill
+# next quarter runs on the same versions; the harness itself is then installed on top, without resolving.
 stamp=.venv/.installed
-want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  say "installing the harness and its pinned dependencies into .venv"
+  say "installing the harness and its locked dependencies (requirements.lock) into .venv"
   # quiet_pip drops pip's notes about configured package locations that do not exist on this machine;
   # with pipefail a failing pip still fails the setup.
   quiet_pip() { .venv/bin/pip "$@" 2>&1 | { grep -v 'is ignored: it is neither' || true; }; }
   quiet_pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-  quiet_pip install -q --disable-pip-version-check -e '.[test]'
+  quiet_pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+  quiet_pip install -q --disable-pip-version-check --no-deps -e .
   echo "$want" > "$stamp"
 fi
 

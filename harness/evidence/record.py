@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,6 +89,21 @@ def git_revision(repo: Path | None = None) -> dict[str, Any]:
         return {"revision": rev, "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
         return {"revision": "unknown", "dirty": None}
+
+
+def harness_version() -> str | None:
+    """The installed distribution's version; the package's own `__version__` when it is not installed."""
+    try:
+        return metadata.version("drill-harness")
+    except metadata.PackageNotFoundError:
+        return getattr(harness, "__version__", None)
+
+
+def lock_sha256(repo: Path | None = None) -> str | None:
+    """SHA-256 of the requirements.lock beside the harness's checkout (what `make setup` installed from);
+    None when there is none (e.g. the harness installed as a plain package)."""
+    lock = (repo or Path(harness.__file__).resolve().parent.parent) / "requirements.lock"
+    return chain_mod.file_sha256(lock) if lock.is_file() else None
 
 
 def default_operator() -> str:
@@ -240,7 +256,10 @@ class RecordBuilder:
             "duration_s": round((ended - self.started).total_seconds(), 3),
             "timeline": sorted(self._timeline, key=lambda e: e["at"]),
             "outcome": evaluate_outcome(self._scenarios, self.plan),
-            "harness": {"version": harness.__version__, **git_revision()},
+            # Records written before harness_version/lock_sha256 existed lack them; verify hashes whatever
+            # an entry holds, so those still verify, and readers must treat both as optional.
+            "harness": {"version": harness.__version__, **git_revision(), "harness_version": harness_version(),
+                        "lock_sha256": lock_sha256()},
             "evidence": self._evidence_entries(),
         }
 
