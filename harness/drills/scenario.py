@@ -36,8 +36,8 @@ from harness.recovery.procedure import StepResult
 from harness.recovery import get as get_procedure
 from harness.redact import clean, mask
 
-# 100 ms sampling (80 ms probe timeout): ±0.18 s on an RTO, against targets of a minute and more. 50 ms
-# timeouts on HTTP through HAProxy see sporadic false failures on a loaded 2-core machine (BENCHMARKS.md).
+# 100 ms sampling: about ±0.1 s on an RTO (one interval + the answer time of the sample that ended the
+# outage), against targets of a minute and more. Each probe's latency budget is its own (targets/local.yaml).
 DEFAULT_INTERVAL = 0.1
 DEFAULT_BASELINE_S = 2.0
 DEFAULT_STABLE_S = 2.0

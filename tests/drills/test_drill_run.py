@@ -181,3 +181,26 @@ def test_abort_guard_undoes_the_fault_and_ends_the_drill_aborted(sync_lab, tmp_p
     [record] = load_records(reports)
     aborted = [e for e in record["timeline"] if e["kind"] == "aborted"]
     assert aborted and aborted[0]["detail"]["by"] == "guard:app"
+
+
+@pytest.mark.lab
+def test_latency_within_the_budget_is_degraded_not_down(sync_lab, tmp_path):
+    """Ground truth: latency on the app's database path for exactly 5 s. Within the probe's budget the
+    service is degraded for about that long and never down; beyond it, it is down for about that long."""
+    reports = tmp_path / "reports"
+    done = drill("run", str(HERE / "features" / "latency.feature"), "--yes", "--reports", str(reports))
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-6000:]
+    found = {s["name"]: s for s in scenarios(reports)}
+    slow = found["150 ms of latency slows the service down"]["measurement"]
+    assert slow["no_outage_observed"] and slow["error_rate"] == 0.0, slow["outages"]
+    # degraded from the first slow answer to the first fast one after the undo: 5 s within a second
+    assert 4.0 <= slow["degraded_s"] <= 6.5, slow["degraded_s"]
+    during = slow["latency"]["app"]["during"]
+    assert 140 < during["p50_ms"] < 1000 and during["p99_ms"] < 1000, during
+    [app] = [p for p in slow["probes"] if p["name"] == "app"]
+    assert app["budget_s"] == 1.0 and app["degraded_threshold_s"] == 0.1 and app["failures"] == 0
+    down = found["1.5 seconds of latency is an outage"]["measurement"]
+    assert not down["no_outage_observed"] and down["recovered"]
+    assert 4.0 <= down["rto_s"] <= 7.5, down["rto_s"]
+    assert "no outage; degraded" in done.stdout
