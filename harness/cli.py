@@ -14,6 +14,7 @@ from harness.commands import evidence as evidence_commands
 from harness.commands import fault as fault_commands
 from harness.commands import lab as lab_commands
 from harness.commands import measure as measure_commands
+from harness.commands import metrics as metrics_commands
 from harness.commands import objectives as objectives_commands
 from harness.commands import plan as plan_commands
 from harness.commands import report as report_commands
@@ -37,6 +38,7 @@ app.add_typer(fault_commands.procedure_app, name="procedure")
 app.command("recover")(fault_commands.recover)
 evidence_commands.register(app)  # verify, finding, history, due, audit
 report_commands.register(app)  # report
+metrics_commands.register(app)  # metrics
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
-"""The local lab: real etcd, Patroni/PostgreSQL, Redis/Sentinel, HAProxy and the freight app, laid out like
-the freight platform (three AZs + a warm-standby DR region). See docs/lab.md.
+"""The local lab: real etcd, Patroni/PostgreSQL, Redis/Sentinel, HAProxy, the freight app and its monitoring
+(Prometheus and exporters), laid out like the freight platform (three AZs + a warm-standby DR region).
+See docs/lab.md.
 
     from harness.lab import Lab, running_lab
 """

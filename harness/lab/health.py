@@ -5,6 +5,10 @@ of them the sync standby in sync mode); the DR standby leader streaming; the Red
 Sentinels agreeing on the primary and none in TILT mode; every AZ app replica UP in HAProxy (the DR one
 alive, in maintenance); exactly one PostgreSQL server UP behind HAProxy's primary endpoint; every fault
 proxy answering on its control socket and in `pass` mode (harness/lab/proxies.py).
+
+The monitoring (Prometheus and its exporters, harness/lab/monitoring.py) is shown like every component but
+is not part of that: a monitoring component that is down or not answering is a warning, never a problem,
+so the existing drills do not depend on it.
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from harness.lab import apps, etcd, haproxy, postgres, proxies, redis_cache
+from harness.lab import apps, etcd, haproxy, monitoring, postgres, proxies, redis_cache
 from harness.lab.context import LabContext
 from harness.lab.process import is_running
 from harness.lab.topology import COMPONENTS, PRIMARY_ZONES, of_kind
+
+# Kinds shown by `lab status` whose trouble is a warning, not a reason the lab is unhealthy.
+OPTIONAL_KINDS = frozenset({monitoring.KIND})
 
 
 def _row(name: str, ok: bool, role: str, health: str) -> dict[str, Any]:
@@ -125,12 +132,15 @@ def _edge(ctx: LabContext) -> tuple[list[dict], list[str]]:
 
 
 def collect(ctx: LabContext, records: dict[str, dict]) -> dict[str, Any]:
-    """Status of every component: [{name, kind, zone, address, role, health, ok, pid, running}], problems."""
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = [pool.submit(f, ctx) for f in (_etcd, _patroni, _redis, _edge, proxies.health_rows)]
+    """Status of every component: [{name, kind, zone, address, role, health, ok, optional, pid, running}],
+    problems (what makes the lab unhealthy) and warnings (optional components that are not ok)."""
+    parts = (_etcd, _patroni, _redis, _edge, proxies.health_rows, monitoring.health_rows)
+    with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+        futures = [pool.submit(f, ctx) for f in parts]
         results = [f.result() for f in futures]
     rows: dict[str, dict] = {}
     problems: list[str] = []
+    warnings: list[str] = []
     for res in results:
         part_rows, part_problems = (res, []) if isinstance(res, list) else res
         rows.update({r["name"]: r for r in part_rows})
@@ -144,8 +154,10 @@ def collect(ctx: LabContext, records: dict[str, dict]) -> dict[str, Any]:
         entry = {"name": spec.name, "kind": spec.kind, "zone": spec.zone,
                  "address": f"{ctx.host(spec.zone)}:{first_port}", "ports": dict(spec.ports),
                  "role": row["role"], "health": row["health"] if running else "not running",
-                 "ok": bool(row["ok"]) and running, "pid": rec.get("pid"), "running": running}
+                 "ok": bool(row["ok"]) and running, "optional": spec.kind in OPTIONAL_KINDS,
+                 "pid": rec.get("pid"), "running": running}
         if not entry["ok"]:
-            problems.append(f"{spec.name}: {entry['health']}")
+            (warnings if entry["optional"] else problems).append(f"{spec.name}: {entry['health']}")
         out.append(entry)
-    return {"healthy": all(c["ok"] for c in out) and not problems, "components": out, "problems": problems}
+    return {"healthy": all(c["ok"] for c in out if not c["optional"]) and not problems, "components": out,
+            "problems": problems, "warnings": warnings}

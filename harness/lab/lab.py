@@ -23,7 +23,7 @@ from psycopg import sql
 from redis.sentinel import Sentinel
 
 from harness.errors import HarnessError
-from harness.lab import apps, backup, etcd, haproxy, health, postgres, prereq, proxies, redis_cache
+from harness.lab import apps, backup, etcd, haproxy, health, monitoring, postgres, prereq, proxies, redis_cache
 from harness.lab.app.main import SCHEMA_SQL
 from harness.lab.context import LabContext, Launch
 from harness.lab.network import LabNetwork
@@ -40,7 +40,7 @@ NETWORK_MODES = ("netns", "loopback")
 _LAUNCHERS: dict[str, Callable[[LabContext, ComponentSpec], Launch]] = {
     "etcd": etcd.launch, "patroni": postgres.launch, "redis": redis_cache.launch_redis,
     "sentinel": redis_cache.launch_sentinel, "haproxy": haproxy.launch, "app": apps.launch,
-    "proxy": proxies.launch,
+    "proxy": proxies.launch, "monitoring": monitoring.launch,
 }
 # Patroni stops PostgreSQL cleanly (checkpoint) before exiting. etcd members that all stop at once each
 # try a leadership transfer first (seconds); their data is discarded on the next `up`, so don't wait long.
@@ -148,8 +148,9 @@ class Lab:
         say(f"network: {self.network.mode}")
         self.network.setup()
         backup.prepare_store(ctx)
-        say("starting etcd, Redis, Sentinels, HAProxy, the fault proxies and the app replicas")
-        for kind in ("etcd", "redis", "sentinel", "haproxy", "proxy", "app"):  # proxies before their clients
+        say("starting etcd, Redis, Sentinels, HAProxy, the fault proxies, the app replicas and the monitoring")
+        # proxies before their clients; the monitoring with them, before PostgreSQL (nothing waits for it)
+        for kind in ("etcd", "redis", "sentinel", "haproxy", "proxy", "app", monitoring.KIND):
             for spec in of_kind(kind):
                 self._spawn(spec)
         self._wait(lambda: all(etcd.healthy(ctx, s)[0] for s in of_kind("etcd")), deadline, "etcd quorum")
@@ -166,9 +167,15 @@ class Lab:
         say("waiting for everything to be healthy")
         self.wait_healthy(max(1.0, deadline - time.monotonic()))
         say("healthy; taking the base backup in the background")
+        healthy_at = time.time()
         self._start_base_backup()
+        # Prometheus and its exporters are not part of the lab's health: wait a little for them (they are
+        # usually ready long before), then say what is missing instead of failing the lab.
+        missing = monitoring.wait_ready(ctx, min(monitoring.READY_WAIT_S, max(0.0, deadline - time.monotonic())))
+        if missing:
+            say("monitoring not ready (the lab is healthy without it): " + "; ".join(missing))
         self.state["phase"] = "up"
-        self.state["healthy_at"] = time.time()
+        self.state["healthy_at"] = healthy_at
         write_state(self.paths, self.state)
 
     def _spawn(self, spec: ComponentSpec, launch: Launch | None = None) -> dict:
@@ -294,7 +301,7 @@ class Lab:
                        "wal_path": str(self.paths.wal_archive), "wal_files": len(wal)},
             "endpoints": {"app": self.app_url, "pg_primary": self.pg_dsn("primary"),
                           "pg_replicas": self.pg_dsn("replicas"), "pg_dr": self.pg_dsn("dr"),
-                          "redis": self.redis_url(),
+                          "redis": self.redis_url(), "prometheus": self.prometheus_url,
                           "stats": f"http://{self.ctx.host(EDGE)}:{SPECS['haproxy'].ports['stats']}/"},
         })
         return result
@@ -422,6 +429,11 @@ class Lab:
     def app_url(self) -> str:
         """The app through HAProxy (the public entry point)."""
         return f"http://{self.ctx.host(EDGE)}:{SPECS['haproxy'].ports['app']}"
+
+    @property
+    def prometheus_url(self) -> str:
+        """The lab's Prometheus (1 s scrape interval), for `prometheus=URL|query=...` probes."""
+        return monitoring.prometheus_url(self.ctx)
 
     def app_replica_url(self, name: str) -> str:
         return apps.url(self.ctx, name)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.lab.context import PG_BIN, LabContext
+from harness.lab.monitoring import BINARIES as MONITORING_BINARIES
 from harness.lab.topology import COMPONENTS, EDGE
 
 INSTALL_HINT = "`make test` or `make drill` installs them (scripts/bootstrap.sh)"
@@ -24,6 +25,7 @@ BINARIES = {
     "haproxy": "haproxy", "setpriv": "util-linux",
     str(PG_BIN / "postgres"): "postgresql-15", str(PG_BIN / "pg_basebackup"): "postgresql-15",
     str(PG_BIN / "initdb"): "postgresql-15",
+    **MONITORING_BINARIES,
 }
 
 

@@ -14,7 +14,7 @@ def status_table(st: dict) -> Group:
     for col in ("component", "zone", "address", "role", "health", "pid"):
         t.add_column(col, no_wrap=col in ("component", "address"))
     for c in st.get("components", []):
-        mark = "[green]✔[/]" if c["ok"] else "[red]✘[/]"
+        mark = "[green]✔[/]" if c["ok"] else "[yellow]✘[/]" if c.get("optional") else "[red]✘[/]"
         t.add_row(c["name"], c["zone"], c["address"], c["role"], f"{mark} {c['health']}", str(c.get("pid") or "-"))
     lines = [t]
     b = st.get("backup")
@@ -24,4 +24,6 @@ def status_table(st: dict) -> Group:
         lines.append(Text(f"{name:12} {value}"))
     for p in st.get("problems", [])[:10]:
         lines.append(Text(f"problem: {p}", style="red"))
+    for w in st.get("warnings", [])[:10]:
+        lines.append(Text(f"warning: {w} (monitoring: not part of the lab's health)", style="yellow"))
     return Group(*lines)

@@ -30,7 +30,7 @@ class ComponentSpec:
     """A process the lab runs. `ports` maps a purpose ("client", "peer", "rest", ...) to a TCP port."""
 
     name: str
-    kind: str  # etcd | patroni | redis | sentinel | haproxy | app | proxy
+    kind: str  # etcd | patroni | redis | sentinel | haproxy | app | proxy | monitoring
     zone: str
     ports: dict[str, int] = field(default_factory=dict)
     runs_as_postgres: bool = False
@@ -71,6 +71,12 @@ COMPONENTS: list[ComponentSpec] = [
     # Fault proxies (harness/lab/proxies.py) in the app's paths, at the edge: normally `pass`; the
     # network-latency / network-blackhole faults switch them. proxy-db: app replicas -> HAProxy pg_primary.
     _spec("proxy-db", "proxy", EDGE, listen=15405),
+    # The team's monitoring (harness/lab/monitoring.py), at the edge: Prometheus (1 s scrape/evaluation) and
+    # its exporters. A second witness; shown by `lab status` but never part of the lab's health.
+    _spec("prometheus", "monitoring", EDGE, http=19090),
+    _spec("blackbox-exporter", "monitoring", EDGE, http=19115),
+    _spec("postgres-exporter", "monitoring", EDGE, http=19187),
+    _spec("redis-exporter", "monitoring", EDGE, http=19121),
 ]
 
 SPECS: dict[str, ComponentSpec] = {c.name: c for c in COMPONENTS}
