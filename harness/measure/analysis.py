@@ -77,38 +77,31 @@ def is_stable(samples: list[Sample], t_inject: float, stable: float) -> bool:
     return rec.stable_for >= stable - _EPS
 
 
-def outage_windows(samples: list[Sample], t_inject: float) -> list[Window]:
+def _runs(samples: list[Sample], t_inject: float, inside) -> list[Window]:
+    """Runs of samples after t_inject for which `inside(sample)` holds: from the first such sample to the
+    first that is not; a run still open at the end has no end_s (open_until_s = the last sample seen)."""
     windows: list[Window] = []
     start = None
     for s in samples:
         if s.t < t_inject:
             continue
-        if not s.ok and start is None:
+        if inside(s) and start is None:
             start = s.t
-        elif s.ok and start is not None:
+        elif not inside(s) and start is not None:
             windows.append(Window(start_s=start - t_inject, end_s=s.t - t_inject))
             start = None
     if start is not None:
-        windows.append(Window(start_s=start - t_inject, end_s=None))
+        windows.append(Window(start_s=start - t_inject, end_s=None, open_until_s=samples[-1].t - t_inject))
     return windows
+
+
+def outage_windows(samples: list[Sample], t_inject: float) -> list[Window]:
+    return _runs(samples, t_inject, lambda s: not s.ok)
 
 
 def degraded_windows(samples: list[Sample], t_inject: float) -> list[Window]:
-    """Runs of degraded samples after t_inject: from the first degraded sample to the first that is not."""
-    windows: list[Window] = []
-    start = None
-    for s in samples:
-        if s.t < t_inject:
-            continue
-        if s.ok and s.degraded and start is None:
-            start = s.t
-        elif not (s.ok and s.degraded) and start is not None:
-            windows.append(Window(start_s=start - t_inject, end_s=s.t - t_inject))
-            start = None
-    if start is not None:
-        last = samples[-1].t if samples else start
-        windows.append(Window(start_s=start - t_inject, end_s=None, open_until_s=last - t_inject))
-    return windows
+    """Runs of degraded samples after t_inject (slow, but up)."""
+    return _runs(samples, t_inject, lambda s: s.ok and s.degraded)
 
 
 def window_length(w: Window) -> float:

@@ -117,3 +117,51 @@ def test_combine_writers_unknown_readback_is_not_zero():
     combined = analysis.combine_writers([ok, failed])
     assert combined["rpo_s"] is None and combined["lost_writes"] is None
     assert analysis.verdict(Targets(rpo_s=10), None, combined["rpo_s"]).passed is False
+
+
+def slow_stream(name: str, until: float, slow: tuple[float, float], latency: float, threshold: float) -> list[Sample]:
+    """Good samples every DT; inside [a, b) they answer in `latency` s, degraded when above `threshold`."""
+    out, i = [], 0
+    while (t := round(i * DT, 6)) < until:
+        lat = latency if slow[0] <= t < slow[1] else 0.002
+        out.append(Sample(name, t, True, lat, degraded=lat > threshold))
+        i += 1
+    return out
+
+
+def test_slow_is_not_down_degraded_windows_and_their_union():
+    a = analysis.analyse_availability(
+        {"p": slow_stream("p", 8.0, (2.0, 5.0), 0.3, 0.1), "q": slow_stream("q", 8.0, (4.0, 6.0), 0.3, 0.1)},
+        {}, 1.0, 8.0, 1.0, interval=DT, t_fault_end=6.0)
+    assert a.no_outage_observed and a.rto_s == 0.0 and a.error_rate == 0.0
+    [wp] = a.degraded_windows["p"]
+    assert (wp.start_s, wp.end_s) == (pytest.approx(1.0), pytest.approx(4.0))
+    assert a.degraded_s == pytest.approx(5.0 - 1.0)  # p 2..5 and q 4..6 overlap: union 2..6 = 4 s
+    [pp] = [p for p in a.probes if p.name == "p"]
+    assert pp.degraded_s == pytest.approx(3.0) and pp.degraded_samples == 60 and pp.failures == 0
+    # "during" runs to the fault's end although nothing failed: p50 of p during [1, 6) is the slow answer
+    assert a.latency["p"].during.p50_ms == pytest.approx(300.0) and a.latency["p"].during.p95_ms == pytest.approx(300.0)
+    # no outage: U = interval + the longest answer after t_inject
+    assert a.uncertainty_s == pytest.approx(DT + 0.3)
+
+
+def test_uncertainty_is_the_gap_plus_the_answer_time_of_the_sample_that_ended_the_outage():
+    series = stream("p", 6.0, [(1.5, 3.0)])
+    i = next(k for k, s in enumerate(series) if s.t >= 3.0)
+    series[i] = Sample("p", series[i].t, True, 0.7)  # the first good sample answered late
+    a = analysis.analyse_availability({"p": series}, {}, 1.0, 6.0, 1.0, interval=DT)
+    assert a.rto_s == pytest.approx(2.0) and a.uncertainty_s == pytest.approx(DT + 0.7)
+
+
+def test_a_witness_is_reported_beside_the_rto_and_a_disagreement_warned():
+    own = stream("app", 10.0, [(1.5, 3.0)])
+    agree = stream("prom", 10.0, [(2.0, 3.5)])
+    late = stream("prom", 10.0, [(2.0, 7.0)])
+    info = {"prom": analysis.ProbeInfo(spec="prometheus=x", witness=True, resolution_s=1.0)}
+    a = analysis.analyse_availability({"app": own, "prom": agree}, info, 1.0, 10.0, 1.0, interval=DT)
+    assert a.rto_s == pytest.approx(2.0) and [p.name for p in a.probes] == ["app"]  # the witness is not the RTO
+    [w] = a.witnesses
+    assert w.recover_s == pytest.approx(2.5) and w.resolution_s == 1.0 and w.uncertainty_s >= 1.0 + DT
+    assert a.warnings == []  # 0.5 s apart, within the combined uncertainty
+    b = analysis.analyse_availability({"app": own, "prom": late}, info, 1.0, 10.0, 1.0, interval=DT)
+    assert b.rto_s == pytest.approx(2.0) and len(b.warnings) == 1 and "disagrees" in b.warnings[0]
