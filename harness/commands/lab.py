@@ -25,7 +25,8 @@ def up(
                                                                   "and namespaces work, else loopback)"),
     as_json: bool = typer.Option(False, "--json", help="print the status as JSON"),
 ) -> None:
-    """Start the lab (etcd, Patroni/PostgreSQL, Redis/Sentinel, HAProxy, the app) and wait until healthy."""
+    """Start the lab (etcd, Patroni/PostgreSQL, Redis/Sentinel, HAProxy, the app, and its monitoring:
+    Prometheus with the blackbox, PostgreSQL and Redis exporters) and wait until healthy."""
     started = time.monotonic()
     with err.status("starting the lab", spinner="dots") as spinner:
         def progress(msg: str) -> None:
