@@ -57,6 +57,8 @@ class ProbeResult(BaseModel):
     degraded_s: float = Field(0.0, description="seconds degraded after t_inject (its windows' union)")
     degraded_windows: list[Window] = []
     skipped_ticks: int = Field(0, description="ticks not sampled because the in-flight cap was reached")
+    missed_ticks: int = Field(0, description="ticks the harness itself started too late to sample (overloaded)")
+    expected_ticks: int = Field(0, description="ticks of the grid while sampling")
     max_in_flight: int = Field(0, description="the cap on overlapping checks: ceil(budget / interval) + 1")
     peak_in_flight: int = 0
     last_member: str | None = Field(None, description="endpoint lists: the member that answered last")

@@ -56,6 +56,10 @@ class Sampler:
         self.samples: dict[str, list[Sample]] = {p.name: [] for p in probes}
         self.stalls: dict[str, int] = {p.name: 0 for p in probes}
         self.skipped: dict[str, int] = {p.name: 0 for p in probes}  # ticks skipped at the in-flight cap
+        # ticks the loop itself could not start on time (it was busy or descheduled past a whole interval):
+        # never sampled, so a saturated harness shows it instead of looking healthy
+        self.missed: dict[str, int] = {p.name: 0 for p in probes}
+        self.expected: dict[str, int] = {p.name: 0 for p in probes}
         self.peak_in_flight: dict[str, int] = {p.name: 0 for p in probes}
         self.caps: dict[str, int] = {p.name: max_in_flight(p.budget, interval) for p in probes}
         # how late past its deadline a timeout may be noticed before we call it our stall, not the target's
@@ -103,6 +107,12 @@ class Sampler:
         try:
             member = await within(probe.check(), probe.budget)
             latency = self.clock.now() - t0
+            if latency > probe.budget + self.stall_slack:
+                # The answer came within the deadline, but our loop noticed it far later: its answer time is
+                # our queueing, not the target's. Not observed honestly, so no sample (a stall), like a
+                # timeout noticed late.
+                self.stalls[probe.name] += 1
+                return
             limit = self.degraded.get(probe.name)
             out.append(Sample(probe.name, t0, True, latency, degraded=limit is not None and latency > limit,
                               member=member if isinstance(member, str) else None))
@@ -135,10 +145,14 @@ class Sampler:
                 flying[task] = t0
                 task.add_done_callback(flying.pop)
                 self.peak_in_flight[probe.name] = max(self.peak_in_flight[probe.name], len(flying))
+            self.expected[probe.name] += 1
             tick += self.interval
             now = self.clock.now()
-            if tick <= now:  # overran (stall): skip to the next future tick on the grid
-                tick += ((now - tick) // self.interval + 1) * self.interval
+            if tick <= now:  # overran (stall): skip to the next future tick on the grid, and count what we lost
+                lost = int((now - tick) // self.interval + 1)
+                self.missed[probe.name] += lost
+                self.expected[probe.name] += lost
+                tick += lost * self.interval
             await asyncio.sleep(tick - now)
 
     async def stop(self) -> None:

@@ -307,6 +307,15 @@ class Measurement:
             probe.skipped_ticks = self._sampler.skipped.get(probe.name, 0)
             probe.max_in_flight = self._sampler.caps.get(probe.name, 0)
             probe.peak_in_flight = self._sampler.peak_in_flight.get(probe.name, 0)
+            probe.missed_ticks = self._sampler.missed.get(probe.name, 0)
+            probe.expected_ticks = self._sampler.expected.get(probe.name, 0)
+            lost = probe.missed_ticks + probe.stalls
+            if probe.expected_ticks and lost > 0.01 * probe.expected_ticks:
+                # a saturated harness must not look like a healthy target: say so beside the numbers
+                avail.warnings.append(
+                    f"probe {probe.name}: the harness could not keep its sampling grid ({lost} of "
+                    f"{probe.expected_ticks} ticks missed or stalled); too many probes for this machine, or the "
+                    "machine is busy: the stated uncertainty uses the real gaps between samples")
         ledger = LocalLedger.read(self._ledger.path)  # the durable record, not our memory of it
         writers = []
         for w in self._writers:

@@ -47,6 +47,7 @@ def summary_table(r: MeasurementResult) -> Table:
                   + (f"; {p.stalls} sample(s) discarded: harness stalled" if p.stalls else "")
                   + (f"; {p.skipped_ticks} tick(s) skipped at {p.max_in_flight} checks in flight"
                      if p.skipped_ticks else "")
+                  + (f"; {p.missed_ticks} tick(s) missed: the harness was late" if p.missed_ticks else "")
                   + (f"; last answered by {p.last_member}" if p.last_member else ""))
     t.add_row("error rate (during)", f"{r.error_rate:.1%} of {r.samples_during} samples")
     for w in r.witnesses:

@@ -91,7 +91,12 @@ def test_frozen_server_is_an_outage_and_unanswered_writes_are_indeterminate(post
     w = result.writers[0]
     # a hung query is a failed sample: the probe saw the freeze; it answers again soon after the thaw
     assert result.detect_s is not None and result.detect_s <= 0.06
-    assert 1.5 - 0.06 <= result.rto_s <= (t_thaw - t_inject) + 0.5
+    # A check that started in the last budget (0.5 s) before the thaw is answered within its budget after
+    # it: to a client with that timeout the service was up then. The stated uncertainty covers the gap to
+    # the server's own state (the answer time of the sample that ended the outage).
+    frozen = t_thaw - t_inject
+    assert frozen - 0.5 - 0.06 <= result.rto_s <= frozen + 0.5
+    assert frozen - result.rto_s <= result.uncertainty_s + 0.06, (frozen, result.rto_s, result.uncertainty_s)
     assert w.indeterminate_writes >= 1 and w.lost_writes == 0 and w.acked > 0
     assert w.failed == w.indeterminate_writes
 
