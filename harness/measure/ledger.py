@@ -18,6 +18,8 @@ import asyncio
 import json
 import os
 import re
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,30 +89,67 @@ class WriteRecord:
 
 
 class LocalLedger:
-    """Append-only JSONL file. Acks are fsynced before the writer moves on: the ledger must survive us."""
+    """Append-only JSONL file: the record of what was attempted and acknowledged, which must survive us.
+
+    Every entry is written and flushed to the OS before the writer moves on (so it survives a crash of the
+    harness process). Acks are also fsynced, by group commit: a background thread fsyncs within
+    `GROUP_COMMIT_S` of an ack (and `close()` fsyncs what is left). An fsync per ack on the writer's path
+    (~3.5 ms on a busy disk) capped a writer far below 500 writes/s; the group commit keeps the ledger
+    durable against a machine crash to within a few milliseconds instead.
+    """
+
+    GROUP_COMMIT_S = 0.005
 
     def __init__(self, path: Path):
         self.path = path
         self._file = None
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-fsync")  # keeps order
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-io")  # keeps order
+        self._dirty = threading.Event()
+        self._closing = threading.Event()
+        self._syncer: threading.Thread | None = None
+        self.fsyncs = 0
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "a", encoding="utf-8")
+        self._syncer = threading.Thread(target=self._sync_loop, name="ledger-fsync", daemon=True)
+        self._syncer.start()
+
+    def _sync_loop(self) -> None:
+        while not self._closing.is_set():
+            if self._dirty.wait(0.1):
+                time.sleep(self.GROUP_COMMIT_S)  # let the acks of the next few ms join this fsync
+                self._dirty.clear()
+                self._fsync()
+
+    def _fsync(self) -> None:
+        file = self._file
+        if file is not None:
+            try:
+                os.fsync(file.fileno())
+                self.fsyncs += 1
+            except (OSError, ValueError):  # closed under us at shutdown: close() fsyncs itself
+                pass
 
     def _append(self, entry: dict, sync: bool) -> None:
         self._file.write(json.dumps(entry, separators=(",", ":")) + "\n")
         self._file.flush()
         if sync:
-            os.fsync(self._file.fileno())
+            self._dirty.set()
 
     async def append(self, entry: dict, sync: bool) -> None:
-        # fsync in a side thread: a slow disk must not stall the probes sharing the event loop
+        # in a side thread: a slow disk must not stall the probes sharing the event loop
         await asyncio.get_running_loop().run_in_executor(self._io, self._append, entry, sync)
 
     def close(self) -> None:
         self._io.shutdown(wait=True)
+        self._closing.set()
+        if self._syncer is not None:
+            self._syncer.join(timeout=5)
+            self._syncer = None
         if self._file is not None:
+            self._file.flush()
+            self._fsync()
             self._file.close()
             self._file = None
 

@@ -301,9 +301,9 @@ class PostgresProbe(Probe):
     """Connections are kept and reused (a connection per sample would fork a backend 20 times a second);
     checks that overlap each take their own. A connection whose check failed is abandoned, never reused.
 
-    A connect that outlives its check's budget is not wasted: it runs on in the background (shielded) and,
-    if it succeeds, its connection joins the idle ones for the next check. Without this a probe whose
-    budget is shorter than a fork + SCRAM handshake could never come back.
+    A connect that outlives its check's budget is not wasted: it runs on in the background and, if it
+    succeeds, its connection joins the idle ones for the next check (without this a probe whose budget is
+    shorter than a fork + SCRAM handshake could never come back). One connect per member at a time.
 
     Several hosts in the DSN: each is tried with budget / (hosts + 1) to connect, the last one that
     answered first; `target_session_attrs` is honoured per host by libpq itself.
@@ -316,17 +316,20 @@ class PostgresProbe(Probe):
         self._preferred = 0
         self._idle: list = []  # (member index, connection)
         self._abandoned: list = []
-        self._connecting: set[asyncio.Task] = set()
+        # At most one connect in flight per member, shared by the checks that need one: while a server is
+        # frozen, a connect per tick would pile up in its backlog and hit it with a storm of forks and
+        # authentications the moment it thaws (the probe itself slowing the recovery it measures).
+        self._connecting: dict[int, asyncio.Task] = {}
 
-    def _keep(self, member: int, task: asyncio.Task) -> None:
-        self._connecting.discard(task)
+    def _landed(self, member: int, task: asyncio.Task) -> None:
+        if self._connecting.get(member) is task:
+            del self._connecting[member]
         if task.cancelled() or task.exception() is not None:
             return
-        conn = task.result()
         if len(self._idle) < self.MAX_IDLE:
-            self._idle.append((member, conn))
+            self._idle.append((member, task.result()))
         else:
-            self._abandoned.append(conn)
+            self._abandoned.append(task.result())
 
     async def _connect(self, dsn: str):
         import psycopg
@@ -334,6 +337,36 @@ class PostgresProbe(Probe):
         return await psycopg.AsyncConnection.connect(
             dsn, autocommit=True, connect_timeout=max(2, math.ceil(self.budget)), application_name="drill-probe",
         )
+
+    def _idle_of(self, member: int):
+        for k, (m, conn) in enumerate(self._idle):
+            if m == member and not conn.closed:
+                del self._idle[k]
+                return conn
+        return None
+
+    async def _from_member(self, i: int, share: float):
+        """A connection to member i within `share` seconds (joining its connect in flight), else raise."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + share
+        while True:
+            conn = self._idle_of(i)
+            if conn is not None:
+                return conn
+            task = self._connecting.get(i)
+            if task is None:
+                task = asyncio.ensure_future(within(self._connect(self._members[i]), 5.0 + self.budget))
+                self._connecting[i] = task
+                task.add_done_callback(lambda t, i=i: self._landed(i, t))
+            left = end - loop.time()
+            if left <= 0:
+                raise TimeoutError(f"no connection within {share * 1000:.0f} ms")
+            await asyncio.wait({task}, timeout=left)  # never cancels the shared connect
+            if not task.done():
+                raise TimeoutError(f"no connection within {share * 1000:.0f} ms")
+            if task.exception() is not None:
+                raise task.exception()
+            # it landed in the idle list (or another check took it first): loop and look again
 
     async def _take(self) -> tuple[int, object]:
         while self._idle:
@@ -344,22 +377,15 @@ class PostgresProbe(Probe):
         share = self.budget / (len(self._members) + 1) if len(self._members) > 1 else self.budget
         errors = []
         for i in order:
-            task = asyncio.ensure_future(within(self._connect(self._members[i]), 5.0 + self.budget))
-            self._connecting.add(task)
             try:
-                done, _ = await asyncio.wait({task}, timeout=share)
+                conn = await self._from_member(i, share)
             except asyncio.CancelledError:
-                task.add_done_callback(lambda t, i=i: self._keep(i, t))
                 raise
-            if task in done:
-                self._connecting.discard(task)
-                if task.exception() is None:
-                    self._preferred = i
-                    return i, task.result()
-                errors.append(f"{_member_label(self._members[i])}: {mask(str(task.exception()))[:120]}")
-            else:
-                task.add_done_callback(lambda t, i=i: self._keep(i, t))
-                errors.append(f"{_member_label(self._members[i])}: no connection within {share * 1000:.0f} ms")
+            except BaseException as err:  # noqa: BLE001 - this member failed: try the next
+                errors.append(f"{_member_label(self._members[i])}: {mask(str(err) or type(err).__name__)[:120]}")
+                continue
+            self._preferred = i
+            return i, conn
         raise ProbeFailed("; ".join(errors))
 
     async def check(self) -> str | None:
@@ -375,10 +401,11 @@ class PostgresProbe(Probe):
         return _member_label(self._members[member]) if len(self._members) > 1 else None
 
     async def close(self) -> None:
-        for task in list(self._connecting):
+        pending = list(self._connecting.values())
+        for task in pending:
             task.cancel()
-        if self._connecting:
-            await asyncio.wait(self._connecting, timeout=1.0)
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
         for _, conn in self._idle:
             self._abandoned.append(conn)
         self._idle.clear()
