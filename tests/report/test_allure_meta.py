@@ -109,6 +109,9 @@ CASES = [
     ("TargetUnhealthy: Target not healthy: replica lag 12 s", "broken", "Target not healthy"),
     ("KeyError: 'leader'", "broken", "Harness error"),
     ("AssertionError: error rate 12 % above 5 %", "failed", None),  # no DR category: Allure's default
+    ("AssertionError: latency breached: p99 of app during the fault 812 ms >= 500 ms", "failed", "Latency breached"),
+    ("AssertionError: degraded too long: 9.20 s slower than the degraded threshold, limit 5 s", "failed",
+     "Latency breached"),
 ]
 
 
@@ -122,7 +125,8 @@ def test_categories_file_and_regexes_in_both_allure_engines(tmp_path):
     write_metadata(tmp_path, target="local")
     assert json.loads((tmp_path / "categories.json").read_text()) == CATEGORIES
     assert [c["name"] for c in CATEGORIES] == [
-        "RTO breached", "RPO breached", "Fault injection failed", "Target not healthy", "Harness error"]
+        "RTO breached", "RPO breached", "Latency breached", "Fault injection failed", "Target not healthy",
+        "Harness error"]
     want = [expected for *_, expected in CASES]
     # Allure 2 (Java) matches the whole message: Python's fullmatch has the same semantics here
     assert _first_match(lambda rx, msg: re.fullmatch(rx, msg) is not None) == want
