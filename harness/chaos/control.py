@@ -99,6 +99,7 @@ class _Run:
         self.clearance: dict[str, Any] | None = None
         self.watch: Any = None  # harness.safety.GuardWatch while the method runs, when guards are declared
         self.aborted: dict[str, Any] | None = None
+        self.result: Any = None  # the MeasurementResult, once stopped
 
     def once(self, context: Any, what: str) -> bool:
         """True the first time for this context and hook: a control given both in the experiment and with
@@ -191,19 +192,17 @@ def resolve_probes_and_writers(s: MeasureSettings) -> tuple[list, list, Any]:
 
 
 def judged_targets(s: MeasureSettings, objective: Any) -> tuple[float | None, float | None, str]:
-    """(rto_s, rpo_s, where they come from): inline targets win over the objective's, field by field."""
-    rto = rpo = None
-    sources = []
-    if objective is not None:
-        rto, rpo = objective.rto.judged_s, objective.rpo.judged_s
-        sources.append(f"{objective.key} ({objective.source})")
+    """(rto_s, rpo_s, where they come from): inline targets win over the objective's, field by field
+    (harness.measure.judgement decides)."""
+    t = _applied(s, objective)
+    return t.rto_s, t.rpo_s, t.source
+
+
+def _applied(s: MeasureSettings, objective: Any, has_writer: bool = True) -> Any:
+    from harness.measure import judgement
+
     inline = s.targets or InlineTargets()
-    if inline.rto_s is not None or inline.rpo_s is not None:
-        rto = inline.rto_s if inline.rto_s is not None else rto
-        rpo = inline.rpo_s if inline.rpo_s is not None else rpo
-        sources.append("inline " + ", ".join(f"{k}={v:g}" for k, v in (("rto_s", inline.rto_s), ("rpo_s", inline.rpo_s))
-                                             if v is not None))
-    return rto, rpo, "; ".join(sources) or "none"
+    return judgement.applicable_targets(objective, judgement.Targets(inline.rto_s, inline.rpo_s), has_writer)
 
 
 # -- the Chaos Toolkit control interface ----------------------------------------------------------------------
@@ -356,7 +355,7 @@ def after_experiment_control(context: Any, state: Any = None, **arguments: Any) 
         entry = _finish(run)
     except Exception as err:  # noqa: BLE001 - chaoslib swallows control errors: put it in the journal instead
         logger.error(f"measurement control failed: {err}", exc_info=True)
-        entry = {"error": mask(str(err)), "verdict": "error", "passed": False}
+        entry = {"error": mask(str(err)), "verdict": "not-measured", "passed": False}
     entry["clearance"] = run.clearance  # who we were and whose approval, or None (a lab run)
     entry["aborted"] = run.aborted  # who or what stopped the method (an abort guard), or None
     state[JOURNAL_KEY] = clean(entry)
@@ -414,27 +413,29 @@ def _interrupt(message: str) -> None:
 
 
 def _finish(run: _Run) -> dict[str, Any]:
-    from harness.measure import Targets
+    from harness.measure import Targets, judgement
 
     s, m = run.settings, run.measurement
     base: dict[str, Any] = {"schema_version": 1, "control": "harness.chaos.control",
                             "objective": _objective_dict(run.objective),
                             "inject_at": run.inject_label, "failed_actions": run.failed_actions}
+    rto_t = rpo_t = None
     if s is not None:
-        rto_t, rpo_t, source = judged_targets(s, run.objective)
-        base["targets"] = {"rto_s": rto_t, "rpo_s": rpo_t, "source": source}
-    if m is not None and not m.writer_specs and base.get("targets", {}).get("rpo_s") is not None:
-        # Without a writer there is no data loss to measure: an RPO target is reported, not judged (a null
-        # RPO against a target would otherwise count as a breach).
-        base["targets"]["rpo_s"], base["targets"]["rpo_not_judged"] = None, "no writer: data loss not measured"
-        rpo_t = None
+        applied = _applied(s, run.objective, has_writer=m is None or bool(m.writer_specs))
+        rto_t, rpo_t = applied.rto_s, applied.rpo_s
+        base["targets"] = {"rto_s": rto_t, "rpo_s": rpo_t, "source": applied.source}
+        if applied.rpo_not_judged:
+            # Without a writer there is no data loss to measure: an RPO target is reported, not judged (a null
+            # RPO against a target would otherwise count as a breach).
+            base["targets"]["rpo_not_judged"] = applied.rpo_not_judged
     if m is None or run.error:
-        return {**base, "verdict": "not-measured", "passed": False, "error": run.error or "no measurement started"}
+        return {**base, "verdict": judgement.NOT_MEASURED, "passed": False,
+                "error": run.error or "no measurement started"}
     if m.t_inject is None:
         m.close()
-        return {**base, "verdict": "not-measured", "passed": False,
+        return {**base, "verdict": judgement.NOT_MEASURED, "passed": False,
                 "error": "no action ran in the method: nothing was injected, nothing measured"}
-    deadline = s.deadline or (DEFAULT_DEADLINE_S if rto_t is None else min(3600.0, max(2 * rto_t, rto_t + 60)))
+    deadline = judgement.deadline(rto_t, explicit=s.deadline, default=DEFAULT_DEADLINE_S)
     logger.info(f"measurement: waiting up to {deadline:g} s for stable recovery ({m.stable:g} s of good samples)")
     t0 = time.monotonic()
     recovered = m.wait_recovered(deadline)
@@ -442,17 +443,11 @@ def _finish(run: _Run) -> dict[str, Any]:
                 "of waiting; reading the writers back")
     result = m.stop(targets=Targets(rto_s=rto_t, rpo_s=rpo_t))
     v = result.verdict
-    if not result.recovered:
-        verdict = "not-recovered"
-    elif v is None:
-        verdict = "no-targets"
-    elif v.passed:
-        verdict = "passed"
-    else:
-        verdict = "+".join(k for k, c in (("rto-breached", v.rto), ("rpo-breached", v.rpo)) if c is not None and not c.ok)
+    verdict = judgement.name_of(result, aborted=run.aborted is not None)
+    run.result = result
     entry = {**base,
              "verdict": verdict,
-             "passed": result.recovered and (v is None or v.passed),
+             "passed": judgement.passed(verdict),
              "recovered": result.recovered, "no_outage_observed": result.no_outage_observed,
              "rto_s": result.rto_s, "rto_at_least_s": result.rto_at_least_s, "uncertainty_s": result.uncertainty_s,
              "detect_s": result.detect_s, "degraded_s": result.degraded_s,
@@ -483,13 +478,12 @@ def _failure_reason(entry: dict[str, Any], run: _Run) -> str | None:
         return entry["error"]
     if run.failed_actions:
         return f"fault action(s) failed: {', '.join(run.failed_actions)}"
-    if entry.get("verdict") == "not-recovered":
+    from harness.measure import judgement
+
+    if entry.get("verdict") == judgement.NOT_RECOVERED:
         return "the system did not recover (stable) before the deadline"
     if not entry.get("passed", True):
-        checks = entry.get("checks") or {}
-        parts = [f"{k.upper()} {c['measured_s']} s > target {c['target_s']} s" for k in ("rto", "rpo")
-                 if (c := checks.get(k)) and not c["ok"]]
-        return "objective breached: " + ("; ".join(parts) or entry.get("verdict", "?"))
+        return "objective breached: " + (judgement.breach_text(entry.get("checks")) or entry.get("verdict", "?"))
     return None
 
 
