@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -13,6 +15,7 @@ CHAOS = str(Path(sys.executable).with_name("chaos"))
 # The measurement control chains a drill record per run: a test's runs go to a throwaway reports folder,
 # never into the checkout's own reports/records chain (a test passes DRILL_REPORTS_DIR to look at them).
 TEST_REPORTS = Path(tempfile.mkdtemp(prefix="drill-chaos-test-reports-"))
+atexit.register(shutil.rmtree, TEST_REPORTS, ignore_errors=True)
 
 
 def chaos(*args: str, cwd: Path, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
