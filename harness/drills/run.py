@@ -163,39 +163,40 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
     problems = preflight_only(root, run_dir, req, files)
     if problems is not None:
         return RunOutcome(run_dir, [], None, problems, PYTEST_USAGE_ERROR)
+    if clearance is not None:
+        rec.event("approval-checked", clearance.record())
     try:
-        if clearance is not None:
-            rec.event("approval-checked", clearance.record())
         target, started_lab = _connect(req.target, say)
-        rec.event("drill-started", {"features": [_rel(f) for f in files], "tags": req.tags,
-                                    "plan": req.plan.name if req.plan else None})
-        argv = pytest_argv(root, run_dir, req)
-        (run_dir / "command.txt").write_text(" ".join(shlex.quote(a) for a in argv) + "\n", encoding="utf-8")
-        env = {**os.environ, "DRILL_FEATURES": os.pathsep.join(str(f) for f in files)}
-        if req.yes:
-            env[AUTO_CONFIRM_ENV] = "1"
-        if req.approvals:  # the child preflights a cloud target itself (plugin.pytest_sessionstart)
-            env[APPROVAL_ENV] = str(req.approvals[0].get("ticket") or "")
-            env[APPROVER_ENV] = str(req.approvals[0].get("approver") or "")
-        try:
-            code = subprocess.run(argv, cwd=root, env=env, stdout=stream, stderr=subprocess.STDOUT if stream else None
-                                  ).returncode
-        finally:
-            if started_lab and not req.keep_lab:
-                say("stopping the lab this run started (drill lab down)")
-                target.lab.down()
-        scenarios = load_scenarios(run_dir)
-        if code == PYTEST_USAGE_ERROR:
-            rec.abandon()
-            return RunOutcome(run_dir, scenarios, None, EXIT_USAGE, code, started_lab)
-        if code == PYTEST_NO_TESTS or (code == 0 and not scenarios):
-            raise HarnessError(f"no scenario matches (tags: {req.tags or '-'}, plan: {req.plan.name if req.plan else '-'})")
-        _write_metadata(run_dir, req.target, target)
-        record = _record(rec, scenarios, run_dir)
-        return RunOutcome(run_dir, scenarios, record, _exit_code(code, scenarios), code, started_lab)
     except HarnessError:
-        rec.abandon()  # usage-like failures (no scenario matched, a lab that would not start): no record
+        rec.abandon()  # a lab that would not start: no drill ran, no record (as before records were live)
         raise
+    rec.event("drill-started", {"features": [_rel(f) for f in files], "tags": req.tags,
+                                "plan": req.plan.name if req.plan else None})
+    argv = pytest_argv(root, run_dir, req)
+    (run_dir / "command.txt").write_text(" ".join(shlex.quote(a) for a in argv) + "\n", encoding="utf-8")
+    env = {**os.environ, "DRILL_FEATURES": os.pathsep.join(str(f) for f in files)}
+    if req.yes:
+        env[AUTO_CONFIRM_ENV] = "1"
+    if req.approvals:  # the child preflights a cloud target itself (plugin.pytest_sessionstart)
+        env[APPROVAL_ENV] = str(req.approvals[0].get("ticket") or "")
+        env[APPROVER_ENV] = str(req.approvals[0].get("approver") or "")
+    try:
+        code = subprocess.run(argv, cwd=root, env=env, stdout=stream, stderr=subprocess.STDOUT if stream else None
+                              ).returncode
+    finally:
+        if started_lab and not req.keep_lab:
+            say("stopping the lab this run started (drill lab down)")
+            target.lab.down()
+    scenarios = load_scenarios(run_dir)
+    if code == PYTEST_USAGE_ERROR:
+        rec.abandon()
+        return RunOutcome(run_dir, scenarios, None, EXIT_USAGE, code, started_lab)
+    if code == PYTEST_NO_TESTS or (code == 0 and not scenarios):
+        rec.abandon()  # usage, not a drill: no record
+        raise HarnessError(f"no scenario matches (tags: {req.tags or '-'}, plan: {req.plan.name if req.plan else '-'})")
+    _write_metadata(run_dir, req.target, target)
+    record = _record(rec, scenarios, run_dir)
+    return RunOutcome(run_dir, scenarios, record, _exit_code(code, scenarios), code, started_lab)
 
 
 def _preflight(target_file: Any, req: RunRequest) -> Any:
