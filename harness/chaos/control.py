@@ -12,6 +12,10 @@ EXPERIMENT`), it:
    (JOURNAL_KEY): RTO/RPO, outages, lost writes, targets, verdict, the artefact folder and the full result;
 5. sets the journal's `status` to `failed` when an objective is breached, the system did not recover, or a
    fault action failed — so `chaos run` exits 1. (The continuous hypothesis never does this.)
+6. appends a drill record (path `chaos-toolkit`) to `<reports>/records/`, the chain Gherkin drills and
+   `drill measure` use: written live from the first event (the run's activities as they happen), chained
+   after the experiment with the experiment file's SHA-256, the verdict, the samples and the journal as
+   evidence. The record's id is in the journal under `drill_measurement.record`.
 
 Settings, from the control's provider `arguments` (substituted with the experiment's configuration, so
 `${name}` works) overridden by an experiment extension named `drill` (see docs/chaos.md):
@@ -25,6 +29,8 @@ Settings, from the control's provider `arguments` (substituted with the experime
               the run before anything is injected; the clearance goes into the journal under `clearance`
     objective {component, scenario} of objectives.yaml;  targets {rto_s, rpo_s} inline (win over it)
     rate, interval, stable, baseline, deadline, out_dir, inject_at
+    reports   the reports folder the drill record is chained into (default $DRILL_REPORTS_DIR or ./reports);
+              `out_dir` defaults to <reports>/chaos/<run id>
     budget    latency budget (s) of every probe that names none (`probe_timeout` is the older name);
               default per kind (http 1 s, tcp/postgres/redis 0.5 s); independent of the interval
     degraded  degraded threshold (s) of every probe that names none: slower but within budget = degraded
@@ -77,6 +83,7 @@ class MeasureSettings(BaseModel):
     baseline: float = Field(2.0, gt=0)
     deadline: float | None = Field(None, gt=0)
     out_dir: str | None = None
+    reports: str | None = None
     inject_at: str | None = None
     objective: ObjectiveRef | None = None
     targets: InlineTargets | None = None
@@ -99,6 +106,10 @@ class _Run:
         self.clearance: dict[str, Any] | None = None
         self.watch: Any = None  # harness.safety.GuardWatch while the method runs, when guards are declared
         self.aborted: dict[str, Any] | None = None
+        self.result: Any = None  # the MeasurementResult, once stopped
+        self.record: Any = None  # harness.evidence.record.RecordBuilder, from the first event on
+        self.record_path: Path | None = None
+        self.record_name = "chaos experiment"
 
     def once(self, context: Any, what: str) -> bool:
         """True the first time for this context and hook: a control given both in the experiment and with
@@ -191,19 +202,17 @@ def resolve_probes_and_writers(s: MeasureSettings) -> tuple[list, list, Any]:
 
 
 def judged_targets(s: MeasureSettings, objective: Any) -> tuple[float | None, float | None, str]:
-    """(rto_s, rpo_s, where they come from): inline targets win over the objective's, field by field."""
-    rto = rpo = None
-    sources = []
-    if objective is not None:
-        rto, rpo = objective.rto.judged_s, objective.rpo.judged_s
-        sources.append(f"{objective.key} ({objective.source})")
+    """(rto_s, rpo_s, where they come from): inline targets win over the objective's, field by field
+    (harness.measure.judgement decides)."""
+    t = _applied(s, objective)
+    return t.rto_s, t.rpo_s, t.source
+
+
+def _applied(s: MeasureSettings, objective: Any, has_writer: bool = True) -> Any:
+    from harness.measure import judgement
+
     inline = s.targets or InlineTargets()
-    if inline.rto_s is not None or inline.rpo_s is not None:
-        rto = inline.rto_s if inline.rto_s is not None else rto
-        rpo = inline.rpo_s if inline.rpo_s is not None else rpo
-        sources.append("inline " + ", ".join(f"{k}={v:g}" for k, v in (("rto_s", inline.rto_s), ("rpo_s", inline.rpo_s))
-                                             if v is not None))
-    return rto, rpo, "; ".join(sources) or "none"
+    return judgement.applicable_targets(objective, judgement.Targets(inline.rto_s, inline.rpo_s), has_writer)
 
 
 # -- the Chaos Toolkit control interface ----------------------------------------------------------------------
@@ -224,6 +233,7 @@ def before_experiment_control(context: Any, configuration: Any = None, secrets: 
 
             run.objective = objectives.load().lookup(run.settings.objective.component, run.settings.objective.scenario)
         run.clearance = preflight(run.settings, configuration)
+        _start_record(run, context)
     except HarnessError as err:
         run.error = str(err)
         _interrupt(str(err))
@@ -273,6 +283,7 @@ def before_method_control(context: Any, configuration: Any = None, secrets: Any 
         try:
             run.settings = settings_from(arguments, context if isinstance(context, dict) else None)
             run.clearance = preflight(run.settings, configuration)
+            _start_record(run, None)
         except HarnessError as err:
             run.error = str(err)
             _interrupt(str(err))
@@ -283,7 +294,7 @@ def before_method_control(context: Any, configuration: Any = None, secrets: Any 
     try:
         probes, writers, target = resolve_probes_and_writers(s)
         run_id = new_run_id()
-        out_dir = Path(s.out_dir) if s.out_dir else Path("reports") / "chaos" / run_id
+        out_dir = Path(s.out_dir) if s.out_dir else _reports(s) / "chaos" / run_id
         m = Measurement(probes=probes, writers=writers, interval=s.interval or target.measure.interval,
                         budget=s.budget if s.budget is not None else s.probe_timeout, degraded=s.degraded,
                         stable=s.stable or target.measure.stable, out_dir=out_dir, run_id=run_id)
@@ -292,8 +303,11 @@ def before_method_control(context: Any, configuration: Any = None, secrets: Any 
         m.start()
         run.measurement = m
         m.baseline(s.baseline)
+        _event(run, "baseline-ok", {"seconds": s.baseline, "probes": [p.name for p in probes],
+                                    "writers": [w.name for w in writers], "run_id": run_id})
     except (HarnessError, TargetUnhealthy) as err:
         run.error = mask(str(err))
+        _event(run, "aborted", {"by": "measurement control", "reason": run.error})
         _interrupt(f"measurement control: {run.error}")
 
 
@@ -308,6 +322,7 @@ def before_activity_control(context: Any, **arguments: Any) -> None:
             (run.settings.inject_at is None and kind == "action") or name == run.settings.inject_at):
         m.mark_inject(name)
         run.inject_label = name
+        _event(run, "fault-injected", {"activity": name})
         logger.info(f"measurement: t_inject at '{name}'")
         _watch_guards(run)
     else:
@@ -323,6 +338,8 @@ def after_activity_control(context: Any, state: Any = None, **arguments: Any) ->
     if run.in_method and context.get("type") == "action" and status == "failed":
         run.failed_actions.append(name)
     run.mark(f"{context.get('type', 'activity')} {status or 'done'}: {name}")
+    _event(run, "activity-finished", {"activity": name, "type": context.get("type", "activity"),
+                                      "status": status or "done"})
 
 
 def after_method_control(context: Any, state: Any = None, **arguments: Any) -> None:
@@ -336,6 +353,7 @@ def before_rollback_control(context: Any, **arguments: Any) -> None:
     run = _current()
     if run.once(context, "before-rollback"):
         run.mark("rollbacks")
+        _event(run, "rollback", {"step": "rollbacks started"})
 
 
 def after_rollback_control(context: Any, state: Any = None, **arguments: Any) -> None:
@@ -346,6 +364,8 @@ def after_rollback_control(context: Any, state: Any = None, **arguments: Any) ->
 
 def after_experiment_control(context: Any, state: Any = None, **arguments: Any) -> None:
     """Wait for stable recovery, analyse, write JOURNAL_KEY into the journal, fail it on a breach."""
+    from harness.measure import judgement
+
     run = _current()
     if not isinstance(state, dict) or run.written:
         return
@@ -356,9 +376,11 @@ def after_experiment_control(context: Any, state: Any = None, **arguments: Any) 
         entry = _finish(run)
     except Exception as err:  # noqa: BLE001 - chaoslib swallows control errors: put it in the journal instead
         logger.error(f"measurement control failed: {err}", exc_info=True)
-        entry = {"error": mask(str(err)), "verdict": "error", "passed": False}
+        entry = {"error": mask(str(err)), "verdict": judgement.NOT_MEASURED, "passed": False}
     entry["clearance"] = run.clearance  # who we were and whose approval, or None (a lab run)
     entry["aborted"] = run.aborted  # who or what stopped the method (an abort guard), or None
+    if run.record is not None:
+        entry["record"] = run.record.id
     state[JOURNAL_KEY] = clean(entry)
     reason = _failure_reason(entry, run)
     if reason and state.get("status") in ("completed", None):
@@ -366,6 +388,11 @@ def after_experiment_control(context: Any, state: Any = None, **arguments: Any) 
         logger.error(f"measurement: the experiment FAILED: {reason}")
     if reason:
         state[JOURNAL_KEY]["failed_because"] = reason
+    try:
+        _finish_record(run, state, entry, reason)
+    except Exception as err:  # noqa: BLE001 - the journal must still be written; the live record says the rest
+        logger.error(f"measurement control: the drill record could not be written: {mask(str(err))}",
+                     exc_info=True)
 
 
 def cleanup_control() -> None:
@@ -376,10 +403,104 @@ def cleanup_control() -> None:
             _run.measurement.close()
         except Exception:  # noqa: BLE001
             logger.debug("measurement close failed", exc_info=True)
+    if _run is not None and _run.record is not None and _run.record_path is None:
+        # the after-experiment hook never ran (the run was interrupted before it): chain what happened
+        try:
+            _run.record.event("aborted", {"by": "chaos toolkit", "reason": "the run ended before the "
+                                          "measurement control's after-experiment hook"})
+            _run.record.scenario(name=_run.record_name, measurement=None, status="broken",
+                                 verdict_name="not-measured")
+            _run.record.finish()
+        except Exception:  # noqa: BLE001
+            logger.debug("drill record finish failed", exc_info=True)
     _run = None
 
 
 # -- internals ------------------------------------------------------------------------------------------------
+def _reports(s: MeasureSettings | None) -> Path:
+    from harness.evidence import paths
+
+    return paths.reports_dir(s.reports if s is not None else None)
+
+
+def _experiment_source() -> str | None:
+    """The experiment file `chaos run` was given (its click context), or None outside the CLI."""
+    try:
+        import click
+
+        ctx = click.get_current_context(silent=True)
+    except ImportError:
+        return None
+    while ctx is not None:
+        if "source" in (ctx.params or {}):
+            return str(ctx.params["source"])
+        ctx = ctx.parent
+    return None
+
+
+def _start_record(run: _Run, experiment: Any) -> None:
+    """The run's drill record, live from its first event: path chaos-toolkit, the experiment's SHA-256."""
+    from harness.evidence.record import RecordBuilder, experiment_sha256
+
+    if run.record is not None:
+        return
+    s = run.settings
+    exp = experiment if isinstance(experiment, dict) else {}
+    source = _experiment_source()
+    info = {"title": exp.get("title"), **experiment_sha256(source, exp)}
+    environment = (run.clearance or {}).get("environment") or "lab"
+    run.record = RecordBuilder(_reports(s), target=s.drill_target or s.target, environment=environment,
+                               path="chaos-toolkit", experiment=info)
+    run.record_name = str(exp.get("title") or (Path(source).stem if source else "chaos experiment"))
+    if run.clearance is not None:
+        run.record.event("approval-checked", run.clearance)
+    run.record.event("drill-started", {"experiment": info.get("file"), "title": exp.get("title"),
+                                       "objective": s.objective.model_dump() if s.objective else None,
+                                       "targets": s.targets.model_dump() if s.targets else None})
+
+
+def _event(run: _Run, kind: str, detail: dict[str, Any]) -> None:
+    if run.record is not None and run.record_path is None:
+        try:
+            run.record.event(kind, detail)
+        except Exception:  # noqa: BLE001 - a record problem must never break the experiment
+            logger.debug("drill record event failed", exc_info=True)
+
+
+def _finish_record(run: _Run, journal: dict[str, Any], entry: dict[str, Any], reason: str | None) -> None:
+    """Chain the record: one scenario (the experiment), the samples and the journal as evidence."""
+    import json
+
+    from harness.measure import judgement
+
+    rec = run.record
+    if rec is None or run.record_path is not None:
+        return
+    word = entry.get("verdict") if entry.get("verdict") in judgement.VERDICTS else judgement.NOT_MEASURED
+    status = ("broken" if word in (judgement.NOT_MEASURED, judgement.ABORTED)
+              else "failed" if reason or not judgement.passed(word) else "passed")
+    m = run.measurement
+    folder = m.out_dir if m is not None else rec.reports_dir / "evidence" / rec.id
+    folder.mkdir(parents=True, exist_ok=True)
+    journal_file = folder / "chaos-journal.json"
+    journal_file.write_text(json.dumps(clean(journal), indent=2, ensure_ascii=False, default=str) + "\n",
+                            encoding="utf-8")
+    objective = run.objective
+    if run.result is not None and run.result.recovered:
+        rec.event("recovered", {"scenario": run.record_name, "rto_s": run.result.rto_s})
+    rec.scenario(name=run.record_name, objective_key=objective.key if objective else None,
+                 objective_source=objective.source if objective else (entry.get("targets") or {}).get("source"),
+                 measurement=run.result, status=status, verdict_name=word,
+                 extra={"journal_status": journal.get("status"), "failed_because": reason,
+                        "failed_actions": run.failed_actions, "aborted": run.aborted,
+                        "targets_source": (entry.get("targets") or {}).get("source")})
+    rec.event("scenario-finished", {"scenario": run.record_name, "status": status, "verdict": word})
+    rec.event("drill-finished", {"scenarios": 1, "journal_status": journal.get("status")})
+    rec.evidence(folder)
+    run.record_path = rec.finish()
+    logger.info(f"drill record: {run.record_path}")
+
+
 def _watch_guards(run: _Run) -> None:
     """Abort guards (the target file's safety.guards plus the control's own `guards`) watch the probes from
     t_inject on. A breach past its grace stops the method the way Ctrl-C would, gracefully: chaoslib then
@@ -397,6 +518,7 @@ def _watch_guards(run: _Run) -> None:
 
     def abort(decision: Any) -> None:
         run.aborted = decision.model_dump(mode="json")
+        _event(run, "aborted", {"by": decision.by, "reason": decision.reason})
         logger.error(f"abort guard: {decision.by}: {decision.reason}; stopping the method, rollbacks follow")
         exit_gracefully()
 
@@ -414,27 +536,29 @@ def _interrupt(message: str) -> None:
 
 
 def _finish(run: _Run) -> dict[str, Any]:
-    from harness.measure import Targets
+    from harness.measure import Targets, judgement
 
     s, m = run.settings, run.measurement
     base: dict[str, Any] = {"schema_version": 1, "control": "harness.chaos.control",
                             "objective": _objective_dict(run.objective),
                             "inject_at": run.inject_label, "failed_actions": run.failed_actions}
+    rto_t = rpo_t = None
     if s is not None:
-        rto_t, rpo_t, source = judged_targets(s, run.objective)
-        base["targets"] = {"rto_s": rto_t, "rpo_s": rpo_t, "source": source}
-    if m is not None and not m.writer_specs and base.get("targets", {}).get("rpo_s") is not None:
-        # Without a writer there is no data loss to measure: an RPO target is reported, not judged (a null
-        # RPO against a target would otherwise count as a breach).
-        base["targets"]["rpo_s"], base["targets"]["rpo_not_judged"] = None, "no writer: data loss not measured"
-        rpo_t = None
+        applied = _applied(s, run.objective, has_writer=m is None or bool(m.writer_specs))
+        rto_t, rpo_t = applied.rto_s, applied.rpo_s
+        base["targets"] = {"rto_s": rto_t, "rpo_s": rpo_t, "source": applied.source}
+        if applied.rpo_not_judged:
+            # Without a writer there is no data loss to measure: an RPO target is reported, not judged (a null
+            # RPO against a target would otherwise count as a breach).
+            base["targets"]["rpo_not_judged"] = applied.rpo_not_judged
     if m is None or run.error:
-        return {**base, "verdict": "not-measured", "passed": False, "error": run.error or "no measurement started"}
+        return {**base, "verdict": judgement.NOT_MEASURED, "passed": False,
+                "error": run.error or "no measurement started"}
     if m.t_inject is None:
         m.close()
-        return {**base, "verdict": "not-measured", "passed": False,
+        return {**base, "verdict": judgement.NOT_MEASURED, "passed": False,
                 "error": "no action ran in the method: nothing was injected, nothing measured"}
-    deadline = s.deadline or (DEFAULT_DEADLINE_S if rto_t is None else min(3600.0, max(2 * rto_t, rto_t + 60)))
+    deadline = judgement.deadline(rto_t, explicit=s.deadline, default=DEFAULT_DEADLINE_S)
     logger.info(f"measurement: waiting up to {deadline:g} s for stable recovery ({m.stable:g} s of good samples)")
     t0 = time.monotonic()
     recovered = m.wait_recovered(deadline)
@@ -442,17 +566,11 @@ def _finish(run: _Run) -> dict[str, Any]:
                 "of waiting; reading the writers back")
     result = m.stop(targets=Targets(rto_s=rto_t, rpo_s=rpo_t))
     v = result.verdict
-    if not result.recovered:
-        verdict = "not-recovered"
-    elif v is None:
-        verdict = "no-targets"
-    elif v.passed:
-        verdict = "passed"
-    else:
-        verdict = "+".join(k for k, c in (("rto-breached", v.rto), ("rpo-breached", v.rpo)) if c is not None and not c.ok)
+    verdict = judgement.name_of(result, aborted=run.aborted is not None)
+    run.result = result
     entry = {**base,
              "verdict": verdict,
-             "passed": result.recovered and (v is None or v.passed),
+             "passed": judgement.passed(verdict),
              "recovered": result.recovered, "no_outage_observed": result.no_outage_observed,
              "rto_s": result.rto_s, "rto_at_least_s": result.rto_at_least_s, "uncertainty_s": result.uncertainty_s,
              "detect_s": result.detect_s, "degraded_s": result.degraded_s,
@@ -483,13 +601,12 @@ def _failure_reason(entry: dict[str, Any], run: _Run) -> str | None:
         return entry["error"]
     if run.failed_actions:
         return f"fault action(s) failed: {', '.join(run.failed_actions)}"
-    if entry.get("verdict") == "not-recovered":
+    from harness.measure import judgement
+
+    if entry.get("verdict") == judgement.NOT_RECOVERED:
         return "the system did not recover (stable) before the deadline"
     if not entry.get("passed", True):
-        checks = entry.get("checks") or {}
-        parts = [f"{k.upper()} {c['measured_s']} s > target {c['target_s']} s" for k in ("rto", "rpo")
-                 if (c := checks.get(k)) and not c["ok"]]
-        return "objective breached: " + ("; ".join(parts) or entry.get("verdict", "?"))
+        return "objective breached: " + (judgement.breach_text(entry.get("checks")) or entry.get("verdict", "?"))
     return None
 
 

@@ -17,6 +17,7 @@ from harness.errors import HarnessError
 from harness.evidence import audit as audit_mod
 from harness.evidence import cadence, findings, history as history_mod, record as record_mod
 from harness.evidence import integrity as verify_mod
+from harness.measure import judgement
 
 ReportsOpt = Annotated[Optional[Path], typer.Option(
     "--reports", help="Reports directory (default: $DRILL_REPORTS_DIR or ./reports).")]
@@ -38,8 +39,10 @@ def verify(
     for col in ("chain", "#", "id", "when", "hash", "evidence", "signature", "status"):
         table.add_column(col, overflow="fold")
     for r in report.rows:
-        table.add_row(r.chain, str(r.seq), r.id, r.when or "-", (r.hash or "-")[:12], r.evidence, r.signature,
-                      "[green]ok[/]" if r.ok else "[red]" + r.problems[0].replace("[", r"\[") + "[/]")
+        status = ("[red]" + r.problems[0].replace("[", r"\[") + "[/]" if not r.ok
+                  else "[yellow]" + r.note.replace("[", r"\[") + "[/]" if r.note else "[green]ok[/]")
+        table.add_row(r.chain, str(r.seq) if r.seq else "-", r.id, r.when or "-", (r.hash or "-")[:12], r.evidence,
+                      r.signature, status)
     out = _console()
     out.print(table)
     problems = report.problems
@@ -120,13 +123,15 @@ def history(
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
     table = Table(title="RTO/RPO history")
-    for col in ("date", "quarter", "type", "scenario", "RTO", "target", "RPO", "target", "lost", "verdict", "record"):
+    for col in ("date", "quarter", "type", "path", "scenario", "RTO", "target", "RPO", "target", "lost", "verdict",
+                "record"):
         table.add_column(col, overflow="fold")
     for r in rows:
+        word = judgement.label(r.verdict)  # the judgement's word, as every path prints it
         verdict = ("[yellow]not completed[/]" if r.status == "broken"
-                   else "[red]FAILED[/]" if r.status == "failed" and r.passed is not False
-                   else "-" if r.passed is None else "[green]met[/]" if r.passed else "[red]BREACHED[/]")
-        table.add_row(r.started.date().isoformat(), r.quarter, r.plan_type, r.scenario, _s(r.rto_s),
+                   else "[red]FAILED[/]" if r.status == "failed" and judgement.passed(r.verdict or "")
+                   else f"[green]{word}[/]" if judgement.passed(r.verdict or "") else f"[red]{word}[/]")
+        table.add_row(r.started.date().isoformat(), r.quarter, r.plan_type, r.path, r.scenario, _s(r.rto_s),
                       _s(r.rto_target_s), _s(r.rpo_s), _s(r.rpo_target_s),
                       "-" if r.lost_writes is None else str(r.lost_writes), verdict, r.record)
     _console().print(table)

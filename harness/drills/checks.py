@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from harness.drills.scenario import Checked, DrillScenario
 from harness.errors import HarnessError
+from harness.measure import judgement
 from harness.recovery.procedure import poll
 
 
@@ -30,13 +31,13 @@ def _target(drill: DrillScenario, what: str, seconds: float | None) -> tuple[flo
 def recovered_within(drill: DrillScenario, seconds: float | None = None) -> Checked:
     """RTO ≤ target. `seconds` None = the objective's (or the inline Given) target."""
     target, source = _target(drill, "RTO", seconds)
-    result = drill.measure(max(drill.deadline(), min(3600.0, max(2 * target, target + 60))))
+    result = drill.measure(max(drill.deadline(), judgement.deadline(target)))
     if not result.recovered:
         drill.judged(Checked("rto", target, None, False, source))
         raise AssertionError(
             f"RTO breached: not recovered (no {result.stable_s:g} s of stable success) within the deadline; "
             f"outage lasted at least {_fmt(result.rto_at_least_s)} s; target {target:g} s ({source})")
-    ok = result.rto_s <= target
+    ok = judgement.within(result.rto_s, target)
     check = drill.judged(Checked("rto", target, result.rto_s, ok, source))
     if not ok:
         raise AssertionError(
@@ -120,7 +121,7 @@ def rpo_within(drill: DrillScenario, seconds: float | None = None) -> Checked:
     target, source = _target(drill, "RPO", seconds)
     result = _with_writer(drill)
     rpo = result.rpo_s or 0.0
-    ok = rpo <= target
+    ok = judgement.within(rpo, target)
     check = drill.judged(Checked("rpo", target, rpo, ok, source))
     if not ok:
         raise AssertionError(

@@ -165,7 +165,11 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
         return RunOutcome(run_dir, [], None, problems, PYTEST_USAGE_ERROR)
     if clearance is not None:
         rec.event("approval-checked", clearance.record())
-    target, started_lab = _connect(req.target, say)
+    try:
+        target, started_lab = _connect(req.target, say)
+    except HarnessError:
+        rec.abandon()  # a lab that would not start: no drill ran, no record (as before records were live)
+        raise
     rec.event("drill-started", {"features": [_rel(f) for f in files], "tags": req.tags,
                                 "plan": req.plan.name if req.plan else None})
     argv = pytest_argv(root, run_dir, req)
@@ -185,8 +189,10 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
             target.lab.down()
     scenarios = load_scenarios(run_dir)
     if code == PYTEST_USAGE_ERROR:
+        rec.abandon()
         return RunOutcome(run_dir, scenarios, None, EXIT_USAGE, code, started_lab)
     if code == PYTEST_NO_TESTS or (code == 0 and not scenarios):
+        rec.abandon()  # usage, not a drill: no record
         raise HarnessError(f"no scenario matches (tags: {req.tags or '-'}, plan: {req.plan.name if req.plan else '-'})")
     _write_metadata(run_dir, req.target, target)
     record = _record(rec, scenarios, run_dir)
@@ -273,7 +279,7 @@ def _record(rec: RecordBuilder, scenarios: list[dict[str, Any]], run_dir: Path) 
         rec.scenario(name=s["name"], feature=s.get("feature"), tags=s.get("tags"),
                      objective_key=objective.get("key") or (s.get("targets") or {}).get("rto_source"),
                      objective_source=objective.get("source") or "inline",
-                     measurement=m or None, status=s["status"])
+                     measurement=m or None, status=s["status"], verdict_name=s.get("verdict_name"))
     rec.event("drill-finished", {"scenarios": len(scenarios)})
     rec.evidence(run_dir)
     return rec.finish()

@@ -30,7 +30,7 @@ from harness.chaos.journal import ActivityJournal
 from harness.errors import HarnessError, TargetUnhealthy
 from harness.faults import runner
 from harness.faults.intent import IntentLog
-from harness.measure import Measurement, MeasurementResult, Targets
+from harness.measure import Measurement, MeasurementResult, Targets, judgement
 from harness.recovery import Confirmer, RunReport
 from harness.recovery.procedure import StepResult
 from harness.recovery import get as get_procedure
@@ -41,7 +41,7 @@ from harness.redact import clean, mask
 DEFAULT_INTERVAL = 0.1
 DEFAULT_BASELINE_S = 2.0
 DEFAULT_STABLE_S = 2.0
-NO_TARGET_DEADLINE_S = 300.0
+NO_TARGET_DEADLINE_S = judgement.NO_TARGET_DEADLINE_S
 ABORTED_RECOVERY_WAIT_S = 300.0  # after an abort, how long close() waits to see the target recover
 CHAOS_JOURNAL = "chaos-journal.json"  # the scenario's Chaos Toolkit journal, beside drill.json
 
@@ -143,9 +143,9 @@ class DrillScenario:
             self.result = self.measurement.rejudge(self._judged_targets())
 
     def _judged_targets(self) -> Targets:
-        # Data loss is judged only when something wrote: without a writer the RPO is not measured, and a
-        # verdict against the plan's RPO would be a claim about a number nobody took.
-        return Targets(rto_s=self.rto_target()[0], rpo_s=self.rpo_target()[0] if self.writers else None)
+        # Data loss is judged only when something wrote (the judgement's rule): without a writer the RPO is
+        # not measured, and a verdict against the plan's RPO would be a claim about a number nobody took.
+        return self.applied_targets().targets
 
     def add_probes(self, endpoints: list[str], budget: float | None = None, degraded: float | None = None) -> None:
         """Probe these endpoints; a phrase's budget/degraded threshold (seconds) override the target's."""
@@ -187,20 +187,18 @@ class DrillScenario:
             raise HarnessError(f"{what} must be set up before the first fault (Given steps come first)")
 
     # -- targets -----------------------------------------------------------------------------------------
+    def applied_targets(self) -> judgement.AppliedTargets:
+        """The judgement's targets: an inline target wins over the objective's; RPO only with a writer."""
+        return judgement.applicable_targets(self.objective, self.inline, has_writer=bool(self.writers))
+
     def rto_target(self) -> tuple[float | None, str]:
         """(seconds, where it comes from): an inline target wins over the objective's."""
-        if self.inline.rto_s is not None:
-            return self.inline.rto_s, "inline"
-        if self.objective is not None:
-            return self.objective.rto.judged_s, f"{self.objective.key} ({self.objective.source})"
-        return None, "none"
+        t = judgement.applicable_targets(self.objective, self.inline)
+        return t.rto_s, t.rto_source
 
     def rpo_target(self) -> tuple[float | None, str]:
-        if self.inline.rpo_s is not None:
-            return self.inline.rpo_s, "inline"
-        if self.objective is not None:
-            return self.objective.rpo.judged_s, f"{self.objective.key} ({self.objective.source})"
-        return None, "none"
+        t = judgement.applicable_targets(self.objective, self.inline)
+        return t.rpo_s, t.rpo_source
 
     # -- the fault ---------------------------------------------------------------------------------------
     def start_measuring(self) -> Measurement:
@@ -420,8 +418,7 @@ class DrillScenario:
     # -- the numbers -------------------------------------------------------------------------------------
     def deadline(self) -> float:
         """How long to wait for recovery: well past the target, so a breach is measured, not cut off."""
-        rto, _ = self.rto_target()
-        return NO_TARGET_DEADLINE_S if rto is None else min(3600.0, max(2 * rto, rto + 60))
+        return judgement.deadline(self.rto_target()[0], default=NO_TARGET_DEADLINE_S)
 
     def measure(self, deadline: float | None = None) -> MeasurementResult:
         """Wait for stable recovery (or the deadline), stop, analyse. Idempotent: the first call decides."""
@@ -507,6 +504,7 @@ class DrillScenario:
                            "rpo": self.objective.rpo.text} if self.objective else None),
             "targets": {"rto_s": rto_t, "rto_source": rto_src, "rpo_s": rpo_t, "rpo_source": rpo_src},
             "checks": [vars(c) for c in self.checks],
+            "verdict_name": judgement.name_of(r, aborted=self.aborted is not None),
             "measurement": r.model_dump(mode="json") if r is not None else None,
             "cross_checks": self.cross_checks,
             "measure_dir": (self.out_dir / "measure").as_posix() if r is not None else None,

@@ -6,7 +6,11 @@ from typing import Any
 
 from rich.table import Table
 
-VERDICT_STYLE = {"PASS": "green", "SKIPPED": "dim", "BROKEN": "magenta", "ABORTED": "magenta"}
+from harness.measure import judgement
+
+VERDICT_STYLE = {"PASS": "green", "MET": "green", "SKIPPED": "dim", "BROKEN": "magenta", "ABORTED": "magenta"}
+# The judgement's words for an objective's outcome; a failed scenario whose message is one of these shows the word.
+_OBJECTIVE_WORDS = (judgement.RTO_BREACHED, judgement.RPO_BREACHED, judgement.BOTH_BREACHED, judgement.NOT_RECOVERED)
 
 
 def _s(x: float | None, unc: float | None = None) -> str:
@@ -24,12 +28,15 @@ def verdict(s: dict[str, Any]) -> str:
     if status == "broken":
         return "BROKEN"
     msg = s.get("message") or ""
+    word = s.get("verdict_name")
     if status == "failed":
+        if word in _OBJECTIVE_WORDS and ("RTO breached" in msg or "RPO breached" in msg):
+            return judgement.label(word)  # the judgement's word, as `drill measure` and the control print it
         for phrase in ("RTO breached", "RPO breached", "error rate breached", "degraded too long", "latency breached"):
             if phrase in msg:
                 return phrase.upper()
         return "FAILED"
-    return "PASS"
+    return judgement.label(judgement.MET) if word == judgement.MET else "PASS"
 
 
 def row(s: dict[str, Any]) -> list[str]:

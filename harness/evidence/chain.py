@@ -200,6 +200,7 @@ class EntryCheck:
     signature: str  # "valid", "INVALID", "unsigned", "not checked (no key)"
     evidence: str  # "3/3 ok", "-", "1 changed"
     problems: list[str] = field(default_factory=list)
+    note: str = ""  # shown instead of "ok" for a row that is fine but not a chained entry (a run in progress)
 
     @property
     def ok(self) -> bool:

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness.evidence.record import parse_utc
+from harness.evidence.record import parse_utc, record_path
+from harness.measure import judgement
 
 
 @dataclass
@@ -26,6 +27,8 @@ class HistoryRow:
     lost_writes: int | None
     passed: bool | None  # the measurement verdict; None when no numeric target was given
     status: str
+    path: str = "gherkin"  # which path measured: gherkin, chaos-toolkit, measure
+    verdict: str | None = None  # the judgement's word (met, rto-breached, ...; harness.measure.judgement)
 
     @property
     def quarter(self) -> str:
@@ -55,7 +58,8 @@ def history_rows(records: list[dict[str, Any]], scenario: str | None = None) -> 
                 objective=(s.get("objective") or {}).get("key"), rto_s=m.get("rto_s"),
                 rto_target_s=t.get("rto_s"), rpo_s=m.get("rpo_s"), rpo_target_s=t.get("rpo_s"),
                 uncertainty_s=m.get("uncertainty_s"), lost_writes=m.get("lost_writes"),
-                passed=v.get("passed"), status=s.get("status", "?"),
+                passed=v.get("passed"), status=s.get("status", "?"), path=record_path(rec),
+                verdict=v.get("name") or judgement.name(m.get("recovered", True), v or None),
             ))
     return sorted(rows, key=lambda r: (r.started, r.scenario))
 

@@ -1,4 +1,8 @@
-"""`drill verify`: is every record, finding and evidence file exactly as it was written?"""
+"""`drill verify`: is every record, finding and evidence file exactly as it was written?
+
+Beside the chained records it lists the live ones (harness.evidence.record.LiveRecord): a run still going
+is shown as in progress; a run that ended without finishing its record (killed, crashed) is a problem,
+"incomplete", so an auditor sees that a drill started and left no verdict."""
 
 from __future__ import annotations
 
@@ -38,13 +42,18 @@ class VerifyReport:
         """The records chain's head hash: quote it in the drill ticket to anchor the chain outside this disk."""
         return self.checks[0].head
 
+    @property
+    def in_progress(self) -> int:
+        return sum(1 for r in self.checks[0].rows if r.note)
+
     def summary(self) -> str:
-        records = len(self.checks[0].rows)
+        records = sum(1 for r in self.checks[0].rows if r.seq > 0)
         findings = len(self.checks[1].rows)
         signing = "signatures checked" if self.key_used else "signatures not checked (no DRILL_SIGNING_KEY)"
         if self.ok:
-            return (f"intact: {records} record(s), {findings} finding entr(ies), every evidence file matches; "
-                    f"{signing}; head {self.head}")
+            running = f", {self.in_progress} run(s) in progress (not chained yet)" if self.in_progress else ""
+            return (f"intact: {records} record(s){running}, {findings} finding entr(ies), every evidence file "
+                    f"matches; {signing}; head {self.head}")
         return f"NOT intact ({len(self.problems)} problem(s)); first: {self.first_problem}"
 
 
@@ -56,6 +65,24 @@ def verify(reports: str | Path | None = None, key: bytes | None | object = _FROM
     if key is _FROM_ENV:
         key = chain_mod.signing_key()
     records = chain_mod.verify_chain(chain_mod.Chain(paths.records_dir(base), "record"), key, base, "records")
+    _add_live(records, base)
     findings = chain_mod.verify_chain(chain_mod.Chain(paths.findings_dir(base), "finding entry"), key, None,
                                       "findings")
     return VerifyReport(base, [records, findings], key is not None)
+
+
+def _add_live(check: chain_mod.ChainCheck, base: Path) -> None:
+    """One row per live record (seq 0: not in the chain): in progress, or incomplete (a problem)."""
+    from harness.evidence.record import live_records
+
+    for live in live_records(base):
+        row = chain_mod.EntryCheck(check.chain, 0, live.id, live.started, None, "-", "-")
+        if live.running and live.damage is None:
+            row.note = "in progress: " + live.describe()
+        elif live.running:
+            row.problems.append(f"record {live.id} (in progress) is damaged: {live.damage}")
+        else:
+            row.problems.append(f"record {live.id} is incomplete: its run ended without finishing it "
+                                f"(killed?): {live.describe()}" + (f"; {live.damage}" if live.damage else ""))
+        check.rows.append(row)
+        check.problems.extend(row.problems)

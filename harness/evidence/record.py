@@ -1,17 +1,30 @@
-"""Drill records: one JSON per run, built by the drill runner and chained into reports/records/.
+"""Drill records: one JSON per run, built as the run happens and chained into reports/records/.
 
-The runner's whole interface is `RecordBuilder`:
+Every path that measures writes one: a Gherkin drill (`drill run`), the Chaos Toolkit measurement control
+(`chaos run`) and `drill measure`; `path` says which (PATHS). The whole interface is `RecordBuilder`:
 
-    rec = RecordBuilder(reports_dir, plan=plan, target="local", environment="lab", approvals=[...])
+    rec = RecordBuilder(reports_dir, plan=plan, target="local", environment="lab", approvals=[...],
+                        path="measure")
     rec.event("fault-injected", detail={"fault": "kill-leader"})
     rec.scenario(name=..., objective_key=..., objective_source=..., measurement=result, status="passed")
     rec.evidence(out_dir)            # files or directories; hashed at finish()
     path = rec.finish()              # reports/records/<id>.json, chained, never rewritten
+
+Live, like chaoslib's journal: from the first event on, every event, scenario and evidence item is appended
+(flushed and fsync'd, each line hash-chained onto the one before) to `reports/records/<id>.live.jsonl`, which
+the run holds locked. `finish()` writes the chained record and removes the live file. A run that is killed
+leaves its live file behind, unlocked: `drill verify` reports it as an incomplete record (and one still
+running, still locked, as in progress) instead of ignoring it. The chain format itself is unchanged, so
+records written before this verify as they always did.
 """
 
 from __future__ import annotations
 
+import fcntl
+import contextlib
 import getpass
+import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -29,10 +42,15 @@ from harness.errors import HarnessError
 from harness.evidence import chain as chain_mod
 from harness.evidence import paths
 from harness.evidence.plan import DrillPlan
+from harness.measure import judgement
 from harness.redact import clean
 
 SCHEMA = "drill-record/1"
 STATUSES = ("passed", "failed", "broken")
+# Which path measured: a Gherkin drill, the Chaos Toolkit measurement control, `drill measure`. Records
+# written before the field existed are Gherkin drills (`record_path`).
+PATHS = ("gherkin", "chaos-toolkit", "measure")
+LIVE_SUFFIX = ".live.jsonl"
 # The timeline vocabulary the runner uses; other kinds are accepted (slug form) for steps we can't foresee.
 EVENT_KINDS = (
     "drill-started", "approval-checked", "baseline-ok", "fault-injected", "detected", "recovery-step",
@@ -142,7 +160,11 @@ class RecordBuilder:
 
     def __init__(self, reports_dir: str | Path | None = None, plan: DrillPlan | None = None, target: str = "local",
                  environment: str = "lab", operator: str | None = None,
-                 approvals: list[Approval | dict[str, Any]] | None = None, started: datetime | None = None):
+                 approvals: list[Approval | dict[str, Any]] | None = None, started: datetime | None = None,
+                 path: str = "gherkin", experiment: dict[str, Any] | None = None, live: bool = True):
+        if path not in PATHS:
+            raise HarnessError(f"record path '{path}' is not one of {', '.join(PATHS)}")
+        self.path, self.experiment = path, clean(experiment) if experiment else None
         self.reports_dir = paths.reports_dir(reports_dir)
         self.plan = plan
         self.target, self.environment = target, environment
@@ -156,6 +178,60 @@ class RecordBuilder:
         self._scenarios: list[dict[str, Any]] = []
         self._evidence: list[Path] = []
         self._finished: Path | None = None
+        self._live_enabled = live
+        self._live_file: Any = None
+        self._live_hash = chain_mod.GENESIS
+        self._live_seq = 0
+        self._live_pending: list[tuple[str, dict[str, Any]]] = []
+
+    # -- the live file -----------------------------------------------------------------------------------
+    @property
+    def live_path(self) -> Path:
+        return paths.records_dir(self.reports_dir) / f"{self.id}{LIVE_SUFFIX}"
+
+    def _live(self, kind: str, body: dict[str, Any]) -> None:
+        """Append one line to the live file (opened, locked and headed on first use), durably."""
+        if not self._live_enabled or self._finished is not None:
+            return
+        if self._live_file is None and kind != "event":
+            self._live_pending.append((kind, body))  # the file exists from the first event on
+            return
+        if self._live_file is None:
+            self.live_path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.live_path, "x", encoding="utf-8")
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held while the run lives: verify tells running apart
+            self._live_file = fh
+            self._live_line("header", {
+                "schema": SCHEMA, "id": self.id, "path": self.path, "experiment": self.experiment,
+                "plan": self.plan.name if self.plan else None, "target": self.target,
+                "environment": self.environment, "operator": self.operator, "host": socket.gethostname(),
+                "pid": os.getpid(), "started": utc_iso(self.started)})
+            for pending in self._live_pending:
+                self._live_line(*pending)
+            self._live_pending.clear()
+        self._live_line(kind, body)
+
+    def _live_line(self, kind: str, body: dict[str, Any]) -> None:
+        self._live_seq += 1
+        line = {"seq": self._live_seq, "kind": kind, "body": body, "prev": self._live_hash}
+        self._live_hash = line["hash"] = hashlib.sha256(chain_mod.canonical_json(line)).hexdigest()
+        self._live_file.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
+        self._live_file.flush()
+        os.fsync(self._live_file.fileno())
+
+    def _close_live(self) -> None:
+        if self._live_file is not None:
+            self._live_file.close()  # releases the lock
+            self._live_file = None
+            with contextlib.suppress(FileNotFoundError):
+                self.live_path.unlink()
+
+    def abandon(self) -> None:
+        """Drop the live file of a run that turned out not to be a drill (bad usage found after the first
+        event, e.g. no scenario matched): nothing is chained, as if it had never started. A run that was
+        killed does not get here, so its live file stays and `drill verify` reports it incomplete."""
+        self._live_enabled = False
+        self._close_live()
 
     def _approval(self, item: Approval | dict[str, Any]) -> Approval:
         try:
@@ -175,22 +251,30 @@ class RecordBuilder:
         rollback, manual confirmation (detail: who, what)..."""
         if not kind or not kind.replace("-", "").isalnum():
             raise HarnessError(f"event kind '{kind}' must be a slug like fault-injected")
-        self._timeline.append({"at": utc_iso(at), "kind": kind, "detail": clean(detail or {})})
+        entry = {"at": utc_iso(at), "kind": kind, "detail": clean(detail or {})}
+        self._timeline.append(entry)
+        self._live("event", entry)
 
     def scenario(self, name: str, feature: str | None = None, tags: list[str] | None = None,
                  objective_key: str | None = None, objective_source: str | None = None,
                  measurement: dict[str, Any] | Any | None = None,
-                 status: Literal["passed", "failed", "broken"] = "passed") -> None:
-        """One scenario's outcome; `measurement` is the measurement engine's result (dict or pydantic model)."""
+                 status: Literal["passed", "failed", "broken"] = "passed", verdict_name: str | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
+        """One scenario's outcome; `measurement` is the measurement engine's result (dict or pydantic model).
+        `verdict_name`: the judgement's word (harness.measure.judgement), by default taken from the result.
+        `extra`: path-specific fields kept beside the scenario (e.g. the probes a `drill measure` used)."""
         if status not in STATUSES:
             raise HarnessError(f"scenario {name}: status '{status}' is not one of {', '.join(STATUSES)}")
         m = clean(measurement) if measurement is not None else {}
-        verdict = m.get("verdict") or None
+        word = verdict_name or judgement.name_of(m)
+        if word not in judgement.VERDICTS:
+            raise HarnessError(f"scenario {name}: verdict '{word}' is not one of {', '.join(judgement.VERDICTS)}")
+        verdict = {**(m.get("verdict") or {}), "name": word}
         targets = {
             "rto_s": ((verdict or {}).get("rto") or {}).get("target_s"),
             "rpo_s": ((verdict or {}).get("rpo") or {}).get("target_s"),
         }
-        self._scenarios.append({
+        entry = {
             "name": name,
             "feature": feature,
             "tags": list(tags or []),
@@ -202,7 +286,10 @@ class RecordBuilder:
             "status": status,
             "outages": m.get("outages"),
             "events": m.get("events"),
-        })
+            **({k: clean(v) for k, v in extra.items()} if extra else {}),
+        }
+        self._scenarios.append(entry)
+        self._live("scenario", entry)
 
     def evidence(self, path: str | Path) -> None:
         """A file or a directory (every file in it) to hash into the record at finish()."""
@@ -210,6 +297,7 @@ class RecordBuilder:
         if not path.exists():
             raise HarnessError(f"evidence {path} does not exist")
         self._evidence.append(path)
+        self._live("evidence", {"path": path.name})
 
     def _evidence_entries(self) -> list[dict[str, Any]]:
         """Hash every evidence file; files outside the reports dir are first copied into
@@ -244,6 +332,8 @@ class RecordBuilder:
         return {
             "schema": SCHEMA,
             "id": self.id,
+            "path": self.path,
+            **({"experiment": self.experiment} if self.experiment else {}),
             "plan": plan,
             "scenarios": self._scenarios,
             "target": self.target,
@@ -272,6 +362,7 @@ class RecordBuilder:
         with chain.locked():
             chain.append(record, key=chain_mod.signing_key())
         self._finished = chain.dir / f"{self.id}.json"
+        self._close_live()  # the chained record now holds everything the live file did
         return self._finished
 
 
@@ -296,3 +387,87 @@ def find_record(reports: str | Path | None, record_id: str | None) -> dict[str, 
         raise HarnessError(f"record '{record_id}': {'no match' if not hits else 'ambiguous prefix'} in "
                            f"{paths.records_dir(reports)}")
     return hits[0]
+
+
+def record_path(record: dict[str, Any]) -> str:
+    """Which path measured: gherkin, chaos-toolkit or measure (records older than the field are Gherkin)."""
+    return str(record.get("path") or "gherkin")
+
+
+def experiment_sha256(source: str | Path | None, experiment: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a chaos-toolkit record says about its experiment: the file's name and SHA-256, or (a URL, or an
+    experiment run from Python) the SHA-256 of the experiment's canonical JSON, marked as such."""
+    path = Path(source) if source else None
+    if path is not None and path.is_file():
+        return {"file": path.name, "sha256": chain_mod.file_sha256(path), "sha256_of": "file"}
+    body = {k: v for k, v in (experiment or {}).items() if k != "dry"}
+    return {"file": str(source) if source else None, "sha256_of": "canonical-json",
+            "sha256": hashlib.sha256(chain_mod.canonical_json(clean(body))).hexdigest()}
+
+
+class LiveRecord:
+    """A record still being written (`running`: its run holds the lock) or left unfinished by a killed run."""
+
+    def __init__(self, path: Path):
+        self.file = path
+        self.id = path.name.removesuffix(LIVE_SUFFIX)
+        self.header: dict[str, Any] = {}
+        self.lines = 0
+        self.last: dict[str, Any] | None = None  # the last timeline event
+        self.damage: str | None = None  # first problem with the lines themselves
+        self.running = _locked(path)
+        prev = chain_mod.GENESIS
+        try:
+            raw = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as err:
+            self.damage = f"unreadable: {err}"
+            return
+        for n, text in enumerate(raw, start=1):
+            if not text.strip() and n == len(raw):
+                break
+            try:
+                line = json.loads(text)
+                body = {k: v for k, v in line.items() if k != "hash"}
+                ok = (line.get("seq") == n and line.get("prev") == prev
+                      and hashlib.sha256(chain_mod.canonical_json(body)).hexdigest() == line.get("hash"))
+            except (ValueError, AttributeError):
+                ok, line = False, {}
+            if not ok:
+                # a run killed mid-write can leave a torn last line; anything else was edited
+                self.damage = (f"its last line ({n}) is torn" if n == len(raw) and not text.endswith("}")
+                               else f"line {n} was changed")
+                break
+            prev, self.lines = line["hash"], n
+            if line.get("kind") == "header":
+                self.header = line.get("body") or {}
+            elif line.get("kind") == "event":
+                self.last = line.get("body")
+
+    @property
+    def started(self) -> str | None:
+        return self.header.get("started")
+
+    def describe(self) -> str:
+        last = f"last event '{self.last['kind']}' at {self.last['at']}" if self.last else "no event after its header"
+        return (f"{self.header.get('path') or 'drill'} run started {self.started or '?'} by "
+                f"{self.header.get('operator') or '?'}; {last}; {self.lines} line(s) in {self.file.name}")
+
+
+def _locked(path: Path) -> bool:
+    """True while another process holds the live file's lock (its run is still going)."""
+    try:
+        with open(path, "rb") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            return False
+    except OSError:
+        return False
+
+
+def live_records(reports: str | Path | None = None) -> list[LiveRecord]:
+    """Records not (yet) chained: runs in progress and runs that were killed before finish()."""
+    folder = paths.records_dir(reports)
+    return [LiveRecord(p) for p in sorted(folder.glob(f"*{LIVE_SUFFIX}"))] if folder.is_dir() else []

@@ -24,22 +24,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from harness.measure import judgement
+from harness.measure.judgement import TOLERANCE as _EPS, Targets  # noqa: F401 - Targets: its old home
 from harness.measure.ledger import Classification
 from harness.measure.result import (
-    Check, LostWindow, Percentiles, PhaseLatency, ProbeResult, Verdict, Window, WitnessResult, WriterResult,
+    LostWindow, Percentiles, PhaseLatency, ProbeResult, Verdict, Window, WitnessResult, WriterResult,
 )
 from harness.measure.sampler import Sample
-
-_EPS = 1e-9
-
-
-@dataclass(frozen=True)
-class Targets:
-    """Recovery objectives in seconds; None = not judged."""
-
-    rto_s: float | None = None
-    rpo_s: float | None = None
-
 
 @dataclass(frozen=True)
 class Recovery:
@@ -317,16 +308,6 @@ def combine_writers(writers: list[WriterResult]) -> dict:
     )
 
 
-def _check(target: float, measured: float | None) -> Check:
-    if measured is None:  # not recovered / not measurable: fails, no margin to report
-        return Check(target_s=target, measured_s=None, margin_s=None, ok=False)
-    return Check(target_s=target, measured_s=round(measured, 4), margin_s=round(target - measured, 4),
-                 ok=measured <= target + _EPS)
-
-
 def verdict(targets: Targets | None, rto_s: float | None, rpo_s: float | None) -> Verdict | None:
-    if targets is None or (targets.rto_s is None and targets.rpo_s is None):
-        return None
-    rto = _check(targets.rto_s, rto_s) if targets.rto_s is not None else None
-    rpo = _check(targets.rpo_s, rpo_s) if targets.rpo_s is not None else None
-    return Verdict(rto=rto, rpo=rpo, passed=all(c.ok for c in (rto, rpo) if c is not None))
+    """The checks against the targets (harness.measure.judgement decides; kept here for the engine's callers)."""
+    return judgement.verdict(targets, rto_s, rpo_s)

@@ -157,6 +157,9 @@ class MeasurementResult(BaseModel):
     writers: list[WriterResult]
     events: list[Event]
     verdict: Verdict | None = None
+    verdict_name: str | None = Field(None, description="the judgement's word: met, no-targets, rto-breached, "
+                                     "rpo-breached, rto-breached+rpo-breached, not-recovered (harness.measure."
+                                     "judgement)")
     fault: CommandRun | None = None
     recovery: CommandRun | None = None
 

@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.errors import HarnessError, TargetUnhealthy
-from harness.measure import analysis
-from harness.measure.analysis import Targets
+from harness.measure import analysis, judgement
+from harness.measure.judgement import Targets
 from harness.measure.chart import draw_timeline
 from harness.measure.clock import Clock
 from harness.measure.ledger import LocalLedger, WriterRunner, WriterSpec, classify
@@ -287,7 +287,8 @@ class Measurement:
         earlier one stopped the measurement); result.json is rewritten so the evidence agrees."""
         if self.result is None:
             raise HarnessError("Measurement.rejudge() before stop()")
-        self.result.verdict = analysis.verdict(targets, self.result.rto_s, self.result.rpo_s) if targets else None
+        self.result.verdict = judgement.verdict(targets, self.result.rto_s, self.result.rpo_s)
+        self.result.verdict_name = judgement.name(self.result.recovered, self.result.verdict)
         self.result.write_json(self.out_dir / "result.json")
         return self.result
 
@@ -326,6 +327,7 @@ class Measurement:
             writers.append(analysis.writer_result(w.name, w.spec.display, w.spec.rate, attempts, acks, cls,
                                                   error, t_inject))
         rpo = analysis.combine_writers(writers)
+        checked = judgement.verdict(targets, avail.rto_s, rpo["rpo_s"])
         return MeasurementResult(
             run_id=self.run_id, t_inject_wall=self.clock.iso(t_inject), started_wall=self.clock.iso(self._t_start),
             ended_wall=self.clock.iso(t_end), interval_s=self.interval, probe_timeout_s=round(self.probe_timeout, 6),
@@ -337,7 +339,7 @@ class Measurement:
             witnesses=avail.witnesses, warnings=avail.warnings,
             events=[Event(label=mask(label), t_s=round(t - t_inject, 4), wall=self.clock.iso(t))
                     for label, t in sorted(self.events, key=lambda e: e[1])],
-            verdict=analysis.verdict(targets, avail.rto_s, rpo["rpo_s"]) if targets else None,
+            verdict=checked, verdict_name=judgement.name(avail.recovered, checked),
             fault=self.fault, recovery=self.recovery, **rpo,
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from harness.measure import judgement
 from harness.measure.result import Check, MeasurementResult
 
 
@@ -76,5 +77,10 @@ def summary_table(r: MeasurementResult) -> Table:
         for row in (_check("RTO", r.verdict.rto), _check("RPO", r.verdict.rpo)):
             if row:
                 t.add_row(*row)
-        t.add_row("verdict", "[bold green]PASSED[/]" if r.verdict.passed else "[bold red]FAILED[/]")
+    word = judgement.name_of(r)  # the judgement's word: the record, the control and the Gherkin steps use it too
+    if r.verdict is not None or not judgement.passed(word):
+        t.add_row("verdict", ("[bold green]PASSED[/]" if judgement.passed(word) else "[bold red]FAILED[/]")
+                  + f" — {word}")
+    else:
+        t.add_row("verdict", f"{word} (nothing to judge against)")
     return t

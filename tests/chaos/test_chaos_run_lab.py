@@ -39,7 +39,7 @@ def test_db_primary_crash_measured_with_a_writer_and_rolled_back(lab, tmp_path):
     done, journal, out = run(ROOT / "experiments/local/db-primary-crash.json", tmp_path)
     m = journal[JOURNAL_KEY]
     assert done.returncode == 0 and journal["status"] == "completed", out[-4000:]
-    assert m["verdict"] == "passed" and m["recovered"] and m["objective"]["key"] == "postgresql/primary-instance-failure"
+    assert m["verdict"] == "met" and m["recovered"] and m["objective"]["key"] == "postgresql/primary-instance-failure"
     assert m["rto_s"] > 5, "kill -9 of the leader cannot recover in seconds (Patroni ttl 20 s)"
     assert m["rto_s"] <= m["targets"]["rto_s"] == 120
     assert m["acked_writes"] > 50 and m["lost_writes"] == 0 and m["rpo_s"] == 0
