@@ -148,7 +148,11 @@ def validate_section(environment: Any, raw_safety: Any, where: str, provider: st
 
 
 def target_safety(target_file: Any) -> TargetSafety:
-    """The validated safety of a loaded target file (harness.chaos.targets.TargetFile)."""
+    """The validated safety of a loaded target file (harness.targets.file.TargetFile: its `guard`, checked once
+    at load)."""
+    guard = getattr(target_file, "guard", None)
+    if isinstance(guard, TargetSafety):
+        return guard
     return validate_section(target_file.environment, target_file.safety, target_file.path or target_file.name)
 
 
@@ -297,13 +301,14 @@ _lock = threading.Lock()
 
 def preflight(target: TargetSafety, approval: str | None = None, approver: str | None = None,
               identity: AwsIdentity | None = None, region: str | None = None) -> Clearance:
-    """Before the first fault: approval (production), then who we are against the allowlist. The clearance
-    becomes this process's current one (`current()`), which the AWS fault functions require."""
+    """Before the first fault: approval (production), then who we are against every allowlist the section
+    gives (safety.aws: STS; safety.kubernetes is checked by harness.faults.k8s.preflight, which needs the
+    context). The clearance becomes this process's current one (`current()`), which the AWS fault functions
+    require. Drill paths go through a Target's `preflight` (harness.targets), which adds its environment's
+    checks and knows its region."""
     global _current
     granted = require_approval(target.environment, approval, approver)
-    checked = None
-    if target.provider == "aws":
-        checked = check_identity(target.safety, identity, region)
+    checked = check_identity(target.safety, identity, region) if target.safety.aws is not None else None
     clearance = Clearance(environment=target.environment, provider=target.provider, identity=checked,
                           approval=granted.model_dump(mode="json") if granted is not None else None,
                           limits=target.safety.limits,
@@ -312,20 +317,6 @@ def preflight(target: TargetSafety, approval: str | None = None, approver: str |
     with _lock:
         _current = clearance
     return clearance
-
-
-def preflight_target(target_file: Any, approval: str | None = None, approver: str | None = None,
-                     identity: AwsIdentity | None = None) -> Clearance:
-    """preflight() for a loaded target file (harness.chaos.targets.TargetFile): its safety section, and for an
-    AWS target the region its configuration names (aws_region, or AWS_REGION). What `drill run --target` and
-    the measurement control call before the first fault."""
-    section = target_safety(target_file)
-    region = None
-    if section.provider == "aws":
-        from harness.faults.aws import region_of
-
-        region = region_of(target_file.configuration)
-    return preflight(section, approval, approver, identity=identity, region=region)
 
 
 def current() -> Clearance | None:

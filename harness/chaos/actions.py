@@ -36,10 +36,10 @@ def resolve(params: dict[str, Any]) -> dict[str, Any]:
     Gherkin drills) and `component:NAME` for a `pid` (the PID of that lab component right now)."""
     out = {k: v for k, v in params.items() if v is not None}
     if any(isinstance(v, str) and v.startswith("@") for v in out.values()):
-        from harness.drills.target import LocalTarget
+        from harness.targets.local import LocalTarget
 
         dynamic = {k: v for k, v in out.items() if isinstance(v, str) and v.startswith("@")}
-        out.update(LocalTarget(_lab()).resolve_params(dynamic))
+        out.update(LocalTarget.on(_lab()).resolve_params(dynamic))
     pid = out.get("pid")
     if isinstance(pid, str) and pid.startswith("component:"):
         name = pid.split(":", 1)[1]
@@ -142,7 +142,7 @@ def process_kill(pid: int, restart: str | None = None, intent_log: str | None = 
 def isolate_zone(zone: str = "@primary-zone", intent_log: str | None = None) -> dict[str, Any]:
     """network-partition of one zone from each other AZ of the primary region (the zone is resolved once,
     so a failover between the two injections cannot move it). Output: the injections."""
-    from harness.drills.target import PRIMARY_ZONES
+    from harness.targets.local import PRIMARY_ZONES
 
     zone = resolve({"zone": zone})["zone"]
     done = [inject_fault("network-partition", {"a": zone, "b": other}, intent_log)

@@ -154,20 +154,19 @@ def settings_from(arguments: dict[str, Any], experiment: dict[str, Any] | None) 
 def resolve_probes_and_writers(s: MeasureSettings) -> tuple[list, list, Any]:
     """ProbeSpecs and WriterSpecs: specs as given, names through the target file (a lab `endpoint`/`store`
     is resolved on the running lab). Returns (probes, writers, target file)."""
-    from harness.chaos.targets import load_target
+    from harness import targets
     from harness.measure import parse_probe_spec, parse_writer_spec
 
-    target = load_target(s.target)
+    drill_target = targets.load(s.target)
+    target = drill_target.target_file
     probe_names = s.probes if s.probes is not None else target.measure.probes
     writer_names = s.writers if s.writers is not None else target.measure.writers
     local = None
 
     def lab_target() -> Any:
         nonlocal local
-        if local is None:
-            from harness.drills.target import LocalTarget
-
-            local = LocalTarget.connect(bring_up=False)
+        if local is None:  # a lab `endpoint`/`store`: resolved on the running lab
+            local = drill_target.connect(bring_up=False)
         return local
 
     probes = []
@@ -190,7 +189,7 @@ def resolve_probes_and_writers(s: MeasureSettings) -> tuple[list, list, Any]:
             if ref.store:
                 writers.append(lab_target().writer(ref.store, ref.rate))
             else:
-                from harness.chaos.targets import expand_env
+                from harness.targets.file import expand_env
 
                 writers.append(parse_writer_spec(expand_env(ref.spec, f"{target.path}: writers.{item}"), ref.rate))
         else:
@@ -240,20 +239,17 @@ def before_experiment_control(context: Any, configuration: Any = None, secrets: 
 
 
 def preflight(s: MeasureSettings, configuration: Any = None) -> dict[str, Any] | None:
-    """Safety before the first fault (harness.safety.preflight_target) when the run names a drill target
-    (setting or configuration `drill_target`) or measures a non-lab target; the clearance as recorded, or
-    None when there is nothing to clear. SafetyRefused (a HarnessError) when refused."""
+    """Safety before the first fault, once per run: the Target's preflight (harness.targets) of the drill
+    target (setting or configuration `drill_target`), else of the measured target; the clearance as recorded.
+    SafetyRefused (a HarnessError) when refused."""
     import os
 
-    from harness import safety
-    from harness.chaos.targets import load_target
+    from harness import targets
 
     named = s.drill_target or _configured(configuration, "drill_target")
-    target = load_target(named or s.target)
-    if named is None and target.environment == "lab":
-        return None
-    clearance = safety.preflight_target(target, os.environ.get("DRILL_APPROVAL") or None,
-                                        os.environ.get("DRILL_APPROVER") or None)
+    target = targets.load(named or s.target)
+    clearance = target.preflight(os.environ.get("DRILL_APPROVAL") or None, os.environ.get("DRILL_APPROVER") or None,
+                                 whole=False)  # the activities check their own Kubernetes context
     who = clearance.identity
     logger.info(f"safety: cleared {target.name} ({clearance.environment}"
                 + (f", AWS account {who.account} {who.region}" if who else "")
@@ -508,10 +504,10 @@ def _watch_guards(run: _Run) -> None:
     from chaoslib.exit import exit_gracefully
 
     from harness import safety
-    from harness.chaos.targets import load_target
+    from harness.targets import load_target
 
     s = run.settings
-    specs = list(safety.target_safety(load_target(s.drill_target or s.target)).safety.guards)
+    specs = list(load_target(s.drill_target or s.target).guard.safety.guards)
     specs += [safety.GuardSpec.model_validate(g) for g in s.guards or []]
     if not specs:
         return

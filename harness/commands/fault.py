@@ -43,14 +43,17 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
 
 
 def _target_for(name: str) -> Any:
-    """The running lab for lab faults, None for local ones. Unimplemented faults refuse before any lookup."""
+    """The running lab for lab faults, None for local ones. Unimplemented faults refuse before any lookup.
+    `drill fault` acts on the local lab: its target (targets/local.yaml) is preflighted once first."""
     cls = registry.get(name)
     cls.check_available()
+    from harness import targets
+
+    target = targets.load("local")
+    target.preflight()
     if not cls.needs_lab:
         return None
-    from harness.lab import Lab  # imported only for lab faults
-
-    return Lab.load()
+    return target.connect(bring_up=False).lab
 
 
 def _show_blast(blast: BlastRadius) -> None:

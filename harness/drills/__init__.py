@@ -1,8 +1,9 @@
 """Drills: the Gherkin catalog's library side. One scenario = one `DrillScenario` record flowing through
 set-up (target, objective, probes, writers) → faults → recovery procedures → measurement → verdict → evidence.
 
-    from harness.drills import DrillScenario, LocalTarget
-    target = LocalTarget.connect()
+    from harness import targets
+    from harness.drills import DrillScenario
+    target = targets.load("local").connect()
     with DrillScenario("db failover", target=target, out_dir=Path("reports/x")) as d:
         d.use_objective("postgresql", "primary-instance-failure")
         d.add_writer(20)
@@ -13,6 +14,6 @@ Steps in `steps/` call this; `drill run` (harness/drills/run.py) runs the catalo
 """
 
 from harness.drills.scenario import DrillScenario
-from harness.drills.target import LocalTarget
+from harness.targets.local import LocalTarget
 
 __all__ = ["DrillScenario", "LocalTarget"]

@@ -14,8 +14,10 @@ from typing import Any
 
 from harness.errors import HarnessError
 
+from harness.targets.base import DYNAMIC_VALUES
+
 # A dynamic value stands for something only the live target knows; preflight checks the rest with a stand-in.
-DYNAMIC_STAND_INS = {"@primary-zone": "az-a", "@cache-primary-zone": "az-a", "@replica-zone": "az-b"}
+DYNAMIC_STAND_INS = {name: value.stand_in for name, value in DYNAMIC_VALUES.items()}
 REPLICATION_MODES = ("sync", "async")
 SERVICES = ("postgresql", "redis")
 
@@ -30,9 +32,10 @@ def checked_by(validate: Callable[..., None]) -> Callable[[Callable[..., Any]], 
     return mark
 
 
-def needs(what: Callable[..., list[tuple[str, str]]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator for a step function: the ("fault" | "procedure", name) pairs it runs, given its arguments, so
-    the preflight can skip a scenario its target cannot run (the target file says `unsupported: why`)."""
+def needs(what: Callable[..., list[tuple]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator for a step function: the ("fault" | "procedure", name[, params]) it runs, given its arguments,
+    so the preflight can skip a scenario its target cannot run (the target file says `unsupported: why`) and
+    `drill plan` knows which fault a step injects, with which parameters. A step without it injects nothing."""
 
     def mark(step_func: Callable[..., Any]) -> Callable[..., Any]:
         step_func.drill_needs = what

@@ -69,20 +69,16 @@ APPROVAL_ENV, APPROVER_ENV = "DRILL_APPROVAL", "DRILL_APPROVER"  # set by `drill
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """A non-lab target is preflighted in this process too (who we are, allowlist, approval from the
+    """The target is preflighted in this process too, once (who we are, allowlist, approval from the
     environment `drill run` passes): the cloud faults refuse to act without this process's clearance.
     Refused: a usage error before any scenario starts, nothing injected. Skipped for --collect-only."""
     config = session.config
-    name = config.getoption("--drill-target", default="local")
-    if name == "local" or config.option.collectonly:
+    if config.option.collectonly:
         return
-    from harness.chaos.targets import load_target
-    from harness.safety import preflight_target
-
+    name = config.getoption("--drill-target", default="local")
+    target = _target(config)
     try:
-        target_file = load_target(name)
-        if target_file.environment != "lab":
-            preflight_target(target_file, os.environ.get(APPROVAL_ENV) or None, os.environ.get(APPROVER_ENV) or None)
+        target.preflight(os.environ.get(APPROVAL_ENV) or None, os.environ.get(APPROVER_ENV) or None)
     except HarnessError as err:
         raise pytest.UsageError(f"target {name}: {mask(str(err))}") from None
 
@@ -92,7 +88,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     expr = config.getoption("--drill-tags")
     wanted = TagExpression(normalise_tags(expr)) if expr else None
     plan = _plan(config)
-    target_file = _target_file(config)
+    target_file = _target(config).target_file
     keep, dropped, problems, cannot = [], [], [], []
     for item in items:
         ref = preflight.scenario_of(item)
@@ -130,14 +126,20 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items[:] = keep
 
 
-def _target_file(config: pytest.Config) -> Any:
-    """The --drill-target file, loaded (a bad one: a usage error, nothing run)."""
-    from harness.chaos.targets import load_target
+TARGET_KEY = pytest.StashKey[Any]()
 
-    try:
-        return load_target(config.getoption("--drill-target", default="local"))
-    except HarnessError as err:
-        raise pytest.UsageError(str(err)) from None
+
+def _target(config: pytest.Config) -> Any:
+    """The --drill-target (harness.targets.load), loaded once per session (a bad one: a usage error, nothing
+    run)."""
+    if TARGET_KEY not in config.stash:
+        from harness import targets
+
+        try:
+            config.stash[TARGET_KEY] = targets.load(config.getoption("--drill-target", default="local"))
+        except HarnessError as err:
+            raise pytest.UsageError(str(err)) from None
+    return config.stash[TARGET_KEY]
 
 
 def _plan(config: pytest.Config) -> Any:
@@ -164,9 +166,7 @@ def _reporter(config: pytest.Config) -> Any:
 def drill_target(pytestconfig: pytest.Config) -> Any:
     """The system under drill: --drill-target names a target file (targets/NAME.yaml) or is a path to one.
     A lab target must be up (drill run starts it)."""
-    from harness.drills.target import connect_target
-
-    return connect_target(pytestconfig.getoption("--drill-target"), bring_up=False)
+    return _target(pytestconfig).connect(bring_up=False)
 
 
 def _confirmer(config: pytest.Config) -> Confirmer:

@@ -108,7 +108,7 @@ def unsupported_on(item: Any, fixturemanager: Any, target_file: Any) -> list[str
             wanted = _call_with_step_args(needs, ctx, step)
         except HarnessError:
             continue  # a bad argument: check_item reports it
-        for kind, name in wanted:
+        for kind, name, *_params in wanted:
             mapping = (target_file.faults if kind == "fault" else target_file.procedures).get(name)
             if mapping is None or mapping.action is None:
                 why = mapping.unsupported if mapping is not None else f"not mapped in {target_file.path}"
@@ -118,8 +118,12 @@ def unsupported_on(item: Any, fixturemanager: Any, target_file: Any) -> list[str
 
 
 def _call_with_step_args(fn: Any, ctx: Any, step: Any) -> Any:
-    """fn called with the step's parsed arguments that it declares."""
-    raw = ctx.parser.parse_arguments(step.name) or {}
+    return call_with_step_args(fn, ctx, step.name)
+
+
+def call_with_step_args(fn: Any, ctx: Any, text: str) -> Any:
+    """fn called with the arguments parsed from a step's text that it declares."""
+    raw = ctx.parser.parse_arguments(text) or {}
     args = {k: ctx.converters.get(k, lambda v: v)(v) for k, v in raw.items()}
     accepted = inspect.signature(fn).parameters
     return fn(**{k: v for k, v in args.items() if k in accepted})

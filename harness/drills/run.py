@@ -147,10 +147,13 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
                stream: Any = None) -> RunOutcome:
     if req.tags:
         normalise_tags(req.tags)  # bad expression: error now, not inside pytest
-    from harness.chaos.targets import load_target
+    from harness import targets
 
-    target_file = load_target(req.target)  # unknown target or a bad target file: exit 2 before anything starts
-    clearance = _preflight(target_file, req)  # a non-lab target: who we are, allowlist, approval; else exit 2
+    target = targets.load(req.target)  # unknown target or a bad target file: exit 2 before anything starts
+    target_file = target.target_file
+    approval = req.approvals[0] if req.approvals else {}
+    # once, before anything starts: approval, who we are against the allowlist (SafetyRefused: exit 2)
+    clearance = target.preflight(approval.get("ticket"), approval.get("approver"))
     root = project_root()
     files = feature_files(root, req.features)
     check_gherkin(files)
@@ -166,10 +169,11 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
     if clearance is not None:
         rec.event("approval-checked", clearance.record())
     try:
-        target, started_lab = _connect(req.target, say)
+        target = target.connect(bring_up=True, say=say)
     except HarnessError:
         rec.abandon()  # a lab that would not start: no drill ran, no record (as before records were live)
         raise
+    started_lab = target.started
     rec.event("drill-started", {"features": [_rel(f) for f in files], "tags": req.tags,
                                 "plan": req.plan.name if req.plan else None})
     argv = pytest_argv(root, run_dir, req)
@@ -186,7 +190,7 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
     finally:
         if started_lab and not req.keep_lab:
             say("stopping the lab this run started (drill lab down)")
-            target.lab.down()
+            target.stop()
     scenarios = load_scenarios(run_dir)
     if code == PYTEST_USAGE_ERROR:
         rec.abandon()
@@ -197,29 +201,6 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
     _write_metadata(run_dir, req.target, target)
     record = _record(rec, scenarios, run_dir)
     return RunOutcome(run_dir, scenarios, record, _exit_code(code, scenarios), code, started_lab)
-
-
-def _preflight(target_file: Any, req: RunRequest) -> Any:
-    """harness.safety.preflight_target for a staging/production target (SafetyRefused: exit 2, nothing
-    started or injected); None for a lab target, which needs no clearance. A Kubernetes target also gets its
-    configured context and namespace checked against the allowlist, then one GET /version."""
-    if target_file.environment == "lab":
-        return None
-    from harness.safety import preflight_target, target_safety
-
-    approval = req.approvals[0] if req.approvals else {}
-    if target_safety(target_file).provider == "kubernetes":
-        from harness.drills import k8s_target
-
-        return k8s_target.preflight(target_file, approval.get("ticket"), approval.get("approver"))
-    return preflight_target(target_file, approval.get("ticket"), approval.get("approver"))
-
-
-def _connect(target: str, say: Callable[[str], None]) -> tuple[Any, bool]:
-    from harness.drills.target import connect_target
-
-    t = connect_target(target, bring_up=True, say=say)
-    return t, t.started
 
 
 def load_scenarios(run_dir: Path) -> list[dict[str, Any]]:

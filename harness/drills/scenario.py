@@ -226,10 +226,9 @@ class DrillScenario:
         The fault runs as the target file's Chaos Toolkit activity through chaoslib's activity runner, so the
         scenario keeps a Chaos Toolkit journal (chaos-journal.json) of what ran and what was rolled back."""
         resolved = self.target.resolve_params(dict(params or {}))
-        if self.target.lab is not None:
-            # The vocabulary's checks describe the lab's topology; a cloud target's activity plans and checks
-            # its own concrete resources (and the safety limits) before its first changing call.
-            runner.prepare(fault, resolved, self.target.lab)  # bad parameters: error before anything runs
+        # The lab checks the vocabulary's parameters against its topology; a cloud target's activity plans and
+        # checks its own concrete resources (and the safety limits) before its first changing call.
+        self.target.check_fault(fault, resolved)  # bad parameters: error before anything runs
         activity = self._activity(fault, resolved)
         m = self.start_measuring()
         label = f"{fault} {' '.join(f'{k}={v}' for k, v in resolved.items())}".strip()
@@ -299,9 +298,7 @@ class DrillScenario:
     def _journal(self) -> ActivityJournal:
         if self.chaos is None:
             # A cloud target hands over its configuration loaded (env entries read); the lab's file has none.
-            configuration = (self.target.target_file.configuration if self.target.lab is not None
-                             else self.target.configuration)
-            self.chaos = ActivityJournal(self.name, configuration=configuration, tags=self.tags)
+            self.chaos = ActivityJournal(self.name, configuration=self.target.configuration, tags=self.tags)
         return self.chaos
 
     def cut_off_zone(self, zone: str) -> list[str]:
@@ -343,7 +340,7 @@ class DrillScenario:
         return lines
 
     def run_procedure(self, name: str, params: dict[str, str] | None = None) -> RunReport:
-        if self.target.lab is None:
+        if not self.target.native_procedures:  # a file target: its procedure activity
             return self._run_procedure_activity(name, params)
         procedure = get_procedure(name)
         params = {**self._learned(procedure.params), **dict(params or {})}

@@ -110,11 +110,11 @@ def _clearance(configuration: Configuration) -> safety.Clearance:
     when none ran (a plain `chaos run`). SafetyRefused when neither."""
     clearance = safety.current()
     if clearance is None and conf(configuration, "drill_target"):
-        from harness.chaos.targets import load_target
+        from harness.targets.file import load_target
 
         target = load_target(str(conf(configuration, "drill_target")))
-        clearance = safety.preflight_target(target, os.environ.get("DRILL_APPROVAL") or None,
-                                            os.environ.get("DRILL_APPROVER") or None)
+        clearance = safety.preflight(target.guard, os.environ.get("DRILL_APPROVAL") or None,
+                                     os.environ.get("DRILL_APPROVER") or None, region=region_of(target.configuration))
     if clearance is None:
         raise safety.SafetyRefused("no safety preflight ran in this process (who we are, allowlist, approval): "
                                    "run through `drill`, or give configuration drill_target; nothing was touched")

@@ -674,10 +674,9 @@ def service_has_endpoints(cluster: Cluster, namespace: str, service: str, min_re
 # {"id", "fault", "blast", "outcome"}; its rollback is harness.chaos.actions:undo_fault with that id.
 def cluster_for(target: str, context: str | None, kubeconfig: str | None = None) -> Cluster:
     """Connect to `context` under the safety section of a target file (name or path)."""
-    from harness.chaos.targets import load_target
-    from harness.safety import target_safety
+    from harness.targets.file import load_target
 
-    return connect(target_safety(load_target(target)), context or None, kubeconfig or None)
+    return connect(load_target(target).guard, context or None, kubeconfig or None)
 
 
 def inject_logged(fault: str, params: dict[str, Any], cluster: Cluster, plan: Plan,

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from chaos_helpers import ROOT
-from harness.chaos.targets import load_target
+from harness.targets import load_target
 from harness.errors import ConfigError, HarnessError
 from harness.faults import registry
 

@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from aws_world import CLUSTER, MOTO_ACCOUNT, REGION, aurora_cluster
-from harness.drills.cloud_target import CloudTarget
+from harness.targets.aws import AwsTarget
 from harness.drills.scenario import DrillScenario
-from harness.drills.target import connect_target
+from harness.targets import load as load_drill_target
 from harness.errors import HarnessError
 from harness.evidence.record import load_records
 from harness.faults import aws as faults
@@ -124,8 +124,8 @@ def test_production_runs_only_with_the_approval_which_the_drill_process_gets_too
 # -- the cloud target's surface, without AWS calls ------------------------------------------------------------
 def test_steps_a_cloud_target_lacks_name_the_step(tmp_path, monkeypatch):
     monkeypatch.setenv("APP_URL", "http://127.0.0.1:9")
-    target = connect_target(str(staging_target(tmp_path, MOTO_ACCOUNT)))
-    assert isinstance(target, CloudTarget) and target.lab is None and not target.started
+    target = load_drill_target(str(staging_target(tmp_path, MOTO_ACCOUNT))).connect()
+    assert isinstance(target, AwsTarget) and target.lab is None and not target.started
     with pytest.raises(HarnessError, match='step \'Then the component "pg-1" is healthy again\' cannot run'):
         target.component_healthy("pg-1")
     with pytest.raises(HarnessError, match="step 'Given the database replication mode is sync'"):
@@ -139,19 +139,19 @@ def test_wait_healthy_names_the_failing_endpoint(tmp_path, monkeypatch):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("APP_URL", f"http://127.0.0.1:{port}")
-    target = connect_target(str(staging_target(tmp_path, MOTO_ACCOUNT)))
+    target = load_drill_target(str(staging_target(tmp_path, MOTO_ACCOUNT))).connect()
     assert target.probe("app").target == f"http://127.0.0.1:{port}/health"
     with pytest.raises(HarnessError, match="not healthy after 1 s: app: "):
         target.wait_healthy(1)
 
 
 def test_a_kubernetes_target_without_a_context_is_refused_before_any_request(monkeypatch):
-    # Kubernetes targets are drill targets too (KubeTarget, tests/cloud/test_k8s_drill.py); the example names
+    # Kubernetes targets are drill targets too (KubernetesTarget, tests/cloud/test_k8s_drill.py); the example names
     # no context, and the kubeconfig's current-context is never used in its place.
     monkeypatch.setenv("APP_URL", "http://127.0.0.1:9")
     monkeypatch.delenv("K8S_CONTEXT", raising=False)
     with pytest.raises(HarnessError, match="no Kubernetes context given"):
-        connect_target("k8s-staging.example")
+        load_drill_target("k8s-staging.example").connect()
 
 
 def test_a_procedure_on_a_cloud_target_runs_the_files_activity_journaled(aws, tmp_path, monkeypatch):
@@ -159,7 +159,7 @@ def test_a_procedure_on_a_cloud_target_runs_the_files_activity_journaled(aws, tm
     cluster = aurora_cluster(aws)
     monkeypatch.setenv("RDS_CLUSTER_ID", CLUSTER)
     monkeypatch.setenv("APP_URL", "http://127.0.0.1:9")
-    target = connect_target(str(staging_target(tmp_path, MOTO_ACCOUNT)))
+    target = load_drill_target(str(staging_target(tmp_path, MOTO_ACCOUNT))).connect()
     assert target.primary("postgresql") == cluster["writer"]
     drill = DrillScenario(name="procedure on aws", target=target, out_dir=tmp_path / "s")
     report = drill.run_procedure("auto-failover")

@@ -13,7 +13,7 @@ import yaml
 from k8s_fixtures import ALLOWED_CONTEXT, NAMESPACE, OTHER_CONTEXT, standin, k8s_target_file  # noqa: F401
 
 from harness.chaos import actions
-from harness.chaos.targets import load_target
+from harness.targets import load_target
 from harness.faults import k8s, runner
 from harness.faults.intent import IntentLog
 from harness.safety import SafetyRefused, target_safety

@@ -23,9 +23,9 @@ import yaml
 from k8s_fixtures import (ALLOWED_CONTEXT, NAMESPACE, OTHER_CONTEXT, OTHER_NAMESPACE, SEED,  # noqa: F401
                           k8s_target_file, start_standin)
 
-from harness.drills.k8s_target import KubeTarget
+from harness.targets.kubernetes import KubernetesTarget
 from harness.drills.scenario import DrillScenario
-from harness.drills.target import connect_target
+from harness.targets import load as load_drill_target
 from harness.errors import HarnessError
 from harness.evidence.record import load_records
 from harness.faults.intent import IntentLog
@@ -212,8 +212,8 @@ def test_connect_target_gives_a_kube_target_reading_primary_zones_and_versions(
         standin, k8s_target_file, tmp_path, monkeypatch):
     for key, value in drill_env(tmp_path, standin, dead_url()).items():
         monkeypatch.setenv(key, value)
-    target = connect_target(str(k8s_target_file))
-    assert isinstance(target, KubeTarget) and target.lab is None and not target.started
+    target = load_drill_target(str(k8s_target_file)).connect()
+    assert isinstance(target, KubernetesTarget) and target.lab is None and not target.started
     pod = ready_primary(standin)
     assert target.primary("postgresql") == pod["metadata"]["name"]
     node_zone = standin.node(pod["spec"]["nodeName"])["metadata"]["labels"]["topology.kubernetes.io/zone"]
@@ -240,7 +240,7 @@ def test_wait_healthy_needs_the_app_deployment_available_too(standin, k8s_target
     try:
         for key, value in drill_env(tmp_path, standin, app.url).items():
             monkeypatch.setenv(key, value)
-        target = connect_target(str(k8s_target_file))
+        target = load_drill_target(str(k8s_target_file)).connect()
         assert target.wait_healthy(5)["healthy"]
         # a bad rollout that never becomes ready: the probe still answers, the deployment is not available
         headers = {"Authorization": f"Bearer {standin.token}", "Content-Type": "application/merge-patch+json"}
@@ -258,7 +258,7 @@ def test_procedures_run_the_files_activities_and_auto_failover_waits_for_a_ready
         standin, k8s_target_file, tmp_path, monkeypatch):
     for key, value in drill_env(tmp_path, standin, dead_url()).items():
         monkeypatch.setenv(key, value)
-    target = connect_target(str(k8s_target_file))
+    target = load_drill_target(str(k8s_target_file)).connect()
     drill = DrillScenario(name="procedure on k8s", target=target, out_dir=tmp_path / "s")
     report = drill.run_procedure("auto-failover")
     assert report.ok and report.steps[0].outcome == ready_primary(standin)["metadata"]["name"]
@@ -266,7 +266,7 @@ def test_procedures_run_the_files_activities_and_auto_failover_waits_for_a_ready
     with pytest.raises(HarnessError, match="procedure 'cache-rebuild' on target 'k8s-standin': the app warms"):
         drill.run_procedure("cache-rebuild")
     # no primary pod at all (selector matching nothing): the procedure fails instead of reporting False
-    from harness.drills.k8s_target import chaos_primary_pod_ready
+    from harness.targets.kubernetes import chaos_primary_pod_ready
 
     with pytest.raises(HarnessError, match="no Ready pod matches app=postgresql,role=none"):
         chaos_primary_pod_ready(str(k8s_target_file), ALLOWED_CONTEXT, NAMESPACE, "app=postgresql,role=none",

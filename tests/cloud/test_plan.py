@@ -60,3 +60,57 @@ def test_plan_shows_a_fault_over_the_limit_as_refused(aws, monkeypatch, tmp_path
     view = plan_drill("aws-staging.example", tags="smoke")
     az = next(s for s in view.steps if s.name == "az-outage")
     assert az.blast.startswith("WOULD BE REFUSED") and "touches 8 instances, limit max_instances=6" in az.blast
+
+
+# -- offline: no cluster, no account -------------------------------------------------------------------------
+LAB_WORDS = ("pg-", "redis-", "sentinel", "haproxy", "etcd", "lab:", "running lab", "lab component")
+
+
+def test_plan_on_the_kubernetes_example_shows_cluster_resources_and_no_lab_component(monkeypatch):
+    # No cluster is needed: the plan is read from the file (namespace, selectors, the objects it would touch).
+    monkeypatch.setenv("K8S_NAMESPACE", "freight")
+    view = plan_drill("k8s-staging.example")
+    text = "\n".join(view.lines())
+    assert view.provider == "kubernetes" and "kubernetes contexts" in view.allowlist[0]
+    by_name = {s.name: s for s in view.steps if s.kind == "fault"}
+    crash = by_name["app-crash"]
+    assert crash.activity == "harness.faults.k8s:chaos_terminate_pods"
+    assert "namespace: freight (context not set)" in crash.touches
+    assert any("pods in namespace freight matching app=freight-api" in t for t in crash.touches)
+    assert any("DELETE pod" in c for c in crash.calls)
+    drain = by_name["az-outage"]
+    assert any("nodes labelled topology.kubernetes.io/zone=" in t for t in drain.touches)
+    assert any("CREATE pod eviction" in c for c in drain.calls) and "uncordon" in drain.undo
+    deny = by_name["dependency-failure"]
+    assert any("CREATE NetworkPolicy freight/drill-deny-egress-" in c for c in deny.calls)
+    assert by_name["db-primary-freeze"].problem.startswith("unsupported on target k8s-staging")
+    assert not any(word in text for word in LAB_WORDS), text
+
+
+def test_plan_on_the_aws_example_offline_names_aws_resources_and_no_lab_component(monkeypatch):
+    # No account is needed: without one the describe calls fail, and the plan still names what it would act on.
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("RDS_CLUSTER_ID", "freight-staging")
+    view = plan_drill("aws-staging.example", tags="smoke")
+    text = "\n".join(view.lines())
+    assert view.provider == "aws" and view.allowlist[0].startswith("aws accounts")
+    crash = next(s for s in view.steps if s.name == "db-primary-crash")
+    assert crash.activity == "harness.faults.aws:rds_cluster_failover"
+    assert "acts on: cluster_id=freight-staging" in crash.touches and crash.problem
+    assert not any(word in text for word in LAB_WORDS), text
+
+
+def test_plan_knows_a_steps_fault_from_its_needs_declaration():
+    from harness.dryrun import step_to_faults
+
+    assert step_to_faults("the availability zone of the database primary fails") == [
+        ("fault", "az-outage", {"zone": "@primary-zone"})]
+    assert step_to_faults('the fault "cache-flush" is injected with mode=all') == [
+        ("fault", "cache-flush", {"mode": "all"})]
+    assert step_to_faults("the database primary freezes for 5 seconds") == [
+        ("fault", "db-primary-freeze", {"seconds": "5"})]
+    assert step_to_faults("3 seconds pass") == []  # injects nothing: not a fault
+    assert step_to_faults("the faults are undone") == []
+    assert step_to_faults("something nobody wrote a step for") is None

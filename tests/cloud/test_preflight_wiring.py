@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from aws_world import MOTO_ACCOUNT, REGION, instances, states
-from harness.chaos.targets import load_target
+from harness.targets import load_target
 from harness.errors import ConfigError
 from harness.faults.intent import IntentLog
 

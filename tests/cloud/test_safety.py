@@ -97,7 +97,7 @@ def test_a_bad_safety_section_is_one_error_naming_the_field(env, raw, field):
 
 
 def test_the_shipped_example_target_validates():
-    from harness.chaos.targets import load_target
+    from harness.targets import load_target
 
     guard = safety.target_safety(load_target("aws-staging.example"))
     assert guard.environment == "staging" and guard.provider == "aws"

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from harness import recovery
-from harness.drills.target import LocalTarget
+from harness.targets.local import LocalTarget
 from harness.faults import runner
 from harness.lab.haproxy import APP_BACKEND, PG_PRIMARY_BACKEND
 from harness.lab.topology import PRIMARY_ZONES, SPECS
@@ -66,7 +66,7 @@ def _run(name: str, lab, params: dict[str, str]):
 
 
 def _measure(lab, tmp_path: Path, *probes: str) -> Measurement:
-    target = LocalTarget(lab)
+    target = LocalTarget.on(lab)
     m = Measurement(probes=[target.probe(p) for p in probes], writers=[target.writer("postgres", RATE)],
                     interval=0.1, stable=2.0, out_dir=tmp_path / "measure")
     m.start()
@@ -76,7 +76,7 @@ def _measure(lab, tmp_path: Path, *probes: str) -> Measurement:
 
 def test_pitr_after_corruption_restores_rows_and_loses_exactly_the_writes_after_the_fault(lab, intent_log, tmp_path):
     lab.wait_backup(180)
-    LocalTarget(lab).book_loads(100)
+    LocalTarget.on(lab).book_loads(100)
     before = _loads(lab)
     m = _measure(lab, tmp_path, "app", "integrity")
     try:

@@ -1,7 +1,11 @@
-"""What a drill runs against: the local lab (LocalTarget here), an AWS target file (CloudTarget in
-cloud_target.py) or a Kubernetes target file (KubeTarget in k8s_target.py). All give the steps the same
-surface: named endpoints to probe, stores to write to, health, and the fault parameters that depend on the
-live system (which zone the database primary is in right now)."""
+"""The local lab (harness/lab) as a drill target: `targets/local.yaml` (provider lab, no allowlist).
+
+    target = harness.targets.load("local").connect(bring_up=True)   # the running lab, or starts one
+    target.probe("postgres"); target.primary("redis"); target.resolve_params({"zone": "@primary-zone"})
+
+Its faults are the vocabulary's lab implementations (their parameters checked against the lab's topology
+before anything runs), its recovery procedures the harness's own runbooks (harness/recovery), and its blast
+radius in `drill plan` the vocabulary's own description (no lab needed)."""
 
 from __future__ import annotations
 
@@ -11,14 +15,9 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.measure import ProbeSpec, WriterSpec, parse_probe_spec, parse_writer_spec
+from harness.targets.base import FaultPlanView, Target
 
 PRIMARY_ZONES = ("az-a", "az-b", "az-c")
-# Values a feature may use for a fault parameter that only the live target can resolve.
-DYNAMIC_VALUES = {
-    "@primary-zone": "the availability zone of the current PostgreSQL primary",
-    "@cache-primary-zone": "the availability zone of the current Redis primary",
-    "@replica-zone": "an availability zone of the primary region without the PostgreSQL primary",
-}
 
 
 # One text per load, hashed in id order: equal digests = the same rows with the same contents.
@@ -37,33 +36,35 @@ def _redis_log_time(line: str) -> float | None:
         return None
 
 
-class LocalTarget:
+class LocalTarget(Target):
     """The local lab (harness/lab) as a drill target."""
 
-    name = "local"
-    environment = "lab"
+    provider = "lab"
+    native_procedures = True
 
-    def __init__(self, lab: Any, started: bool = False, target_file: Any = None):
+    def __init__(self, target_file: Any = None, lab: Any = None, started: bool = False):
+        if target_file is None:
+            from harness.targets.file import load_target
+
+            target_file = load_target("local")
+        super().__init__(target_file)
         self.lab = lab
         self.started = started  # True when connect() had to start the lab (the caller stops it again)
-        self._target_file = target_file
-
-    @property
-    def target_file(self) -> Any:
-        """The target file (targets/local.yaml unless given) mapping faults to Chaos Toolkit activities."""
-        if self._target_file is None:
-            from harness.chaos.targets import load_target
-
-            self._target_file = load_target("local")
-        return self._target_file
 
     @classmethod
-    def connect(cls, bring_up: bool = False, say=lambda _msg: None) -> "LocalTarget":
-        """The running lab; with bring_up, start it when none is running (`lab.already_up` tells which)."""
+    def on(cls, lab: Any) -> "LocalTarget":
+        """The target for a lab at hand (targets/local.yaml's activities)."""
+        return cls(None, lab)
+
+    def connect(self, bring_up: bool = False, say=lambda _msg: None) -> "LocalTarget":
+        """The running lab; with bring_up, start it when none is running (`started` tells which)."""
+        if self.lab is not None:
+            return self
         from harness.lab import Lab
 
         try:
-            return cls(Lab.load())
+            self.lab = Lab.load()
+            return self
         except HarnessError as err:
             if not bring_up or "no lab is running" not in str(err):
                 raise
@@ -71,7 +72,44 @@ class LocalTarget:
         lab = Lab.up(progress=say)
         say("waiting for the base backup (drills start on a quiet lab)")
         lab.wait_backup(180)
-        return cls(lab, started=True)
+        self.lab, self.started = lab, True
+        return self
+
+    def stop(self) -> None:
+        """Stop the lab connect(bring_up=True) started (drill lab down)."""
+        if self.started and self.lab is not None:
+            self.lab.down()
+
+    @property
+    def configuration(self) -> dict[str, Any]:
+        """The lab file's Chaos Toolkit configuration as written (its activities need no env entries)."""
+        return self.target_file.configuration
+
+    def check_fault(self, fault: str, params: dict[str, str]) -> None:
+        """The vocabulary's checks against the lab's topology: bad parameters fail before anything runs."""
+        from harness.faults import runner
+
+        runner.prepare(fault, params, self.lab)
+
+    def _plan_activity(self, view: FaultPlanView, kind: str, name: str, params: dict[str, str],
+                       configuration: dict[str, Any]) -> None:
+        """Lab faults: the vocabulary's own blast radius (no lab needed to say what kind of thing it touches)."""
+        if kind != "fault":
+            return super()._plan_activity(view, kind, name, params, configuration)
+        from harness.faults import registry
+
+        try:
+            cls = registry.get(name)
+            known = {k: v for k, v in params.items() if not str(v).startswith("@")}
+            fault = cls(cls.Params.model_construct(**known))
+            blast = fault.describe(None)
+            view.touches = [f"touches: {line}" for line in blast.lines() if not line.startswith("undo: ")]
+            view.undo = blast.undo or cls.undo_summary
+        except Exception:  # noqa: BLE001 - a describe that needs the running lab: say what kind of thing it hits
+            cls = registry.get(name)
+            view.touches = [f"touches: {cls.summary}"]
+            view.undo = cls.undo_summary + (f" ({view.undo})" if view.undo else "")
+        view.blast = "lab: resolved against the running lab when it runs"
 
     # -- probes and writers ------------------------------------------------------------------------------
     def endpoints(self) -> dict[str, str]:
@@ -196,21 +234,12 @@ class LocalTarget:
             raise HarnessError(f"unknown component {name!r}; the lab has: {', '.join(sorted(rows))}")
         return bool(rows[name].get("ok"))  # status rows carry "ok"
 
-    def resolve_params(self, params: dict[str, str]) -> dict[str, str]:
-        """Replace the dynamic values (@primary-zone ...) by what they are right now."""
-        out = {}
-        for key, value in params.items():
-            if value == "@primary-zone":
-                value = self._zone_of(self.lab.postgres_leader(), "PostgreSQL primary")
-            elif value == "@cache-primary-zone":
-                value = self._zone_of(self.lab.redis_primary(), "Redis primary")
-            elif value == "@replica-zone":
-                leader_zone = self._zone_of(self.lab.postgres_leader(), "PostgreSQL primary")
-                value = self.other_zones(leader_zone)[0]
-            elif value.startswith("@"):
-                raise HarnessError(f"parameter {key}={value}: unknown dynamic value; known: {', '.join(DYNAMIC_VALUES)}")
-            out[key] = value
-        return out
+    def zone_of_primary(self, service: str) -> str:
+        if service in ("postgresql", "postgres", "database"):
+            return self._zone_of(self.lab.postgres_leader(), "PostgreSQL primary")
+        if service in ("redis", "cache"):
+            return self._zone_of(self.lab.redis_primary(), "Redis primary")
+        raise HarnessError(f"unknown service {service!r}: postgresql or redis")
 
     def other_zones(self, zone: str) -> list[str]:
         return [z for z in PRIMARY_ZONES if z != zone]
@@ -236,34 +265,3 @@ class LocalTarget:
         except importlib.metadata.PackageNotFoundError:
             out["patroni"] = "not installed"
         return out
-
-
-def connect_target(name_or_path: str, bring_up: bool = False, say=lambda _msg: None) -> Any:
-    """The drill target a target file describes: `local` → targets/local.yaml, a path → itself (unknown:
-    HarnessError naming the known targets). A lab target → LocalTarget on the running lab; an AWS target →
-    CloudTarget, a Kubernetes target → KubeTarget, both built from the file (its endpoints, stores and
-    activities; run.py has already preflighted it). Any other provider is refused, naming what exists."""
-    from harness.chaos.targets import load_target
-
-    target_file = load_target(name_or_path)
-    if target_file.environment != "lab":
-        from harness.safety import target_safety
-
-        provider = target_safety(target_file).provider
-        if provider == "aws":
-            from harness.drills.cloud_target import CloudTarget
-
-            return CloudTarget(target_file, provider).check()
-        if provider == "kubernetes":
-            from harness.drills.k8s_target import KubeTarget
-
-            return KubeTarget(target_file, provider).check()
-        raise HarnessError(
-            f"target {target_file.name!r} ({target_file.path}, environment {target_file.environment}, provider "
-            f"{provider}) cannot run Gherkin drills: drill targets exist for the lab (LocalTarget), AWS "
-            "(CloudTarget) and Kubernetes (KubeTarget). Nothing was injected")
-
-    target = LocalTarget.connect(bring_up=bring_up, say=say)
-    target._target_file = target_file
-    target.name = target_file.name
-    return target

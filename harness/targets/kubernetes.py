@@ -1,14 +1,16 @@
 """A Kubernetes target file (environment staging/production, safety.kubernetes) as a drill target: the surface
 LocalTarget gives the Gherkin steps, built from the target file and one allowlisted kubeconfig context.
 
-    target = KubeTarget(load_target("k8s-staging")).check()   # context + namespace allowlisted, no request yet
+    target = harness.targets.load("k8s-staging").connect()  # context + namespace allowlisted, no request yet
     target.probe("app")              # the file's probes.app spec, ${env:...} expanded (FileTarget)
     target.primary("postgresql")     # the Ready pod matching db_primary_selector right now
     target.resolve_params({"zone": "@primary-zone"})   # az-a/b/c: the zone of that pod's node
 
 The cluster client is harness.faults.k8s's (explicit kubeconfig and context, never the current-context), and
 every request here is a read: faults and procedures run only through the file's Chaos Toolkit activities.
-`preflight()` is what harness.safety.preflight_target does for a Kubernetes target before the first fault.
+`preflight()` is the check before the first fault; `plan()` shows the namespace, the selectors and the
+Kubernetes objects an activity would delete, evict, scale, patch or create, from the file alone (offline: no
+request to the cluster).
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.drills.cloud_target import FileTarget
 from harness.errors import HarnessError
 from harness.faults import k8s
+from harness.targets.base import FaultPlanView, FileTarget
 
 VOCABULARY_ZONES = {"az-a": "zone_a", "az-b": "zone_b", "az-c": "zone_c"}  # vocabulary zone → configuration key
 PRIMARY_SELECTORS = {"postgresql": "db_primary_selector", "postgres": "db_primary_selector",
@@ -39,12 +41,27 @@ def _unset(value: Any) -> bool:
     return value is None or not str(value).strip() or str(value).startswith("<")
 
 
-class KubeTarget(FileTarget):
+class KubernetesTarget(FileTarget):
     """A Kubernetes target file as a drill target (provider kubernetes)."""
 
-    def __init__(self, target_file: Any, provider: str = "kubernetes"):
-        super().__init__(target_file, provider)
+    provider = "kubernetes"
+
+    def __init__(self, target_file: Any):
+        super().__init__(target_file)
         self._cluster: k8s.Cluster | None = None
+
+    def preflight(self, approval: str | None = None, approver: str | None = None, *, whole: bool = True) -> Any:
+        """The context and the namespace the configuration names are on the allowlist (refused before any
+        request), the approval (production), then the API server answers (one GET /version). Returns the
+        clearance, naming the context. `whole=False` (the Chaos Toolkit control): the approval only; each
+        activity checks the context and namespace it is given before its first request."""
+        if not whole:
+            return super().preflight(approval, approver)
+        section = self.guard
+        k8s.check_context(section.safety, self.context)
+        k8s.check_namespace(section.safety, self.namespace)
+        clearance, _ = k8s.preflight(section, self.context, self.kubeconfig, approval, approver)
+        return clearance
 
     @property
     def configuration(self) -> dict[str, Any]:
@@ -75,17 +92,93 @@ class KubeTarget(FileTarget):
         """The allowlisted context's client (harness.faults.k8s.connect: the allowlist is checked before the
         client is built, and no request is made)."""
         if self._cluster is None:
-            from harness.safety import target_safety
-
-            self._cluster = k8s.connect(target_safety(self.target_file), self.context, self.kubeconfig)
+            self._cluster = k8s.connect(self.guard, self.context, self.kubeconfig)
         return self._cluster
 
-    def check(self) -> "KubeTarget":
+    def check(self) -> "KubernetesTarget":
         """Probes and writers parse (FileTarget), the context is allowlisted and in the kubeconfig, the namespace
         the faults act in is allowlisted. No request to the cluster."""
         super().check()
         k8s.check_namespace(self.cluster.safety, self.namespace)
         return self
+
+    # -- drill plan (offline: from the file, no request to the cluster) -------------------------------------
+    def allowlist_lines(self, configuration: dict[str, Any] | None = None) -> list[str]:
+        allow = self.guard.safety.kubernetes
+        return [f"kubernetes contexts {', '.join(allow.contexts)}; namespaces {', '.join(allow.namespaces)}",
+                f"context {self.context or '(not set: drill run WOULD BE REFUSED)'}; namespace "
+                f"{self.namespace or '(not set)'}"]
+
+    def _plan_activity(self, view: FaultPlanView, kind: str, name: str, params: dict[str, str],
+                       configuration: dict[str, Any]) -> None:
+        """The namespace, the selectors and the Kubernetes objects the activity would create, delete, evict,
+        scale or patch, from its arguments; which pods exactly is read from the cluster when it runs (and
+        checked against the limits then)."""
+        module, func = view.activity.split(":", 1)
+        args = view.arguments
+        if module != "harness.faults.k8s":
+            super()._plan_activity(view, kind, name, params, configuration)
+            return
+        ns = args.get("ns") or self.namespace or "?"
+        selector = args.get("label_selector")
+        if isinstance(selector, str) and args.get("aliases"):
+            selector = args["aliases"].get(selector, selector)
+        lim = self.guard.safety.limits
+        touches: list[str] = []
+        calls: list[str] = []
+        if func == "chaos_terminate_pods":
+            touches = [f"touches: pods in namespace {ns} matching {selector} "
+                       f"({args.get('replica') or 'one'} of them)"]
+            calls = [f"core: DELETE pod (namespace {ns}, selector {selector}"
+                     + (f", grace period {args['grace_period']} s" if args.get("grace_period") is not None else "")
+                     + ")"]
+            view.undo = "nothing to undo: the pods' controller (ReplicaSet/StatefulSet) replaces them" + \
+                        (f" ({view.undo})" if view.undo else "")
+        elif func == "chaos_drain_zone":
+            zone = args.get("zone")
+            from harness.targets.base import DYNAMIC_VALUES
+
+            if zone in DYNAMIC_VALUES:
+                label = f"<{DYNAMIC_VALUES[zone].meaning}, read from the cluster when it runs>"
+            else:
+                label = (args.get("zones") or {}).get(zone, zone)
+            touches = [f"touches: nodes labelled {k8s.ZONE_LABEL}={label} (zone {zone}), cordoned",
+                       "touches: pods of namespaces " + ", ".join(self.guard.safety.kubernetes.namespaces)
+                       + " on those nodes, evicted (DaemonSet and mirror pods stay)"]
+            calls = ["core: PATCH node spec.unschedulable=true", "policy: CREATE pod eviction"]
+            view.undo = "uncordon the nodes this fault cordoned" + (f" ({view.undo})" if view.undo else "")
+        elif func == "chaos_deny_all":
+            direction = args.get("direction", "ingress")
+            touches = [f"touches: pods in namespace {ns} matching {selector} (all {direction} traffic denied)"]
+            calls = [f"networking: CREATE NetworkPolicy {ns}/{k8s.POLICY_PREFIX}{direction}-<id> "
+                     f"(podSelector {selector}, deny all {direction})"]
+            view.undo = "delete that NetworkPolicy" + (f" ({view.undo})" if view.undo else "")
+        elif func == "chaos_scale_to_zero":
+            touches = [f"touches: deployment {ns}/{args.get('deployment')} and its pods (scaled to 0)"]
+            calls = [f"apps: PATCH deployment {ns}/{args.get('deployment')} scale replicas=0"]
+            view.undo = "scale it back to the replica count read before" + (f" ({view.undo})" if view.undo else "")
+        elif func == "chaos_bad_rollout":
+            touches = [f"touches: deployment {ns}/{args.get('deployment')} (new revision with image "
+                       f"{args.get('image')})"]
+            calls = [f"apps: PATCH deployment {ns}/{args.get('deployment')} container image"]
+            view.undo = "roll back to the revision recorded before" + (f" ({view.undo})" if view.undo else "")
+        elif func == "chaos_rollback_deployment":
+            touches = [f"touches: deployment {ns}/{args.get('deployment')} (rolled back to the previous revision)"]
+            calls = [f"apps: PATCH deployment {ns}/{args.get('deployment')} template (kubectl rollout undo)"]
+        else:
+            super()._plan_activity(view, kind, name, params, configuration)
+            return
+        where = f"namespace: {ns}" if "ns" in args else "namespaces: " + ", ".join(
+            self.guard.safety.kubernetes.namespaces)
+        view.touches = [f"{where} (context {self.context or 'not set'})", *touches]
+        view.calls = calls
+        view.blast = (f"checked against the cluster when it runs: max_pods={lim.max_pods}, max_azs={lim.max_azs}, "
+                      f"resources={', '.join(lim.resources) or 'any'}")
+        if "ns" in args:
+            try:
+                k8s.check_namespace(self.guard.safety, args.get("ns") or None)
+            except HarnessError as err:
+                view.blast = f"WOULD BE REFUSED: {err}"
 
     # -- state of the system -----------------------------------------------------------------------------
     def _health_failures(self) -> dict[str, str]:
@@ -117,24 +210,10 @@ class KubeTarget(FileTarget):
         pod = self._primary_pod(service)
         return pod.metadata.name if pod is not None else None
 
-    def resolve_params(self, params: dict[str, str]) -> dict[str, str]:
-        """@primary-zone / @cache-primary-zone: the vocabulary zone (az-a/b/c, via configuration zone_a/b/c) of
-        the node the primary pod runs on; @replica-zone: another configured zone. az-a/b/c stay as they are
-        (the activity maps them to the cluster's zone labels)."""
-        from harness.drills.target import DYNAMIC_VALUES
-
-        out = {}
-        for key, value in params.items():
-            if value == "@primary-zone":
-                value = self._zone_of("postgresql")
-            elif value == "@cache-primary-zone":
-                value = self._zone_of("redis")
-            elif value == "@replica-zone":
-                value = self.other_zones(self._zone_of("postgresql"))[0]
-            elif value.startswith("@"):
-                raise HarnessError(f"parameter {key}={value}: unknown dynamic value; known: {', '.join(DYNAMIC_VALUES)}")
-            out[key] = value
-        return out
+    def zone_of_primary(self, service: str) -> str:
+        """The vocabulary zone (az-a/b/c, via configuration zone_a/b/c) of the node the primary pod runs on.
+        az-a/b/c in a fault's parameters stay as they are (the activity maps them to the cluster's zone labels)."""
+        return self._zone_of(service)
 
     def zones(self) -> dict[str, str]:
         """Vocabulary zone → the cluster's topology.kubernetes.io/zone value, for the configured zones."""
@@ -187,20 +266,6 @@ def primary_pod(cluster: k8s.Cluster, namespace: str | None, selector: str) -> A
                                             _request_timeout=k8s.REQUEST_TIMEOUT).items
     ready = sorted((p for p in pods if _ready(p)), key=lambda p: p.metadata.name)
     return ready[0] if ready else None
-
-
-def preflight(target_file: Any, approval: str | None = None, approver: str | None = None) -> Any:
-    """The check before the first fault on a Kubernetes target: the context and the namespace its
-    configuration names are on the allowlist (refused before any request), the approval (production), then the
-    API server answers (one GET /version). Returns the clearance, naming the context."""
-    from harness.safety import target_safety
-
-    target = KubeTarget(target_file)
-    section = target_safety(target_file)
-    k8s.check_context(section.safety, target.context)
-    k8s.check_namespace(section.safety, target.namespace)
-    clearance, _ = k8s.preflight(section, target.context, target.kubeconfig, approval, approver)
-    return clearance
 
 
 # -- Chaos Toolkit probe (targets/k8s-staging.example.yaml, procedure auto-failover) ------------------------------

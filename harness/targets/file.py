@@ -2,8 +2,13 @@
 Chaos Toolkit activities for one environment, plus the probes and writers that measure it.
 
     target = load_target("local")                  # targets/local.yaml; a path works too
+    target.provider                                # "lab" | "aws" | "kubernetes": from its safety section
+    target.guard.safety.limits                     # the typed safety section (harness.safety.TargetSafety)
     target.fault_activity("db-primary-freeze", {"seconds": "5"})   # a Chaos Toolkit action (dict)
     target.rollback_activity("db-primary-freeze", {"id": "..."})   # its rollback, or None
+
+The environment-specific behaviour (preflight, probes, blast radius, ...) lives in the `Target` classes of
+this package (harness.targets.load picks one by `provider`); this module is only the file.
 
 Everything is checked when the file is loaded, not when a drill is half-way through: the schema (pydantic),
 every fault and procedure name against the vocabulary (unknown = error; every name must be mapped or marked
@@ -20,7 +25,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from harness.errors import ConfigError, HarnessError
 from harness.yamlfile import load_model
@@ -185,13 +190,29 @@ class TargetFile(BaseModel):
     configuration: dict[str, Any] = Field(default_factory=dict,
                                           description="Chaos Toolkit configuration the activities get")
     safety: dict[str, Any] = Field(default_factory=dict,
-                                   description="allowlists, limits and guards: checked by harness.safety at load")
+                                   description="allowlists, limits and guards: as written; the typed, checked "
+                                               "form is `guard` (harness.safety.TargetSafety)")
     faults: dict[str, Mapping]
     procedures: dict[str, Mapping] = Field(default_factory=dict)
     probes: dict[str, ProbeRef] = Field(default_factory=dict)
     writers: dict[str, WriterRef] = Field(default_factory=dict)
     measure: MeasureDefaults = Field(default_factory=MeasureDefaults)
     path: str = Field("", exclude=True)
+    _guard: Any = PrivateAttr(None)
+
+    @property
+    def guard(self) -> Any:
+        """`environment` + `safety`, typed and checked (harness.safety.TargetSafety); validated once, at load."""
+        if self._guard is None:
+            from harness import safety
+
+            self._guard = safety.validate_section(self.environment, self.safety, self.path or self.name)
+        return self._guard
+
+    @property
+    def provider(self) -> str:
+        """lab | aws | kubernetes: follows from the allowlist the safety section gives."""
+        return self.guard.provider
 
     @field_validator("faults")
     @classmethod
@@ -304,18 +325,26 @@ def target_path(name_or_path: str | Path) -> Path:
     return path
 
 
+_LOADED: dict[tuple[str, str, int, int], TargetFile] = {}
+
+
 def load_target(name_or_path: str | Path) -> TargetFile:
     """Load and fully check a target file (schema, names, the `environment` and `safety` section
     (harness.safety.validate_section), every activity importable with matching arguments). ConfigError naming
-    the file and the field, or the fault or procedure and the activity."""
+    the file and the field, or the fault or procedure and the activity. A file is read and checked once per
+    process (again only when it changed on disk)."""
     path = target_path(name_or_path)
     shown = _shown(path)
+    stat = path.stat()
+    key = (str(path.resolve()), shown, stat.st_mtime_ns, stat.st_size)
+    if key in _LOADED:
+        return _LOADED[key]
     target, _ = load_model(path, TargetFile, what="target file", expect="name, environment and faults")
     target.path = shown
     # Who may be touched and how much: a bad allowlist is refused now, not at the first fault.
     from harness import safety
 
-    safety.validate_section(target.environment, target.safety, shown)
+    target._guard = safety.validate_section(target.environment, target.safety, shown)
     for kind, entries in (("fault", target.faults), ("procedure", target.procedures)):
         for name, m in entries.items():
             params = _param_names(name) if kind == "fault" else None
@@ -326,6 +355,7 @@ def load_target(name_or_path: str | Path) -> TargetFile:
                     activity.check(params if role == "action" else None)
                 except HarnessError as err:
                     raise ConfigError(shown, f"{kind} {name!r} ({role})", str(err)) from None
+    _LOADED[key] = target
     return target
 
 

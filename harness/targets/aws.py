@@ -1,0 +1,152 @@
+"""An AWS target file (environment staging/production, safety.aws) as a drill target: the same surface
+LocalTarget gives the Gherkin steps, built from the target file instead of the lab.
+
+    target = harness.targets.load("aws-staging")   # AwsTarget
+    target.probe("app")            # the file's probes.app spec, ${env:...} expanded
+    target.primary("postgresql")   # the RDS cluster writer right now (harness.faults.aws)
+
+Endpoints are the file's `probes:` section and stores its `writers:` section; their specs take values from
+the environment (`${env:APP_URL}`), so no address or secret is written into the file. `lab` is None: the
+scenario runs faults and procedures only through the file's Chaos Toolkit activities.
+
+`FileTarget` (harness/targets/base.py) is what every file-driven environment shares (endpoints, stores,
+health, the steps a file target lacks); AwsTarget adds AWS's preflight (STS identity in the configured
+region), primaries and zones, and the blast radius from the read-only planners of harness.faults.aws.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.targets.base import FaultPlanView, FileTarget
+
+
+class AwsTarget(FileTarget):
+    """An AWS target file as a drill target: primaries and zones from the RDS / ElastiCache APIs."""
+
+    provider = "aws"
+
+    def preflight(self, approval: str | None = None, approver: str | None = None, *, whole: bool = True) -> Any:
+        """Approval, then who we are (STS) against safety.aws in the region the configuration names
+        (aws_region, or AWS_REGION)."""
+        from harness import safety
+        from harness.faults.aws import region_of
+
+        return safety.preflight(self.guard, approval, approver, region=region_of(self.target_file.configuration))
+
+    # -- drill plan ------------------------------------------------------------------------------------------
+    def _plan_activity(self, view: FaultPlanView, kind: str, name: str, params: dict[str, str],
+                       configuration: dict[str, Any]) -> None:
+        """The planner of harness.faults.aws for the activity (describe calls only): the concrete resources,
+        the API calls, the undo and the blast-radius verdict against the limits. Without an account to ask
+        (offline), the resources the activity names and why they could not be listed."""
+        from harness import safety
+        from harness.faults import aws
+
+        super()._plan_activity(view, kind, name, params, configuration)
+        module, func = view.activity.split(":", 1)
+        planner = aws.planner(module, func)
+        if planner is None:
+            if module == "harness.faults.aws":
+                view.problem = f"{func} has no planner in harness.faults.aws: its targets cannot be shown"
+            return
+        try:
+            plan = planner(**view.arguments, configuration=configuration)
+        except HarnessError as err:
+            view.problem = str(err)
+            return
+        except Exception as err:  # noqa: BLE001 - botocore errors (no credentials, access denied, not found)
+            view.problem = f"describe failed: {type(err).__name__}: {err}"
+            return
+        view.touches = [("touches: " if r.acted else "context: ") + r.line() for r in plan.resources] + \
+                       [f"note: {n}" for n in plan.notes]
+        view.calls = plan.calls
+        view.undo = plan.undo + (f" ({view.undo})" if view.undo else "")
+        guard = self.guard
+        required = guard.safety.aws.resource_tags if guard.safety.aws else {}
+        try:
+            safety.check_blast(plan.fault, plan.resources, guard.safety.limits, required)
+            view.blast = "within limits"
+        except safety.SafetyRefused as err:
+            view.blast = f"WOULD BE REFUSED: {err}"
+
+    def allowlist_lines(self, configuration: dict[str, Any] | None = None) -> list[str]:
+        """The AWS allowlist, then who we are now (STS, read-only) and whether `drill run` would be allowed."""
+        from harness import safety
+        from harness.faults.aws import region_of
+
+        allow = self.guard.safety.aws
+        lines = [f"aws accounts {', '.join(allow.account_ids)}; regions {', '.join(allow.regions)}; "
+                 f"tags {allow.resource_tags or '-'}"]
+        try:
+            who = safety.check_identity(self.guard.safety, region=region_of({**self.configuration,
+                                                                              **(configuration or {})}))
+            lines.append(f"caller {who.arn} (account {who.account}, region {who.region}): on the allowlist")
+        except HarnessError as err:
+            lines.append(f"caller check: drill run WOULD BE REFUSED: {err}")
+        return lines
+
+    def primary(self, service: str) -> str | None:
+        """The current primary: the RDS cluster writer for postgresql (configuration rds_cluster_id)."""
+        from harness.faults import aws
+
+        if service in ("postgresql", "postgres", "database"):
+            cluster = aws.conf(self.configuration, "rds_cluster_id")
+            if not cluster or str(cluster).startswith("<"):
+                raise self._lacks(f"Then the {service} cluster has a primary again",
+                                  "no configuration rds_cluster_id in the target file")
+            return aws.rds_cluster_writer(str(cluster), self.configuration)
+        if service in ("redis", "cache"):
+            group = aws.conf(self.configuration, "elasticache_group_id")
+            if not group or str(group).startswith("<"):
+                raise self._lacks(f"Then the {service} cluster has a primary again",
+                                  "no configuration elasticache_group_id in the target file")
+            found = aws._replication_group(str(group), self.configuration)
+            return next((m.get("CacheClusterId") for ng in found.get("NodeGroups", [])
+                         for m in ng.get("NodeGroupMembers", []) if m.get("CurrentRole") == "primary"), None)
+        raise HarnessError(f"unknown service {service!r}: postgresql or redis")
+
+    def zone_of_primary(self, service: str) -> str:
+        """The real AZ of the live RDS writer (postgresql) or ElastiCache primary (redis), through
+        harness.faults.aws.resolve_zone; az-a/b/c in a fault's parameters stay as they are (the activity maps
+        them)."""
+        from harness.faults import aws
+
+        if service in ("postgresql", "postgres", "database"):
+            return aws.resolve_zone("@primary-zone", self.configuration)
+        if service in ("redis", "cache"):
+            return aws.resolve_zone("@cache-primary-zone", self.configuration)
+        raise HarnessError(f"unknown service {service!r}: postgresql or redis")
+
+    def other_zones(self, zone: str) -> list[str]:
+        """The configured zones (configuration `zones`, real AZ names) other than `zone`."""
+        from harness.faults import aws
+
+        zones = [str(z) for z in (aws.conf(self.configuration, "zones") or {}).values()]
+        others = [z for z in zones if z != zone and aws.resolve_zone(z, self.configuration) != zone]
+        if not others:
+            raise HarnessError(f"{self.target_file.path}: configuration zones names no zone other than {zone}")
+        return others
+
+    def versions(self) -> dict[str, str]:
+        """What the report's environment shows: provider, region, account (from the clearance)."""
+        from harness import safety
+        from harness.faults import aws
+
+        out = {"provider": self.provider, "environment": self.environment}
+        try:
+            out["aws.region"] = aws.region_of(self.configuration)
+        except HarnessError:
+            out["aws.region"] = "unknown"
+        clearance = safety.current()
+        if clearance is not None and clearance.identity is not None:
+            out["aws.account"] = clearance.identity.account
+        for dist in ("boto3", "chaostoolkit-aws", "chaostoolkit-lib"):
+            try:
+                out[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                out[dist] = "not installed"
+        return out
+
