@@ -235,6 +235,13 @@ def test_resolution_is_the_scrape_interval_of_the_targets_the_result_comes_from(
         "sum(up_thing)": 2.0,  # no job label left: the slowest active target
         'job:up_thing:max{job="thing"}': 4.0,  # a recording rule's output: 1 s scrape + its group's 3 s
     }
+    # the rule group runs every 3 s: until its first evaluation the rule's series does not exist, and the
+    # probe honestly falls back to every active target (2 s + 3 s); wait for it so the case is the one meant
+    deadline = time.monotonic() + 20
+    while not httpx.get(f"{url}/api/v1/query", params={"query": 'job:up_thing:max{job="thing"}'},
+                        timeout=2).json()["data"]["result"]:
+        assert time.monotonic() < deadline, "the recording rule was not evaluated within 20 s"
+        time.sleep(0.2)
     for expr, want in cases.items():
         p = probe(url, expr)
         asyncio.run(p.preflight())
