@@ -26,8 +26,14 @@ def one_run(replication: str, network: str) -> dict:
     mem_after_backup = lab.memory()
     t2 = time.monotonic()
     lab.down()
-    return {"up_s": healthy, "backup_s": backup, "down_s": time.monotonic() - t2,
-            "rss_mb": mem["rss"] / 2**20, "pss_mb": mem["pss"] / 2**20, "pss_after_backup_mb": mem_after_backup["pss"] / 2**20}
+    return {
+        "up_s": healthy,
+        "backup_s": backup,
+        "down_s": time.monotonic() - t2,
+        "rss_mb": mem["rss"] / 2**20,
+        "pss_mb": mem["pss"] / 2**20,
+        "pss_after_backup_mb": mem_after_backup["pss"] / 2**20,
+    }
 
 
 def main() -> None:
@@ -42,9 +48,11 @@ def main() -> None:
         runs.append(r)
         print(f"run {i + 1}: " + ", ".join(f"{k}={v:.1f}" for k, v in r.items()), flush=True)
     keys = list(runs[0])
-    print(f"\nmachine: {platform.node() and 'local'} {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, "
-          f"Python {platform.python_version()}, replication {a.replication}, network {a.network}\n")
+    print(
+        f"\nmachine: {platform.node() and 'local'} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, "
+        f"Python {platform.python_version()}, replication {a.replication}, network {a.network}\n"
+    )
     print("| metric | " + " | ".join(f"run {i + 1}" for i in range(len(runs))) + " | median |")
     print("|---|" + "---|" * (len(runs) + 1))
     for k in keys:

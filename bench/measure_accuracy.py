@@ -24,7 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "measure"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from measure_helpers import (  # noqa: E402
-    start_ground_truth, start_postgres, start_redis, stop_postgres, stop_redis,
+    start_ground_truth,
+    start_postgres,
+    start_redis,
+    stop_postgres,
+    stop_redis,
 )
 
 from harness.errors import TargetUnhealthy  # noqa: E402
@@ -39,8 +43,10 @@ def cpu_seconds() -> float:
 def one_run(srv, spec: str, interval: float, mode: str, d: float) -> tuple[float, float, int, float, float] | None:
     """(measured RTO, ground truth t_up - t_inject, false failures after t_up, uncertainty, degraded s) or None
     if the healthy baseline was refused (a sample missed its deadline while the server was up)."""
-    with tempfile.TemporaryDirectory() as out, Measurement(
-            probes=[parse_probe_spec(spec)], interval=interval, stable=0.5, out_dir=Path(out)) as m:
+    with (
+        tempfile.TemporaryDirectory() as out,
+        Measurement(probes=[parse_probe_spec(spec)], interval=interval, stable=0.5, out_dir=Path(out)) as m,
+    ):
         m.start()
         try:
             m.baseline(0.3)
@@ -55,18 +61,25 @@ def one_run(srv, spec: str, interval: float, mode: str, d: float) -> tuple[float
         samples = m.samples()
         r = m.stop()
     # a failed sample that started after the server was back (+ one timeout) is our noise, not the target's
-    false_failures = sum(1 for series in samples.values() for s in series
-                         if not s.ok and s.t > t_up + r.probe_timeout_s)
+    false_failures = sum(
+        1 for series in samples.values() for s in series if not s.ok and s.t > t_up + r.probe_timeout_s
+    )
     return r.rto_s, t_up - t_inject, false_failures, r.uncertainty_s, r.degraded_s
 
 
 def accuracy(repeat: int) -> None:
     srv = start_ground_truth()
-    print("| probe | interval ms | mode | D s | runs | measured RTO s (mean) | error ms (mean / max abs) "
-          "| stated uncertainty ms | degraded s (mean) | false failures after recovery | baselines refused |")
+    print(
+        "| probe | interval ms | mode | D s | runs | measured RTO s (mean) | error ms (mean / max abs) "
+        "| stated uncertainty ms | degraded s (mean) | false failures after recovery | baselines refused |"
+    )
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    plan = [("http", i, mode, d) for i in (0.010, 0.050, 0.100) for mode in ("refuse", "503", "hang")
-            for d in (0.5, 1.5, 3.0)]
+    plan = [
+        ("http", i, mode, d)
+        for i in (0.010, 0.050, 0.100)
+        for mode in ("refuse", "503", "hang")
+        for d in (0.5, 1.5, 3.0)
+    ]
     plan += [("tcp", 0.010, "refuse", d) for d in (0.5, 1.5, 3.0)]
     # slow, not down: L below the interval's multiple but within the 1 s budget, and L above the budget
     plan += [("http", 0.050, f"slow:{latency}", 3.0) for latency in (0.08, 0.3, 1.5)]
@@ -91,10 +104,13 @@ def accuracy(repeat: int) -> None:
             if not rtos:
                 print(f"| {kind} | {interval * 1000:.0f} | {mode} | {d} | 0 | — | — | — | — | — | {refused} |")
                 continue
-            print(f"| {kind} | {interval * 1000:.0f} | {mode} | {d} | {len(rtos)} | {statistics.mean(rtos):.4f} | "
-                  f"{statistics.mean(errs):+.1f} / {max(map(abs, errs)):.1f} | {unc * 1000:.0f} | "
-                  f"{statistics.mean(degs):.3f} | {false} | "
-                  f"{refused} |", flush=True)
+            print(
+                f"| {kind} | {interval * 1000:.0f} | {mode} | {d} | {len(rtos)} | {statistics.mean(rtos):.4f} | "
+                f"{statistics.mean(errs):+.1f} / {max(map(abs, errs)):.1f} | {unc * 1000:.0f} | "
+                f"{statistics.mean(degs):.3f} | {false} | "
+                f"{refused} |",
+                flush=True,
+            )
     finally:
         srv.stop()
 
@@ -106,9 +122,12 @@ def cpu_cost() -> None:
         print("\n| probes | rate per probe | wall s | CPU s | CPU s per wall s | samples | failed |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         for hz in (20, 100):
-            with tempfile.TemporaryDirectory() as out, Measurement(
-                    probes=[parse_probe_spec(p) for p in probes], interval=1 / hz, stable=1.0,
-                    out_dir=Path(out)) as m:
+            with (
+                tempfile.TemporaryDirectory() as out,
+                Measurement(
+                    probes=[parse_probe_spec(p) for p in probes], interval=1 / hz, stable=1.0, out_dir=Path(out)
+                ) as m,
+            ):
                 m.start()
                 time.sleep(1.0)  # warm-up: connections, imports
                 c0, w0 = cpu_seconds(), time.monotonic()
@@ -117,8 +136,11 @@ def cpu_cost() -> None:
                 r = m.stop()
             n = sum(p.samples for p in r.probes)
             failed = sum(p.failures for p in r.probes)
-            print(f"| http, tcp, redis, postgres | {hz} Hz | {w1 - w0:.1f} | {c1 - c0:.2f} | "
-                  f"{(c1 - c0) / (w1 - w0):.3f} | {n} | {failed} |", flush=True)
+            print(
+                f"| http, tcp, redis, postgres | {hz} Hz | {w1 - w0:.1f} | {c1 - c0:.2f} | "
+                f"{(c1 - c0) / (w1 - w0):.3f} | {n} | {failed} |",
+                flush=True,
+            )
     finally:
         srv.stop()
         stop_postgres(pg)

@@ -119,8 +119,7 @@ class OkServer:
 
 
 def start_ok_server() -> OkServer:
-    proc = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True, start_new_session=True)
     return OkServer(proc, int(proc.stdout.readline()))
 
 
@@ -173,8 +172,11 @@ class LoopProfiler:
         for key in ("tottime", "cumulative"):
             buf = io.StringIO()
             pstats.Stats(self.prof, stream=buf).strip_dirs().sort_stats(key).print_stats(top)
-            print(f"\n--- cProfile of the event-loop thread, {title}, by {key} ---\n{buf.getvalue()}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"\n--- cProfile of the event-loop thread, {title}, by {key} ---\n{buf.getvalue()}",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 async def _run_now(fn) -> None:
@@ -182,11 +184,20 @@ async def _run_now(fn) -> None:
 
 
 # --- probe scenarios ----------------------------------------------------------------------------------
-def probe_scenario(label: str, specs: list[str], interval: float, duration: float, warmup: float,
-                   on_time: float, server: OkServer | None, profile: bool = False) -> dict:
-    with tempfile.TemporaryDirectory(prefix="drill-scale-") as out, Measurement(
-            probes=[parse_probe_spec(s) for s in specs], interval=interval, stable=1.0,
-            out_dir=Path(out)) as m:
+def probe_scenario(
+    label: str,
+    specs: list[str],
+    interval: float,
+    duration: float,
+    warmup: float,
+    on_time: float,
+    server: OkServer | None,
+    profile: bool = False,
+) -> dict:
+    with (
+        tempfile.TemporaryDirectory(prefix="drill-scale-") as out,
+        Measurement(probes=[parse_probe_spec(s) for s in specs], interval=interval, stable=1.0, out_dir=Path(out)) as m,
+    ):
         m.start()
         time.sleep(warmup)
         prof = LoopProfiler(m) if profile else None
@@ -235,18 +246,31 @@ def probe_scenario(label: str, specs: list[str], interval: float, duration: floa
     wall = w1 - w0
     # every probe's grid starts at the same instant: does lateness grow with a probe's place in the tick?
     tenth = max(1, len(by_order) // 10)
-    deciles = [pct([x for lane in by_order[i:i + tenth] for x in lane], 50) for i in range(0, len(by_order), tenth)]
+    deciles = [pct([x for lane in by_order[i : i + tenth] for x in lane], 50) for i in range(0, len(by_order), tenth)]
     stalls_w = stalls1 - stalls0
     return {
-        "label": label, "probes": len(specs), "hz": 1 / interval, "wall": wall, "cpu": c1 - c0,
-        "loop_run": (r1 - r0) / wall, "loop_wait": (q1 - q0) / wall,
+        "label": label,
+        "probes": len(specs),
+        "hz": 1 / interval,
+        "wall": wall,
+        "cpu": c1 - c0,
+        "loop_run": (r1 - r0) / wall,
+        "loop_wait": (q1 - q0) / wall,
         "server_cpu": (s1 - s0) / wall if server else None,
-        "expected": expected, "samples": len(lateness), "on_time": on_time_n, "failed": failed,
+        "expected": expected,
+        "samples": len(lateness),
+        "on_time": on_time_n,
+        "failed": failed,
         "missing": expected - len(lateness),
-        "late_p50": pct(lateness, 50), "late_p99": pct(lateness, 99), "late_max": max(lateness, default=None),
-        "answer_p50": pct(answer, 50), "answer_p99": pct(answer, 99),
-        "stalls": stalls_w, "skipped": skipped1 - skipped0,
-        "stalls_run": sum(p.stalls for p in result.probes), "skipped_run": sum(p.skipped_ticks for p in result.probes),
+        "late_p50": pct(lateness, 50),
+        "late_p99": pct(lateness, 99),
+        "late_max": max(lateness, default=None),
+        "answer_p50": pct(answer, 50),
+        "answer_p99": pct(answer, 99),
+        "stalls": stalls_w,
+        "skipped": skipped1 - skipped0,
+        "stalls_run": sum(p.stalls for p in result.probes),
+        "skipped_run": sum(p.skipped_ticks for p in result.probes),
         "peak_in_flight": max((p.peak_in_flight for p in result.probes), default=0),
         # CPU per check started in the window (samples kept + checks discarded as stalls)
         "cpu_per_check": (c1 - c0) / (len(lateness) + stalls_w) if lateness or stalls_w else None,
@@ -255,24 +279,31 @@ def probe_scenario(label: str, specs: list[str], interval: float, duration: floa
 
 
 def print_probe_table(rows: list[dict], on_time_ms: float) -> None:
-    print(f"\n| scenario | wall s | CPU s per wall s (drill) | loop thread on CPU / waiting for one, s per s "
-          "| CPU ms per check | server CPU s/s "
-          f"| ticks expected | samples | on time (≤ {on_time_ms:g} ms) | lateness p50 / p99 / max ms "
-          "| answer p50 / p99 ms | failed | ticks without sample | stalls | skipped at cap | peak in flight |")
+    print(
+        f"\n| scenario | wall s | CPU s per wall s (drill) | loop thread on CPU / waiting for one, s per s "
+        "| CPU ms per check | server CPU s/s "
+        f"| ticks expected | samples | on time (≤ {on_time_ms:g} ms) | lateness p50 / p99 / max ms "
+        "| answer p50 / p99 ms | failed | ticks without sample | stalls | skipped at cap | peak in flight |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         share = r["on_time"] / r["expected"] if r["expected"] else 0.0
         srv = "—" if r["server_cpu"] is None else f"{r['server_cpu']:.2f}"
-        print(f"| {r['label']} | {r['wall']:.1f} | {r['cpu'] / r['wall']:.3f} | "
-              f"{r['loop_run']:.2f} / {r['loop_wait']:.2f} | "
-              f"{ms(r['cpu_per_check'], 2)} | {srv} | {r['expected']} | {r['samples']} | {share * 100:.2f} % | "
-              f"{ms(r['late_p50'], 2)} / {ms(r['late_p99'], 2)} / {ms(r['late_max'], 1)} | "
-              f"{ms(r['answer_p50'], 2)} / {ms(r['answer_p99'], 2)} | {r['failed']} | {r['missing']} | "
-              f"{r['stalls']} | {r['skipped']} | {r['peak_in_flight']} |", flush=True)
+        print(
+            f"| {r['label']} | {r['wall']:.1f} | {r['cpu'] / r['wall']:.3f} | "
+            f"{r['loop_run']:.2f} / {r['loop_wait']:.2f} | "
+            f"{ms(r['cpu_per_check'], 2)} | {srv} | {r['expected']} | {r['samples']} | {share * 100:.2f} % | "
+            f"{ms(r['late_p50'], 2)} / {ms(r['late_p99'], 2)} / {ms(r['late_max'], 1)} | "
+            f"{ms(r['answer_p50'], 2)} / {ms(r['answer_p99'], 2)} | {r['failed']} | {r['missing']} | "
+            f"{r['stalls']} | {r['skipped']} | {r['peak_in_flight']} |",
+            flush=True,
+        )
     for r in rows:
         if r["deciles"]:
-            print(f"\n{r['label']}: median lateness by the probe's place in the tick (tenths of the probes, in start "
-                  "order), ms: " + " · ".join(ms(d, 1) for d in r["deciles"]))
+            print(
+                f"\n{r['label']}: median lateness by the probe's place in the tick (tenths of the probes, in start "
+                "order), ms: " + " · ".join(ms(d, 1) for d in r["deciles"])
+            )
 
 
 # --- writer scenario ----------------------------------------------------------------------------------
@@ -281,8 +312,12 @@ class WriterCycle:
     ack append with fsync, then sleep to the next tick) by wrapping those calls on this run's instances
     only; counts while `active`. The harness's code is not changed."""
 
-    PARTS = ("attempt append (loop sees)", "INSERT (backend.write)", "ack append + fsync (loop sees)",
-             "  of which write+flush+fsync in the ledger thread")
+    PARTS = (
+        "attempt append (loop sees)",
+        "INSERT (backend.write)",
+        "ack append + fsync (loop sees)",
+        "  of which write+flush+fsync in the ledger thread",
+    )
 
     def __init__(self, m: Measurement):
         self.active = False
@@ -374,33 +409,52 @@ def writer_scenario(rate: float, duration: float, warmup: float, profile: bool =
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     wr = result.writers[0]
     return {
-        "rate": rate, "wall": w1 - w0, "cpu": c1 - c0, "acked": len(in_window),
-        "loop_run": (r1 - r0) / (w1 - w0), "loop_wait": (q1 - q0) / (w1 - w0),
-        "attempted": len(attempted_in_window), "expected": int(round((w1 - w0) * rate)),
-        "ack_p50": pct(ack_lat, 50), "ack_p99": pct(ack_lat, 99), "ack_max": max(ack_lat, default=None),
-        "gap_p50": pct(gaps, 50), "gap_p99": pct(gaps, 99),
-        "out_of_order": out_of_order, "seq_back": seq_back, "ack_before_attempt": ack_before_attempt,
-        "failed": wr.failed, "lost": wr.lost_writes, "indeterminate": wr.indeterminate_writes,
-        "probe_failed": sum(p.failures for p in result.probes), "cycle": cycle.t,
+        "rate": rate,
+        "wall": w1 - w0,
+        "cpu": c1 - c0,
+        "acked": len(in_window),
+        "loop_run": (r1 - r0) / (w1 - w0),
+        "loop_wait": (q1 - q0) / (w1 - w0),
+        "attempted": len(attempted_in_window),
+        "expected": int(round((w1 - w0) * rate)),
+        "ack_p50": pct(ack_lat, 50),
+        "ack_p99": pct(ack_lat, 99),
+        "ack_max": max(ack_lat, default=None),
+        "gap_p50": pct(gaps, 50),
+        "gap_p99": pct(gaps, 99),
+        "out_of_order": out_of_order,
+        "seq_back": seq_back,
+        "ack_before_attempt": ack_before_attempt,
+        "failed": wr.failed,
+        "lost": wr.lost_writes,
+        "indeterminate": wr.indeterminate_writes,
+        "probe_failed": sum(p.failures for p in result.probes),
+        "cycle": cycle.t,
     }
 
 
 def print_writer_table(r: dict) -> None:
     ok = r["out_of_order"] == 0 and r["seq_back"] == 0 and r["ack_before_attempt"] == 0
-    print("\n| writer | wall s | CPU s per wall s (drill) | loop thread on CPU / waiting for one, s per s "
-          "| attempts in window (target) "
-          "| acked/s | ack latency p50 / p99 / max ms | attempt spacing p50 / p99 ms | failed | lost | indeterminate "
-          "| acks out of order (t_ack / seq / before attempt) |")
+    print(
+        "\n| writer | wall s | CPU s per wall s (drill) | loop thread on CPU / waiting for one, s per s "
+        "| attempts in window (target) "
+        "| acked/s | ack latency p50 / p99 / max ms | attempt spacing p50 / p99 ms | failed | lost | indeterminate "
+        "| acks out of order (t_ack / seq / before attempt) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    print(f"| postgres, rate {r['rate']:g}/s, fsync'd ledger | {r['wall']:.1f} | "
-          f"{r['cpu'] / r['wall']:.3f} | {r['loop_run']:.2f} / {r['loop_wait']:.2f} | "
-          f"{r['attempted']} ({r['expected']}) | {r['acked'] / r['wall']:.1f} | "
-          f"{ms(r['ack_p50'], 2)} / {ms(r['ack_p99'], 2)} / {ms(r['ack_max'], 1)} | "
-          f"{ms(r['gap_p50'], 2)} / {ms(r['gap_p99'], 2)} | {r['failed']} | {r['lost']} | {r['indeterminate']} | "
-          f"{'none' if ok else 'YES'} ({r['out_of_order']} / {r['seq_back']} / {r['ack_before_attempt']}) |",
-          flush=True)
-    print(f"\n| writer cycle part (one write at a time; period {1000 / r['rate']:.2f} ms) | n | p50 ms | p99 ms "
-          "| mean ms |")
+    print(
+        f"| postgres, rate {r['rate']:g}/s, fsync'd ledger | {r['wall']:.1f} | "
+        f"{r['cpu'] / r['wall']:.3f} | {r['loop_run']:.2f} / {r['loop_wait']:.2f} | "
+        f"{r['attempted']} ({r['expected']}) | {r['acked'] / r['wall']:.1f} | "
+        f"{ms(r['ack_p50'], 2)} / {ms(r['ack_p99'], 2)} / {ms(r['ack_max'], 1)} | "
+        f"{ms(r['gap_p50'], 2)} / {ms(r['gap_p99'], 2)} | {r['failed']} | {r['lost']} | {r['indeterminate']} | "
+        f"{'none' if ok else 'YES'} ({r['out_of_order']} / {r['seq_back']} / {r['ack_before_attempt']}) |",
+        flush=True,
+    )
+    print(
+        f"\n| writer cycle part (one write at a time; period {1000 / r['rate']:.2f} ms) | n | p50 ms | p99 ms "
+        "| mean ms |"
+    )
     print("|---|---:|---:|---:|---:|")
     total = 0.0
     for i, (part, vals) in enumerate(r["cycle"].items()):
@@ -439,12 +493,15 @@ def check_cost(server: OkServer, n: int = 1500) -> list[tuple[str, float, float]
             writer.transport.abort()
             if not (data.startswith(b"HTTP/1.1 200") and data.endswith(b"ok")):
                 raise RuntimeError("unexpected answer")
+
         return await timed(check)
 
     http, tcp = f"http={server.url}|contains=ok", f"tcp=127.0.0.1:{server.port}"
-    out = [("HTTP probe (httpx, fresh connection per check), as shipped", *asyncio.run(probe(http))),
-           ("TCP probe (connect + abort)", *asyncio.run(probe(tcp))),
-           ("same HTTP request on bare asyncio streams (not a harness probe)", *asyncio.run(raw_http()))]
+    out = [
+        ("HTTP probe (httpx, fresh connection per check), as shipped", *asyncio.run(probe(http))),
+        ("TCP probe (connect + abort)", *asyncio.run(probe(tcp))),
+        ("same HTTP request on bare asyncio streams (not a harness probe)", *asyncio.run(raw_http())),
+    ]
     # httpcore asks `import sniffio` on every lock it sets up (several per request); without the package
     # installed each ask is a failed import that walks sys.path. A stand-in module shows what that costs.
     if "sniffio" not in sys.modules:
@@ -455,8 +512,13 @@ def check_cost(server: OkServer, n: int = 1500) -> list[tuple[str, float, float]
             stub.current_async_library = lambda: "asyncio"
             sys.modules["sniffio"] = stub
             try:
-                out.insert(1, ("HTTP probe with a `sniffio` module importable (stand-in, this run only)",
-                               *asyncio.run(probe(http))))
+                out.insert(
+                    1,
+                    (
+                        "HTTP probe with a `sniffio` module importable (stand-in, this run only)",
+                        *asyncio.run(probe(http)),
+                    ),
+                )
             finally:
                 del sys.modules["sniffio"]
     return out
@@ -487,21 +549,31 @@ def print_targets(rows: list[dict], writer: dict | None) -> None:
         else:
             verdict = f"missed: {done * 100:.1f} % of the ticks sampled"
             if costs:
-                verdict += (f"; at {min(costs) * 1000:.2f} ms CPU per HTTP check (the cheapest row) it needs "
-                            f"~{min(costs) * r['probes'] * r['hz']:.1f} CPU s per wall s")
-        print(f"| 200 HTTP probes × 10 Hz under one core (CPU s per wall s < 1.0, every tick sampled) | "
-              f"{cpu:.3f} CPU s/s | {verdict} |")
+                verdict += (
+                    f"; at {min(costs) * 1000:.2f} ms CPU per HTTP check (the cheapest row) it needs "
+                    f"~{min(costs) * r['probes'] * r['hz']:.1f} CPU s per wall s"
+                )
+        print(
+            f"| 200 HTTP probes × 10 Hz under one core (CPU s per wall s < 1.0, every tick sampled) | "
+            f"{cpu:.3f} CPU s/s | {verdict} |"
+        )
     for r in rows:
         share = r["on_time"] / r["expected"] if r["expected"] else 0.0
-        print(f"| ≥ 99 % of ticks within {r['on_time_ms']:g} ms of their grid, {r['label']} | {share * 100:.2f} % | "
-              f"{'met' if share >= 0.99 else 'missed'} |")
+        print(
+            f"| ≥ 99 % of ticks within {r['on_time_ms']:g} ms of their grid, {r['label']} | {share * 100:.2f} % | "
+            f"{'met' if share >= 0.99 else 'missed'} |"
+        )
     if writer is not None:
         rate = writer["acked"] / writer["wall"]
         ordered = writer["out_of_order"] == 0 and writer["seq_back"] == 0 and writer["ack_before_attempt"] == 0
-        print(f"| writer keeps {writer['rate']:g} acknowledged writes/s (≥ 99 %) | {rate:.1f}/s | "
-              f"{'met' if rate >= 0.99 * writer['rate'] else 'missed'} |")
-        print(f"| no ack out of order in the ledger | {writer['out_of_order'] + writer['seq_back']} out of order | "
-              f"{'met' if ordered else 'missed'} |")
+        print(
+            f"| writer keeps {writer['rate']:g} acknowledged writes/s (≥ 99 %) | {rate:.1f}/s | "
+            f"{'met' if rate >= 0.99 * writer['rate'] else 'missed'} |"
+        )
+        print(
+            f"| no ack out of order in the ledger | {writer['out_of_order'] + writer['seq_back']} out of order | "
+            f"{'met' if ordered else 'missed'} |"
+        )
 
 
 def ints(text: str) -> list[int]:
@@ -517,8 +589,11 @@ def main() -> None:
     ap.add_argument("--tcp-probes", type=ints, default=[200], help="probe counts of tcp10hz (one row each)")
     ap.add_argument("--rate", type=float, default=500.0, help="writes/s of the writer (<= 1000)")
     ap.add_argument("--on-time", type=float, default=5.0, help="a tick is on time within this many ms")
-    ap.add_argument("--profile", choices=SCENARIOS, help="also run this scenario (first probe count) under cProfile "
-                                                         "(stderr); its numbers are not in the tables")
+    ap.add_argument(
+        "--profile",
+        choices=SCENARIOS,
+        help="also run this scenario (first probe count) under cProfile (stderr); its numbers are not in the tables",
+    )
     a = ap.parse_args()
     only = [s.strip() for s in a.only.split(",") if s.strip()]
     bad = [s for s in only if s not in SCENARIOS]
@@ -527,9 +602,12 @@ def main() -> None:
     on_time = a.on_time / 1000
 
     t_start = time.monotonic()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, "
-          f"Python {platform.python_version()}; load average before: {load()}", flush=True)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, "
+        f"Python {platform.python_version()}; load average before: {load()}",
+        flush=True,
+    )
     rows: list[dict] = []
     writer = cost = None
     server = start_ok_server() if any(s != "writer" for s in only + [a.profile or "writer"]) else None
@@ -543,8 +621,9 @@ def main() -> None:
             specs, interval, kind = [f"f{i}@http={server.url}|contains=ok" for i in range(n)], 0.01, "http"
         else:
             specs, interval, kind = [f"t{i:03d}@tcp=127.0.0.1:{server.port}" for i in range(n)], 0.1, "tcp"
-        r = probe_scenario(f"{n} {kind.upper()} × {1 / interval:g} Hz", specs, interval, a.duration, a.warmup,
-                           on_time, server, prof)
+        r = probe_scenario(
+            f"{n} {kind.upper()} × {1 / interval:g} Hz", specs, interval, a.duration, a.warmup, on_time, server, prof
+        )
         r.update(kind=kind, on_time_ms=a.on_time)
         return r
 

@@ -27,9 +27,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def one_run(reports: Path) -> tuple[float, int, list[dict]]:
     t0 = time.monotonic()
-    done = subprocess.run([str(Path(sys.executable).with_name("drill")), "run", "--tags", "smoke", "--yes", "--report",
-                           "--reports", str(reports)], cwd=ROOT, env={**os.environ, "CI": "true"},
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("drill")),
+            "run",
+            "--tags",
+            "smoke",
+            "--yes",
+            "--report",
+            "--reports",
+            str(reports),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "CI": "true"},
+        capture_output=True,
+        text=True,
+    )
     wall = time.monotonic() - t0
     found = [json.loads(p.read_text()) for p in reports.glob("runs/*/scenarios/*/scenario.json")]
     return wall, done.returncode, found

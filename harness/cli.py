@@ -7,7 +7,6 @@ import sys
 
 import typer
 from rich.console import Console
-
 from rich.markup import escape
 
 from harness.commands import evidence as evidence_commands

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from harness import safety
-from harness.errors import HarnessError
 
 # steps/given.py's scenario-level abort guard; its guard joins the target file's on every step of the scenario
-GUARD_PHRASE = re.compile(r"^the drill aborts when (?P<probe>\S+) fails more than (?P<percent>[\d.]+)% of probes "
-                          r"for (?P<grace>[\d.]+) seconds$")
+GUARD_PHRASE = re.compile(
+    r"^the drill aborts when (?P<probe>\S+) fails more than (?P<percent>[\d.]+)% of probes "
+    r"for (?P<grace>[\d.]+) seconds$"
+)
 
 
 @dataclass
@@ -70,9 +71,13 @@ class DrillPlanView:
     steps: list[PlannedStep]
 
     def lines(self) -> list[str]:
-        out = [f"target {self.target}: environment {self.environment}, provider {self.provider}",
-               *[f"allowlist: {a}" for a in self.allowlist], f"limits: {self.limits}",
-               "dry run: only read-only describe calls were made; nothing was changed", ""]
+        out = [
+            f"target {self.target}: environment {self.environment}, provider {self.provider}",
+            *[f"allowlist: {a}" for a in self.allowlist],
+            f"limits: {self.limits}",
+            "dry run: only read-only describe calls were made; nothing was changed",
+            "",
+        ]
         for step in self.steps:
             out += step.lines() + [""]
         if not self.steps:
@@ -98,8 +103,11 @@ def scenario_steps(files: list[Path], tags: str | None) -> list[tuple[str, str, 
                 continue
             examples = [{}]
             scenario = template.render(examples[0]) if not template.templated else template
-            guards = [_guard_name(m) for m in (GUARD_PHRASE.match(st.name) for st in scenario.steps
-                                               if st.type == "given") if m]
+            guards = [
+                _guard_name(m)
+                for m in (GUARD_PHRASE.match(st.name) for st in scenario.steps if st.type == "given")
+                if m
+            ]
             for step in scenario.steps:
                 if step.type == "when":
                     out.append((_rel(path), template.name, step.name, guards))
@@ -150,8 +158,12 @@ def step_to_faults(text: str) -> list[tuple[str, str, dict[str, str]]] | None:
     return None
 
 
-def plan_drill(target_name: str, features: list[str] | None = None, tags: str | None = None,
-               configuration: dict[str, Any] | None = None) -> DrillPlanView:
+def plan_drill(
+    target_name: str,
+    features: list[str] | None = None,
+    tags: str | None = None,
+    configuration: dict[str, Any] | None = None,
+) -> DrillPlanView:
     """The dry run (see the module docstring). Read-only: describe calls and local file reads only."""
     from harness import targets
     from harness.drills.run import feature_files, project_root
@@ -165,8 +177,17 @@ def plan_drill(target_name: str, features: list[str] | None = None, tags: str | 
         found = step_to_faults(text)
         guards = [safety.AbortGuard.from_spec(g).name for g in guard.safety.guards] + own_guards
         if found is None:
-            steps.append(PlannedStep(scenario=scenario, feature=feature, kind="unknown", name=text, params={},
-                                     guards=guards, problem="no step definition of steps/ matches this When step"))
+            steps.append(
+                PlannedStep(
+                    scenario=scenario,
+                    feature=feature,
+                    kind="unknown",
+                    name=text,
+                    params={},
+                    guards=guards,
+                    problem="no step definition of steps/ matches this When step",
+                )
+            )
             continue
         for kind, name, params in found:
             step = PlannedStep(scenario=scenario, feature=feature, kind=kind, name=name, params=params, guards=guards)
@@ -175,9 +196,15 @@ def plan_drill(target_name: str, features: list[str] | None = None, tags: str | 
                 setattr(step, attr, getattr(view, attr))
             steps.append(step)
     lim = guard.safety.limits
-    limits = (f"max_azs={lim.max_azs}, max_instances={lim.max_instances}, max_pods={lim.max_pods}, "
-              f"resources={', '.join(lim.resources) or 'any'}")
-    return DrillPlanView(target=target.name, environment=guard.environment, provider=target.provider,
-                         allowlist=target.allowlist_lines(config), limits=limits, steps=steps)
-
-
+    limits = (
+        f"max_azs={lim.max_azs}, max_instances={lim.max_instances}, max_pods={lim.max_pods}, "
+        f"resources={', '.join(lim.resources) or 'any'}"
+    )
+    return DrillPlanView(
+        target=target.name,
+        environment=guard.environment,
+        provider=target.provider,
+        allowlist=target.allowlist_lines(config),
+        limits=limits,
+        steps=steps,
+    )

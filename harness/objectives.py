@@ -168,9 +168,17 @@ class Catalog:
     def objectives(self) -> list[Objective]:
         rows = [
             Objective(
-                component=c.id, component_name=c.component, scenario=None, scenario_name=None, procedure=None,
-                rto=c.rto, rpo=c.rpo, section=c.section, criticality=c.criticality,
-                criticality_source=f"§{c.section}", owner_role=None,
+                component=c.id,
+                component_name=c.component,
+                scenario=None,
+                scenario_name=None,
+                procedure=None,
+                rto=c.rto,
+                rpo=c.rpo,
+                section=c.section,
+                criticality=c.criticality,
+                criticality_source=f"§{c.section}",
+                owner_role=None,
             )
             for c in self.data.classes
         ]
@@ -179,11 +187,18 @@ class Catalog:
             for s in comp.scenarios:
                 rows.append(
                     Objective(
-                        component=comp.id, component_name=comp.name, scenario=s.id, scenario_name=s.name,
-                        procedure=s.procedure, rto=s.rto, rpo=s.rpo, section=comp.section,
+                        component=comp.id,
+                        component_name=comp.name,
+                        scenario=s.id,
+                        scenario_name=s.name,
+                        procedure=s.procedure,
+                        rto=s.rto,
+                        rpo=s.rpo,
+                        section=comp.section,
                         criticality=cls.criticality if cls else None,
-                        criticality_source=(f"§1.1 '{cls.component}' (catalog's class mapping)" if cls
-                                            else "not rated by the plan"),
+                        criticality_source=(
+                            f"§1.1 '{cls.component}' (catalog's class mapping)" if cls else "not rated by the plan"
+                        ),
                         owner_role=comp.owner_role,
                     )
                 )
@@ -243,8 +258,7 @@ def _fmt_s(seconds: float | None) -> str:
 def load(path: str | Path | None = None) -> Catalog:
     """Load and validate the catalog; any problem is one ConfigError naming the file, line, entry and field."""
     path = Path(path or os.environ.get("DRILL_OBJECTIVES") or DEFAULT_PATH)
-    data, _ = load_model(path, CatalogFile, what="objectives file",
-                         expect="version, plan, classes and components")
+    data, _ = load_model(path, CatalogFile, what="objectives file", expect="version, plan, classes and components")
     return Catalog(data, path)
 
 

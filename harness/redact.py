@@ -9,7 +9,9 @@ import re
 from typing import Any
 
 # scheme://user:password@host  ->  scheme://user:***@host  (also ":password@" with an empty user)
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)(?P<secret>[^\s/]+)(?=@[^@\s/]*(?:[/?#\s]|$))")
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)(?P<secret>[^\s/]+)(?=@[^@\s/]*(?:[/?#\s]|$))"
+)
 # key=value DSNs and query strings: password=..., PGPASSWORD=..., token=...
 _KV_SECRET = re.compile(
     r"(?i)(?P<head>\b(?:password|passwd|pwd|pgpassword|token|secret)\s*=\s*)(?P<secret>'[^']*'|[^\s&;]+)"

@@ -26,7 +26,7 @@ import fnmatch
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -117,7 +117,7 @@ class TargetSafety(BaseModel):
     provider: Literal["lab", "aws", "kubernetes"] | None = None
 
     @model_validator(mode="after")
-    def _allowlist_for_cloud(self) -> "TargetSafety":
+    def _allowlist_for_cloud(self) -> TargetSafety:
         if self.provider is None:
             self.provider = "aws" if self.safety.aws else "kubernetes" if self.safety.kubernetes else "lab"
         if self.provider == "aws" and self.safety.aws is None:
@@ -125,8 +125,10 @@ class TargetSafety(BaseModel):
         if self.provider == "kubernetes" and self.safety.kubernetes is None:
             raise ValueError("a kubernetes target needs safety.kubernetes (contexts and namespaces)")
         if self.environment != "lab" and self.provider == "lab":
-            raise ValueError(f"environment {self.environment!r} needs an allowlist: safety.aws (account_ids, "
-                             "regions) or safety.kubernetes (contexts, namespaces)")
+            raise ValueError(
+                f"environment {self.environment!r} needs an allowlist: safety.aws (account_ids, "
+                "regions) or safety.kubernetes (contexts, namespaces)"
+            )
         return self
 
 
@@ -179,13 +181,15 @@ def aws_identity(region: str | None = None, session: Any = None) -> AwsIdentity:
     try:
         who = session.client("sts", region_name=region).get_caller_identity()
     except (BotoCoreError, ClientError) as err:
-        raise SafetyRefused(f"cannot tell who we are in AWS (STS GetCallerIdentity failed: {err}); nothing was "
-                            "touched") from None
+        raise SafetyRefused(
+            f"cannot tell who we are in AWS (STS GetCallerIdentity failed: {err}); nothing was touched"
+        ) from None
     return AwsIdentity(account=who["Account"], arn=who["Arn"], region=region)
 
 
-def check_identity(section: SafetySection, identity: AwsIdentity | None = None, region: str | None = None
-                   ) -> AwsIdentity:
+def check_identity(
+    section: SafetySection, identity: AwsIdentity | None = None, region: str | None = None
+) -> AwsIdentity:
     """Refuse (SafetyRefused naming the mismatch) unless the caller's account and region are allowlisted.
     With no `identity` given, asks STS (aws_identity). Returns the identity that was checked."""
     if section.aws is None:
@@ -193,11 +197,15 @@ def check_identity(section: SafetySection, identity: AwsIdentity | None = None, 
     identity = identity or aws_identity(region)
     allow = section.aws
     if identity.account not in allow.account_ids:
-        raise SafetyRefused(f"AWS account {identity.account} ({identity.arn}) is not on this target's allowlist "
-                            f"(safety.aws.account_ids: {', '.join(allow.account_ids)}); nothing was touched")
+        raise SafetyRefused(
+            f"AWS account {identity.account} ({identity.arn}) is not on this target's allowlist "
+            f"(safety.aws.account_ids: {', '.join(allow.account_ids)}); nothing was touched"
+        )
     if identity.region not in allow.regions:
-        raise SafetyRefused(f"AWS region {identity.region} is not on this target's allowlist "
-                            f"(safety.aws.regions: {', '.join(allow.regions)}); nothing was touched")
+        raise SafetyRefused(
+            f"AWS region {identity.region} is not on this target's allowlist "
+            f"(safety.aws.regions: {', '.join(allow.regions)}); nothing was touched"
+        )
     return identity
 
 
@@ -207,14 +215,18 @@ def require_approval(environment: str, approval: str | None, approver: str | Non
     and none is needed. Production without `--approval TICKET --approver NAME` is refused."""
     from harness.evidence.record import Approval
 
-    if (approval is None) != (approver is None) or (approval is not None and not (approval.strip() and approver.strip())):
+    if (approval is None) != (approver is None) or (
+        approval is not None and not (approval.strip() and approver.strip())
+    ):
         raise SafetyRefused("--approval TICKET and --approver NAME go together")
     if approval is None:
         if environment == "production":
-            raise SafetyRefused("environment production: a drill needs an approval (--approval TICKET --approver "
-                                "NAME); nothing was touched")
+            raise SafetyRefused(
+                "environment production: a drill needs an approval (--approval TICKET --approver "
+                "NAME); nothing was touched"
+            )
         return None
-    return Approval(ticket=approval.strip(), approver=approver.strip(), at=datetime.now(timezone.utc))
+    return Approval(ticket=approval.strip(), approver=approver.strip(), at=datetime.now(UTC))
 
 
 # -- blast radius ----------------------------------------------------------------------------------------------
@@ -245,8 +257,9 @@ class Resource(BaseModel):
         return " | ".join(parts)
 
 
-def check_blast(fault: str, resources: Sequence[Resource], limits: Limits,
-                required_tags: dict[str, str] | None = None) -> None:
+def check_blast(
+    fault: str, resources: Sequence[Resource], limits: Limits, required_tags: dict[str, str] | None = None
+) -> None:
     """Refuse (SafetyRefused listing what would be touched) a fault whose concrete targets exceed the limits:
     more AZs than max_azs, more instances/pods than allowed, a resource not named in `limits.resources`,
     or one missing a required tag. Only `acted` resources count for AZs and instance/pod counts."""
@@ -262,20 +275,29 @@ def check_blast(fault: str, resources: Sequence[Resource], limits: Limits,
     if limits.max_pods is not None and len(pods) > limits.max_pods:
         problems.append(f"touches {len(pods)} pods, limit max_pods={limits.max_pods}")
     if limits.resources:
-        outside = [r for r in resources if r.kind not in UNNAMED_KINDS
-                   and not any(fnmatch.fnmatchcase(r.id, pat) for pat in limits.resources)]
+        outside = [
+            r
+            for r in resources
+            if r.kind not in UNNAMED_KINDS and not any(fnmatch.fnmatchcase(r.id, pat) for pat in limits.resources)
+        ]
         if outside:
-            problems.append("names resources outside limits.resources (" + ", ".join(limits.resources) + "): "
-                            + ", ".join(f"{r.kind} {r.id}" for r in outside))
+            problems.append(
+                "names resources outside limits.resources ("
+                + ", ".join(limits.resources)
+                + "): "
+                + ", ".join(f"{r.kind} {r.id}" for r in outside)
+            )
     for key, value in (required_tags or {}).items():
         untagged = [r for r in resources if r.tags is not None and r.tags.get(key) != value]
         if untagged:
-            problems.append(f"touches resources without tag {key}={value}: "
-                            + ", ".join(f"{r.kind} {r.id}" for r in untagged))
+            problems.append(
+                f"touches resources without tag {key}={value}: " + ", ".join(f"{r.kind} {r.id}" for r in untagged)
+            )
     if problems:
         touched = "; ".join(r.line() for r in acted) or "nothing"
-        raise SafetyRefused(f"fault {fault} refused before it ran: " + "; ".join(problems)
-                            + f". It would touch: {touched}")
+        raise SafetyRefused(
+            f"fault {fault} refused before it ran: " + "; ".join(problems) + f". It would touch: {touched}"
+        )
 
 
 # -- preflight: the check before the first fault ---------------------------------------------------------------
@@ -299,8 +321,13 @@ _current: Clearance | None = None
 _lock = threading.Lock()
 
 
-def preflight(target: TargetSafety, approval: str | None = None, approver: str | None = None,
-              identity: AwsIdentity | None = None, region: str | None = None) -> Clearance:
+def preflight(
+    target: TargetSafety,
+    approval: str | None = None,
+    approver: str | None = None,
+    identity: AwsIdentity | None = None,
+    region: str | None = None,
+) -> Clearance:
     """Before the first fault: approval (production), then who we are against every allowlist the section
     gives (safety.aws: STS; safety.kubernetes is checked by harness.faults.k8s.preflight, which needs the
     context). The clearance becomes this process's current one (`current()`), which the AWS fault functions
@@ -309,11 +336,15 @@ def preflight(target: TargetSafety, approval: str | None = None, approver: str |
     global _current
     granted = require_approval(target.environment, approval, approver)
     checked = check_identity(target.safety, identity, region) if target.safety.aws is not None else None
-    clearance = Clearance(environment=target.environment, provider=target.provider, identity=checked,
-                          approval=granted.model_dump(mode="json") if granted is not None else None,
-                          limits=target.safety.limits,
-                          required_tags=target.safety.aws.resource_tags if target.safety.aws else {},
-                          checked_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
+    clearance = Clearance(
+        environment=target.environment,
+        provider=target.provider,
+        identity=checked,
+        approval=granted.model_dump(mode="json") if granted is not None else None,
+        limits=target.safety.limits,
+        required_tags=target.safety.aws.resource_tags if target.safety.aws else {},
+        checked_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+    )
     with _lock:
         _current = clearance
     return clearance
@@ -356,12 +387,14 @@ class AbortGuard(BaseModel):
     min_samples: int = Field(3, ge=1)
 
     @classmethod
-    def from_spec(cls, spec: GuardSpec) -> "AbortGuard":
+    def from_spec(cls, spec: GuardSpec) -> AbortGuard:
         return cls.model_validate(spec.model_dump())
 
     @property
     def name(self) -> str:
-        return f"guard {self.probe} error rate > {self.max_error_rate:g} over {self.window_s:g} s for {self.grace_s:g} s"
+        return (
+            f"guard {self.probe} error rate > {self.max_error_rate:g} over {self.window_s:g} s for {self.grace_s:g} s"
+        )
 
     def _bad(self, s: Any) -> bool:
         return (not s.ok) or (self.max_latency_s is not None and s.latency_s > self.max_latency_s)
@@ -373,8 +406,9 @@ class AbortGuard(BaseModel):
         if now is not None:
             series = [s for s in series if s.t <= now]
         if not series:
-            return GuardState(probe=self.probe, error_rate=None, samples=0, breached=False, breached_since=None,
-                              abort=False)
+            return GuardState(
+                probe=self.probe, error_rate=None, samples=0, breached=False, breached_since=None, abort=False
+            )
         now = series[-1].t if now is None else now
         lo, bad_in_window, breached_since, rate = 0, 0, None, None
         for hi, s in enumerate(series):  # the window ending at each sample, two pointers
@@ -391,11 +425,21 @@ class AbortGuard(BaseModel):
         count = len([s for s in series if s.t >= now - self.window_s])
         breached = breached_since is not None
         abort = breached and now - breached_since >= self.grace_s
-        reason = (f"{self.probe}: {rate:.0%} of samples failed over {self.window_s:g} s (limit "
-                  f"{self.max_error_rate:.0%}) for {now - breached_since:.1f} s (grace {self.grace_s:g} s)"
-                  if breached else "")
-        return GuardState(probe=self.probe, error_rate=round(rate, 4), samples=count, breached=breached,
-                          breached_since=breached_since, abort=abort, reason=reason)
+        reason = (
+            f"{self.probe}: {rate:.0%} of samples failed over {self.window_s:g} s (limit "
+            f"{self.max_error_rate:.0%}) for {now - breached_since:.1f} s (grace {self.grace_s:g} s)"
+            if breached
+            else ""
+        )
+        return GuardState(
+            probe=self.probe,
+            error_rate=round(rate, 4),
+            samples=count,
+            breached=breached,
+            breached_since=breached_since,
+            abort=abort,
+            reason=reason,
+        )
 
 
 class AbortDecision(BaseModel):
@@ -408,8 +452,12 @@ class AbortDecision(BaseModel):
 
 
 def operator_abort(name: str, reason: str = "stopped by the operator") -> AbortDecision:
-    return AbortDecision(by=f"operator:{name}", reason=reason,
-                         at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"), t=time.monotonic())
+    return AbortDecision(
+        by=f"operator:{name}",
+        reason=reason,
+        at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        t=time.monotonic(),
+    )
 
 
 class GuardWatch:
@@ -420,13 +468,15 @@ class GuardWatch:
         watch.start(since=measurement.t_inject) ... watch.stop()
     """
 
-    def __init__(self, source: Any, guards: Sequence[AbortGuard], on_abort: Callable[[AbortDecision], None],
-                 poll_s: float = 0.25):
+    def __init__(
+        self, source: Any, guards: Sequence[AbortGuard], on_abort: Callable[[AbortDecision], None], poll_s: float = 0.25
+    ):
         names = set(source.samples()) if hasattr(source, "samples") else set()
         unknown = [g.probe for g in guards if names and g.probe not in names]
         if unknown:
-            raise HarnessError(f"abort guard on probe(s) {', '.join(unknown)}: not measured "
-                               f"(probes: {', '.join(sorted(names))})")
+            raise HarnessError(
+                f"abort guard on probe(s) {', '.join(unknown)}: not measured (probes: {', '.join(sorted(names))})"
+            )
         self.source, self.guards, self.on_abort, self.poll_s = source, list(guards), on_abort, poll_s
         self.decision: AbortDecision | None = None
         self.states: dict[str, GuardState] = {}
@@ -444,13 +494,17 @@ class GuardWatch:
             state = guard.evaluate(samples.get(guard.probe, []), now=now, since=self._since)
             self.states[guard.probe] = state
             if state.abort:
-                self.decision = AbortDecision(by=f"guard:{guard.probe}", reason=state.reason, t=now,
-                                              at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
+                self.decision = AbortDecision(
+                    by=f"guard:{guard.probe}",
+                    reason=state.reason,
+                    t=now,
+                    at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+                )
                 self.on_abort(self.decision)
                 return self.decision
         return None
 
-    def start(self, since: float | None = None) -> "GuardWatch":
+    def start(self, since: float | None = None) -> GuardWatch:
         self._since = since
         self._thread = threading.Thread(target=self._run, name="abort-guards", daemon=True)
         self._thread.start()
@@ -468,8 +522,12 @@ class GuardWatch:
         return self.decision
 
 
-def run_guarded(steps: Sequence[tuple[str, Callable[[], Any]]], rollbacks: Sequence[tuple[str, Callable[[], Any]]],
-                watch: GuardWatch, since: float | None = None) -> dict[str, Any]:
+def run_guarded(
+    steps: Sequence[tuple[str, Callable[[], Any]]],
+    rollbacks: Sequence[tuple[str, Callable[[], Any]]],
+    watch: GuardWatch,
+    since: float | None = None,
+) -> dict[str, Any]:
     """Run the method's steps in order while `watch` guards them; on an abort (or a failed step) stop the
     method and run every rollback. Steps should be short or poll `watch.decision` (a wait step can use
     `wait_unless_aborted`). Returns the record: steps run, aborted (who/why) and rollbacks' outcomes."""

@@ -5,8 +5,9 @@ reported the same way and nothing downstream ever sees an unvalidated value."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -50,7 +51,11 @@ def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 
 
 def load_model(
-    path: str | Path, model: type[M], *, what: str, expect: str,
+    path: str | Path,
+    model: type[M],
+    *,
+    what: str,
+    expect: str,
     name_of: Callable[[Any, tuple[Any, ...]], str] = field_path,
 ) -> tuple[M, bytes]:
     """Parse `path` as YAML and validate it as `model`; returns the model and the file's bytes.

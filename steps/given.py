@@ -57,8 +57,12 @@ def probes_on_within(drill, endpoints: str, budget: float):
     drill.add_probes(phrases.names(endpoints), budget=budget)
 
 
-@given(parsers.parse("probes on {endpoints:Endpoints} answering within {budget:g} seconds, degraded above {ms:g} ms",
-                     extra_types=_TYPES))
+@given(
+    parsers.parse(
+        "probes on {endpoints:Endpoints} answering within {budget:g} seconds, degraded above {ms:g} ms",
+        extra_types=_TYPES,
+    )
+)
 @checked_by(lambda endpoints, budget, ms: phrases.validate_timing(endpoints, budget, ms))
 def probes_on_within_degraded(drill, endpoints: str, budget: float, ms: float):
     drill.add_probes(phrases.names(endpoints), budget=budget, degraded=ms / 1000)

@@ -59,11 +59,11 @@ def inject_fault(fault: str, params: dict[str, Any] | None = None, intent_log: s
     target = _lab() if needs_lab else None
     log = _log(intent_log)
     shown: dict[str, Any] = {}
-    id = runner.inject(fault, params, target, log=log,
-                       show=lambda blast: shown.update(blast=blast.model_dump(mode="json")))
+    id = runner.inject(
+        fault, params, target, log=log, show=lambda blast: shown.update(blast=blast.model_dump(mode="json"))
+    )
     intent = log.get(id)
-    return {"id": id, "fault": fault, "params": intent.params, "detail": intent.detail,
-            "blast": shown.get("blast")}
+    return {"id": id, "fault": fault, "params": intent.params, "detail": intent.detail, "blast": shown.get("blast")}
 
 
 # -- one action per fault of the vocabulary (drill fault list) ------------------------------------------------
@@ -111,16 +111,22 @@ def dependency_failure(dependency: str, intent_log: str | None = None) -> dict[s
     return inject_fault("dependency-failure", {"dependency": dependency}, intent_log)
 
 
-def network_partition(a: str | None = None, b: str | None = None, service: str | None = None,
-                      dependency: str | None = None, intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("network-partition", {"a": a, "b": b, "service": service, "dependency": dependency},
-                        intent_log)
+def network_partition(
+    a: str | None = None,
+    b: str | None = None,
+    service: str | None = None,
+    dependency: str | None = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    return inject_fault("network-partition", {"a": a, "b": b, "service": service, "dependency": dependency}, intent_log)
 
 
-def network_latency(ms: int, target: str, jitter: int = 0, seconds: float | None = None,
-                    intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("network-latency", {"ms": ms, "jitter": jitter, "target": target, "seconds": seconds},
-                        intent_log)
+def network_latency(
+    ms: int, target: str, jitter: int = 0, seconds: float | None = None, intent_log: str | None = None
+) -> dict[str, Any]:
+    return inject_fault(
+        "network-latency", {"ms": ms, "jitter": jitter, "target": target, "seconds": seconds}, intent_log
+    )
 
 
 def network_blackhole(target: str, seconds: float | None = None, intent_log: str | None = None) -> dict[str, Any]:
@@ -145,8 +151,11 @@ def isolate_zone(zone: str = "@primary-zone", intent_log: str | None = None) -> 
     from harness.targets.local import PRIMARY_ZONES
 
     zone = resolve({"zone": zone})["zone"]
-    done = [inject_fault("network-partition", {"a": zone, "b": other}, intent_log)
-            for other in PRIMARY_ZONES if other != zone]
+    done = [
+        inject_fault("network-partition", {"a": zone, "b": other}, intent_log)
+        for other in PRIMARY_ZONES
+        if other != zone
+    ]
     return {"zone": zone, "ids": [d["id"] for d in done], "injections": done}
 
 
@@ -175,11 +184,13 @@ def undo_fault(id: str | None = None, fault: str | None = None, intent_log: str 
     if id is not None:
         ids = [id]
     else:
-        ids = [i.id for i in reversed(log.pending())
-               if i.fault == fault and i.owner.get("pid") == os.getpid()]
+        ids = [i.id for i in reversed(log.pending()) if i.fault == fault and i.owner.get("pid") == os.getpid()]
     reports = [runner.undo(i, log=log) for i in ids]
-    out = {"undone": [r.id for r in reports if r.ok], "lines": [r.line() for r in reports],
-           "ok": all(r.ok for r in reports)}
+    out = {
+        "undone": [r.id for r in reports if r.ok],
+        "lines": [r.line() for r in reports],
+        "ok": all(r.ok for r in reports),
+    }
     if not out["ok"]:
         raise HarnessError("undo failed (run `drill recover`): " + "; ".join(r.line() for r in reports if not r.ok))
     return out
@@ -201,8 +212,9 @@ def run_procedure(name: str, params: dict[str, Any] | None = None) -> dict[str, 
     from harness.recovery import Confirmer
     from harness.recovery import get as get_procedure
 
-    report = get_procedure(name).run(_lab(), {k: str(v) for k, v in (params or {}).items()},
-                                     Confirmer(auto=True, why="chaos run"))
+    report = get_procedure(name).run(
+        _lab(), {k: str(v) for k, v in (params or {}).items()}, Confirmer(auto=True, why="chaos run")
+    )
     out = report.to_dict()
     if not report.ok:
         failed = next(s for s in report.steps if not s.ok)
@@ -210,8 +222,7 @@ def run_procedure(name: str, params: dict[str, Any] | None = None) -> dict[str, 
     return out
 
 
-def auto_failover(old_leader: str | None = None, timeout: float = 60, intent_log: str | None = None
-                  ) -> dict[str, Any]:
+def auto_failover(old_leader: str | None = None, timeout: float = 60, intent_log: str | None = None) -> dict[str, Any]:
     """auto-failover; without `old_leader`, the leader the newest fault of this process took down (its
     `leader` detail, as the Gherkin drills learn it), so the old primary never counts as the new one."""
     if old_leader is None:
@@ -229,12 +240,26 @@ def cache_rebuild(limit: int = 10000) -> dict[str, Any]:
     return run_procedure("cache-rebuild", {"limit": limit})
 
 
-def pitr(fault: str | None = None, target_time: str | None = None, tables: str = "all", timeout: float = 300,
-         old_t_fault: str | None = None, old_table: str | None = None, old_rows: str | None = None) -> dict[str, Any]:
+def pitr(
+    fault: str | None = None,
+    target_time: str | None = None,
+    tables: str = "all",
+    timeout: float = 300,
+    old_t_fault: str | None = None,
+    old_table: str | None = None,
+    old_rows: str | None = None,
+) -> dict[str, Any]:
     """Point-in-time recovery (plan 4.3.1) to just before a db-corruption / db-accidental-delete (`fault` id,
     or the learned old_* values) or to an explicit `target_time`."""
-    given = {"fault": fault, "target_time": target_time, "tables": tables, "timeout": timeout,
-             "old_t_fault": old_t_fault, "old_table": old_table, "old_rows": old_rows}
+    given = {
+        "fault": fault,
+        "target_time": target_time,
+        "tables": tables,
+        "timeout": timeout,
+        "old_t_fault": old_t_fault,
+        "old_table": old_table,
+        "old_rows": old_rows,
+    }
     return run_procedure("pitr", {k: v for k, v in given.items() if v is not None})
 
 
@@ -259,8 +284,10 @@ def prepare_scratch_table(table: str = SCRATCH_TABLE, rows: int = 100) -> dict[s
     with connect(_lab().pg_dsn("primary"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
         conn.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, note text NOT NULL)").format(sql.Identifier(table)))
-        conn.execute(sql.SQL("INSERT INTO {} SELECT g, 'row ' || g FROM generate_series(1, %s) g")
-                     .format(sql.Identifier(table)), (rows,))
+        conn.execute(
+            sql.SQL("INSERT INTO {} SELECT g, 'row ' || g FROM generate_series(1, %s) g").format(sql.Identifier(table)),
+            (rows,),
+        )
     return {"table": table, "rows": rows}
 
 

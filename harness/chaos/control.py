@@ -175,11 +175,16 @@ def resolve_probes_and_writers(s: MeasureSettings) -> tuple[list, list, Any]:
             probes.append(parse_probe_spec(item))
         elif item in target.probes:
             ref = target.probes[item]
-            probes.append(ref.timed(lab_target().probe(ref.endpoint) if ref.endpoint
-                                    else parse_probe_spec(target.probe_spec(item))))
+            probes.append(
+                ref.timed(
+                    lab_target().probe(ref.endpoint) if ref.endpoint else parse_probe_spec(target.probe_spec(item))
+                )
+            )
         else:
-            raise HarnessError(f"measurement control: probe {item!r} is neither a probe spec (KIND=TARGET) nor "
-                               f"one of {target.path} probes: {', '.join(target.probes) or '-'}")
+            raise HarnessError(
+                f"measurement control: probe {item!r} is neither a probe spec (KIND=TARGET) nor "
+                f"one of {target.path} probes: {', '.join(target.probes) or '-'}"
+            )
     writers = []
     for item in writer_names:
         if "=" in item:
@@ -193,8 +198,10 @@ def resolve_probes_and_writers(s: MeasureSettings) -> tuple[list, list, Any]:
 
                 writers.append(parse_writer_spec(expand_env(ref.spec, f"{target.path}: writers.{item}"), ref.rate))
         else:
-            raise HarnessError(f"measurement control: writer {item!r} is neither a writer spec (KIND=DSN) nor "
-                               f"one of {target.path} writers: {', '.join(target.writers) or '-'}")
+            raise HarnessError(
+                f"measurement control: writer {item!r} is neither a writer spec (KIND=DSN) nor "
+                f"one of {target.path} writers: {', '.join(target.writers) or '-'}"
+            )
     if not probes:
         raise HarnessError("measurement control: no probe to measure with (give `probes`)")
     return probes, writers, target
@@ -215,13 +222,13 @@ def _applied(s: MeasureSettings, objective: Any, has_writer: bool = True) -> Any
 
 
 # -- the Chaos Toolkit control interface ----------------------------------------------------------------------
-def configure_control(experiment: Any = None, configuration: Any = None, secrets: Any = None,
-                      settings: Any = None, **arguments: Any) -> None:
+def configure_control(
+    experiment: Any = None, configuration: Any = None, secrets: Any = None, settings: Any = None, **arguments: Any
+) -> None:
     _current()
 
 
-def before_experiment_control(context: Any, configuration: Any = None, secrets: Any = None,
-                              **arguments: Any) -> None:
+def before_experiment_control(context: Any, configuration: Any = None, secrets: Any = None, **arguments: Any) -> None:
     run = _current()
     if not run.once(context, "before-experiment") or run.settings is not None:
         return
@@ -248,12 +255,16 @@ def preflight(s: MeasureSettings, configuration: Any = None) -> dict[str, Any] |
 
     named = s.drill_target or _configured(configuration, "drill_target")
     target = targets.load(named or s.target)
-    clearance = target.preflight(os.environ.get("DRILL_APPROVAL") or None, os.environ.get("DRILL_APPROVER") or None,
-                                 whole=False)  # the activities check their own Kubernetes context
+    clearance = target.preflight(
+        os.environ.get("DRILL_APPROVAL") or None, os.environ.get("DRILL_APPROVER") or None, whole=False
+    )  # the activities check their own Kubernetes context
     who = clearance.identity
-    logger.info(f"safety: cleared {target.name} ({clearance.environment}"
-                + (f", AWS account {who.account} {who.region}" if who else "")
-                + (f", approval {clearance.approval['ticket']}" if clearance.approval else "") + ")")
+    logger.info(
+        f"safety: cleared {target.name} ({clearance.environment}"
+        + (f", AWS account {who.account} {who.region}" if who else "")
+        + (f", approval {clearance.approval['ticket']}" if clearance.approval else "")
+        + ")"
+    )
     return clearance.record()
 
 
@@ -291,16 +302,33 @@ def before_method_control(context: Any, configuration: Any = None, secrets: Any 
         probes, writers, target = resolve_probes_and_writers(s)
         run_id = new_run_id()
         out_dir = Path(s.out_dir) if s.out_dir else _reports(s) / "chaos" / run_id
-        m = Measurement(probes=probes, writers=writers, interval=s.interval or target.measure.interval,
-                        budget=s.budget if s.budget is not None else s.probe_timeout, degraded=s.degraded,
-                        stable=s.stable or target.measure.stable, out_dir=out_dir, run_id=run_id)
-        logger.info(f"measurement: {len(probes)} probe(s), {len(writers)} writer(s); baseline {s.baseline:g} s; "
-                    f"artefacts in {m.out_dir}")
+        m = Measurement(
+            probes=probes,
+            writers=writers,
+            interval=s.interval or target.measure.interval,
+            budget=s.budget if s.budget is not None else s.probe_timeout,
+            degraded=s.degraded,
+            stable=s.stable or target.measure.stable,
+            out_dir=out_dir,
+            run_id=run_id,
+        )
+        logger.info(
+            f"measurement: {len(probes)} probe(s), {len(writers)} writer(s); baseline {s.baseline:g} s; "
+            f"artefacts in {m.out_dir}"
+        )
         m.start()
         run.measurement = m
         m.baseline(s.baseline)
-        _event(run, "baseline-ok", {"seconds": s.baseline, "probes": [p.name for p in probes],
-                                    "writers": [w.name for w in writers], "run_id": run_id})
+        _event(
+            run,
+            "baseline-ok",
+            {
+                "seconds": s.baseline,
+                "probes": [p.name for p in probes],
+                "writers": [w.name for w in writers],
+                "run_id": run_id,
+            },
+        )
     except (HarnessError, TargetUnhealthy) as err:
         run.error = mask(str(err))
         _event(run, "aborted", {"by": "measurement control", "reason": run.error})
@@ -314,8 +342,11 @@ def before_activity_control(context: Any, **arguments: Any) -> None:
         return
     name = str(context.get("name") or "?")
     kind = context.get("type", "activity")
-    if run.in_method and m.t_inject is None and (
-            (run.settings.inject_at is None and kind == "action") or name == run.settings.inject_at):
+    if (
+        run.in_method
+        and m.t_inject is None
+        and ((run.settings.inject_at is None and kind == "action") or name == run.settings.inject_at)
+    ):
         m.mark_inject(name)
         run.inject_label = name
         _event(run, "fault-injected", {"activity": name})
@@ -334,8 +365,11 @@ def after_activity_control(context: Any, state: Any = None, **arguments: Any) ->
     if run.in_method and context.get("type") == "action" and status == "failed":
         run.failed_actions.append(name)
     run.mark(f"{context.get('type', 'activity')} {status or 'done'}: {name}")
-    _event(run, "activity-finished", {"activity": name, "type": context.get("type", "activity"),
-                                      "status": status or "done"})
+    _event(
+        run,
+        "activity-finished",
+        {"activity": name, "type": context.get("type", "activity"), "status": status or "done"},
+    )
 
 
 def after_method_control(context: Any, state: Any = None, **arguments: Any) -> None:
@@ -387,8 +421,7 @@ def after_experiment_control(context: Any, state: Any = None, **arguments: Any) 
     try:
         _finish_record(run, state, entry, reason)
     except Exception as err:  # noqa: BLE001 - the journal must still be written; the live record says the rest
-        logger.error(f"measurement control: the drill record could not be written: {mask(str(err))}",
-                     exc_info=True)
+        logger.error(f"measurement control: the drill record could not be written: {mask(str(err))}", exc_info=True)
 
 
 def cleanup_control() -> None:
@@ -402,10 +435,14 @@ def cleanup_control() -> None:
     if _run is not None and _run.record is not None and _run.record_path is None:
         # the after-experiment hook never ran (the run was interrupted before it): chain what happened
         try:
-            _run.record.event("aborted", {"by": "chaos toolkit", "reason": "the run ended before the "
-                                          "measurement control's after-experiment hook"})
-            _run.record.scenario(name=_run.record_name, measurement=None, status="broken",
-                                 verdict_name="not-measured")
+            _run.record.event(
+                "aborted",
+                {
+                    "by": "chaos toolkit",
+                    "reason": "the run ended before the measurement control's after-experiment hook",
+                },
+            )
+            _run.record.scenario(name=_run.record_name, measurement=None, status="broken", verdict_name="not-measured")
             _run.record.finish()
         except Exception:  # noqa: BLE001
             logger.debug("drill record finish failed", exc_info=True)
@@ -445,14 +482,21 @@ def _start_record(run: _Run, experiment: Any) -> None:
     source = _experiment_source()
     info = {"title": exp.get("title"), **experiment_sha256(source, exp)}
     environment = (run.clearance or {}).get("environment") or "lab"
-    run.record = RecordBuilder(_reports(s), target=s.drill_target or s.target, environment=environment,
-                               path="chaos-toolkit", experiment=info)
+    run.record = RecordBuilder(
+        _reports(s), target=s.drill_target or s.target, environment=environment, path="chaos-toolkit", experiment=info
+    )
     run.record_name = str(exp.get("title") or (Path(source).stem if source else "chaos experiment"))
     if run.clearance is not None:
         run.record.event("approval-checked", run.clearance)
-    run.record.event("drill-started", {"experiment": info.get("file"), "title": exp.get("title"),
-                                       "objective": s.objective.model_dump() if s.objective else None,
-                                       "targets": s.targets.model_dump() if s.targets else None})
+    run.record.event(
+        "drill-started",
+        {
+            "experiment": info.get("file"),
+            "title": exp.get("title"),
+            "objective": s.objective.model_dump() if s.objective else None,
+            "targets": s.targets.model_dump() if s.targets else None,
+        },
+    )
 
 
 def _event(run: _Run, kind: str, detail: dict[str, Any]) -> None:
@@ -473,23 +517,38 @@ def _finish_record(run: _Run, journal: dict[str, Any], entry: dict[str, Any], re
     if rec is None or run.record_path is not None:
         return
     word = entry.get("verdict") if entry.get("verdict") in judgement.VERDICTS else judgement.NOT_MEASURED
-    status = ("broken" if word in (judgement.NOT_MEASURED, judgement.ABORTED)
-              else "failed" if reason or not judgement.passed(word) else "passed")
+    status = (
+        "broken"
+        if word in (judgement.NOT_MEASURED, judgement.ABORTED)
+        else "failed"
+        if reason or not judgement.passed(word)
+        else "passed"
+    )
     m = run.measurement
     folder = m.out_dir if m is not None else rec.reports_dir / "evidence" / rec.id
     folder.mkdir(parents=True, exist_ok=True)
     journal_file = folder / "chaos-journal.json"
-    journal_file.write_text(json.dumps(clean(journal), indent=2, ensure_ascii=False, default=str) + "\n",
-                            encoding="utf-8")
+    journal_file.write_text(
+        json.dumps(clean(journal), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
     objective = run.objective
     if run.result is not None and run.result.recovered:
         rec.event("recovered", {"scenario": run.record_name, "rto_s": run.result.rto_s})
-    rec.scenario(name=run.record_name, objective_key=objective.key if objective else None,
-                 objective_source=objective.source if objective else (entry.get("targets") or {}).get("source"),
-                 measurement=run.result, status=status, verdict_name=word,
-                 extra={"journal_status": journal.get("status"), "failed_because": reason,
-                        "failed_actions": run.failed_actions, "aborted": run.aborted,
-                        "targets_source": (entry.get("targets") or {}).get("source")})
+    rec.scenario(
+        name=run.record_name,
+        objective_key=objective.key if objective else None,
+        objective_source=objective.source if objective else (entry.get("targets") or {}).get("source"),
+        measurement=run.result,
+        status=status,
+        verdict_name=word,
+        extra={
+            "journal_status": journal.get("status"),
+            "failed_because": reason,
+            "failed_actions": run.failed_actions,
+            "aborted": run.aborted,
+            "targets_source": (entry.get("targets") or {}).get("source"),
+        },
+    )
     rec.event("scenario-finished", {"scenario": run.record_name, "status": status, "verdict": word})
     rec.event("drill-finished", {"scenarios": 1, "journal_status": journal.get("status")})
     rec.evidence(folder)
@@ -535,9 +594,13 @@ def _finish(run: _Run) -> dict[str, Any]:
     from harness.measure import Targets, judgement
 
     s, m = run.settings, run.measurement
-    base: dict[str, Any] = {"schema_version": 1, "control": "harness.chaos.control",
-                            "objective": _objective_dict(run.objective),
-                            "inject_at": run.inject_label, "failed_actions": run.failed_actions}
+    base: dict[str, Any] = {
+        "schema_version": 1,
+        "control": "harness.chaos.control",
+        "objective": _objective_dict(run.objective),
+        "inject_at": run.inject_label,
+        "failed_actions": run.failed_actions,
+    }
     rto_t = rpo_t = None
     if s is not None:
         applied = _applied(s, run.objective, has_writer=m is None or bool(m.writer_specs))
@@ -548,43 +611,71 @@ def _finish(run: _Run) -> dict[str, Any]:
             # RPO against a target would otherwise count as a breach).
             base["targets"]["rpo_not_judged"] = applied.rpo_not_judged
     if m is None or run.error:
-        return {**base, "verdict": judgement.NOT_MEASURED, "passed": False,
-                "error": run.error or "no measurement started"}
+        return {
+            **base,
+            "verdict": judgement.NOT_MEASURED,
+            "passed": False,
+            "error": run.error or "no measurement started",
+        }
     if m.t_inject is None:
         m.close()
-        return {**base, "verdict": judgement.NOT_MEASURED, "passed": False,
-                "error": "no action ran in the method: nothing was injected, nothing measured"}
+        return {
+            **base,
+            "verdict": judgement.NOT_MEASURED,
+            "passed": False,
+            "error": "no action ran in the method: nothing was injected, nothing measured",
+        }
     deadline = judgement.deadline(rto_t, explicit=s.deadline, default=DEFAULT_DEADLINE_S)
     logger.info(f"measurement: waiting up to {deadline:g} s for stable recovery ({m.stable:g} s of good samples)")
     t0 = time.monotonic()
     recovered = m.wait_recovered(deadline)
-    logger.info(f"measurement: {'recovered' if recovered else 'NOT recovered'} after {time.monotonic() - t0:.1f} s "
-                "of waiting; reading the writers back")
+    logger.info(
+        f"measurement: {'recovered' if recovered else 'NOT recovered'} after {time.monotonic() - t0:.1f} s "
+        "of waiting; reading the writers back"
+    )
     result = m.stop(targets=Targets(rto_s=rto_t, rpo_s=rpo_t))
     v = result.verdict
     verdict = judgement.name_of(result, aborted=run.aborted is not None)
     run.result = result
-    entry = {**base,
-             "verdict": verdict,
-             "passed": judgement.passed(verdict),
-             "recovered": result.recovered, "no_outage_observed": result.no_outage_observed,
-             "rto_s": result.rto_s, "rto_at_least_s": result.rto_at_least_s, "uncertainty_s": result.uncertainty_s,
-             "detect_s": result.detect_s, "degraded_s": result.degraded_s,
-             "witnesses": [w.model_dump() for w in result.witnesses], "warnings": list(result.warnings),
-             "rpo_s": result.rpo_s, "lost_writes": result.lost_writes, "acked_writes": result.acked_writes,
-             "indeterminate_writes": result.indeterminate_writes,
-             "lost_window": result.lost_window.model_dump() if result.lost_window else None,
-             "outages": {k: [w.model_dump() for w in ws] for k, ws in result.outages.items()},
-             "checks": v.model_dump(mode="json") if v is not None else None,
-             "out_dir": m.out_dir.as_posix(),
-             "result": result.model_dump(mode="json")}
-    logger.info(f"measurement: RTO {_s(result.rto_s)} (± {result.uncertainty_s:.2f} s), RPO {_s(result.rpo_s)}, "
-                f"lost writes {result.lost_writes if result.lost_writes is not None else '—'} of "
-                f"{result.acked_writes} acknowledged; degraded {result.degraded_s:.2f} s; verdict {verdict}")
+    entry = {
+        **base,
+        "verdict": verdict,
+        "passed": judgement.passed(verdict),
+        "recovered": result.recovered,
+        "no_outage_observed": result.no_outage_observed,
+        "rto_s": result.rto_s,
+        "rto_at_least_s": result.rto_at_least_s,
+        "uncertainty_s": result.uncertainty_s,
+        "detect_s": result.detect_s,
+        "degraded_s": result.degraded_s,
+        "witnesses": [w.model_dump() for w in result.witnesses],
+        "warnings": list(result.warnings),
+        "rpo_s": result.rpo_s,
+        "lost_writes": result.lost_writes,
+        "acked_writes": result.acked_writes,
+        "indeterminate_writes": result.indeterminate_writes,
+        "lost_window": result.lost_window.model_dump() if result.lost_window else None,
+        "outages": {k: [w.model_dump() for w in ws] for k, ws in result.outages.items()},
+        "checks": v.model_dump(mode="json") if v is not None else None,
+        "out_dir": m.out_dir.as_posix(),
+        "result": result.model_dump(mode="json"),
+    }
+    logger.info(
+        f"measurement: RTO {_s(result.rto_s)} (± {result.uncertainty_s:.2f} s), RPO {_s(result.rpo_s)}, "
+        f"lost writes {result.lost_writes if result.lost_writes is not None else '—'} of "
+        f"{result.acked_writes} acknowledged; degraded {result.degraded_s:.2f} s; verdict {verdict}"
+    )
     for w in result.witnesses:
-        logger.info(f"measurement: witness {w.name} ({w.resolution_s:g} s resolution): "
-                    + (f"recovered after {w.recover_s:.2f} ± {w.uncertainty_s:.2f} s" if w.recover_s is not None
-                       and w.outage_observed else "no outage observed" if w.recovered else "NOT recovered"))
+        logger.info(
+            f"measurement: witness {w.name} ({w.resolution_s:g} s resolution): "
+            + (
+                f"recovered after {w.recover_s:.2f} ± {w.uncertainty_s:.2f} s"
+                if w.recover_s is not None and w.outage_observed
+                else "no outage observed"
+                if w.recovered
+                else "NOT recovered"
+            )
+        )
     for warning in result.warnings:
         logger.warning(f"measurement: {warning}")
     return entry
@@ -609,8 +700,13 @@ def _failure_reason(entry: dict[str, Any], run: _Run) -> str | None:
 def _objective_dict(objective: Any) -> dict[str, Any] | None:
     if objective is None:
         return None
-    return {"key": objective.key, "source": objective.source, "section": objective.section,
-            "rto": objective.rto.text, "rpo": objective.rpo.text}
+    return {
+        "key": objective.key,
+        "source": objective.source,
+        "section": objective.section,
+        "rto": objective.rto.text,
+        "rpo": objective.rpo.text,
+    }
 
 
 def _s(x: float | None) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,16 @@ class ActivityJournal:
         import chaoslib
 
         self.configuration = dict(configuration or {})
-        self.experiment: dict[str, Any] = {"title": title, "description": "Gherkin drill run by the harness",
-                                           "tags": list(tags or []), "method": [], "rollbacks": []}
+        self.experiment: dict[str, Any] = {
+            "title": title,
+            "description": "Gherkin drill run by the harness",
+            "tags": list(tags or []),
+            "method": [],
+            "rollbacks": [],
+        }
         self.runs: list[dict[str, Any]] = []
         self.rollbacks: list[dict[str, Any]] = []
-        self.start = datetime.now(timezone.utc)
+        self.start = datetime.now(UTC)
         self.chaoslib_version = chaoslib.__version__
 
     def _execute(self, activity: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -41,13 +46,25 @@ class ActivityJournal:
         try:
             ensure_activity_is_valid(activity)
         except ChaosException as err:  # a wrong activity is a failed run in the journal, not a crash
-            run = {"activity": activity, "status": "failed", "output": None, "exception": [f"invalid: {err}"],
-                   "start": datetime.now(timezone.utc).isoformat(), "end": datetime.now(timezone.utc).isoformat(),
-                   "duration": 0.0}
+            run = {
+                "activity": activity,
+                "status": "failed",
+                "output": None,
+                "exception": [f"invalid: {err}"],
+                "start": datetime.now(UTC).isoformat(),
+                "end": datetime.now(UTC).isoformat(),
+                "duration": 0.0,
+            }
             runs.append(run)
             return run
-        return execute_activity(experiment=self.experiment, activity=activity, configuration=self.configuration,
-                                secrets={}, dry=None, runs=runs)
+        return execute_activity(
+            experiment=self.experiment,
+            activity=activity,
+            configuration=self.configuration,
+            secrets={},
+            dry=None,
+            runs=runs,
+        )
 
     def action(self, activity: dict[str, Any]) -> dict[str, Any]:
         self.experiment["method"].append(activity)
@@ -67,15 +84,24 @@ class ActivityJournal:
         return text.split(": ", 1)[1] if text.split(": ", 1)[0].endswith(("Error", "Failed", "Unhealthy")) else text
 
     def to_dict(self) -> dict[str, Any]:
-        end = datetime.now(timezone.utc)
+        end = datetime.now(UTC)
         failed = any(r.get("status") != "succeeded" for r in self.runs + self.rollbacks)
-        return clean({
-            "chaoslib-version": self.chaoslib_version, "platform": platform.platform(), "node": platform.node(),
-            "experiment": self.experiment, "start": self.start.isoformat(), "end": end.isoformat(),
-            "duration": (end - self.start).total_seconds(), "status": "failed" if failed else "completed",
-            "deviated": False, "steady_states": {"before": None, "after": None, "during": []},
-            "run": self.runs, "rollbacks": self.rollbacks,
-        })
+        return clean(
+            {
+                "chaoslib-version": self.chaoslib_version,
+                "platform": platform.platform(),
+                "node": platform.node(),
+                "experiment": self.experiment,
+                "start": self.start.isoformat(),
+                "end": end.isoformat(),
+                "duration": (end - self.start).total_seconds(),
+                "status": "failed" if failed else "completed",
+                "deviated": False,
+                "steady_states": {"before": None, "after": None, "during": []},
+                "run": self.runs,
+                "rollbacks": self.rollbacks,
+            }
+        )
 
     def write(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,9 +5,9 @@ Registered on the root app with `evidence_commands.register(app)`."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,12 +15,15 @@ from rich.table import Table
 
 from harness.errors import HarnessError
 from harness.evidence import audit as audit_mod
-from harness.evidence import cadence, findings, history as history_mod, record as record_mod
+from harness.evidence import cadence, findings
+from harness.evidence import history as history_mod
 from harness.evidence import integrity as verify_mod
+from harness.evidence import record as record_mod
 from harness.measure import judgement
 
-ReportsOpt = Annotated[Optional[Path], typer.Option(
-    "--reports", help="Reports directory (default: $DRILL_REPORTS_DIR or ./reports).")]
+ReportsOpt = Annotated[
+    Path | None, typer.Option("--reports", help="Reports directory (default: $DRILL_REPORTS_DIR or ./reports).")
+]
 
 
 def _console() -> Console:
@@ -30,8 +33,12 @@ def _console() -> Console:
 
 def verify(
     reports: ReportsOpt = None,
-    expect_head: Annotated[Optional[str], typer.Option(
-        "--expect-head", help="Head hash quoted elsewhere (e.g. the drill ticket); fail if the chain's differs.")] = None,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head", help="Head hash quoted elsewhere (e.g. the drill ticket); fail if the chain's differs."
+        ),
+    ] = None,
 ) -> None:
     """Check every record, finding and evidence file against the hash chain (and signatures if DRILL_SIGNING_KEY is set)."""
     report = verify_mod.verify(reports)
@@ -39,10 +46,23 @@ def verify(
     for col in ("chain", "#", "id", "when", "hash", "evidence", "signature", "status"):
         table.add_column(col, overflow="fold")
     for r in report.rows:
-        status = ("[red]" + r.problems[0].replace("[", r"\[") + "[/]" if not r.ok
-                  else "[yellow]" + r.note.replace("[", r"\[") + "[/]" if r.note else "[green]ok[/]")
-        table.add_row(r.chain, str(r.seq) if r.seq else "-", r.id, r.when or "-", (r.hash or "-")[:12], r.evidence,
-                      r.signature, status)
+        status = (
+            "[red]" + r.problems[0].replace("[", r"\[") + "[/]"
+            if not r.ok
+            else "[yellow]" + r.note.replace("[", r"\[") + "[/]"
+            if r.note
+            else "[green]ok[/]"
+        )
+        table.add_row(
+            r.chain,
+            str(r.seq) if r.seq else "-",
+            r.id,
+            r.when or "-",
+            (r.hash or "-")[:12],
+            r.evidence,
+            r.signature,
+            status,
+        )
     out = _console()
     out.print(table)
     problems = report.problems
@@ -57,7 +77,9 @@ def verify(
     out.print(f"[green]✓[/] {report.summary()}", highlight=False, soft_wrap=True)
 
 
-finding_app = typer.Typer(no_args_is_help=True, help="Issues found by drills and their corrective actions (append-only).")
+finding_app = typer.Typer(
+    no_args_is_help=True, help="Issues found by drills and their corrective actions (append-only)."
+)
 
 
 @finding_app.command("add")
@@ -96,20 +118,25 @@ def finding_list(
     if as_json:
         typer.echo(json.dumps([f.model_dump(mode="json") for f in rows], indent=2))
         return
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     table = Table(title="Findings" + (" (open)" if open_only else ""))
     for col in ("id", "record", "title", "owner", "due", "action", "status"):
         table.add_column(col, overflow="fold")
     for f in rows:
-        status = (f"closed {f.closed_at[:10]}: {f.reference}" if not f.is_open
-                  else "[red]open, overdue[/]" if f.overdue(today) else "open")
+        status = (
+            f"closed {f.closed_at[:10]}: {f.reference}"
+            if not f.is_open
+            else "[red]open, overdue[/]"
+            if f.overdue(today)
+            else "open"
+        )
         table.add_row(f.id, f.record, f.title, f.owner, f.due.isoformat(), f.action, status)
     _console().print(table)
 
 
 def history(
-    scenario: Annotated[Optional[str], typer.Option("--scenario", help="Only this scenario.")] = None,
-    chart: Annotated[Optional[Path], typer.Option("--chart", help="Also write a PNG trend chart here.")] = None,
+    scenario: Annotated[str | None, typer.Option("--scenario", help="Only this scenario.")] = None,
+    chart: Annotated[Path | None, typer.Option("--chart", help="Also write a PNG trend chart here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     reports: ReportsOpt = None,
 ) -> None:
@@ -123,17 +150,46 @@ def history(
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
     table = Table(title="RTO/RPO history")
-    for col in ("date", "quarter", "type", "path", "scenario", "RTO", "target", "RPO", "target", "lost", "verdict",
-                "record"):
+    for col in (
+        "date",
+        "quarter",
+        "type",
+        "path",
+        "scenario",
+        "RTO",
+        "target",
+        "RPO",
+        "target",
+        "lost",
+        "verdict",
+        "record",
+    ):
         table.add_column(col, overflow="fold")
     for r in rows:
         word = judgement.label(r.verdict)  # the judgement's word, as every path prints it
-        verdict = ("[yellow]not completed[/]" if r.status == "broken"
-                   else "[red]FAILED[/]" if r.status == "failed" and judgement.passed(r.verdict or "")
-                   else f"[green]{word}[/]" if judgement.passed(r.verdict or "") else f"[red]{word}[/]")
-        table.add_row(r.started.date().isoformat(), r.quarter, r.plan_type, r.path, r.scenario, _s(r.rto_s),
-                      _s(r.rto_target_s), _s(r.rpo_s), _s(r.rpo_target_s),
-                      "-" if r.lost_writes is None else str(r.lost_writes), verdict, r.record)
+        verdict = (
+            "[yellow]not completed[/]"
+            if r.status == "broken"
+            else "[red]FAILED[/]"
+            if r.status == "failed" and judgement.passed(r.verdict or "")
+            else f"[green]{word}[/]"
+            if judgement.passed(r.verdict or "")
+            else f"[red]{word}[/]"
+        )
+        table.add_row(
+            r.started.date().isoformat(),
+            r.quarter,
+            r.plan_type,
+            r.path,
+            r.scenario,
+            _s(r.rto_s),
+            _s(r.rto_target_s),
+            _s(r.rpo_s),
+            _s(r.rpo_target_s),
+            "-" if r.lost_writes is None else str(r.lost_writes),
+            verdict,
+            r.record,
+        )
     _console().print(table)
     if chart:
         typer.echo(f"chart: {chart}")
@@ -144,14 +200,14 @@ def _s(value: float | None) -> str:
 
 
 def due(
-    today: Annotated[Optional[str], typer.Option("--today", help="Pretend today is YYYY-MM-DD.")] = None,
+    today: Annotated[str | None, typer.Option("--today", help="Pretend today is YYYY-MM-DD.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any drill type is overdue.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     reports: ReportsOpt = None,
 ) -> None:
     """Which drills of the plan's §6.1 cadence are overdue, due soon (14 days) or fine."""
     try:
-        day = date.fromisoformat(today) if today else datetime.now(timezone.utc).date()
+        day = date.fromisoformat(today) if today else datetime.now(UTC).date()
     except ValueError:
         raise HarnessError(f"--today '{today}' is not a date like 2025-03-31") from None
     rows = cadence.due(record_mod.load_records(reports), day)
@@ -163,17 +219,22 @@ def due(
             table.add_column(col, overflow="fold")
         colour = {"overdue": "red", "due soon": "yellow", "ok": "green"}
         for r in rows:
-            table.add_row(r.name, r.frequency, r.last.isoformat() if r.last else "never",
-                          r.next_due.isoformat() if r.next_due else "now",
-                          f"[{colour[r.status]}]{r.status}[/]", r.last_record or "-")
+            table.add_row(
+                r.name,
+                r.frequency,
+                r.last.isoformat() if r.last else "never",
+                r.next_due.isoformat() if r.next_due else "now",
+                f"[{colour[r.status]}]{r.status}[/]",
+                r.last_record or "-",
+            )
         _console().print(table)
     if strict and cadence.any_overdue(rows):
         raise typer.Exit(1)
 
 
 def audit(
-    record: Annotated[Optional[str], typer.Argument(help="Record id or unique prefix (default: the latest).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="HTML file (default: reports/audit/<id>.html).")] = None,
+    record: Annotated[str | None, typer.Argument(help="Record id or unique prefix (default: the latest).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="HTML file (default: reports/audit/<id>.html).")] = None,
     pdf: Annotated[bool, typer.Option("--pdf", help="Also print it to PDF with headless Chromium.")] = False,
     reports: ReportsOpt = None,
 ) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -67,9 +67,21 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
     """List the fault vocabulary: name, parameters, plan section, undo."""
     faults = registry.list_faults()
     if as_json:
-        _out.print_json(json.dumps([{"name": c.name, "params": c.param_help(), "plan_section": c.plan_section,
-                                     "summary": c.summary, "undo": c.undo_summary, "needs_lab": c.needs_lab}
-                                    for c in faults]))
+        _out.print_json(
+            json.dumps(
+                [
+                    {
+                        "name": c.name,
+                        "params": c.param_help(),
+                        "plan_section": c.plan_section,
+                        "summary": c.summary,
+                        "undo": c.undo_summary,
+                        "needs_lab": c.needs_lab,
+                    }
+                    for c in faults
+                ]
+            )
+        )
         return
     table = Table(title="faults")
     for col in ("name", "parameters", "plan section", "undo"):
@@ -80,8 +92,10 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
 
 
 @app.command("inject")
-def inject_cmd(name: str = typer.Argument(..., help="fault name, see `drill fault list`"),
-               params: Optional[list[str]] = typer.Argument(None, help="key=value parameters")) -> None:
+def inject_cmd(
+    name: str = typer.Argument(..., help="fault name, see `drill fault list`"),
+    params: list[str] | None = typer.Argument(None, help="key=value parameters"),
+) -> None:
     """Inject a fault and leave it in force; prints its id. Undo with `drill fault undo ID` or `drill recover`."""
     raw = parse_assignments(params or [])
     registry.get(name).parse(raw)  # bad input fails before any lab lookup
@@ -91,8 +105,10 @@ def inject_cmd(name: str = typer.Argument(..., help="fault name, see `drill faul
 
 
 @app.command("undo")
-def undo_cmd(fault_id: Optional[str] = typer.Argument(None, metavar="ID", help="id printed by inject"),
-             all_: bool = typer.Option(False, "--all", help="undo every pending fault, newest first")) -> None:
+def undo_cmd(
+    fault_id: str | None = typer.Argument(None, metavar="ID", help="id printed by inject"),
+    all_: bool = typer.Option(False, "--all", help="undo every pending fault, newest first"),
+) -> None:
     """Undo one fault (by id or unique id prefix) or, with --all, every pending fault."""
     if bool(fault_id) == all_:
         raise HarnessError("give exactly one of: a fault ID, or --all")
@@ -107,8 +123,21 @@ def pending_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     """Faults recorded in the intent log and not yet undone."""
     pending = runner.pending()
     if as_json:
-        _out.print_json(json.dumps([{"id": i.id, "fault": i.fault, "params": i.params, "state": i.state,
-                                     "undo": i.undo, "error": i.error} for i in pending]))
+        _out.print_json(
+            json.dumps(
+                [
+                    {
+                        "id": i.id,
+                        "fault": i.fault,
+                        "params": i.params,
+                        "state": i.state,
+                        "undo": i.undo,
+                        "error": i.error,
+                    }
+                    for i in pending
+                ]
+            )
+        )
         return
     if not pending:
         _err.print("no pending faults")
@@ -150,10 +179,12 @@ def procedure_list() -> None:
 
 
 @procedure_app.command("run")
-def procedure_run(name: str = typer.Argument(..., help="procedure name, see `drill procedure list`"),
-                  params: Optional[list[str]] = typer.Argument(None, help="key=value parameters"),
-                  yes: bool = typer.Option(False, "--yes", help="auto-confirm manual steps (as CI=true does)"),
-                  as_json: Optional[str] = typer.Option(None, "--json", help="also write the run report here")) -> None:
+def procedure_run(
+    name: str = typer.Argument(..., help="procedure name, see `drill procedure list`"),
+    params: list[str] | None = typer.Argument(None, help="key=value parameters"),
+    yes: bool = typer.Option(False, "--yes", help="auto-confirm manual steps (as CI=true does)"),
+    as_json: str | None = typer.Option(None, "--json", help="also write the run report here"),
+) -> None:
     """Run a recovery procedure against the lab, printing each step's duration."""
     from harness import recovery
     from harness.lab import Lab
@@ -161,8 +192,12 @@ def procedure_run(name: str = typer.Argument(..., help="procedure name, see `dri
     proc = recovery.get(name)
     raw = parse_assignments(params or [])
     confirmer = recovery.Confirmer(auto=True if yes else None)
-    report = proc.run(Lab.load(), raw, confirm=confirmer,
-                      log=lambda r: _out.print(("[green]✓[/] " if r.ok else "[bold red]✗[/] ") + escape(r.line())))
+    report = proc.run(
+        Lab.load(),
+        raw,
+        confirm=confirmer,
+        log=lambda r: _out.print(("[green]✓[/] " if r.ok else "[bold red]✗[/] ") + escape(r.line())),
+    )
     _out.print(f"{proc.name}: {'done' if report.ok else 'FAILED'} in {report.duration_s:.2f}s")
     if as_json:
         with open(as_json, "w", encoding="utf-8") as fh:

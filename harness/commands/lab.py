@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -21,17 +20,20 @@ out = Console()
 @app.command()
 def up(
     db_replication: str = typer.Option("sync", "--db-replication", help="sync (Patroni synchronous_mode) or async"),
-    network: Optional[str] = typer.Option(None, "--network", help="netns or loopback (default: netns when root "
-                                                                  "and namespaces work, else loopback)"),
+    network: str | None = typer.Option(
+        None, "--network", help="netns or loopback (default: netns when root and namespaces work, else loopback)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the status as JSON"),
 ) -> None:
     """Start the lab (etcd, Patroni/PostgreSQL, Redis/Sentinel, HAProxy, the app, and its monitoring:
     Prometheus with the blackbox, PostgreSQL and Redis exporters) and wait until healthy."""
     started = time.monotonic()
     with err.status("starting the lab", spinner="dots") as spinner:
+
         def progress(msg: str) -> None:
             spinner.update(f"[bold]lab up[/] {msg}")
             err.print(f"[dim]{time.monotonic() - started:5.1f}s[/] {msg}", highlight=False)
+
         lab = Lab.up(replication=db_replication, network=network, progress=progress)
     if lab.already_up:
         err.print(f"[yellow]the lab is already up[/] ({lab.paths.root}); `drill lab status` shows it")
@@ -55,11 +57,12 @@ def status(as_json: bool = typer.Option(False, "--json", help="print the status 
 
 @app.command()
 def logs(
-    component: Optional[str] = typer.Argument(None, help="e.g. pg-a, redis-a, sentinel-b, haproxy, app-c, backup"),
+    component: str | None = typer.Argument(None, help="e.g. pg-a, redis-a, sentinel-b, haproxy, app-c, backup"),
     lines: int = typer.Option(50, "-n", "--lines", help="last N lines"),
 ) -> None:
     """Print the last lines of a component's log (or of all of them)."""
     from harness.lab.state import LabPaths, default_state_dir, read_state
+
     paths = LabPaths(default_state_dir())
     state = read_state(paths) or {"network": "loopback", "replication": "sync", "components": {}}
     print(Lab(paths, state).logs(component, lines))
@@ -71,13 +74,17 @@ def down() -> None:
     try:
         lab = Lab.load()
     except HarnessError:
+        from harness.lab.network import LabNetwork
         from harness.lab.state import LabPaths, default_state_dir
         from harness.lab.topology import ZONES
-        from harness.lab.network import LabNetwork
+
         paths = LabPaths(default_state_dir())
         if paths.root.exists():  # no state file: still sweep a network a crashed run may have left
-            LabNetwork(paths.root, mode="netns" if (paths.root / "network-drill.json").exists() else "loopback",
-                       zones=list(ZONES)).teardown()
+            LabNetwork(
+                paths.root,
+                mode="netns" if (paths.root / "network-drill.json").exists() else "loopback",
+                zones=list(ZONES),
+            ).teardown()
         err.print("the lab is not running")
         return
     with err.status("stopping the lab", spinner="dots") as spinner:

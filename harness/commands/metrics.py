@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -36,18 +36,34 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def metrics(
-    records: Annotated[Optional[Path], typer.Option(
-        "--records", metavar="DIR", show_default=False,
-        help="Drill records directory (or a reports directory holding records/). "
-             "Default: $DRILL_REPORTS_DIR/records, else ./reports/records.")] = None,
-    out: Annotated[Optional[Path], typer.Option(
-        "--out", metavar="FILE", show_default=False,
-        help="Write the text to FILE (atomically, e.g. for node_exporter's textfile collector) "
-             "instead of stdout.")] = None,
-    push: Annotated[Optional[str], typer.Option(
-        "--push", metavar="URL", show_default=False,
-        help="PUT the metrics to the Pushgateway at URL (e.g. http://127.0.0.1:9091), "
-             "replacing the job's group.")] = None,
+    records: Annotated[
+        Path | None,
+        typer.Option(
+            "--records",
+            metavar="DIR",
+            show_default=False,
+            help="Drill records directory (or a reports directory holding records/). "
+            "Default: $DRILL_REPORTS_DIR/records, else ./reports/records.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            show_default=False,
+            help="Write the text to FILE (atomically, e.g. for node_exporter's textfile collector) instead of stdout.",
+        ),
+    ] = None,
+    push: Annotated[
+        str | None,
+        typer.Option(
+            "--push",
+            metavar="URL",
+            show_default=False,
+            help="PUT the metrics to the Pushgateway at URL (e.g. http://127.0.0.1:9091), replacing the job's group.",
+        ),
+    ] = None,
     job: Annotated[str, typer.Option("--job", help="Pushgateway job name for --push.")] = "drill",
 ) -> None:
     """Export the newest result per scenario and objective as OpenMetrics: drill_rto_seconds, drill_rpo_seconds,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,11 +15,18 @@ from harness.errors import HarnessError
 
 
 def objectives(
-    component: Annotated[Optional[str], typer.Option("--component", "-c", help="Only this component (id, name or alias).")] = None,
-    scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="With --component: one failure scenario.")] = None,
+    component: Annotated[
+        str | None, typer.Option("--component", "-c", help="Only this component (id, name or alias).")
+    ] = None,
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", "-s", help="With --component: one failure scenario.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    file: Annotated[Optional[Path], typer.Option("--file", help="Objectives file (default: objectives.yaml).")] = None,
-    check_plan: Annotated[Optional[Path], typer.Option("--check-plan", help="Compare the catalog with a DR plan (markdown) and list every difference.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Objectives file (default: objectives.yaml).")] = None,
+    check_plan: Annotated[
+        Path | None,
+        typer.Option("--check-plan", help="Compare the catalog with a DR plan (markdown) and list every difference."),
+    ] = None,
 ) -> None:
     """Print the DR plan's RTO/RPO objectives (plan §1.1 and §5), in seconds, with the plan's own words."""
     catalog = catalog_mod.load(file)
@@ -50,8 +57,13 @@ def objectives(
         table.add_column(col, overflow="fold")
     for o in rows:
         table.add_row(
-            o.section, o.component, o.scenario or "(class)", _cell(o.rto), _cell(o.rpo),
-            o.criticality.value if o.criticality else "-", o.procedure or "",
+            o.section,
+            o.component,
+            o.scenario or "(class)",
+            _cell(o.rto),
+            _cell(o.rpo),
+            o.criticality.value if o.criticality else "-",
+            o.procedure or "",
         )
     console = Console()
     if not console.is_terminal:  # piped or captured: don't squeeze the table into 80 columns

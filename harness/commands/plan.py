@@ -4,16 +4,18 @@ without touching anything (AWS: read-only describe calls only)."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 
 def plan(
-    features: Annotated[Optional[list[str]], typer.Argument(help="Feature files or folders (default: all of features/).")] = None,
+    features: Annotated[
+        list[str] | None, typer.Argument(help="Feature files or folders (default: all of features/).")
+    ] = None,
     target: Annotated[str, typer.Option("--target", help="Target name (targets/NAME.yaml) or path.")] = "local",
-    tags: Annotated[Optional[str], typer.Option("--tags", "-t", help="Tag expression, e.g. 'smoke'.")] = None,
+    tags: Annotated[str | None, typer.Option("--tags", "-t", help="Tag expression, e.g. 'smoke'.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show what `drill run` would do on a target, fault by fault: concrete targets (AWS: from describe calls),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,16 +15,33 @@ from harness.errors import HarnessError
 
 
 def run(
-    features: Annotated[Optional[list[str]], typer.Argument(help="Feature files or folders (default: all of features/).")] = None,
-    tags: Annotated[Optional[str], typer.Option("--tags", "-t", help="Tag expression, e.g. 'smoke' or '@quarterly and not @region'.")] = None,
+    features: Annotated[
+        list[str] | None, typer.Argument(help="Feature files or folders (default: all of features/).")
+    ] = None,
+    tags: Annotated[
+        str | None, typer.Option("--tags", "-t", help="Tag expression, e.g. 'smoke' or '@quarterly and not @region'.")
+    ] = None,
     target: Annotated[str, typer.Option("--target", help="Target to drill.")] = "local",
-    plan: Annotated[Optional[Path], typer.Option("--plan", help="Drill plan (plans/*.yaml): scope, people, approvals, success criteria.")] = None,
-    approval: Annotated[Optional[str], typer.Option("--approval", help="Change/approval ticket (with --approver).")] = None,
-    approver: Annotated[Optional[str], typer.Option("--approver", help="Who approved (must be an approver of the plan).")] = None,
-    reports: Annotated[Path, typer.Option("--reports", help="Reports folder (records, runs, Allure results).")] = Path("reports"),
+    plan: Annotated[
+        Path | None,
+        typer.Option("--plan", help="Drill plan (plans/*.yaml): scope, people, approvals, success criteria."),
+    ] = None,
+    approval: Annotated[
+        str | None, typer.Option("--approval", help="Change/approval ticket (with --approver).")
+    ] = None,
+    approver: Annotated[
+        str | None, typer.Option("--approver", help="Who approved (must be an approver of the plan).")
+    ] = None,
+    reports: Annotated[Path, typer.Option("--reports", help="Reports folder (records, runs, Allure results).")] = Path(
+        "reports"
+    ),
     keep_lab: Annotated[bool, typer.Option("--keep-lab", help="Leave a lab this run started running.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Auto-confirm manual procedure steps (recorded as auto-confirmed).")] = False,
-    report: Annotated[bool, typer.Option("--report", help="Build the Allure HTML report afterwards (drill report).")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Auto-confirm manual procedure steps (recorded as auto-confirmed).")
+    ] = False,
+    report: Annotated[
+        bool, typer.Option("--report", help="Build the Allure HTML report afterwards (drill report).")
+    ] = False,
 ) -> None:
     """Run drills through pytest-bdd: lab up if needed, progress per step, then a summary table, a chained drill
     record and Allure/JUnit/Cucumber results. Exit 0 all objectives met, 1 one breached, 2 bad input
@@ -38,10 +55,17 @@ def run(
         target = loaded_plan.target if target == "local" and loaded_plan.target else target
     if (approval is None) != (approver is None):
         raise HarnessError("--approval and --approver go together")
-    approvals = ([{"ticket": approval, "approver": approver, "at": datetime.now(timezone.utc)}]
-                 if approval else [])
-    req = RunRequest(features=features or [], tags=tags, target=target, plan=loaded_plan, approvals=approvals,
-                     reports_dir=reports, keep_lab=keep_lab, yes=yes)
+    approvals = [{"ticket": approval, "approver": approver, "at": datetime.now(UTC)}] if approval else []
+    req = RunRequest(
+        features=features or [],
+        tags=tags,
+        target=target,
+        plan=loaded_plan,
+        approvals=approvals,
+        reports_dir=reports,
+        keep_lab=keep_lab,
+        yes=yes,
+    )
     outcome = run_drills(req, say=lambda m: err.print(f"[dim]{m}[/]", highlight=False))
     out = Console(width=max(Console().width, 120))
     if outcome.exit_code == 2 and outcome.record is None:
@@ -55,7 +79,12 @@ def run(
     if report:
         from harness.evidence.allure_report import build_report
 
-        built = build_report([outcome.run_dir / "allure-results"], reports / "allure-report",
-                             history_path=reports / "allure-history.jsonl")
-        out.print(f"report: {built.index_html}" + (f"  (single file: {built.single_file})" if built.single_file else ""))
+        built = build_report(
+            [outcome.run_dir / "allure-results"],
+            reports / "allure-report",
+            history_path=reports / "allure-history.jsonl",
+        )
+        out.print(
+            f"report: {built.index_html}" + (f"  (single file: {built.single_file})" if built.single_file else "")
+        )
     raise typer.Exit(outcome.exit_code)

@@ -22,8 +22,11 @@ def _target(drill: DrillScenario, what: str, seconds: float | None) -> tuple[flo
     target, source = drill.rto_target() if what == "RTO" else drill.rpo_target()
     if target is None:
         bound = (drill.objective.rto if what == "RTO" else drill.objective.rpo) if drill.objective else None
-        why = (f"the plan's {what} for {drill.objective.key} is not a number ({bound.text!r})"
-               if drill.objective else "no objective set: add 'Given the objective for ...'")
+        why = (
+            f"the plan's {what} for {drill.objective.key} is not a number ({bound.text!r})"
+            if drill.objective
+            else "no objective set: add 'Given the objective for ...'"
+        )
         raise HarnessError(f"cannot judge the {what}: {why}; state one with 'within N seconds'")
     return target, source
 
@@ -36,13 +39,15 @@ def recovered_within(drill: DrillScenario, seconds: float | None = None) -> Chec
         drill.judged(Checked("rto", target, None, False, source))
         raise AssertionError(
             f"RTO breached: not recovered (no {result.stable_s:g} s of stable success) within the deadline; "
-            f"outage lasted at least {_fmt(result.rto_at_least_s)} s; target {target:g} s ({source})")
+            f"outage lasted at least {_fmt(result.rto_at_least_s)} s; target {target:g} s ({source})"
+        )
     ok = judgement.within(result.rto_s, target)
     check = drill.judged(Checked("rto", target, result.rto_s, ok, source))
     if not ok:
         raise AssertionError(
             f"RTO breached: measured {result.rto_s:.2f} ± {result.uncertainty_s:.2f} s > target {target:g} s "
-            f"({source}); margin {target - result.rto_s:+.2f} s")
+            f"({source}); margin {target - result.rto_s:+.2f} s"
+        )
     return check
 
 
@@ -66,13 +71,17 @@ def stays_up(drill: DrillScenario, seconds: float) -> Checked:
     if not result.no_outage_observed:
         drill.judged(Checked("degraded", seconds, None, False, "inline (stays up)"))
         seen = f"{_fmt(result.rto_s)} ± {result.uncertainty_s:.2f} s" if result.recovered else "not recovered"
-        raise AssertionError(f"RTO breached: the service went down (outage {seen}), expected it to stay up, "
-                             f"degraded at most {seconds:g} s")
-    check = drill.judged(Checked("degraded", seconds, round(result.degraded_s, 3), result.degraded_s <= seconds,
-                                 "inline (stays up)"))
+        raise AssertionError(
+            f"RTO breached: the service went down (outage {seen}), expected it to stay up, "
+            f"degraded at most {seconds:g} s"
+        )
+    check = drill.judged(
+        Checked("degraded", seconds, round(result.degraded_s, 3), result.degraded_s <= seconds, "inline (stays up)")
+    )
     if not check.ok:
-        raise AssertionError(f"degraded too long: {result.degraded_s:.2f} s slower than the degraded threshold, "
-                             f"limit {seconds:g} s")
+        raise AssertionError(
+            f"degraded too long: {result.degraded_s:.2f} s slower than the degraded threshold, limit {seconds:g} s"
+        )
     return check
 
 
@@ -81,13 +90,20 @@ def degraded_at_least(drill: DrillScenario, seconds: float) -> Checked:
     that did nothing would otherwise pass "stays up"."""
     result = drill.measure()
     ok = result.degraded_s + result.interval_s >= seconds
-    check = drill.judged(Checked("degraded_at_least", seconds, round(result.degraded_s, 3), ok,
-                                 "inline (fault had an effect)"))
+    check = drill.judged(
+        Checked("degraded_at_least", seconds, round(result.degraded_s, 3), ok, "inline (fault had an effect)")
+    )
     if not ok:
-        thresholds = ", ".join(f"{p.name} {p.degraded_threshold_s * 1000:.0f} ms" for p in result.probes
-                               if p.degraded_threshold_s) or "none set"
-        raise AssertionError(f"fault had less effect than stated: degraded {result.degraded_s:.2f} s, expected "
-                             f"at least {seconds:g} s (degraded thresholds: {thresholds})")
+        thresholds = (
+            ", ".join(
+                f"{p.name} {p.degraded_threshold_s * 1000:.0f} ms" for p in result.probes if p.degraded_threshold_s
+            )
+            or "none set"
+        )
+        raise AssertionError(
+            f"fault had less effect than stated: degraded {result.degraded_s:.2f} s, expected "
+            f"at least {seconds:g} s (degraded thresholds: {thresholds})"
+        )
     return check
 
 
@@ -113,7 +129,8 @@ def no_acknowledged_writes_lost(drill: DrillScenario) -> Checked:
     if lost:
         raise AssertionError(
             f"RPO breached: {lost} of {result.acked_writes} acknowledged writes lost; measured RPO "
-            f"{_fmt(result.rpo_s)} s > target 0 s")
+            f"{_fmt(result.rpo_s)} s > target 0 s"
+        )
     return check
 
 
@@ -126,7 +143,8 @@ def rpo_within(drill: DrillScenario, seconds: float | None = None) -> Checked:
     if not ok:
         raise AssertionError(
             f"RPO breached: measured {rpo:.2f} s > target {target:g} s ({source}); {result.lost_writes} of "
-            f"{result.acked_writes} acknowledged writes lost; margin {target - rpo:+.2f} s")
+            f"{result.acked_writes} acknowledged writes lost; margin {target - rpo:+.2f} s"
+        )
     return check
 
 
@@ -135,8 +153,9 @@ def error_rate_below(drill: DrillScenario, percent: float) -> Checked:
     rate = 100.0 * result.error_rate
     check = drill.judged(Checked("error_rate_pct", percent, round(rate, 3), rate < percent, "inline"))
     if not check.ok:
-        raise AssertionError(f"error rate breached: {rate:.1f} % of probe samples failed during the fault "
-                             f"(limit {percent:g} %)")
+        raise AssertionError(
+            f"error rate breached: {rate:.1f} % of probe samples failed during the fault (limit {percent:g} %)"
+        )
     return check
 
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.errors import HarnessError
-
 from harness.targets.base import DYNAMIC_VALUES
 
 # A dynamic value stands for something only the live target knows; preflight checks the rest with a stand-in.
@@ -84,7 +83,9 @@ def validate_fault(fault: str, params: str | None = None) -> None:
     raw = {k: DYNAMIC_STAND_INS.get(v, v) for k, v in given.items()}
     unknown = [v for v in given.values() if v.startswith("@") and v not in DYNAMIC_STAND_INS]
     if unknown:
-        raise HarnessError(f"fault '{fault}': unknown dynamic value {unknown[0]}; known: {', '.join(DYNAMIC_STAND_INS)}")
+        raise HarnessError(
+            f"fault '{fault}': unknown dynamic value {unknown[0]}; known: {', '.join(DYNAMIC_STAND_INS)}"
+        )
     cls.check_available()
     try:
         cls.from_raw(raw)
@@ -98,8 +99,10 @@ def validate_procedure(procedure: str, params: str | None = None) -> None:
     proc = get(procedure)
     unknown = sorted(set(parse_params(params)) - set(proc.params))
     if unknown:
-        raise HarnessError(f"procedure '{procedure}': unknown parameter(s) {', '.join(unknown)}; "
-                           f"known: {', '.join(proc.params) or '(none)'}")
+        raise HarnessError(
+            f"procedure '{procedure}': unknown parameter(s) {', '.join(unknown)}; "
+            f"known: {', '.join(proc.params) or '(none)'}"
+        )
 
 
 def validate_objective(component: str, scenario: str | None = None) -> None:
@@ -120,7 +123,9 @@ def validate_service(service: str) -> None:
 
 def validate_guard(probe: str, percent: float, grace: float) -> None:
     if not 0 < percent <= 100:
-        raise HarnessError(f"abort guard on {probe}: the error rate must be above 0% and at most 100%, got {percent:g}%")
+        raise HarnessError(
+            f"abort guard on {probe}: the error rate must be above 0% and at most 100%, got {percent:g}%"
+        )
     if grace < 0:
         raise HarnessError(f"abort guard on {probe}: the grace must be 0 seconds or more, got {grace:g}")
 

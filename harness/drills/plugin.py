@@ -18,9 +18,9 @@ import pytest
 from harness.drills import preflight
 from harness.drills.scenario import DrillScenario, NullReporter
 from harness.errors import HarnessError
+from harness.evidence.plan import TagExpression, _TagParser
 from harness.recovery import Confirmer
 from harness.redact import mask
-from harness.evidence.plan import TagExpression, _TagParser
 
 SCENARIO_KEY = pytest.StashKey[preflight.ScenarioRef]()
 DRILL_KEY = pytest.StashKey[DrillScenario]()
@@ -31,10 +31,14 @@ AUTO_CONFIRM_ENV = "DRILL_AUTO_CONFIRM"  # set by `drill run --yes`
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("drill", "DR drills (drill run)")
-    group.addoption("--drill-tags", default=None, help="tag expression selecting scenarios, e.g. 'smoke and not region'")
+    group.addoption(
+        "--drill-tags", default=None, help="tag expression selecting scenarios, e.g. 'smoke and not region'"
+    )
     group.addoption("--drill-target", default="local", help="target to drill (default: local lab)")
     group.addoption("--drill-plan", default=None, help="drill plan file (plans/*.yaml): its scope selects scenarios")
-    group.addoption("--drill-run-dir", default=None, help="where per-scenario evidence goes (default: reports/runs/adhoc)")
+    group.addoption(
+        "--drill-run-dir", default=None, help="where per-scenario evidence goes (default: reports/runs/adhoc)"
+    )
 
 
 def normalise_tags(expr: str) -> str:
@@ -60,8 +64,19 @@ def pytest_bdd_apply_tag(tag: str, function: Any) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _config.append(config)
-    for tag in ("smoke", "quarterly", "component", "full-dr", "postgresql", "redis", "app", "network", "region",
-                "destructive", PENDING_TAG):
+    for tag in (
+        "smoke",
+        "quarterly",
+        "component",
+        "full-dr",
+        "postgresql",
+        "redis",
+        "app",
+        "network",
+        "region",
+        "destructive",
+        PENDING_TAG,
+    ):
         config.addinivalue_line("markers", f"{tag}: drill catalog tag")
 
 
@@ -96,8 +111,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             keep.append(item)
             continue
         item.stash[SCENARIO_KEY] = ref
-        if (wanted is not None and not wanted.matches(ref.tags)) or \
-                (plan is not None and not plan.scope.includes(ref.name, ref.tags)):
+        if (wanted is not None and not wanted.matches(ref.tags)) or (
+            plan is not None and not plan.scope.includes(ref.name, ref.tags)
+        ):
             dropped.append(item)
             continue
         keep.append(item)
@@ -113,14 +129,23 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             cannot.append(f"{ref.name}: " + "; ".join(unsupported))
     if plan is not None:
         names = {r.name for r in (preflight.scenario_of(i) for i in items) if r is not None}
-        problems.extend(f"{plan.path}: scope.scenarios: no scenario named {n!r} in the catalog"
-                        for n in plan.scope.scenarios if n not in names)
+        problems.extend(
+            f"{plan.path}: scope.scenarios: no scenario named {n!r} in the catalog"
+            for n in plan.scope.scenarios
+            if n not in names
+        )
     if problems:
-        raise pytest.UsageError("the drill catalog has errors; nothing was run or injected:\n  " + "\n  ".join(problems))
-    runnable = [i for i in keep if i.stash.get(SCENARIO_KEY, None) is not None and PENDING_TAG not in i.stash[SCENARIO_KEY].tags]
+        raise pytest.UsageError(
+            "the drill catalog has errors; nothing was run or injected:\n  " + "\n  ".join(problems)
+        )
+    runnable = [
+        i for i in keep if i.stash.get(SCENARIO_KEY, None) is not None and PENDING_TAG not in i.stash[SCENARIO_KEY].tags
+    ]
     if cannot and len(cannot) == len(runnable):  # a green run that drilled nothing would mislead CI
-        raise pytest.UsageError(f"no selected scenario can run on target {target_file.name}; nothing was run or "
-                                "injected:\n  " + "\n  ".join(cannot))
+        raise pytest.UsageError(
+            f"no selected scenario can run on target {target_file.name}; nothing was run or "
+            "injected:\n  " + "\n  ".join(cannot)
+        )
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     items[:] = keep
@@ -180,8 +205,10 @@ def _confirmer(config: pytest.Config) -> Confirmer:
     def ask(prompt: str) -> str:
         with capman.global_and_fixture_disabled():
             if not sys.stdin or not sys.stdin.isatty():
-                raise HarnessError("a manual step needs an operator at a terminal; run attended, or pass --yes "
-                                   "(or CI=true) to auto-confirm, which the record marks")
+                raise HarnessError(
+                    "a manual step needs an operator at a terminal; run attended, or pass --yes "
+                    "(or CI=true) to auto-confirm, which the record marks"
+                )
             return input(prompt)
 
     return Confirmer(ask=ask)
@@ -198,9 +225,15 @@ def drill(request: pytest.FixtureRequest, drill_target: Any) -> Any:
     run_dir = Path(request.config.getoption("--drill-run-dir") or "reports/runs/adhoc")
     reporter = _reporter(request.config)
     name = ref.name if ref else request.node.name
-    record = DrillScenario(name=name, target=drill_target, out_dir=run_dir / "scenarios" / _slug(request.node.name),
-                           feature=ref.feature if ref else "", tags=sorted(ref.tags) if ref else [],
-                           reporter=reporter, confirm=_confirmer(request.config))
+    record = DrillScenario(
+        name=name,
+        target=drill_target,
+        out_dir=run_dir / "scenarios" / _slug(request.node.name),
+        feature=ref.feature if ref else "",
+        tags=sorted(ref.tags) if ref else [],
+        reporter=reporter,
+        confirm=_confirmer(request.config),
+    )
     if hasattr(reporter, "begin") and ref is not None:
         reporter.begin(ref.feature_name, ref.name, sorted(ref.tags))
     request.node.stash[DRILL_KEY] = record
@@ -232,7 +265,10 @@ def _write_outcome(item: pytest.Item, outcome: dict) -> None:
     drill = item.stash.get(DRILL_KEY, None)
     out = drill.out_dir if drill is not None else run_dir / "scenarios" / _slug(item.name)
     out.mkdir(parents=True, exist_ok=True)
-    summary = json.loads((out / "drill.json").read_text()) if (out / "drill.json").exists() else {
-        "name": ref.name, "feature": ref.feature, "tags": sorted(ref.tags)}
+    summary = (
+        json.loads((out / "drill.json").read_text())
+        if (out / "drill.json").exists()
+        else {"name": ref.name, "feature": ref.feature, "tags": sorted(ref.tags)}
+    )
     summary.update({"nodeid": item.nodeid, "line": ref.line, **outcome})
     (out / "scenario.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -35,9 +35,14 @@ def scenario_of(item: Any) -> ScenarioRef | None:
     scenario = template.render(example)
     feature = template.feature
     rule_tags = template.rule.tags if template.rule is not None else set()
-    return ScenarioRef(feature=_rel(feature.filename), feature_name=feature.name or Path(feature.filename).stem,
-                       name=scenario.name, line=template.line_number, tags=set(template.tags | feature.tags | rule_tags),
-                       steps=list(scenario.steps))
+    return ScenarioRef(
+        feature=_rel(feature.filename),
+        feature_name=feature.name or Path(feature.filename).stem,
+        name=scenario.name,
+        line=template.line_number,
+        tags=set(template.tags | feature.tags | rule_tags),
+        steps=list(scenario.steps),
+    )
 
 
 def _rel(path: str) -> str:
@@ -52,9 +57,13 @@ def _phrase(ctx: Any) -> str:
 
 
 def known_phrases(step_type: str | None) -> list[str]:
-    return sorted({f"{ctx.type.capitalize() if ctx.type else ''} {_phrase(ctx)}".strip()
-                   for ctx in list(step_function_context_registry.values())
-                   if step_type is None or ctx.type in (None, step_type)})
+    return sorted(
+        {
+            f"{ctx.type.capitalize() if ctx.type else ''} {_phrase(ctx)}".strip()
+            for ctx in list(step_function_context_registry.values())
+            if step_type is None or ctx.type in (None, step_type)
+        }
+    )
 
 
 def close_phrases(text: str, step_type: str | None, n: int = 3) -> list[str]:
@@ -112,8 +121,10 @@ def unsupported_on(item: Any, fixturemanager: Any, target_file: Any) -> list[str
             mapping = (target_file.faults if kind == "fault" else target_file.procedures).get(name)
             if mapping is None or mapping.action is None:
                 why = mapping.unsupported if mapping is not None else f"not mapped in {target_file.path}"
-                reasons.append(f"{ref.feature}:{step.line_number}: {kind} {name} is not supported on target "
-                               f"{target_file.name}: {why}")
+                reasons.append(
+                    f"{ref.feature}:{step.line_number}: {kind} {name} is not supported on target "
+                    f"{target_file.name}: {why}"
+                )
     return reasons
 
 

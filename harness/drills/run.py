@@ -17,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,10 @@ def project_root() -> Path:
     """The checkout holding features/ and steps/ (drills run from the project, not from site-packages)."""
     root = Path(harness.__file__).resolve().parents[1]
     if not (root / "features" / "catalog.py").exists():
-        raise HarnessError(f"drill run needs the project checkout (features/catalog.py) next to the harness package; "
-                           f"not found under {root}")
+        raise HarnessError(
+            f"drill run needs the project checkout (features/catalog.py) next to the harness package; "
+            f"not found under {root}"
+        )
     return root
 
 
@@ -104,11 +106,32 @@ def _rel(path: Path) -> str:
 
 
 def pytest_argv(root: Path, run_dir: Path, req: RunRequest) -> list[str]:
-    argv = [sys.executable, "-m", "pytest", str(root / "features" / "catalog.py"), "--rootdir", str(root),
-            "-p", "no:cacheprovider", "-o", "addopts=", "-vv", "--gherkin-terminal-reporter", "--color=yes",
-            f"--timeout={SCENARIO_TIMEOUT_S}", "--drill-target", req.target, "--drill-run-dir", str(run_dir),
-            "--alluredir", str(run_dir / "allure-results"), "--junitxml", str(run_dir / "junit.xml"),
-            "--cucumberjson", str(run_dir / "cucumber.json")]
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(root / "features" / "catalog.py"),
+        "--rootdir",
+        str(root),
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        "-vv",
+        "--gherkin-terminal-reporter",
+        "--color=yes",
+        f"--timeout={SCENARIO_TIMEOUT_S}",
+        "--drill-target",
+        req.target,
+        "--drill-run-dir",
+        str(run_dir),
+        "--alluredir",
+        str(run_dir / "allure-results"),
+        "--junitxml",
+        str(run_dir / "junit.xml"),
+        "--cucumberjson",
+        str(run_dir / "cucumber.json"),
+    ]
     if req.tags:
         argv += ["--drill-tags", req.tags]
     if req.plan is not None and req.plan.path is not None:
@@ -120,8 +143,19 @@ def preflight_only(root: Path, run_dir: Path, req: RunRequest, files: list[Path]
     """Collect and check the selection without touching the target: a typo in a step, an unknown fault or
     a selection that matches nothing stops here, before any lab is started. None = ready to run."""
     argv = [a for a in pytest_argv(root, run_dir, req)[:4]] + [
-        "--rootdir", str(root), "-p", "no:cacheprovider", "-o", "addopts=", "--collect-only", "-q",
-        "--drill-target", req.target, "--drill-run-dir", str(run_dir)]
+        "--rootdir",
+        str(root),
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        "--collect-only",
+        "-q",
+        "--drill-target",
+        req.target,
+        "--drill-run-dir",
+        str(run_dir),
+    ]
     if req.tags:
         argv += ["--drill-tags", req.tags]
     if req.plan is not None and req.plan.path is not None:
@@ -143,8 +177,7 @@ def preflight_only(root: Path, run_dir: Path, req: RunRequest, files: list[Path]
     return None
 
 
-def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
-               stream: Any = None) -> RunOutcome:
+def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None, stream: Any = None) -> RunOutcome:
     if req.tags:
         normalise_tags(req.tags)  # bad expression: error now, not inside pytest
     from harness import targets
@@ -158,8 +191,14 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
     files = feature_files(root, req.features)
     check_gherkin(files)
     environment = req.plan.environment if req.plan and req.plan.environment else target_file.environment
-    rec = RecordBuilder(req.reports_dir, plan=req.plan, target=req.target, environment=environment,
-                        operator=req.operator, approvals=req.approvals)
+    rec = RecordBuilder(
+        req.reports_dir,
+        plan=req.plan,
+        target=req.target,
+        environment=environment,
+        operator=req.operator,
+        approvals=req.approvals,
+    )
     run_dir = (req.reports_dir / "runs" / rec.id).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -174,8 +213,10 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
         rec.abandon()  # a lab that would not start: no drill ran, no record (as before records were live)
         raise
     started_lab = target.started
-    rec.event("drill-started", {"features": [_rel(f) for f in files], "tags": req.tags,
-                                "plan": req.plan.name if req.plan else None})
+    rec.event(
+        "drill-started",
+        {"features": [_rel(f) for f in files], "tags": req.tags, "plan": req.plan.name if req.plan else None},
+    )
     argv = pytest_argv(root, run_dir, req)
     (run_dir / "command.txt").write_text(" ".join(shlex.quote(a) for a in argv) + "\n", encoding="utf-8")
     env = {**os.environ, "DRILL_FEATURES": os.pathsep.join(str(f) for f in files)}
@@ -185,8 +226,9 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None,
         env[APPROVAL_ENV] = str(req.approvals[0].get("ticket") or "")
         env[APPROVER_ENV] = str(req.approvals[0].get("approver") or "")
     try:
-        code = subprocess.run(argv, cwd=root, env=env, stdout=stream, stderr=subprocess.STDOUT if stream else None
-                              ).returncode
+        code = subprocess.run(
+            argv, cwd=root, env=env, stdout=stream, stderr=subprocess.STDOUT if stream else None
+        ).returncode
     finally:
         if started_lab and not req.keep_lab:
             say("stopping the lab this run started (drill lab down)")
@@ -235,32 +277,55 @@ def _record(rec: RecordBuilder, scenarios: list[dict[str, Any]], run_dir: Path) 
             continue
         m = s.get("measurement") or {}
         for f in s.get("faults") or []:
-            rec.event("fault-injected", {"scenario": s["name"], "fault": f["fault"], "id": f["id"],
-                                         "params": f.get("params")},
-                      at=datetime.fromtimestamp(f["injected_at"], timezone.utc))
+            rec.event(
+                "fault-injected",
+                {"scenario": s["name"], "fault": f["fault"], "id": f["id"], "params": f.get("params")},
+                at=datetime.fromtimestamp(f["injected_at"], UTC),
+            )
             if f.get("undo"):
-                rec.event("rollback", {"scenario": s["name"], "fault": f["id"], "result": f["undo"]["line"]},
-                          at=datetime.fromtimestamp(f["undo"]["at"], timezone.utc))
+                rec.event(
+                    "rollback",
+                    {"scenario": s["name"], "fault": f["id"], "result": f["undo"]["line"]},
+                    at=datetime.fromtimestamp(f["undo"]["at"], UTC),
+                )
         for p in s.get("procedures") or []:
             for step in p["steps"]:
-                rec.event("recovery-step" if not step.get("confirmed_by") else "manual-confirmation",
-                          {"scenario": s["name"], "procedure": p["procedure"], "step": step["title"],
-                           "duration_s": round(step["duration_s"], 3), "ok": step["ok"],
-                           "confirmed_by": step.get("confirmed_by")},
-                          at=datetime.fromtimestamp(step["started_at"], timezone.utc))
+                rec.event(
+                    "recovery-step" if not step.get("confirmed_by") else "manual-confirmation",
+                    {
+                        "scenario": s["name"],
+                        "procedure": p["procedure"],
+                        "step": step["title"],
+                        "duration_s": round(step["duration_s"], 3),
+                        "ok": step["ok"],
+                        "confirmed_by": step.get("confirmed_by"),
+                    },
+                    at=datetime.fromtimestamp(step["started_at"], UTC),
+                )
         if s.get("aborted"):
             a = s["aborted"]
-            rec.event("aborted", {"scenario": s["name"], "by": a.get("by"), "reason": a.get("reason")},
-                      at=datetime.fromisoformat(a["at"]) if a.get("at") else None)
+            rec.event(
+                "aborted",
+                {"scenario": s["name"], "by": a.get("by"), "reason": a.get("reason")},
+                at=datetime.fromisoformat(a["at"]) if a.get("at") else None,
+            )
         if m.get("recovered"):
             rec.event("recovered", {"scenario": s["name"], "rto_s": m.get("rto_s")})
-        rec.event("scenario-finished", {"scenario": s["name"], "status": s["status"],
-                                        "message": mask(s.get("message") or "")[:500] or None})
+        rec.event(
+            "scenario-finished",
+            {"scenario": s["name"], "status": s["status"], "message": mask(s.get("message") or "")[:500] or None},
+        )
         objective = s.get("objective") or {}
-        rec.scenario(name=s["name"], feature=s.get("feature"), tags=s.get("tags"),
-                     objective_key=objective.get("key") or (s.get("targets") or {}).get("rto_source"),
-                     objective_source=objective.get("source") or "inline",
-                     measurement=m or None, status=s["status"], verdict_name=s.get("verdict_name"))
+        rec.scenario(
+            name=s["name"],
+            feature=s.get("feature"),
+            tags=s.get("tags"),
+            objective_key=objective.get("key") or (s.get("targets") or {}).get("rto_source"),
+            objective_source=objective.get("source") or "inline",
+            measurement=m or None,
+            status=s["status"],
+            verdict_name=s.get("verdict_name"),
+        )
     rec.event("drill-finished", {"scenarios": len(scenarios)})
     rec.evidence(run_dir)
     return rec.finish()

@@ -32,8 +32,8 @@ from harness.faults import runner
 from harness.faults.intent import IntentLog
 from harness.measure import Measurement, MeasurementResult, Targets, judgement
 from harness.recovery import Confirmer, RunReport
-from harness.recovery.procedure import StepResult
 from harness.recovery import get as get_procedure
+from harness.recovery.procedure import StepResult
 from harness.redact import clean, mask
 
 # 100 ms sampling: about ±0.1 s on an RTO (one interval + the answer time of the sample that ended the
@@ -58,7 +58,7 @@ class Reporter(Protocol):
     def objective(self, objective: objectives_mod.Objective) -> None: ...
     def fault(self, entry: dict[str, Any]) -> None: ...
     def procedure(self, report: RunReport) -> None: ...
-    def finished(self, drill: "DrillScenario") -> None: ...
+    def finished(self, drill: DrillScenario) -> None: ...
 
 
 class NullReporter:
@@ -71,7 +71,7 @@ class NullReporter:
     def procedure(self, report: RunReport) -> None:
         pass
 
-    def finished(self, drill: "DrillScenario") -> None:
+    def finished(self, drill: DrillScenario) -> None:
         pass
 
 
@@ -122,7 +122,7 @@ class DrillScenario:
     def __repr__(self) -> str:  # step arguments become report parameters: keep it short and secret-free
         return f"<drill scenario {self.name!r} on {getattr(self.target, 'name', '?')}>"
 
-    def __enter__(self) -> "DrillScenario":
+    def __enter__(self) -> DrillScenario:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -135,8 +135,10 @@ class DrillScenario:
         return self.objective
 
     def set_inline(self, rto_s: float | None = None, rpo_s: float | None = None) -> None:
-        self.inline = Targets(rto_s=rto_s if rto_s is not None else self.inline.rto_s,
-                              rpo_s=rpo_s if rpo_s is not None else self.inline.rpo_s)
+        self.inline = Targets(
+            rto_s=rto_s if rto_s is not None else self.inline.rto_s,
+            rpo_s=rpo_s if rpo_s is not None else self.inline.rpo_s,
+        )
         if self.result is not None and self.measurement is not None:
             # A later Then states its own target after an earlier one stopped the measurement: the recorded
             # verdict must be taken against every target the scenario judged, not only the first.
@@ -155,8 +157,11 @@ class DrillScenario:
         for endpoint in endpoints:
             spec = self.target.probe(endpoint)
             if budget is not None or degraded is not None:
-                spec = replace(spec, budget=budget if budget is not None else spec.budget,
-                               degraded=degraded if degraded is not None else spec.degraded)
+                spec = replace(
+                    spec,
+                    budget=budget if budget is not None else spec.budget,
+                    degraded=degraded if degraded is not None else spec.degraded,
+                )
             self.probes = [p for p in self.probes if p.name != spec.name] + [spec]
 
     def add_writer(self, rate: float, store: str = "postgres") -> None:
@@ -208,11 +213,18 @@ class DrillScenario:
             measured = {p.name for p in probes}
             unwatched = [g.probe for g in self.guards() if g.probe not in measured]
             if unwatched:  # a guard that sees nothing would let the drill run unguarded: refuse, nothing injected
-                raise HarnessError(f"abort guard on {', '.join(sorted(set(unwatched)))}: this scenario does not "
-                                   f"probe it (probes: {', '.join(sorted(measured))}); add `And probes on "
-                                   f"{', '.join(sorted(measured | set(unwatched)))}`; nothing was injected")
-            self.measurement = Measurement(probes=probes, writers=self.writers, interval=self.interval,
-                                           stable=self.stable, out_dir=self.out_dir / "measure")
+                raise HarnessError(
+                    f"abort guard on {', '.join(sorted(set(unwatched)))}: this scenario does not "
+                    f"probe it (probes: {', '.join(sorted(measured))}); add `And probes on "
+                    f"{', '.join(sorted(measured | set(unwatched)))}`; nothing was injected"
+                )
+            self.measurement = Measurement(
+                probes=probes,
+                writers=self.writers,
+                interval=self.interval,
+                stable=self.stable,
+                out_dir=self.out_dir / "measure",
+            )
             self.measurement.start()
             try:
                 self.measurement.baseline(DEFAULT_BASELINE_S)  # up to three windows: one slow sample is no sick target
@@ -247,8 +259,15 @@ class DrillScenario:
                 raise FaultInjectionFailed(f"fault injection failed: {fault}: {self._journal().error_of(run)}")
             id = output["id"]
             m.mark_event(f"fault in force: {id}")
-            entry = {"id": id, "fault": fault, "params": resolved, "blast": output.get("blast"),
-                     "detail": output.get("detail") or {}, "injected_at": time.time(), "undo": None}
+            entry = {
+                "id": id,
+                "fault": fault,
+                "params": resolved,
+                "blast": output.get("blast"),
+                "detail": output.get("detail") or {},
+                "injected_at": time.time(),
+                "undo": None,
+            }
             self.faults.append(entry)
         self.reporter.fault(entry)
         return id
@@ -275,14 +294,15 @@ class DrillScenario:
 
     def _aborted_error(self, what: str) -> DrillAborted:
         a = self.aborted or {}
-        return DrillAborted(f"drill aborted by {a.get('by')}: {a.get('reason')}; {what}; "
-                            "the faults were rolled back")
+        return DrillAborted(f"drill aborted by {a.get('by')}: {a.get('reason')}; {what}; the faults were rolled back")
 
     def _activity(self, fault: str, params: dict[str, str]) -> dict[str, Any]:
         """The target file's activity for this fault, told which intent log to use when it takes one."""
         target_file = self.target.target_file
         mapping = target_file.mapping(fault)
-        extra = {"intent_log": str(self.log.path)} if self.log is not None and mapping.action.accepts("intent_log") else {}
+        extra = (
+            {"intent_log": str(self.log.path)} if self.log is not None and mapping.action.accepts("intent_log") else {}
+        )
         return target_file.fault_activity(fault, params, extra)
 
     def _rollback_activity(self, entry: dict[str, Any]) -> dict[str, Any] | None:
@@ -347,9 +367,14 @@ class DrillScenario:
         m = self.measurement
         if m is not None and m.result is None:
             m.mark_event(f"procedure {name} started")
-        report = procedure.run(self.target.lab, params, self.confirm or Confirmer(),
-                               log=(lambda s: m.mark_event(f"step: {s.title} ({s.duration_s:.2f} s)"))
-                               if m is not None and m.result is None else None)
+        report = procedure.run(
+            self.target.lab,
+            params,
+            self.confirm or Confirmer(),
+            log=(lambda s: m.mark_event(f"step: {s.title} ({s.duration_s:.2f} s)"))
+            if m is not None and m.result is None
+            else None,
+        )
         self.procedures.append(report)
         self.reporter.procedure(report)
         if not report.ok:
@@ -363,8 +388,11 @@ class DrillScenario:
         target_file = self.target.target_file
         m = self.measurement
         mapping = target_file.procedures.get(name)
-        wanted = {} if mapping is None or mapping.action is None else {
-            n: "" for n in self._declared(mapping.action) if n.startswith("old_")}
+        wanted = (
+            {}
+            if mapping is None or mapping.action is None
+            else {n: "" for n in self._declared(mapping.action) if n.startswith("old_")}
+        )
         params = {**self._learned(wanted), **dict(params or {})}
         activity = target_file.procedure_activity(name, params)  # unsupported/unmapped: HarnessError, nothing ran
         if m is not None and m.result is None:
@@ -438,8 +466,12 @@ class DrillScenario:
         if self.closed:
             return
         self.closed = True
-        steps = [("measurement", self._stop_measuring), ("undo", self.undo_faults),
-                 ("restore", self._restore), ("healthy again", lambda: self.target.wait_healthy(heal_timeout))]
+        steps = [
+            ("measurement", self._stop_measuring),
+            ("undo", self.undo_faults),
+            ("restore", self._restore),
+            ("healthy again", lambda: self.target.wait_healthy(heal_timeout)),
+        ]
         for what, action in steps:
             try:
                 action()
@@ -459,7 +491,9 @@ class DrillScenario:
         if m.t_inject is None:
             m.close()
             return
-        if self.aborted is not None and not waited:  # a step was cut short: still measure the recovery the rollback brought
+        if (
+            self.aborted is not None and not waited
+        ):  # a step was cut short: still measure the recovery the rollback brought
             m.wait_recovered(min(self.deadline(), ABORTED_RECOVERY_WAIT_S))
         self.result = m.stop(targets=self._judged_targets())
         self._cross_check()
@@ -494,23 +528,35 @@ class DrillScenario:
         rto_t, rto_src = self.rto_target()
         rpo_t, rpo_src = self.rpo_target()
         r = self.result
-        return clean({
-            "name": self.name, "feature": self.feature, "tags": self.tags,
-            "objective": ({"key": self.objective.key, "source": self.objective.source,
-                           "section": self.objective.section, "rto": self.objective.rto.text,
-                           "rpo": self.objective.rpo.text} if self.objective else None),
-            "targets": {"rto_s": rto_t, "rto_source": rto_src, "rpo_s": rpo_t, "rpo_source": rpo_src},
-            "checks": [vars(c) for c in self.checks],
-            "verdict_name": judgement.name_of(r, aborted=self.aborted is not None),
-            "measurement": r.model_dump(mode="json") if r is not None else None,
-            "cross_checks": self.cross_checks,
-            "measure_dir": (self.out_dir / "measure").as_posix() if r is not None else None,
-            "faults": self.faults,
-            "procedures": [p.to_dict() for p in self.procedures],
-            "guards": [g.name for g in self.watch.guards] if self.watch is not None else [],
-            "aborted": self.aborted,
-            "close_problems": self.close_problems,
-        })
+        return clean(
+            {
+                "name": self.name,
+                "feature": self.feature,
+                "tags": self.tags,
+                "objective": (
+                    {
+                        "key": self.objective.key,
+                        "source": self.objective.source,
+                        "section": self.objective.section,
+                        "rto": self.objective.rto.text,
+                        "rpo": self.objective.rpo.text,
+                    }
+                    if self.objective
+                    else None
+                ),
+                "targets": {"rto_s": rto_t, "rto_source": rto_src, "rpo_s": rpo_t, "rpo_source": rpo_src},
+                "checks": [vars(c) for c in self.checks],
+                "verdict_name": judgement.name_of(r, aborted=self.aborted is not None),
+                "measurement": r.model_dump(mode="json") if r is not None else None,
+                "cross_checks": self.cross_checks,
+                "measure_dir": (self.out_dir / "measure").as_posix() if r is not None else None,
+                "faults": self.faults,
+                "procedures": [p.to_dict() for p in self.procedures],
+                "guards": [g.name for g in self.watch.guards] if self.watch is not None else [],
+                "aborted": self.aborted,
+                "close_problems": self.close_problems,
+            }
+        )
 
     def _write_summary(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -75,5 +75,8 @@ def table(scenarios: list[dict[str, Any]], title: str = "Drills: measured vs DR 
 
 def problems(scenarios: list[dict[str, Any]]) -> list[str]:
     """One line per scenario that did not pass, with its reason (skips included)."""
-    return [f"{s.get('name')}: {verdict(s)}: {(s.get('message') or '').strip().splitlines()[0][:300]}"
-            for s in scenarios if s.get("status") != "passed" and s.get("message")]
+    return [
+        f"{s.get('name')}: {verdict(s)}: {(s.get('message') or '').strip().splitlines()[0][:300]}"
+        for s in scenarios
+        if s.get("status") != "passed" and s.get("message")
+    ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import allure
@@ -19,8 +18,12 @@ from harness.recovery import RunReport
 from harness.redact import clean
 
 # Objective criticality (plan §1.1 classes) → Allure severity.
-SEVERITY = {"critical": allure.severity_level.BLOCKER, "high": allure.severity_level.CRITICAL,
-            "medium": allure.severity_level.NORMAL, "low": allure.severity_level.MINOR}
+SEVERITY = {
+    "critical": allure.severity_level.BLOCKER,
+    "high": allure.severity_level.CRITICAL,
+    "medium": allure.severity_level.NORMAL,
+    "low": allure.severity_level.MINOR,
+}
 PLAN_URL_ENV = "DRILL_PLAN_URL"  # where the report's runbook links point; default: dr-plan.md beside it
 
 
@@ -57,26 +60,35 @@ class AllureReporter:
         allure.dynamic.link(plan_link(objective.section), name=f"runbook: DR plan §{objective.section}")
 
     def fault(self, entry: dict[str, Any]) -> None:
-        allure.attach(json.dumps(clean(entry), indent=2), name=f"fault {entry['id']}: blast radius",
-                      attachment_type=allure.attachment_type.JSON)
+        allure.attach(
+            json.dumps(clean(entry), indent=2),
+            name=f"fault {entry['id']}: blast radius",
+            attachment_type=allure.attachment_type.JSON,
+        )
 
     def procedure(self, report: RunReport) -> None:
-        allure.attach(procedure_log(report), name=f"recovery procedure {report.procedure}: steps",
-                      attachment_type=allure.attachment_type.TEXT)
+        allure.attach(
+            procedure_log(report),
+            name=f"recovery procedure {report.procedure}: steps",
+            attachment_type=allure.attachment_type.TEXT,
+        )
 
     def finished(self, drill: Any) -> None:
         measure_dir = drill.out_dir / "measure"
         if drill.result is not None:
             allure.attach(rto_rpo_table(drill), name="RTO / RPO", attachment_type=allure.attachment_type.HTML)
-            for name, kind in (("timeline.png", allure.attachment_type.PNG),
-                               ("result.json", allure.attachment_type.JSON),
-                               ("samples.csv", allure.attachment_type.CSV)):
+            for name, kind in (
+                ("timeline.png", allure.attachment_type.PNG),
+                ("result.json", allure.attachment_type.JSON),
+                ("samples.csv", allure.attachment_type.CSV),
+            ):
                 if (measure_dir / name).exists():
                     allure.attach.file(str(measure_dir / name), name=name, attachment_type=kind)
         if drill.faults:
             allure.attach(fault_log(drill), name="fault / undo log", attachment_type=allure.attachment_type.JSON)
-        allure.attach.file(str(drill.out_dir / "drill.json"), name="drill.json",
-                           attachment_type=allure.attachment_type.JSON)
+        allure.attach.file(
+            str(drill.out_dir / "drill.json"), name="drill.json", attachment_type=allure.attachment_type.JSON
+        )
         journal = drill.out_dir / "chaos-journal.json"  # the Chaos Toolkit journal of the faults and rollbacks
         if journal.exists():
             allure.attach.file(str(journal), name="chaos-journal.json", attachment_type=allure.attachment_type.JSON)
@@ -95,8 +107,9 @@ def fault_log(drill: Any) -> str:
     return json.dumps(clean({"faults": drill.faults, "intent_log": events}), indent=2)
 
 
-def _row(name: str, target: float | None, measured: float | None, uncertainty: float | None,
-         ok: bool | None, source: str) -> str:
+def _row(
+    name: str, target: float | None, measured: float | None, uncertainty: float | None, ok: bool | None, source: str
+) -> str:
     def s(x: float | None) -> str:
         return "—" if x is None else f"{x:.2f} s"
 
@@ -104,8 +117,10 @@ def _row(name: str, target: float | None, measured: float | None, uncertainty: f
     verdict = "not judged" if ok is None else ("PASS" if ok else "BREACHED")
     color = "#777" if ok is None else ("#1a7f37" if ok else "#cf222e")
     unc = "—" if uncertainty is None else f"± {uncertainty:.2f} s"
-    return (f"<tr><td>{name}</td><td>{s(target)}</td><td>{s(measured)}</td><td>{unc}</td><td>{margin}</td>"
-            f"<td style='color:{color};font-weight:bold'>{verdict}</td><td>{html.escape(source)}</td></tr>")
+    return (
+        f"<tr><td>{name}</td><td>{s(target)}</td><td>{s(measured)}</td><td>{unc}</td><td>{margin}</td>"
+        f"<td style='color:{color};font-weight:bold'>{verdict}</td><td>{html.escape(source)}</td></tr>"
+    )
 
 
 def rpo_uncertainty(result: Any) -> float | None:
@@ -122,11 +137,21 @@ def rto_rpo_table(drill: Any) -> str:
     rto_ok = None if rto_t is None else (r.recovered and r.rto_s is not None and r.rto_s <= rto_t)
     rpo = r.rpo_s if r.lost_writes is not None else None
     rpo_ok = None if rpo_t is None or rpo is None else rpo <= rpo_t
-    rows = [_row("RTO", rto_t, r.rto_s if r.recovered else None, r.uncertainty_s, rto_ok, rto_src),
-            _row("RPO", rpo_t, rpo, rpo_uncertainty(r), rpo_ok, rpo_src)]
-    lost = (f"<p>{r.lost_writes} of {r.acked_writes} acknowledged writes lost</p>"
-            if r.lost_writes is not None else "<p>no writer: data loss not measured</p>")
-    return ("<html><body style='font-family:sans-serif'><table border='1' cellpadding='6' "
-            "style='border-collapse:collapse'><tr><th>objective</th><th>target</th><th>measured</th>"
-            "<th>uncertainty</th><th>margin</th><th>verdict</th><th>target from</th></tr>"
-            + "".join(rows) + "</table>" + lost + "</body></html>")
+    rows = [
+        _row("RTO", rto_t, r.rto_s if r.recovered else None, r.uncertainty_s, rto_ok, rto_src),
+        _row("RPO", rpo_t, rpo, rpo_uncertainty(r), rpo_ok, rpo_src),
+    ]
+    lost = (
+        f"<p>{r.lost_writes} of {r.acked_writes} acknowledged writes lost</p>"
+        if r.lost_writes is not None
+        else "<p>no writer: data loss not measured</p>"
+    )
+    return (
+        "<html><body style='font-family:sans-serif'><table border='1' cellpadding='6' "
+        "style='border-collapse:collapse'><tr><th>objective</th><th>target</th><th>measured</th>"
+        "<th>uncertainty</th><th>margin</th><th>verdict</th><th>target from</th></tr>"
+        + "".join(rows)
+        + "</table>"
+        + lost
+        + "</body></html>"
+    )

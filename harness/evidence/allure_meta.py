@@ -26,12 +26,21 @@ CATEGORIES: list[dict] = [
     {"name": "RTO breached", "messageRegex": r"[\s\S]*RTO breached[\s\S]*", "matchedStatuses": ["failed"]},
     {"name": "RPO breached", "messageRegex": r"[\s\S]*RPO breached[\s\S]*", "matchedStatuses": ["failed"]},
     # slow is not down: a service that stayed up but too slow, or too long degraded, is its own finding
-    {"name": "Latency breached", "messageRegex": r"[\s\S]*(latency breached|degraded too long)[\s\S]*",
-     "matchedStatuses": ["failed"]},
-    {"name": "Fault injection failed", "messageRegex": r"[\s\S]*[Ff]ault injection failed[\s\S]*",
-     "matchedStatuses": ["failed", "broken"]},
-    {"name": "Target not healthy", "messageRegex": r"[\s\S]*[Tt]arget not healthy[\s\S]*",
-     "matchedStatuses": ["failed", "broken"]},
+    {
+        "name": "Latency breached",
+        "messageRegex": r"[\s\S]*(latency breached|degraded too long)[\s\S]*",
+        "matchedStatuses": ["failed"],
+    },
+    {
+        "name": "Fault injection failed",
+        "messageRegex": r"[\s\S]*[Ff]ault injection failed[\s\S]*",
+        "matchedStatuses": ["failed", "broken"],
+    },
+    {
+        "name": "Target not healthy",
+        "messageRegex": r"[\s\S]*[Tt]arget not healthy[\s\S]*",
+        "matchedStatuses": ["failed", "broken"],
+    },
     # anything else that broke (an exception, not a failed assertion) is the harness's own problem
     {"name": "Harness error", "matchedStatuses": ["broken"]},
 ]
@@ -80,7 +89,8 @@ def ci_executor(env: Mapping[str, str]) -> dict | None:
         repo, run_id = env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
         build_url = f"{server}/{repo}/actions/runs/{run_id}" if repo and run_id else None
         executor = {
-            "name": "GitHub Actions", "type": "github",
+            "name": "GitHub Actions",
+            "type": "github",
             "url": f"{server}/{repo}" if repo else server,
             "buildOrder": _int(env.get("GITHUB_RUN_NUMBER")),
             "buildName": " #".join(filter(None, [env.get("GITHUB_WORKFLOW"), env.get("GITHUB_RUN_NUMBER")])) or None,
@@ -88,15 +98,21 @@ def ci_executor(env: Mapping[str, str]) -> dict | None:
         }
     elif env.get("GITLAB_CI") or env.get("CI_PIPELINE_ID"):
         executor = {
-            "name": "GitLab CI", "type": "gitlab",
+            "name": "GitLab CI",
+            "type": "gitlab",
             "url": env.get("CI_PROJECT_URL"),
             "buildOrder": _int(env.get("CI_PIPELINE_IID") or env.get("CI_PIPELINE_ID")),
             "buildName": " #".join(filter(None, [env.get("CI_JOB_NAME"), env.get("CI_PIPELINE_IID")])) or None,
             "buildUrl": env.get("CI_JOB_URL") or env.get("CI_PIPELINE_URL"),
         }
     else:
-        executor = {"name": "CI", "type": "ci", "buildName": env.get("BUILD_NUMBER") or None,
-                    "buildUrl": env.get("BUILD_URL") or None, "buildOrder": _int(env.get("BUILD_NUMBER"))}
+        executor = {
+            "name": "CI",
+            "type": "ci",
+            "buildName": env.get("BUILD_NUMBER") or None,
+            "buildUrl": env.get("BUILD_URL") or None,
+            "buildOrder": _int(env.get("BUILD_NUMBER")),
+        }
     return {k: (mask(v) if isinstance(v, str) else v) for k, v in executor.items() if v is not None}
 
 
@@ -136,7 +152,7 @@ def _escape(text: str, *, key: bool) -> str:
 
 def _utf16(ch: str) -> list[int]:
     data = ch.encode("utf-16-be")
-    return [int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2)]
+    return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
 
 
 def _write_text(path: Path, text: str) -> None:

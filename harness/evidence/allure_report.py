@@ -54,8 +54,11 @@ _ANALYTICS_SCRIPT = re.compile(
     r"(?:(?!</script>).)*</script>\s*",
     re.DOTALL | re.IGNORECASE,
 )
-_ANALYTICS_SRC = re.compile(r"<script\b[^>]*\bsrc=[\"']https?://[^\"']*(?:googletagmanager|google-analytics)[^>]*>"
-                            r"\s*</script>\s*", re.IGNORECASE)
+_ANALYTICS_SRC = re.compile(
+    r"<script\b[^>]*\bsrc=[\"']https?://[^\"']*(?:googletagmanager|google-analytics)[^>]*>"
+    r"\s*</script>\s*",
+    re.IGNORECASE,
+)
 # What must not survive in any output file. Not a bare "gtag": base64 data may contain it by chance.
 ANALYTICS_MARKERS = ("googletagmanager", "google-analytics", "gtag(")
 
@@ -67,14 +70,22 @@ class Report:
     single_file: Path | None  # self-contained, opens from file://
 
 
-def build_report(results_dirs: list[Path], out_dir: Path, *, name: str = "DR drills",
-                 history_path: Path | None = None, single_file: bool = True) -> Report:
+def build_report(
+    results_dirs: list[Path],
+    out_dir: Path,
+    *,
+    name: str = "DR drills",
+    history_path: Path | None = None,
+    single_file: bool = True,
+) -> Report:
     """Generate the Allure 3 report for `results_dirs` into `out_dir` (cleared first), appending this build to
     the history at `history_path` (default reports/allure-history.jsonl) so trends show across runs."""
     results = [check_results_dir(d) for d in results_dirs] if results_dirs else []
     if not results:
-        raise HarnessError("no Allure results given: pass a directory holding *-result.json files "
-                           "(e.g. reports/runs/<run-id>/allure-results)")
+        raise HarnessError(
+            "no Allure results given: pass a directory holding *-result.json files "
+            "(e.g. reports/runs/<run-id>/allure-results)"
+        )
     cli = allure_cli()
     out_dir = Path(out_dir).resolve()
     history = Path(history_path) if history_path else reports_dir() / HISTORY_FILE
@@ -87,8 +98,15 @@ def build_report(results_dirs: list[Path], out_dir: Path, *, name: str = "DR dri
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
         config = staging / "allurerc.mjs"
-        config.write_text(allurerc(name=name, output=staging / "out", history_path=history,
-                                   categories=categories_for(results), single_file=single_file))
+        config.write_text(
+            allurerc(
+                name=name,
+                output=staging / "out",
+                history_path=history,
+                categories=categories_for(results),
+                single_file=single_file,
+            )
+        )
         _generate(cli, config, results)
         site, single = _locate_outputs(staging / "out", single_file)
         if single is not None:
@@ -102,8 +120,11 @@ def build_report(results_dirs: list[Path], out_dir: Path, *, name: str = "DR dri
         site.rename(out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return Report(out_dir=out_dir, index_html=out_dir / "index.html",
-                  single_file=out_dir / SINGLE_FILE_NAME if single_file else None)
+    return Report(
+        out_dir=out_dir,
+        index_html=out_dir / "index.html",
+        single_file=out_dir / SINGLE_FILE_NAME if single_file else None,
+    )
 
 
 def allure_cli() -> Path:
@@ -111,8 +132,9 @@ def allure_cli() -> Path:
     explicit = os.environ.get(ALLURE_ENV)
     cli = Path(explicit) if explicit else PROJECT_ROOT / "node_modules" / ".bin" / "allure"
     if not cli.exists():
-        raise HarnessError(f"the Allure 3 report CLI is not installed ({cli} is missing): run `make setup` "
-                           "(needs Node.js and npm)")
+        raise HarnessError(
+            f"the Allure 3 report CLI is not installed ({cli} is missing): run `make setup` (needs Node.js and npm)"
+        )
     if shutil.which("node") is None:
         raise HarnessError("Node.js is not installed, and the Allure 3 report CLI needs it: run `make setup`")
     return cli
@@ -124,8 +146,10 @@ def check_results_dir(path: Path) -> Path:
     if not path.is_dir():
         raise HarnessError(f"{path}: not a directory of Allure results")
     if not any(path.glob("*-result.json")):
-        raise HarnessError(f"{path}: no Allure results in it (no *-result.json files); run the drills first "
-                           "(`drill run`) or pass the allure-results directory of a run")
+        raise HarnessError(
+            f"{path}: no Allure results in it (no *-result.json files); run the drills first "
+            "(`drill run`) or pass the allure-results directory of a run"
+        )
     return path.resolve()
 
 
@@ -134,8 +158,10 @@ def latest_results(reports: Path | None = None) -> Path:
     root = reports_dir(reports)
     candidates = [d for d in root.glob("**/allure-results") if d.is_dir() and any(d.glob("*-result.json"))]
     if not candidates:
-        raise HarnessError(f"{root}: no allure-results directory with results under it; run the drills first "
-                           "(`drill run`) or pass a results directory")
+        raise HarnessError(
+            f"{root}: no allure-results directory with results under it; run the drills first "
+            "(`drill run`) or pass a results directory"
+        )
     return max(candidates, key=lambda d: max(f.stat().st_mtime for f in d.glob("*-result.json")))
 
 
@@ -157,11 +183,14 @@ def categories_for(results: list[Path]) -> list[dict]:
 
 def allurerc(*, name: str, output: Path, history_path: Path, categories: list[dict], single_file: bool) -> str:
     """The Allure 3 config (allurerc.mjs) for one build. Values go in as JSON: no quoting surprises."""
-    plugins = {SITE_ID: {"import": "@allurereport/plugin-awesome",
-                         "options": {"reportName": name, "singleFile": False}}}
+    plugins = {
+        SITE_ID: {"import": "@allurereport/plugin-awesome", "options": {"reportName": name, "singleFile": False}}
+    }
     if single_file:
-        plugins[SINGLE_ID] = {"import": "@allurereport/plugin-awesome",
-                              "options": {"reportName": name, "singleFile": True}}
+        plugins[SINGLE_ID] = {
+            "import": "@allurereport/plugin-awesome",
+            "options": {"reportName": name, "singleFile": True},
+        }
     config = {
         "name": name,
         "output": str(output),
@@ -170,7 +199,9 @@ def allurerc(*, name: str, output: Path, history_path: Path, categories: list[di
         "categories": {"rules": categories},
         "plugins": plugins,
     }
-    return "// generated by `drill report` for one build; not kept\nexport default " + json.dumps(config, indent=2) + ";\n"
+    return (
+        "// generated by `drill report` for one build; not kept\nexport default " + json.dumps(config, indent=2) + ";\n"
+    )
 
 
 def _generate(cli: Path, config: Path, results: list[Path]) -> None:
@@ -178,8 +209,9 @@ def _generate(cli: Path, config: Path, results: list[Path]) -> None:
     args = [str(cli), "generate", "--config", str(config), *map(str, results)]
     with Console(stderr=True).status(f"Allure 3: generating the report from {len(results)} results folder(s)"):
         try:
-            proc = subprocess.run(args, cwd=config.parent, env=env, capture_output=True, text=True,
-                                  timeout=GENERATE_TIMEOUT_S)
+            proc = subprocess.run(
+                args, cwd=config.parent, env=env, capture_output=True, text=True, timeout=GENERATE_TIMEOUT_S
+            )
         except subprocess.TimeoutExpired:
             raise HarnessError(f"allure generate did not finish within {GENERATE_TIMEOUT_S} s") from None
     if proc.returncode != 0:
@@ -203,8 +235,10 @@ def _locate_outputs(output: Path, single_file: bool) -> tuple[Path, Path | None]
 
 def _check_clearable(out_dir: Path) -> None:
     if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MARKER).exists())):
-        raise HarnessError(f"{out_dir}: exists and is not a report built by `drill report`; refusing to clear it "
-                           "(pick another --out, or remove it yourself)")
+        raise HarnessError(
+            f"{out_dir}: exists and is not a report built by `drill report`; refusing to clear it "
+            "(pick another --out, or remove it yourself)"
+        )
 
 
 def strip_analytics(path: Path) -> int:
@@ -220,8 +254,10 @@ def strip_analytics(path: Path) -> int:
     left = [m for m in ANALYTICS_MARKERS if m in text]
     if left:
         # pinned Allure version: a new embedding means the pin moved without this being updated
-        raise HarnessError(f"{path}: still references analytics ({', '.join(left)}) after stripping; "
-                           "update harness/evidence/allure_report.py for this Allure version")
+        raise HarnessError(
+            f"{path}: still references analytics ({', '.join(left)}) after stripping; "
+            "update harness/evidence/allure_report.py for this Allure version"
+        )
     return removed
 
 
@@ -244,8 +280,15 @@ def render_dom(page: Path, fragment: str = "", budget_ms: int = RENDER_BUDGET_MS
     return _chromium(["--dump-dom"], page, fragment, budget_ms, timeout).decode("utf-8", errors="replace")
 
 
-def render_screenshot(page: Path, png: Path, width: int = 1280, height: int = 900, fragment: str = "",
-                      budget_ms: int = RENDER_BUDGET_MS, timeout: float = 120) -> Path:
+def render_screenshot(
+    page: Path,
+    png: Path,
+    width: int = 1280,
+    height: int = 900,
+    fragment: str = "",
+    budget_ms: int = RENDER_BUDGET_MS,
+    timeout: float = 120,
+) -> Path:
     """A PNG of a local HTML page after its scripts ran for `budget_ms` of virtual time (headless Chromium)."""
     png = Path(png).resolve()
     png.parent.mkdir(parents=True, exist_ok=True)
@@ -259,25 +302,36 @@ def render_screenshot(page: Path, png: Path, width: int = 1280, height: int = 90
 def _chromium(extra: list[str], page: Path, fragment: str, budget_ms: int, timeout: float) -> bytes:
     exe = browser.chromium_path()
     if exe is None:
-        raise HarnessError("headless Chromium not found: install it (Debian: apt-get install -y chromium) "
-                           "or set DRILL_CHROMIUM")
+        raise HarnessError(
+            "headless Chromium not found: install it (Debian: apt-get install -y chromium) or set DRILL_CHROMIUM"
+        )
     profile = tempfile.mkdtemp(prefix="drill-chromium-")
     budget = [f"--virtual-time-budget={budget_ms}"] if budget_ms > 0 else []
-    args = [exe, *browser.BASE_FLAGS, f"--user-data-dir={profile}", *budget,
-            *extra, Path(page).resolve().as_uri() + (f"#{fragment}" if fragment else "")]
+    args = [
+        exe,
+        *browser.BASE_FLAGS,
+        f"--user-data-dir={profile}",
+        *budget,
+        *extra,
+        Path(page).resolve().as_uri() + (f"#{fragment}" if fragment else ""),
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         browser._kill_group(proc.pid)
         proc.communicate()
-        raise HarnessError(f"headless Chromium did not finish rendering {Path(page).name} within {timeout:g} s") from None
+        raise HarnessError(
+            f"headless Chromium did not finish rendering {Path(page).name} within {timeout:g} s"
+        ) from None
     finally:
         browser._kill_group(proc.pid)  # zygote/utility processes it forked, if any are left
         shutil.rmtree(profile, ignore_errors=True)
     if proc.returncode != 0:
         tail = err.decode(errors="replace").strip().splitlines()[-3:]
-        raise HarnessError(f"headless Chromium failed (exit {proc.returncode}) on {Path(page).name}: {' | '.join(tail)}")
+        raise HarnessError(
+            f"headless Chromium failed (exit {proc.returncode}) on {Path(page).name}: {' | '.join(tail)}"
+        )
     return out
 
 
@@ -285,6 +339,7 @@ def _chromium(extra: list[str], page: Path, fragment: str, budget_ms: int, timeo
 @dataclass
 class ReportServer:
     """A report served over HTTP on 127.0.0.1 only, from a background thread. Close it (or use `with`)."""
+
     url: str
     out_dir: Path
     _server: http.server.ThreadingHTTPServer = field(repr=False)
@@ -320,5 +375,6 @@ def serve_report(out_dir: Path, port: int = 0) -> ReportServer:
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="drill-report-server", daemon=True)
     thread.start()
-    return ReportServer(url=f"http://127.0.0.1:{server.server_address[1]}/", out_dir=out_dir,
-                        _server=server, _thread=thread)
+    return ReportServer(
+        url=f"http://127.0.0.1:{server.server_address[1]}/", out_dir=out_dir, _server=server, _thread=thread
+    )

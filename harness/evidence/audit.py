@@ -12,22 +12,34 @@ from __future__ import annotations
 import base64
 import html
 import os
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from harness.evidence import paths
 from harness.evidence.findings import Finding, findings_for_report, list_findings
 from harness.evidence.history import history_chart_png, history_rows
-from harness.evidence.record import find_record, load_records, parse_utc, utc_iso
 from harness.evidence.integrity import VerifyReport, verify
+from harness.evidence.record import find_record, load_records, parse_utc, utc_iso
 
 # The RTO/RPO table's background: used by nothing else on the page, so a screenshot test can find the table.
 RESULTS_TABLE_BG = "#f3f0ff"
 ALLURE_CANDIDATES = ("allure-report/index.html", "allure/index.html", "allure-report.html")
 MAX_EMBEDDED_IMAGE = 3 * 1024 * 1024
-SECTIONS = ("summary", "objectives", "scope", "participants", "timeline", "results", "issues", "actions",
-            "evidence", "integrity", "allure", "signoff")
+SECTIONS = (
+    "summary",
+    "objectives",
+    "scope",
+    "participants",
+    "timeline",
+    "results",
+    "issues",
+    "actions",
+    "evidence",
+    "integrity",
+    "allure",
+    "signoff",
+)
 
 CSS = f"""
 body {{ font: 14px/1.45 -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: #1d232b; margin: 0;
@@ -93,9 +105,16 @@ def allure_link(reports: Path, out: Path) -> str | None:
     return None
 
 
-def render_audit_html(record: dict[str, Any], records: list[dict[str, Any]], findings: list[Finding],
-                      check: VerifyReport, reports: Path, out: Path, generated: datetime | None = None) -> str:
-    generated = generated or datetime.now(timezone.utc)
+def render_audit_html(
+    record: dict[str, Any],
+    records: list[dict[str, Any]],
+    findings: list[Finding],
+    check: VerifyReport,
+    reports: Path,
+    out: Path,
+    generated: datetime | None = None,
+) -> str:
+    generated = generated or datetime.now(UTC)
     plan = record.get("plan") or {}
     started = parse_utc(record["started"])
     scenarios = record.get("scenarios", [])
@@ -105,50 +124,101 @@ def render_audit_html(record: dict[str, Any], records: list[dict[str, Any]], fin
 
     title = f"After-action report: {plan.get('name') or 'ad-hoc drill'}"
     add(f"<h1>{esc(title)}</h1>")
-    add(f'<p class="sub">Record <code>{esc(record["id"])}</code> · {esc(record["started"])} → '
-        f'{esc(record["ended"])} · generated {esc(utc_iso(generated))}</p>')
+    add(
+        f'<p class="sub">Record <code>{esc(record["id"])}</code> · {esc(record["started"])} → '
+        f"{esc(record['ended'])} · generated {esc(utc_iso(generated))}</p>"
+    )
 
     # --- summary
-    verdict_badge = ('<span class="badge ok">PASSED</span>' if outcome.get("passed")
-                     else '<span class="badge bad">FAILED</span>')
-    integrity_badge = ('<span class="badge ok">chain intact</span>' if check.ok
-                       else '<span class="badge bad">chain NOT intact</span>')
+    verdict_badge = (
+        '<span class="badge ok">PASSED</span>' if outcome.get("passed") else '<span class="badge bad">FAILED</span>'
+    )
+    integrity_badge = (
+        '<span class="badge ok">chain intact</span>' if check.ok else '<span class="badge bad">chain NOT intact</span>'
+    )
     add('<section id="summary"><h2>Summary</h2>')
-    add(_table(["Drill type (plan §6.1)", "Plan", "Outcome", "Evidence integrity", "Operator", "Duration"], [[
-        esc(plan.get("type", "ad-hoc (no plan)")),
-        esc(plan.get("name", "—")) + (f'<br><span class="hash">{esc(plan.get("file"))} sha256 '
-                                       f'{esc(plan.get("sha256"))}</span>' if plan.get("sha256") else ""),
-        verdict_badge, integrity_badge, esc(record.get("operator")), _s(record.get("duration_s"), 1),
-    ]]))
+    add(
+        _table(
+            ["Drill type (plan §6.1)", "Plan", "Outcome", "Evidence integrity", "Operator", "Duration"],
+            [
+                [
+                    esc(plan.get("type", "ad-hoc (no plan)")),
+                    esc(plan.get("name", "—"))
+                    + (
+                        f'<br><span class="hash">{esc(plan.get("file"))} sha256 {esc(plan.get("sha256"))}</span>'
+                        if plan.get("sha256")
+                        else ""
+                    ),
+                    verdict_badge,
+                    integrity_badge,
+                    esc(record.get("operator")),
+                    _s(record.get("duration_s"), 1),
+                ]
+            ],
+        )
+    )
     if plan.get("description"):
         add(f"<p>{esc(plan['description'])}</p>")
     add("</section>")
 
     # --- objectives
     add('<section id="objectives"><h2>Objectives</h2>')
-    add(_table(["Scenario", "Objective (catalog key)", "Source", "RTO target", "RPO target"], [
-        [esc(s["name"]), f'<code>{esc((s.get("objective") or {}).get("key"))}</code>',
-         esc((s.get("objective") or {}).get("source")), _s(s["target"].get("rto_s")), _s(s["target"].get("rpo_s"))]
-        for s in scenarios], empty="no scenario ran"))
+    add(
+        _table(
+            ["Scenario", "Objective (catalog key)", "Source", "RTO target", "RPO target"],
+            [
+                [
+                    esc(s["name"]),
+                    f"<code>{esc((s.get('objective') or {}).get('key'))}</code>",
+                    esc((s.get("objective") or {}).get("source")),
+                    _s(s["target"].get("rto_s")),
+                    _s(s["target"].get("rpo_s")),
+                ]
+                for s in scenarios
+            ],
+            empty="no scenario ran",
+        )
+    )
     crit = plan.get("success_criteria") or {"all_objectives_met": True}
-    add("<p><b>Success criteria:</b> " + esc(", ".join(
-        [("all objectives met" if crit.get("all_objectives_met") else "objectives informational")]
-        + ([f"RTO ≤ {crit['max_rto_s']:g} s"] if crit.get("max_rto_s") is not None else [])
-        + ([f"RPO ≤ {crit['max_rpo_s']:g} s"] if crit.get("max_rpo_s") is not None else [])
-        + ([crit["notes"]] if crit.get("notes") else []))) + "</p>")
-    add(_table(["Criterion", "Result", "Detail"], [
-        [esc(c["criterion"]), _verdict(c["ok"]), esc(c["detail"])] for c in outcome.get("checks", [])]))
+    add(
+        "<p><b>Success criteria:</b> "
+        + esc(
+            ", ".join(
+                [("all objectives met" if crit.get("all_objectives_met") else "objectives informational")]
+                + ([f"RTO ≤ {crit['max_rto_s']:g} s"] if crit.get("max_rto_s") is not None else [])
+                + ([f"RPO ≤ {crit['max_rpo_s']:g} s"] if crit.get("max_rpo_s") is not None else [])
+                + ([crit["notes"]] if crit.get("notes") else [])
+            )
+        )
+        + "</p>"
+    )
+    add(
+        _table(
+            ["Criterion", "Result", "Detail"],
+            [[esc(c["criterion"]), _verdict(c["ok"]), esc(c["detail"])] for c in outcome.get("checks", [])],
+        )
+    )
     add("</section>")
 
     # --- scope
     scope = plan.get("scope") or {}
     window = plan.get("window") or {}
     add('<section id="scope"><h2>Scope</h2>')
-    add(_table(["Scenarios in plan", "Tag expression", "Scenarios run", "Target", "Environment", "Window"], [[
-        esc(", ".join(scope.get("scenarios", [])) or "—"), f'<code>{esc(scope.get("tags") or "—")}</code>',
-        esc(", ".join(s["name"] for s in scenarios)), esc(record.get("target")), esc(record.get("environment")),
-        esc(f"{window.get('start')} → {window.get('end')}" if window else "—"),
-    ]]))
+    add(
+        _table(
+            ["Scenarios in plan", "Tag expression", "Scenarios run", "Target", "Environment", "Window"],
+            [
+                [
+                    esc(", ".join(scope.get("scenarios", [])) or "—"),
+                    f"<code>{esc(scope.get('tags') or '—')}</code>",
+                    esc(", ".join(s["name"] for s in scenarios)),
+                    esc(record.get("target")),
+                    esc(record.get("environment")),
+                    esc(f"{window.get('start')} → {window.get('end')}" if window else "—"),
+                ]
+            ],
+        )
+    )
     out_of_scope = [s["name"] for s in scenarios if s.get("in_plan_scope") is False]
     if out_of_scope:
         add(f'<p class="fail">Ran outside the plan\'s scope: {esc(", ".join(out_of_scope))}</p>')
@@ -159,16 +229,32 @@ def render_audit_html(record: dict[str, Any], records: list[dict[str, Any]], fin
     people = [[esc(p["name"]), esc(p["role"])] for p in plan.get("participants", [])]
     people.append([esc(record.get("operator")), "Operator (ran the harness)"])
     add(_table(["Name", "Role (plan §7.2)"], people))
-    add(_table(["Ticket", "Approver", "Approved at (UTC)"], [
-        [esc(a["ticket"]), esc(a["approver"]), esc(a["at"])] for a in record.get("approvals", [])],
-        empty="no approval recorded"))
+    add(
+        _table(
+            ["Ticket", "Approver", "Approved at (UTC)"],
+            [[esc(a["ticket"]), esc(a["approver"]), esc(a["at"])] for a in record.get("approvals", [])],
+            empty="no approval recorded",
+        )
+    )
     add(f'<p class="muted">Host {esc(record.get("host"))}</p></section>')
 
     # --- timeline
     add('<section id="timeline"><h2>Timeline</h2>')
-    add(_table(["Time (UTC)", "T+", "Event", "Detail"], [
-        [esc(e["at"]), _s((parse_utc(e["at"]) - started).total_seconds(), 2), esc(e["kind"]), _detail(e["detail"])]
-        for e in record.get("timeline", [])], empty="no events recorded"))
+    add(
+        _table(
+            ["Time (UTC)", "T+", "Event", "Detail"],
+            [
+                [
+                    esc(e["at"]),
+                    _s((parse_utc(e["at"]) - started).total_seconds(), 2),
+                    esc(e["kind"]),
+                    _detail(e["detail"]),
+                ]
+                for e in record.get("timeline", [])
+            ],
+            empty="no events recorded",
+        )
+    )
     add("</section>")
 
     # --- results: target vs actual
@@ -177,18 +263,47 @@ def render_audit_html(record: dict[str, Any], records: list[dict[str, Any]], fin
     for s in scenarios:
         m, t, v = s.get("measured") or {}, s.get("target") or {}, s.get("verdict") or {}
         rto_v, rpo_v = v.get("rto") or {}, v.get("rpo") or {}
-        rows.append([
-            esc(s["name"]), _s(t.get("rto_s")),
-            _s(m.get("rto_s")) + ("" if m.get("recovered", True) else ' <span class="fail">not recovered</span>'),
-            "± " + _s(m.get("uncertainty_s")), _s(rto_v.get("margin_s")), _verdict(rto_v.get("ok")),
-            _s(t.get("rpo_s")), _s(m.get("rpo_s")), esc(m.get("lost_writes", "—")), _s(rpo_v.get("margin_s")),
-            _verdict(rpo_v.get("ok")), esc(s.get("status")),
-        ])
-    add(_table(["Scenario", "RTO target", "RTO measured", "Uncertainty", "RTO margin", "RTO verdict",
-                "RPO target", "RPO measured", "Lost writes", "RPO margin", "RPO verdict", "Status"],
-               rows, cls="results", empty="no scenario ran"))
-    add('<p class="muted">Margin = target − measured (negative: breached). Uncertainty = probe interval + '
-        'probe timeout.</p>')
+        rows.append(
+            [
+                esc(s["name"]),
+                _s(t.get("rto_s")),
+                _s(m.get("rto_s")) + ("" if m.get("recovered", True) else ' <span class="fail">not recovered</span>'),
+                "± " + _s(m.get("uncertainty_s")),
+                _s(rto_v.get("margin_s")),
+                _verdict(rto_v.get("ok")),
+                _s(t.get("rpo_s")),
+                _s(m.get("rpo_s")),
+                esc(m.get("lost_writes", "—")),
+                _s(rpo_v.get("margin_s")),
+                _verdict(rpo_v.get("ok")),
+                esc(s.get("status")),
+            ]
+        )
+    add(
+        _table(
+            [
+                "Scenario",
+                "RTO target",
+                "RTO measured",
+                "Uncertainty",
+                "RTO margin",
+                "RTO verdict",
+                "RPO target",
+                "RPO measured",
+                "Lost writes",
+                "RPO margin",
+                "RPO verdict",
+                "Status",
+            ],
+            rows,
+            cls="results",
+            empty="no scenario ran",
+        )
+    )
+    add(
+        '<p class="muted">Margin = target − measured (negative: breached). Uncertainty = probe interval + '
+        "probe timeout.</p>"
+    )
     names = {s["name"] for s in scenarios}
     upto = records[: next((i for i, r in enumerate(records) if r["id"] == record["id"]), len(records)) + 1]
     trend = [r for r in history_rows(upto) if r.scenario in names]
@@ -197,49 +312,83 @@ def render_audit_html(record: dict[str, Any], records: list[dict[str, Any]], fin
     for item in record.get("evidence", []):
         path = reports / item["path"]
         if item["path"].endswith(".png") and path.is_file() and path.stat().st_size <= MAX_EMBEDDED_IMAGE:
-            add(f'<h3>{esc(item["path"])}</h3><img alt="{esc(item["path"])}" '
-                f'src="{_data_uri(path.read_bytes())}">')
+            add(f'<h3>{esc(item["path"])}</h3><img alt="{esc(item["path"])}" src="{_data_uri(path.read_bytes())}">')
     add("</section>")
 
     # --- issues & corrective actions
     today = generated.date()
     add('<section id="issues"><h2>Issues found</h2>')
-    add(_table(["Finding", "Issue", "Raised on drill", "Opened", "Status"], [
-        [esc(f.id), esc(f.title), f'<code>{esc(f.record)}</code>' + (" (earlier drill)" if f.record != record["id"]
-                                                                       else ""),
-         esc(f.opened_at[:10]), _finding_status(f, today)] for f in findings], empty="no issues recorded"))
+    add(
+        _table(
+            ["Finding", "Issue", "Raised on drill", "Opened", "Status"],
+            [
+                [
+                    esc(f.id),
+                    esc(f.title),
+                    f"<code>{esc(f.record)}</code>" + (" (earlier drill)" if f.record != record["id"] else ""),
+                    esc(f.opened_at[:10]),
+                    _finding_status(f, today),
+                ]
+                for f in findings
+            ],
+            empty="no issues recorded",
+        )
+    )
     add("</section>")
     add('<section id="actions"><h2>Corrective actions</h2>')
-    add(_table(["Finding", "Action", "Owner", "Due", "Status / reference"], [
-        [esc(f.id), esc(f.action), esc(f.owner), esc(f.due.isoformat()), _finding_status(f, today)]
-        for f in findings], empty="no corrective actions recorded"))
+    add(
+        _table(
+            ["Finding", "Action", "Owner", "Due", "Status / reference"],
+            [
+                [esc(f.id), esc(f.action), esc(f.owner), esc(f.due.isoformat()), _finding_status(f, today)]
+                for f in findings
+            ],
+            empty="no corrective actions recorded",
+        )
+    )
     add("</section>")
 
     # --- evidence
     add('<section id="evidence"><h2>Evidence files</h2>')
-    add(_table(["File (relative to the reports dir)", "Bytes", "SHA-256"], [
-        [f'<code>{esc(e["path"])}</code>', esc(e["size"]), f'<span class="hash">{esc(e["sha256"])}</span>']
-        for e in record.get("evidence", [])], empty="no evidence files"))
-    add(f'<p>Record hash <span class="hash">{esc(record.get("hash"))}</span><br>previous '
+    add(
+        _table(
+            ["File (relative to the reports dir)", "Bytes", "SHA-256"],
+            [
+                [f"<code>{esc(e['path'])}</code>", esc(e["size"]), f'<span class="hash">{esc(e["sha256"])}</span>']
+                for e in record.get("evidence", [])
+            ],
+            empty="no evidence files",
+        )
+    )
+    add(
+        f'<p>Record hash <span class="hash">{esc(record.get("hash"))}</span><br>previous '
         f'<span class="hash">{esc(record.get("prev_hash"))}</span><br>signature: '
-        f'{"HMAC-SHA256 present" if record.get("signature") else "unsigned"}</p></section>')
+        f"{'HMAC-SHA256 present' if record.get('signature') else 'unsigned'}</p></section>"
+    )
 
     # --- integrity
     add('<section id="integrity"><h2>Integrity check (drill verify at generation time)</h2>')
     add(f"<p>{integrity_badge} {esc(check.summary())}</p>")
     if not check.ok:
         add("<ul>" + "".join(f"<li>{esc(p)}</li>" for p in check.problems) + "</ul>")
-    add(f'<p class="muted">Records chain head: <span class="hash">{esc(check.head)}</span>. Re-run '
-        f"<code>drill verify</code> to check again.</p></section>")
+    add(
+        f'<p class="muted">Records chain head: <span class="hash">{esc(check.head)}</span>. Re-run '
+        f"<code>drill verify</code> to check again.</p></section>"
+    )
 
     # --- allure
     link = allure_link(reports, out)
     add('<section id="allure"><h2>Test report</h2>')
-    add(f'<p>Allure report: <a href="{esc(link)}">{esc(link)}</a></p>' if link
-        else '<p class="muted">No Allure report was found beside these records.</p>')
+    add(
+        f'<p>Allure report: <a href="{esc(link)}">{esc(link)}</a></p>'
+        if link
+        else '<p class="muted">No Allure report was found beside these records.</p>'
+    )
     harness = record.get("harness") or {}
-    add(f'<p class="muted">Harness {esc(harness.get("version"))}, revision <code>{esc(harness.get("revision"))}'
-        f'</code>{" (uncommitted changes)" if harness.get("dirty") else ""}</p></section>')
+    add(
+        f'<p class="muted">Harness {esc(harness.get("version"))}, revision <code>{esc(harness.get("revision"))}'
+        f"</code>{' (uncommitted changes)' if harness.get('dirty') else ''}</p></section>"
+    )
 
     # --- sign-off
     add('<section id="signoff"><h2>Sign-off</h2>')
@@ -250,9 +399,11 @@ def render_audit_html(record: dict[str, Any], records: list[dict[str, Any]], fin
     add(_table(["Name", "Role", "Signature", "Date"], [[esc(n), esc(r), "", ""] for n, r in signers], cls="signoff"))
     add("</section>")
 
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{esc(title)}</title><meta name=\"viewport\" content=\"width=device-width\">"
-            f"<style>{CSS}</style></head><body><main>\n" + "\n".join(parts) + "\n</main></body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<title>{esc(title)}</title><meta name="viewport" content="width=device-width">'
+        f"<style>{CSS}</style></head><body><main>\n" + "\n".join(parts) + "\n</main></body></html>\n"
+    )
 
 
 def _finding_status(f: Finding, today: date) -> str:
@@ -261,8 +412,9 @@ def _finding_status(f: Finding, today: date) -> str:
     return '<span class="fail">OPEN, overdue</span>' if f.overdue(today) else "open"
 
 
-def write_audit(reports: str | Path | None = None, record_id: str | None = None, out: str | Path | None = None,
-                pdf: bool = False) -> tuple[Path, Path | None]:
+def write_audit(
+    reports: str | Path | None = None, record_id: str | None = None, out: str | Path | None = None, pdf: bool = False
+) -> tuple[Path, Path | None]:
     """Write the after-action report of `record_id` (default: the latest) and optionally its PDF."""
     base = paths.reports_dir(reports)
     record = find_record(base, record_id)

@@ -18,9 +18,18 @@ from harness.errors import HarnessError
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BASE_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--hide-scrollbars", "--force-color-profile=srgb", "--mute-audio",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--force-color-profile=srgb",
+    "--mute-audio",
 )
 
 
@@ -35,8 +44,9 @@ def chromium_path() -> str | None:
 def _run(extra: list[str], page: Path, timeout: float) -> None:
     exe = chromium_path()
     if exe is None:
-        raise HarnessError("headless Chromium not found: install it (Debian: apt-get install -y chromium) "
-                           "or set DRILL_CHROMIUM")
+        raise HarnessError(
+            "headless Chromium not found: install it (Debian: apt-get install -y chromium) or set DRILL_CHROMIUM"
+        )
     profile = tempfile.mkdtemp(prefix="drill-chromium-")
     args = [exe, *BASE_FLAGS, f"--user-data-dir={profile}", *extra, page.resolve().as_uri()]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
@@ -59,8 +69,7 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def screenshot(page: str | Path, png: str | Path, width: int = 1280, height: int = 2000,
-               timeout: float = 120) -> Path:
+def screenshot(page: str | Path, png: str | Path, width: int = 1280, height: int = 2000, timeout: float = 120) -> Path:
     """Render `page` (a local HTML file) into a PNG of width x height pixels."""
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)

@@ -39,10 +39,16 @@ class DueRow:
     days_left: int | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"type": self.type.value, "name": self.name, "frequency": self.frequency,
-                "last": self.last.isoformat() if self.last else None, "last_record": self.last_record,
-                "next_due": self.next_due.isoformat() if self.next_due else None, "status": self.status,
-                "days_left": self.days_left}
+        return {
+            "type": self.type.value,
+            "name": self.name,
+            "frequency": self.frequency,
+            "last": self.last.isoformat() if self.last else None,
+            "last_record": self.last_record,
+            "next_due": self.next_due.isoformat() if self.next_due else None,
+            "status": self.status,
+            "days_left": self.days_left,
+        }
 
 
 def add_months(day: date, months: int) -> date:
@@ -78,4 +84,3 @@ def due(records: list[dict[str, Any]], today: date, soon_days: int = DUE_SOON_DA
 
 def any_overdue(rows: list[DueRow]) -> bool:
     return any(r.status == "overdue" for r in rows)
-

@@ -215,8 +215,7 @@ class ChainCheck:
     head: str
 
 
-def verify_chain(chain: Chain, key: bytes | None, base_dir: Path | None = None,
-                 name: str = "records") -> ChainCheck:
+def verify_chain(chain: Chain, key: bytes | None, base_dir: Path | None = None, name: str = "records") -> ChainCheck:
     """Walk `chain` in index order and list, in order, every problem found.
 
     `base_dir` resolves the `evidence` paths entries carry (relative to the reports dir)."""
@@ -226,8 +225,9 @@ def verify_chain(chain: Chain, key: bytes | None, base_dir: Path | None = None,
     on_disk = sorted(p.stem for p in chain.dir.glob("*.json") if p.name != INDEX) if chain.dir.exists() else []
     if not index_exists:
         if on_disk:
-            problems.append(f"{chain.dir.name}/{INDEX} is missing but {len(on_disk)} {chain.label}(s) exist: "
-                            f"the index was removed")
+            problems.append(
+                f"{chain.dir.name}/{INDEX} is missing but {len(on_disk)} {chain.label}(s) exist: the index was removed"
+            )
         return ChainCheck(name, rows, problems, GENESIS)
     try:
         index = json.loads(chain.index_path.read_text())
@@ -258,18 +258,23 @@ def verify_chain(chain: Chain, key: bytes | None, base_dir: Path | None = None,
         stored, actual = entry.get("hash"), entry_hash(entry)
         row.hash = stored
         if stored == actual and raw != serialize(entry):
-            row.problems.append(f"{chain.label} {entry_id} (#{seq}) was changed: its bytes differ from the "
-                                f"form it was written in (whitespace or escaping edited)")
+            row.problems.append(
+                f"{chain.label} {entry_id} (#{seq}) was changed: its bytes differ from the "
+                f"form it was written in (whitespace or escaping edited)"
+            )
         if entry.get("id") != entry_id:
-            row.problems.append(f"{chain.label} {entry_id} (#{seq}) was changed: its id field says "
-                                f"'{entry.get('id')}'")
+            row.problems.append(f"{chain.label} {entry_id} (#{seq}) was changed: its id field says '{entry.get('id')}'")
         if stored != actual:
-            row.problems.append(f"{chain.label} {entry_id} (#{seq}) was changed: content hash {actual[:12]}… "
-                                f"does not match its recorded hash {str(stored)[:12]}…")
+            row.problems.append(
+                f"{chain.label} {entry_id} (#{seq}) was changed: content hash {actual[:12]}… "
+                f"does not match its recorded hash {str(stored)[:12]}…"
+            )
         if prev is not None and entry.get("prev_hash") != prev:
             before = ids[seq - 2] if seq > 1 else "the start of the chain"
-            row.problems.append(f"{chain.label} {entry_id} (#{seq}): prev_hash does not match {before}: "
-                                f"a {chain.label} before it was removed, inserted or reordered")
+            row.problems.append(
+                f"{chain.label} {entry_id} (#{seq}): prev_hash does not match {before}: "
+                f"a {chain.label} before it was removed, inserted or reordered"
+            )
         row.signature = _check_signature(entry, key, row, chain.label, seq)
         signed_seen |= "signature" in entry
         row.evidence = _check_evidence(entry, base_dir, row, chain.label) if base_dir else "-"
@@ -278,18 +283,24 @@ def verify_chain(chain: Chain, key: bytes | None, base_dir: Path | None = None,
     head = index.get("head", GENESIS)
     last_hash = rows[-1].hash if rows else GENESIS
     if rows and rows[-1].hash is not None and head != last_hash:
-        problems.append(f"{chain.dir.name}/{INDEX}: head {str(head)[:12]}… is not the hash of the last "
-                        f"{chain.label} {ids[-1]}: the index was edited")
+        problems.append(
+            f"{chain.dir.name}/{INDEX}: head {str(head)[:12]}… is not the hash of the last "
+            f"{chain.label} {ids[-1]}: the index was edited"
+        )
     if index.get("count", len(ids)) != len(ids):
-        problems.append(f"{chain.dir.name}/{INDEX}: count {index.get('count')} but {len(ids)} ids listed: "
-                        f"the index was edited (a last {chain.label} removed?)")
+        problems.append(
+            f"{chain.dir.name}/{INDEX}: count {index.get('count')} but {len(ids)} ids listed: "
+            f"the index was edited (a last {chain.label} removed?)"
+        )
     if key is not None:
         if "signature" not in index:
             if signed_seen or ids:
                 problems.append(f"{chain.dir.name}/{INDEX} is unsigned but a signing key is set")
         elif not hmac.compare_digest(str(index["signature"]), sign(index, key)):
-            problems.append(f"{chain.dir.name}/{INDEX}: signature does not match (wrong key, or the index was "
-                            f"edited: e.g. its last {chain.label} removed)")
+            problems.append(
+                f"{chain.dir.name}/{INDEX}: signature does not match (wrong key, or the index was "
+                f"edited: e.g. its last {chain.label} removed)"
+            )
     for stray in sorted(set(on_disk) - set(ids)):
         problems.append(f"{chain.label} {stray} is not in {chain.dir.name}/{INDEX}: added outside the chain")
     ordered = [p for r in rows for p in r.problems] + problems
@@ -316,7 +327,7 @@ def _check_evidence(entry: dict[str, Any], base_dir: Path, row: EntryCheck, labe
     bad = 0
     for item in files:
         rel = str(item.get("path", ""))
-        path = (base_dir / rel)
+        path = base_dir / rel
         if not rel or os.path.isabs(rel) or ".." in Path(rel).parts:
             row.problems.append(f"{label} {row.id}: evidence path '{rel}' is not inside the reports dir")
             bad += 1

@@ -7,7 +7,7 @@ with a reference (ticket, PR, runbook change); the current state is the fold of 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +50,14 @@ def _fold(entries: list[dict[str, Any]]) -> dict[str, Finding]:
     for e in entries:
         if e.get("kind") == "finding-opened":
             state[e["finding"]] = Finding(
-                id=e["finding"], record=e["record"], title=e["title"], owner=e["owner"], due=e["due"],
-                action=e["action"], opened_at=e["at"], opened_by=e["by"],
+                id=e["finding"],
+                record=e["record"],
+                title=e["title"],
+                owner=e["owner"],
+                due=e["due"],
+                action=e["action"],
+                opened_at=e["at"],
+                opened_by=e["by"],
             )
         elif e.get("kind") == "finding-closed" and e.get("finding") in state:
             f = state[e["finding"]]
@@ -79,8 +85,16 @@ def _normalise_id(text: str) -> str:
     return f"F-{int(digits):04d}" if digits.isdigit() else text.strip().upper()
 
 
-def add_finding(reports: str | Path | None, record: str, title: str, owner: str, due: str | date, action: str,
-                by: str | None = None, at: datetime | None = None) -> Finding:
+def add_finding(
+    reports: str | Path | None,
+    record: str,
+    title: str,
+    owner: str,
+    due: str | date,
+    action: str,
+    by: str | None = None,
+    at: datetime | None = None,
+) -> Finding:
     """Open a finding against a drill record (id or unique prefix); returns it with its new id (F-0001...)."""
     for name, value in (("title", title), ("owner", owner), ("action", action)):
         if not value or not value.strip():
@@ -88,25 +102,36 @@ def add_finding(reports: str | Path | None, record: str, title: str, owner: str,
     due_date = _parse_due(due)
     rec = find_record(reports, record)
     chain = findings_chain(reports)
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     with chain.locked():
         current = _fold(chain.entries())
         finding_id = f"F-{len(current) + 1:04d}"
-        chain.append({
-            "id": f"{new_record_id(at)}-{finding_id}-opened", "kind": "finding-opened", "finding": finding_id,
-            "record": rec["id"], "title": title.strip(), "owner": owner.strip(), "due": due_date.isoformat(),
-            "action": action.strip(), "by": by or default_operator(), "at": utc_iso(at),
-        }, key=chain_mod.signing_key())
+        chain.append(
+            {
+                "id": f"{new_record_id(at)}-{finding_id}-opened",
+                "kind": "finding-opened",
+                "finding": finding_id,
+                "record": rec["id"],
+                "title": title.strip(),
+                "owner": owner.strip(),
+                "due": due_date.isoformat(),
+                "action": action.strip(),
+                "by": by or default_operator(),
+                "at": utc_iso(at),
+            },
+            key=chain_mod.signing_key(),
+        )
     return _fold(chain.entries())[finding_id]
 
 
-def close_finding(reports: str | Path | None, finding_id: str, reference: str, by: str | None = None,
-                  at: datetime | None = None) -> Finding:
+def close_finding(
+    reports: str | Path | None, finding_id: str, reference: str, by: str | None = None, at: datetime | None = None
+) -> Finding:
     """Close an open finding, citing what fixed it (a ticket, a PR, a runbook revision)."""
     if not reference or not reference.strip():
         raise HarnessError("closing a finding needs a --reference (ticket, PR or document that fixed it)")
     chain = findings_chain(reports)
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     with chain.locked():
         current = _fold(chain.entries())
         finding = current.get(_normalise_id(finding_id))
@@ -114,15 +139,23 @@ def close_finding(reports: str | Path | None, finding_id: str, reference: str, b
             raise HarnessError(f"no finding '{finding_id}' (known: {', '.join(current) or 'none'})")
         if not finding.is_open:
             raise HarnessError(f"finding {finding.id} is already closed ({finding.reference}, {finding.closed_at})")
-        chain.append({
-            "id": f"{new_record_id(at)}-{finding.id}-closed", "kind": "finding-closed", "finding": finding.id,
-            "reference": reference.strip(), "by": by or default_operator(), "at": utc_iso(at),
-        }, key=chain_mod.signing_key())
+        chain.append(
+            {
+                "id": f"{new_record_id(at)}-{finding.id}-closed",
+                "kind": "finding-closed",
+                "finding": finding.id,
+                "reference": reference.strip(),
+                "by": by or default_operator(),
+                "at": utc_iso(at),
+            },
+            key=chain_mod.signing_key(),
+        )
     return _fold(chain.entries())[finding.id]
 
 
-def findings_for_report(record: dict[str, Any], records: list[dict[str, Any]],
-                        findings: list[Finding]) -> list[Finding]:
+def findings_for_report(
+    record: dict[str, Any], records: list[dict[str, Any]], findings: list[Finding]
+) -> list[Finding]:
     """What an after-action report on `record` lists: its own findings, plus findings of earlier drills that
     were still open when this drill started (still open now, or closed only after it)."""
     order = {r["id"]: i for i, r in enumerate(records)}

@@ -52,15 +52,25 @@ def history_rows(records: list[dict[str, Any]], scenario: str | None = None) -> 
             if scenario is not None and s["name"] != scenario:
                 continue
             m, t, v = s.get("measured") or {}, s.get("target") or {}, s.get("verdict") or {}
-            rows.append(HistoryRow(
-                started=parse_utc(rec["started"]), record=rec["id"],
-                plan_type=(rec.get("plan") or {}).get("type", "ad-hoc"), scenario=s["name"],
-                objective=(s.get("objective") or {}).get("key"), rto_s=m.get("rto_s"),
-                rto_target_s=t.get("rto_s"), rpo_s=m.get("rpo_s"), rpo_target_s=t.get("rpo_s"),
-                uncertainty_s=m.get("uncertainty_s"), lost_writes=m.get("lost_writes"),
-                passed=v.get("passed"), status=s.get("status", "?"), path=record_path(rec),
-                verdict=v.get("name") or judgement.name(m.get("recovered", True), v or None),
-            ))
+            rows.append(
+                HistoryRow(
+                    started=parse_utc(rec["started"]),
+                    record=rec["id"],
+                    plan_type=(rec.get("plan") or {}).get("type", "ad-hoc"),
+                    scenario=s["name"],
+                    objective=(s.get("objective") or {}).get("key"),
+                    rto_s=m.get("rto_s"),
+                    rto_target_s=t.get("rto_s"),
+                    rpo_s=m.get("rpo_s"),
+                    rpo_target_s=t.get("rpo_s"),
+                    uncertainty_s=m.get("uncertainty_s"),
+                    lost_writes=m.get("lost_writes"),
+                    passed=v.get("passed"),
+                    status=s.get("status", "?"),
+                    path=record_path(rec),
+                    verdict=v.get("name") or judgement.name(m.get("recovered", True), v or None),
+                )
+            )
     return sorted(rows, key=lambda r: (r.started, r.scenario))
 
 
@@ -83,7 +93,9 @@ def history_chart_png(rows: list[HistoryRow], title: str = "Measured RTO/RPO per
             xs = [r.started for r in pts if getattr(r, f"{key}_s") is not None]
             ys = [getattr(r, f"{key}_s") for r in pts if getattr(r, f"{key}_s") is not None]
             if xs:
-                errs = [r.uncertainty_s or 0 for r in pts if getattr(r, f"{key}_s") is not None] if key == "rto" else None
+                errs = (
+                    [r.uncertainty_s or 0 for r in pts if getattr(r, f"{key}_s") is not None] if key == "rto" else None
+                )
                 ax.errorbar(xs, ys, yerr=errs, marker="o", color=colour, capsize=3, label=f"{name} measured")
             tx = [r.started for r in pts if getattr(r, f"{key}_target_s") is not None]
             ty = [getattr(r, f"{key}_target_s") for r in pts if getattr(r, f"{key}_target_s") is not None]
@@ -91,10 +103,12 @@ def history_chart_png(rows: list[HistoryRow], title: str = "Measured RTO/RPO per
                 if len(tx) == 1:  # one drill: still draw the target as a visible line
                     ax.axhline(ty[0], color=colour, linestyle="--", linewidth=1.2, label=f"{name} target")
                 else:
-                    ax.step(tx, ty, where="post", color=colour, linestyle="--", linewidth=1.2,
-                            label=f"{name} target")
-            failed = [(r.started, getattr(r, f"{key}_s")) for r in pts
-                      if r.passed is False and getattr(r, f"{key}_s") is not None]
+                    ax.step(tx, ty, where="post", color=colour, linestyle="--", linewidth=1.2, label=f"{name} target")
+            failed = [
+                (r.started, getattr(r, f"{key}_s"))
+                for r in pts
+                if r.passed is False and getattr(r, f"{key}_s") is not None
+            ]
             if failed:
                 ax.scatter(*zip(*failed), marker="x", s=80, color="black", zorder=5)
         ax.set_ylabel(f"{label} (seconds)")

@@ -52,8 +52,10 @@ class VerifyReport:
         signing = "signatures checked" if self.key_used else "signatures not checked (no DRILL_SIGNING_KEY)"
         if self.ok:
             running = f", {self.in_progress} run(s) in progress (not chained yet)" if self.in_progress else ""
-            return (f"intact: {records} record(s){running}, {findings} finding entr(ies), every evidence file "
-                    f"matches; {signing}; head {self.head}")
+            return (
+                f"intact: {records} record(s){running}, {findings} finding entr(ies), every evidence file "
+                f"matches; {signing}; head {self.head}"
+            )
         return f"NOT intact ({len(self.problems)} problem(s)); first: {self.first_problem}"
 
 
@@ -66,8 +68,7 @@ def verify(reports: str | Path | None = None, key: bytes | None | object = _FROM
         key = chain_mod.signing_key()
     records = chain_mod.verify_chain(chain_mod.Chain(paths.records_dir(base), "record"), key, base, "records")
     _add_live(records, base)
-    findings = chain_mod.verify_chain(chain_mod.Chain(paths.findings_dir(base), "finding entry"), key, None,
-                                      "findings")
+    findings = chain_mod.verify_chain(chain_mod.Chain(paths.findings_dir(base), "finding entry"), key, None, "findings")
     return VerifyReport(base, [records, findings], key is not None)
 
 
@@ -82,7 +83,9 @@ def _add_live(check: chain_mod.ChainCheck, base: Path) -> None:
         elif live.running:
             row.problems.append(f"record {live.id} (in progress) is damaged: {live.damage}")
         else:
-            row.problems.append(f"record {live.id} is incomplete: its run ended without finishing it "
-                                f"(killed?): {live.describe()}" + (f"; {live.damage}" if live.damage else ""))
+            row.problems.append(
+                f"record {live.id} is incomplete: its run ended without finishing it "
+                f"(killed?): {live.describe()}" + (f"; {live.damage}" if live.damage else "")
+            )
         check.rows.append(row)
         check.problems.extend(row.problems)

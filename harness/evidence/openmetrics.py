@@ -20,8 +20,9 @@ needs beyond them: the record's `target` and the measuring `path`. Gauges, one s
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -38,15 +39,20 @@ LABELS = ("scenario", "objective", "target", "path")
 
 # name -> (unit, help)
 FAMILIES: dict[str, tuple[str, str]] = {
-    "drill_rto_seconds":
-        ("seconds", "Measured recovery time (RTO) of the newest drill of this scenario and objective."),
-    "drill_rpo_seconds":
-        ("seconds", "Measured data-loss window (RPO) of the newest drill of this scenario and objective."),
+    "drill_rto_seconds": (
+        "seconds",
+        "Measured recovery time (RTO) of the newest drill of this scenario and objective.",
+    ),
+    "drill_rpo_seconds": (
+        "seconds",
+        "Measured data-loss window (RPO) of the newest drill of this scenario and objective.",
+    ),
     "drill_lost_writes": ("", "Acknowledged writes the newest drill found lost after recovery."),
-    "drill_verdict":
-        ("", "1 when the newest drill met its objective; 0 when it was breached, failed or not completed."),
-    "drill_timestamp_seconds":
-        ("seconds", "Start of the newest drill run of this scenario and objective (Unix time)."),
+    "drill_verdict": (
+        "",
+        "1 when the newest drill met its objective; 0 when it was breached, failed or not completed.",
+    ),
+    "drill_timestamp_seconds": ("seconds", "Start of the newest drill run of this scenario and objective (Unix time)."),
 }
 
 
@@ -136,8 +142,13 @@ def _number(value: float | int) -> str:
 
 def _values(row: ExportRow) -> dict[str, float | int | None]:
     h = row.history
-    return {"drill_rto_seconds": h.rto_s, "drill_rpo_seconds": h.rpo_s, "drill_lost_writes": h.lost_writes,
-            "drill_verdict": row.verdict, "drill_timestamp_seconds": row.timestamp}
+    return {
+        "drill_rto_seconds": h.rto_s,
+        "drill_rpo_seconds": h.rpo_s,
+        "drill_lost_writes": h.lost_writes,
+        "drill_verdict": row.verdict,
+        "drill_timestamp_seconds": row.timestamp,
+    }
 
 
 def render(rows: Iterable[ExportRow]) -> str:
@@ -180,8 +191,14 @@ def push(url: str, text: str, job: str = "drill", timeout: float = 10.0) -> str:
     target = push_url(url, job)
     shown = mask(target)
     try:
-        resp = httpx.put(target, content=text.encode(), headers={"Content-Type": PUSH_CONTENT_TYPE},
-                         timeout=timeout, trust_env=False, follow_redirects=False)
+        resp = httpx.put(
+            target,
+            content=text.encode(),
+            headers={"Content-Type": PUSH_CONTENT_TYPE},
+            timeout=timeout,
+            trust_env=False,
+            follow_redirects=False,
+        )
     except httpx.HTTPError as err:
         raise HarnessError(f"push to {shown} failed: {type(err).__name__}: {mask(str(err))[:200]}") from None
     if resp.status_code not in (200, 202):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -121,8 +121,8 @@ class Window(BaseModel):
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc) if value is not None else None
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
 
     @model_validator(mode="after")
     def _end_or_duration(self) -> Window:
@@ -189,8 +189,9 @@ class DrillPlan(BaseModel):
 
 def load_plan(path: str | Path) -> DrillPlan:
     """Load and validate a plan; any problem is one ConfigError naming the file, the line and the field."""
-    plan, data = load_model(path, DrillPlan, what="plan",
-                            expect="name, type, scope, target and participants", name_of=_field_name)
+    plan, data = load_model(
+        path, DrillPlan, what="plan", expect="name, type, scope, target and participants", name_of=_field_name
+    )
     plan._path = Path(path)
     plan._sha256 = hashlib.sha256(data).hexdigest()
     return plan

@@ -20,8 +20,8 @@ records written before this verify as they always did.
 
 from __future__ import annotations
 
-import fcntl
 import contextlib
+import fcntl
 import getpass
 import hashlib
 import json
@@ -30,7 +30,7 @@ import secrets
 import shutil
 import socket
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -53,14 +53,36 @@ PATHS = ("gherkin", "chaos-toolkit", "measure")
 LIVE_SUFFIX = ".live.jsonl"
 # The timeline vocabulary the runner uses; other kinds are accepted (slug form) for steps we can't foresee.
 EVENT_KINDS = (
-    "drill-started", "approval-checked", "baseline-ok", "fault-injected", "detected", "recovery-step",
-    "recovered", "rollback", "manual-confirmation", "scenario-finished", "drill-finished", "aborted",
+    "drill-started",
+    "approval-checked",
+    "baseline-ok",
+    "fault-injected",
+    "detected",
+    "recovery-step",
+    "recovered",
+    "rollback",
+    "manual-confirmation",
+    "scenario-finished",
+    "drill-finished",
+    "aborted",
 )
 # Fields copied from the measurement engine's result into the record (the rest lives in the evidence files).
 MEASURED_FIELDS = (
-    "rto_s", "detect_s", "recovered", "no_outage_observed", "rpo_s", "uncertainty_s", "interval_s",
-    "lost_writes", "acked_writes", "unexpected_writes", "indeterminate_writes", "lost_window", "error_rate",
-    "t_inject_wall", "run_id",
+    "rto_s",
+    "detect_s",
+    "recovered",
+    "no_outage_observed",
+    "rpo_s",
+    "uncertainty_s",
+    "interval_s",
+    "lost_writes",
+    "acked_writes",
+    "unexpected_writes",
+    "indeterminate_writes",
+    "lost_window",
+    "error_rate",
+    "t_inject_wall",
+    "run_id",
 )
 
 
@@ -76,23 +98,23 @@ class Approval(BaseModel):
     @field_validator("at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return (value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value).astimezone(timezone.utc)
+        return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).astimezone(UTC)
 
 
 def utc_iso(moment: datetime | None = None) -> str:
-    moment = moment or datetime.now(timezone.utc)
+    moment = moment or datetime.now(UTC)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def new_record_id(started: datetime) -> str:
     """Sorts by start time (to the millisecond); the random tail keeps two runs in one ms apart."""
-    s = started.astimezone(timezone.utc)
+    s = started.astimezone(UTC)
     return f"{s:%Y%m%dT%H%M%S}{s.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
 
 
@@ -100,10 +122,19 @@ def git_revision(repo: Path | None = None) -> dict[str, Any]:
     """HEAD of the harness's own checkout and whether tracked files differ from it; "unknown" outside git."""
     repo = repo or Path(harness.__file__).resolve().parent.parent
     try:
-        rev = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip() != ""
+        rev = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = (
+            subprocess.run(
+                ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            ).stdout.strip()
+            != ""
+        )
         return {"revision": rev, "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
         return {"revision": "unknown", "dirty": None}
@@ -135,19 +166,33 @@ def evaluate_outcome(scenarios: list[dict[str, Any]], plan: DrillPlan | None) ->
     if not scenarios:
         checks.append({"criterion": "at least one scenario ran", "ok": False, "detail": "no scenario recorded"})
     if criteria is None or criteria.all_objectives_met:
-        bad = [s["name"] for s in scenarios
-               if s["status"] != "passed" or (s.get("verdict") or {}).get("passed") is False]
-        checks.append({"criterion": "all objectives met", "ok": not bad,
-                       "detail": f"not met: {', '.join(bad)}" if bad else f"{len(scenarios)} scenario(s) met"})
+        bad = [
+            s["name"] for s in scenarios if s["status"] != "passed" or (s.get("verdict") or {}).get("passed") is False
+        ]
+        checks.append(
+            {
+                "criterion": "all objectives met",
+                "ok": not bad,
+                "detail": f"not met: {', '.join(bad)}" if bad else f"{len(scenarios)} scenario(s) met",
+            }
+        )
     for field, label in (("max_rto_s", "RTO"), ("max_rpo_s", "RPO")):
         limit = getattr(criteria, field, None) if criteria else None
         if limit is None:
             continue
         key = field.removeprefix("max_")
-        over = [f"{s['name']} ({_fmt(s['measured'].get(key))})" for s in scenarios
-                if s["measured"].get(key) is None or s["measured"][key] > limit]
-        checks.append({"criterion": f"{label} ≤ {limit:g} s (plan override)", "ok": not over,
-                       "detail": f"over: {', '.join(over)}" if over else "all within"})
+        over = [
+            f"{s['name']} ({_fmt(s['measured'].get(key))})"
+            for s in scenarios
+            if s["measured"].get(key) is None or s["measured"][key] > limit
+        ]
+        checks.append(
+            {
+                "criterion": f"{label} ≤ {limit:g} s (plan override)",
+                "ok": not over,
+                "detail": f"over: {', '.join(over)}" if over else "all within",
+            }
+        )
     return {"passed": all(c["ok"] for c in checks), "checks": checks}
 
 
@@ -158,10 +203,19 @@ def _fmt(value: Any) -> str:
 class RecordBuilder:
     """Collects one drill run and writes it, chained, at `finish()`. Not thread-safe; one per run."""
 
-    def __init__(self, reports_dir: str | Path | None = None, plan: DrillPlan | None = None, target: str = "local",
-                 environment: str = "lab", operator: str | None = None,
-                 approvals: list[Approval | dict[str, Any]] | None = None, started: datetime | None = None,
-                 path: str = "gherkin", experiment: dict[str, Any] | None = None, live: bool = True):
+    def __init__(
+        self,
+        reports_dir: str | Path | None = None,
+        plan: DrillPlan | None = None,
+        target: str = "local",
+        environment: str = "lab",
+        operator: str | None = None,
+        approvals: list[Approval | dict[str, Any]] | None = None,
+        started: datetime | None = None,
+        path: str = "gherkin",
+        experiment: dict[str, Any] | None = None,
+        live: bool = True,
+    ):
         if path not in PATHS:
             raise HarnessError(f"record path '{path}' is not one of {', '.join(PATHS)}")
         self.path, self.experiment = path, clean(experiment) if experiment else None
@@ -169,9 +223,9 @@ class RecordBuilder:
         self.plan = plan
         self.target, self.environment = target, environment
         self.operator = operator or default_operator()
-        self.started = started or datetime.now(timezone.utc)
+        self.started = started or datetime.now(UTC)
         if self.started.tzinfo is None:
-            self.started = self.started.replace(tzinfo=timezone.utc)
+            self.started = self.started.replace(tzinfo=UTC)
         self.approvals = [self._approval(a) for a in approvals or []]
         self.id = new_record_id(self.started)
         self._timeline: list[dict[str, Any]] = []
@@ -201,11 +255,22 @@ class RecordBuilder:
             fh = open(self.live_path, "x", encoding="utf-8")
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held while the run lives: verify tells running apart
             self._live_file = fh
-            self._live_line("header", {
-                "schema": SCHEMA, "id": self.id, "path": self.path, "experiment": self.experiment,
-                "plan": self.plan.name if self.plan else None, "target": self.target,
-                "environment": self.environment, "operator": self.operator, "host": socket.gethostname(),
-                "pid": os.getpid(), "started": utc_iso(self.started)})
+            self._live_line(
+                "header",
+                {
+                    "schema": SCHEMA,
+                    "id": self.id,
+                    "path": self.path,
+                    "experiment": self.experiment,
+                    "plan": self.plan.name if self.plan else None,
+                    "target": self.target,
+                    "environment": self.environment,
+                    "operator": self.operator,
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "started": utc_iso(self.started),
+                },
+            )
             for pending in self._live_pending:
                 self._live_line(*pending)
             self._live_pending.clear()
@@ -255,11 +320,18 @@ class RecordBuilder:
         self._timeline.append(entry)
         self._live("event", entry)
 
-    def scenario(self, name: str, feature: str | None = None, tags: list[str] | None = None,
-                 objective_key: str | None = None, objective_source: str | None = None,
-                 measurement: dict[str, Any] | Any | None = None,
-                 status: Literal["passed", "failed", "broken"] = "passed", verdict_name: str | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def scenario(
+        self,
+        name: str,
+        feature: str | None = None,
+        tags: list[str] | None = None,
+        objective_key: str | None = None,
+        objective_source: str | None = None,
+        measurement: dict[str, Any] | Any | None = None,
+        status: Literal["passed", "failed", "broken"] = "passed",
+        verdict_name: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         """One scenario's outcome; `measurement` is the measurement engine's result (dict or pydantic model).
         `verdict_name`: the judgement's word (harness.measure.judgement), by default taken from the result.
         `extra`: path-specific fields kept beside the scenario (e.g. the probes a `drill measure` used)."""
@@ -317,18 +389,26 @@ class RecordBuilder:
                 rel = f.relative_to(base).as_posix()
                 if not rel.startswith("records/"):
                     files[rel] = f
-        return [{"path": rel, "sha256": chain_mod.file_sha256(f), "size": f.stat().st_size}
-                for rel, f in sorted(files.items())]
+        return [
+            {"path": rel, "sha256": chain_mod.file_sha256(f), "size": f.stat().st_size}
+            for rel, f in sorted(files.items())
+        ]
 
     def to_dict(self, ended: datetime | None = None) -> dict[str, Any]:
-        ended = ended or datetime.now(timezone.utc)
+        ended = ended or datetime.now(UTC)
         plan = None
         if self.plan is not None:
             # The plan's people, scope and criteria are copied in: the plan file may change after the drill.
-            plan = {"name": self.plan.name, "type": self.plan.type.value,
-                    "file": self.plan.path.name if self.plan.path else None, "sha256": self.plan.sha256,
-                    **self.plan.model_dump(mode="json", include={"description", "scope", "window", "participants",
-                                                                 "approvers", "success_criteria"})}
+            plan = {
+                "name": self.plan.name,
+                "type": self.plan.type.value,
+                "file": self.plan.path.name if self.plan.path else None,
+                "sha256": self.plan.sha256,
+                **self.plan.model_dump(
+                    mode="json",
+                    include={"description", "scope", "window", "participants", "approvers", "success_criteria"},
+                ),
+            }
         return {
             "schema": SCHEMA,
             "id": self.id,
@@ -348,8 +428,12 @@ class RecordBuilder:
             "outcome": evaluate_outcome(self._scenarios, self.plan),
             # Records written before harness_version/lock_sha256 existed lack them; verify hashes whatever
             # an entry holds, so those still verify, and readers must treat both as optional.
-            "harness": {"version": harness.__version__, **git_revision(), "harness_version": harness_version(),
-                        "lock_sha256": lock_sha256()},
+            "harness": {
+                "version": harness.__version__,
+                **git_revision(),
+                "harness_version": harness_version(),
+                "lock_sha256": lock_sha256(),
+            },
             "evidence": self._evidence_entries(),
         }
 
@@ -384,8 +468,9 @@ def find_record(reports: str | Path | None, record_id: str | None) -> dict[str, 
         return records[-1]
     hits = [r for r in records if r["id"] == record_id] or [r for r in records if r["id"].startswith(record_id)]
     if len(hits) != 1:
-        raise HarnessError(f"record '{record_id}': {'no match' if not hits else 'ambiguous prefix'} in "
-                           f"{paths.records_dir(reports)}")
+        raise HarnessError(
+            f"record '{record_id}': {'no match' if not hits else 'ambiguous prefix'} in {paths.records_dir(reports)}"
+        )
     return hits[0]
 
 
@@ -401,8 +486,11 @@ def experiment_sha256(source: str | Path | None, experiment: dict[str, Any] | No
     if path is not None and path.is_file():
         return {"file": path.name, "sha256": chain_mod.file_sha256(path), "sha256_of": "file"}
     body = {k: v for k, v in (experiment or {}).items() if k != "dry"}
-    return {"file": str(source) if source else None, "sha256_of": "canonical-json",
-            "sha256": hashlib.sha256(chain_mod.canonical_json(clean(body))).hexdigest()}
+    return {
+        "file": str(source) if source else None,
+        "sha256_of": "canonical-json",
+        "sha256": hashlib.sha256(chain_mod.canonical_json(clean(body))).hexdigest(),
+    }
 
 
 class LiveRecord:
@@ -428,14 +516,20 @@ class LiveRecord:
             try:
                 line = json.loads(text)
                 body = {k: v for k, v in line.items() if k != "hash"}
-                ok = (line.get("seq") == n and line.get("prev") == prev
-                      and hashlib.sha256(chain_mod.canonical_json(body)).hexdigest() == line.get("hash"))
+                ok = (
+                    line.get("seq") == n
+                    and line.get("prev") == prev
+                    and hashlib.sha256(chain_mod.canonical_json(body)).hexdigest() == line.get("hash")
+                )
             except (ValueError, AttributeError):
                 ok, line = False, {}
             if not ok:
                 # a run killed mid-write can leave a torn last line; anything else was edited
-                self.damage = (f"its last line ({n}) is torn" if n == len(raw) and not text.endswith("}")
-                               else f"line {n} was changed")
+                self.damage = (
+                    f"its last line ({n}) is torn"
+                    if n == len(raw) and not text.endswith("}")
+                    else f"line {n} was changed"
+                )
                 break
             prev, self.lines = line["hash"], n
             if line.get("kind") == "header":
@@ -449,8 +543,10 @@ class LiveRecord:
 
     def describe(self) -> str:
         last = f"last event '{self.last['kind']}' at {self.last['at']}" if self.last else "no event after its header"
-        return (f"{self.header.get('path') or 'drill'} run started {self.started or '?'} by "
-                f"{self.header.get('operator') or '?'}; {last}; {self.lines} line(s) in {self.file.name}")
+        return (
+            f"{self.header.get('path') or 'drill'} run started {self.started or '?'} by "
+            f"{self.header.get('operator') or '?'}; {last}; {self.lines} line(s) in {self.file.name}"
+        )
 
 
 def _locked(path: Path) -> bool:

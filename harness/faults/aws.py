@@ -91,9 +91,15 @@ class FaultPlan:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"fault": self.fault, "action": self.action, "region": self.region,
-                "resources": [r.model_dump(exclude_none=True) for r in self.resources], "calls": self.calls,
-                "undo": self.undo, "notes": self.notes}
+        return {
+            "fault": self.fault,
+            "action": self.action,
+            "region": self.region,
+            "resources": [r.model_dump(exclude_none=True) for r in self.resources],
+            "calls": self.calls,
+            "undo": self.undo,
+            "notes": self.notes,
+        }
 
     def lines(self) -> list[str]:
         out = [self.action, f"region: {self.region}"]
@@ -113,17 +119,25 @@ def _clearance(configuration: Configuration) -> safety.Clearance:
         from harness.targets.file import load_target
 
         target = load_target(str(conf(configuration, "drill_target")))
-        clearance = safety.preflight(target.guard, os.environ.get("DRILL_APPROVAL") or None,
-                                     os.environ.get("DRILL_APPROVER") or None, region=region_of(target.configuration))
+        clearance = safety.preflight(
+            target.guard,
+            os.environ.get("DRILL_APPROVAL") or None,
+            os.environ.get("DRILL_APPROVER") or None,
+            region=region_of(target.configuration),
+        )
     if clearance is None:
-        raise safety.SafetyRefused("no safety preflight ran in this process (who we are, allowlist, approval): "
-                                   "run through `drill`, or give configuration drill_target; nothing was touched")
+        raise safety.SafetyRefused(
+            "no safety preflight ran in this process (who we are, allowlist, approval): "
+            "run through `drill`, or give configuration drill_target; nothing was touched"
+        )
     if clearance.provider != "aws" or clearance.identity is None:
         raise safety.SafetyRefused(f"the safety clearance is for a {clearance.provider} target, not AWS")
     region = region_of(configuration)
     if region != clearance.identity.region:
-        raise safety.SafetyRefused(f"AWS region {region} is not the region preflight checked "
-                                   f"({clearance.identity.region}); nothing was touched")
+        raise safety.SafetyRefused(
+            f"AWS region {region} is not the region preflight checked "
+            f"({clearance.identity.region}); nothing was touched"
+        )
     return clearance
 
 
@@ -137,9 +151,13 @@ def _cleared(plan: FaultPlan, configuration: Configuration) -> safety.Clearance:
 # Like every other fault (harness.faults.runner, harness.faults.k8s), an AWS fault writes intend -> undo record ->
 # act -> injected into the harness intent log, so `drill fault pending` lists it and `drill recover` in a fresh
 # process (after a kill -9) replays its undo. The records carry region, profile and account: nothing else needed.
-UNDO_KINDS = {"start-instances": "aws_start_instances", "set-subnets": "aws_set_subnets",
-              "s3-remove-delete-marker": "aws_s3_restore_object",
-              "delete-restored-instance": "aws_delete_restored_instance", "fis-restore": "aws_fis_restore"}
+UNDO_KINDS = {
+    "start-instances": "aws_start_instances",
+    "set-subnets": "aws_set_subnets",
+    "s3-remove-delete-marker": "aws_s3_restore_object",
+    "delete-restored-instance": "aws_delete_restored_instance",
+    "fis-restore": "aws_fis_restore",
+}
 
 
 def _undo_record(plan: FaultPlan, configuration: Configuration, clearance: safety.Clearance) -> dict[str, Any]:
@@ -147,9 +165,13 @@ def _undo_record(plan: FaultPlan, configuration: Configuration, clearance: safet
     kind = plan.undo_record.get("kind", "none")
     if kind == "none":
         return {"kind": "noop", "reason": plan.undo}
-    return {**plan.undo_record, "kind": UNDO_KINDS[kind], "region": plan.region,
-            "profile": conf(configuration, "aws_profile_name") or None,
-            "account": clearance.identity.account if clearance.identity else None}
+    return {
+        **plan.undo_record,
+        "kind": UNDO_KINDS[kind],
+        "region": plan.region,
+        "profile": conf(configuration, "aws_profile_name") or None,
+        "account": clearance.identity.account if clearance.identity else None,
+    }
 
 
 def _caller_args() -> dict[str, Any]:
@@ -159,13 +181,13 @@ def _caller_args() -> dict[str, Any]:
 
     frame = sys._getframe(2)
     code = frame.f_code
-    names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
-    return {n: _jsonable(frame.f_locals.get(n)) for n in names
-            if n not in ("configuration", "secrets", "intent_log")}
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    return {n: _jsonable(frame.f_locals.get(n)) for n in names if n not in ("configuration", "secrets", "intent_log")}
 
 
-def _inject(plan: FaultPlan, configuration: Configuration, act: Callable[[], Any],
-            intent_log: str | None = None) -> dict[str, Any]:
+def _inject(
+    plan: FaultPlan, configuration: Configuration, act: Callable[[], Any], intent_log: str | None = None
+) -> dict[str, Any]:
     """Clearance and blast radius, then intend -> undo record (fsync'd) -> the changing call -> injected. A
     failing call undoes what was recorded before the error propagates (as harness.faults.runner.inject does)."""
     from harness.faults import runner
@@ -197,16 +219,25 @@ def resolve_zone(zone: str, configuration: Configuration = None) -> str:
         return _instance(writer, configuration)["AvailabilityZone"]
     if zone == "@cache-primary-zone":
         group = _replication_group(str(conf(configuration, "elasticache_group_id", "")), configuration)
-        primary = next((m for ng in group.get("NodeGroups", []) for m in ng.get("NodeGroupMembers", [])
-                        if m.get("CurrentRole") == "primary"), None)
+        primary = next(
+            (
+                m
+                for ng in group.get("NodeGroups", [])
+                for m in ng.get("NodeGroupMembers", [])
+                if m.get("CurrentRole") == "primary"
+            ),
+            None,
+        )
         if primary is None:
             raise HarnessError(f"replication group {group['ReplicationGroupId']}: no primary node right now")
         return primary["PreferredAvailabilityZone"]
     if zone in ZONE_ALIASES:
         zones = conf(configuration, "zones") or {}
         if zone not in zones:
-            raise HarnessError(f"zone {zone}: map the vocabulary's zones to AZs in the target's configuration "
-                               f"`zones` (e.g. {{az-a: {region_of(configuration)}a}})")
+            raise HarnessError(
+                f"zone {zone}: map the vocabulary's zones to AZs in the target's configuration "
+                f"`zones` (e.g. {{az-a: {region_of(configuration)}a}})"
+            )
         return str(zones[zone])
     if zone.startswith("@"):
         raise HarnessError(f"zone {zone}: unknown dynamic value; known: @primary-zone, @cache-primary-zone")
@@ -225,44 +256,80 @@ def _instance(instance_id: str, configuration: Configuration) -> dict[str, Any]:
     return client("rds", configuration).describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]
 
 
-def plan_rds_cluster_failover(cluster_id: str, target_instance: str | None = None,
-                              configuration: Configuration = None) -> FaultPlan:
+def plan_rds_cluster_failover(
+    cluster_id: str, target_instance: str | None = None, configuration: Configuration = None
+) -> FaultPlan:
     cluster = _cluster(cluster_id, configuration)
     tags = _tags(cluster.get("TagList"))
     members = cluster.get("DBClusterMembers", [])
     writer = next((m["DBInstanceIdentifier"] for m in members if m.get("IsClusterWriter")), None)
     readers = [m["DBInstanceIdentifier"] for m in members if not m.get("IsClusterWriter")]
     if writer is None or not readers:
-        raise HarnessError(f"RDS cluster {cluster_id}: a failover needs a writer and at least one reader "
-                           f"(members: {', '.join(m['DBInstanceIdentifier'] for m in members) or 'none'})")
+        raise HarnessError(
+            f"RDS cluster {cluster_id}: a failover needs a writer and at least one reader "
+            f"(members: {', '.join(m['DBInstanceIdentifier'] for m in members) or 'none'})"
+        )
     if target_instance is not None and target_instance not in readers:
-        raise HarnessError(f"RDS cluster {cluster_id}: {target_instance} is not one of its readers ({', '.join(readers)})")
+        raise HarnessError(
+            f"RDS cluster {cluster_id}: {target_instance} is not one of its readers ({', '.join(readers)})"
+        )
     promoted = target_instance or sorted(readers)[0]
     w, p = _instance(writer, configuration), _instance(promoted, configuration)
-    resources = [Resource(kind="rds-cluster", id=cluster_id, tags=tags, state=cluster.get("Status", ""), acted=False),
-                 Resource(kind="rds-instance", id=writer, az=w.get("AvailabilityZone"), role="writer -> reader",
-                          tags=_tags(w.get("TagList")) or tags, state=w.get("DBInstanceStatus", "")),
-                 Resource(kind="rds-instance", id=promoted, az=p.get("AvailabilityZone"), role="reader -> writer",
-                          tags=_tags(p.get("TagList")) or tags, state=p.get("DBInstanceStatus", ""), acted=False)]
-    return FaultPlan(fault="db-primary-crash", action=f"fail over Aurora cluster {cluster_id}: writer {writer} -> {promoted}",
-                     region=region_of(configuration), resources=resources,
-                     calls=[f"rds:FailoverDBCluster({cluster_id}, target={promoted})"],
-                     undo=f"none needed ({writer} rejoins as a reader); to fail back: rds_cluster_failover "
-                          f"target_instance={writer}",
-                     undo_record={"kind": "none", "old_writer": writer})
+    resources = [
+        Resource(kind="rds-cluster", id=cluster_id, tags=tags, state=cluster.get("Status", ""), acted=False),
+        Resource(
+            kind="rds-instance",
+            id=writer,
+            az=w.get("AvailabilityZone"),
+            role="writer -> reader",
+            tags=_tags(w.get("TagList")) or tags,
+            state=w.get("DBInstanceStatus", ""),
+        ),
+        Resource(
+            kind="rds-instance",
+            id=promoted,
+            az=p.get("AvailabilityZone"),
+            role="reader -> writer",
+            tags=_tags(p.get("TagList")) or tags,
+            state=p.get("DBInstanceStatus", ""),
+            acted=False,
+        ),
+    ]
+    return FaultPlan(
+        fault="db-primary-crash",
+        action=f"fail over Aurora cluster {cluster_id}: writer {writer} -> {promoted}",
+        region=region_of(configuration),
+        resources=resources,
+        calls=[f"rds:FailoverDBCluster({cluster_id}, target={promoted})"],
+        undo=f"none needed ({writer} rejoins as a reader); to fail back: rds_cluster_failover target_instance={writer}",
+        undo_record={"kind": "none", "old_writer": writer},
+    )
 
 
-def rds_cluster_failover(cluster_id: str, target_instance: str | None = None, configuration: Configuration = None,
-                         secrets: Any = None,
-                         intent_log: str | None = None) -> dict[str, Any]:
+def rds_cluster_failover(
+    cluster_id: str,
+    target_instance: str | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
     """Aurora cluster failover (plan 5.1.1): the writer flips to a reader (`target_instance` or the first)."""
     from chaosaws.rds.actions import failover_db_cluster
 
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = plan_rds_cluster_failover(cluster_id, target_instance, configuration)
     promoted = next(r.id for r in plan.resources if r.role == "reader -> writer")
-    out = _inject(plan, configuration, intent_log=intent_log, act=lambda: failover_db_cluster(
-        cluster_id, target_db_instance_identifier=promoted, configuration=_ctk_config(configuration), secrets=secrets))
+    out = _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: failover_db_cluster(
+            cluster_id,
+            target_db_instance_identifier=promoted,
+            configuration=_ctk_config(configuration),
+            secrets=secrets,
+        ),
+    )
     out["detail"] = {"cluster": cluster_id, "old_writer": plan.undo_record["old_writer"], "new_writer": promoted}
     return out
 
@@ -270,68 +337,110 @@ def rds_cluster_failover(cluster_id: str, target_instance: str | None = None, co
 def plan_rds_instance_failover(instance_id: str, configuration: Configuration = None) -> FaultPlan:
     inst = _instance(instance_id, configuration)
     if not inst.get("MultiAZ"):
-        raise HarnessError(f"RDS instance {instance_id} is not Multi-AZ: a reboot with failover would be a plain "
-                           "outage with no standby to take over")
+        raise HarnessError(
+            f"RDS instance {instance_id} is not Multi-AZ: a reboot with failover would be a plain "
+            "outage with no standby to take over"
+        )
     az, standby = inst.get("AvailabilityZone"), inst.get("SecondaryAvailabilityZone")
-    return FaultPlan(fault="db-primary-crash", action=f"reboot Multi-AZ RDS instance {instance_id} with failover "
-                                                      f"({az} -> standby in {standby or '?'})",
-                     region=region_of(configuration),
-                     resources=[Resource(kind="rds-instance", id=instance_id, az=az, role="primary -> standby",
-                                         tags=_tags(inst.get("TagList")), state=inst.get("DBInstanceStatus", ""))],
-                     calls=[f"rds:RebootDBInstance({instance_id}, ForceFailover=true)"],
-                     undo="none needed (the old primary host becomes the standby); reboot with failover again to go back",
-                     undo_record={"kind": "none", "old_az": az})
+    return FaultPlan(
+        fault="db-primary-crash",
+        action=f"reboot Multi-AZ RDS instance {instance_id} with failover ({az} -> standby in {standby or '?'})",
+        region=region_of(configuration),
+        resources=[
+            Resource(
+                kind="rds-instance",
+                id=instance_id,
+                az=az,
+                role="primary -> standby",
+                tags=_tags(inst.get("TagList")),
+                state=inst.get("DBInstanceStatus", ""),
+            )
+        ],
+        calls=[f"rds:RebootDBInstance({instance_id}, ForceFailover=true)"],
+        undo="none needed (the old primary host becomes the standby); reboot with failover again to go back",
+        undo_record={"kind": "none", "old_az": az},
+    )
 
 
-def rds_instance_failover(instance_id: str, configuration: Configuration = None, secrets: Any = None,
-                          intent_log: str | None = None) -> dict[str, Any]:
+def rds_instance_failover(
+    instance_id: str, configuration: Configuration = None, secrets: Any = None, intent_log: str | None = None
+) -> dict[str, Any]:
     """RDS Multi-AZ failover (plan 5.1.1): reboot with ForceFailover; the standby becomes the primary."""
     from chaosaws.rds.actions import reboot_db_instance
 
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = plan_rds_instance_failover(instance_id, configuration)
-    return _inject(plan, configuration, intent_log=intent_log, act=lambda: reboot_db_instance(
-        instance_id, force_failover=True, configuration=_ctk_config(configuration), secrets=secrets))
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: reboot_db_instance(
+            instance_id, force_failover=True, configuration=_ctk_config(configuration), secrets=secrets
+        ),
+    )
 
 
-def plan_rds_point_in_time_restore(source_instance: str, target_instance: str, restore_time: str | None = None,
-                                   configuration: Configuration = None) -> FaultPlan:
+def plan_rds_point_in_time_restore(
+    source_instance: str, target_instance: str, restore_time: str | None = None, configuration: Configuration = None
+) -> FaultPlan:
     src = _instance(source_instance, configuration)
     rds = client("rds", configuration)
     existing = [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]]
     if target_instance in existing:
         raise HarnessError(f"RDS instance {target_instance} already exists: a point-in-time restore creates a new one")
     when = restore_time or f"latest restorable time ({src.get('LatestRestorableTime', '?')})"
-    return FaultPlan(fault="pitr", action=f"restore RDS instance {source_instance} to {when} as new instance "
-                                          f"{target_instance} (plan 4.3.1)",
-                     region=region_of(configuration),
-                     resources=[Resource(kind="rds-instance", id=source_instance, az=src.get("AvailabilityZone"),
-                                         role="source (read only)", tags=_tags(src.get("TagList")), acted=False),
-                                Resource(kind="rds-instance-new", id=target_instance, role="created",
-                                         az=src.get("AvailabilityZone"))],
-                     calls=[f"rds:RestoreDBInstanceToPointInTime({source_instance} -> {target_instance})"],
-                     undo=f"delete the restored instance {target_instance} (only it, tagged drill-restored-from)",
-                     undo_record={"kind": "delete-restored-instance", "instance": target_instance})
+    return FaultPlan(
+        fault="pitr",
+        action=f"restore RDS instance {source_instance} to {when} as new instance {target_instance} (plan 4.3.1)",
+        region=region_of(configuration),
+        resources=[
+            Resource(
+                kind="rds-instance",
+                id=source_instance,
+                az=src.get("AvailabilityZone"),
+                role="source (read only)",
+                tags=_tags(src.get("TagList")),
+                acted=False,
+            ),
+            Resource(kind="rds-instance-new", id=target_instance, role="created", az=src.get("AvailabilityZone")),
+        ],
+        calls=[f"rds:RestoreDBInstanceToPointInTime({source_instance} -> {target_instance})"],
+        undo=f"delete the restored instance {target_instance} (only it, tagged drill-restored-from)",
+        undo_record={"kind": "delete-restored-instance", "instance": target_instance},
+    )
 
 
-def rds_point_in_time_restore(source_instance: str, target_instance: str, restore_time: str | None = None,
-                              configuration: Configuration = None, secrets: Any = None,
-                              intent_log: str | None = None) -> dict[str, Any]:
+def rds_point_in_time_restore(
+    source_instance: str,
+    target_instance: str,
+    restore_time: str | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
     """Point-in-time restore of an RDS instance to a NEW instance (plan 4.3.1); the source is only read.
     `restore_time`: ISO 8601 UTC, default the latest restorable time."""
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = plan_rds_point_in_time_restore(source_instance, target_instance, restore_time, configuration)
     src = next(r for r in plan.resources if r.role.startswith("source"))
-    args: dict[str, Any] = {"SourceDBInstanceIdentifier": source_instance, "TargetDBInstanceIdentifier": target_instance,
-                            "Tags": [*({"Key": k, "Value": v} for k, v in (src.tags or {}).items()
-                                       if k != "drill-restored-from"),
-                                     {"Key": "drill-restored-from", "Value": source_instance}]}
+    args: dict[str, Any] = {
+        "SourceDBInstanceIdentifier": source_instance,
+        "TargetDBInstanceIdentifier": target_instance,
+        "Tags": [
+            *({"Key": k, "Value": v} for k, v in (src.tags or {}).items() if k != "drill-restored-from"),
+            {"Key": "drill-restored-from", "Value": source_instance},
+        ],
+    }
     if restore_time:
         args["RestoreTime"] = datetime.fromisoformat(restore_time.replace("Z", "+00:00"))
     else:
         args["UseLatestRestorableTime"] = True
-    return _inject(plan, configuration, intent_log=intent_log,
-                   act=lambda: client("rds", configuration).restore_db_instance_to_point_in_time(**args))
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: client("rds", configuration).restore_db_instance_to_point_in_time(**args),
+    )
 
 
 def rds_cluster_writer(cluster_id: str, configuration: Configuration = None) -> str:
@@ -348,8 +457,9 @@ def rds_instance_status(instance_id: str, configuration: Configuration = None) -
     return _instance(instance_id, configuration).get("DBInstanceStatus", "unknown")
 
 
-def wait_cluster_writer_change(cluster_id: str, old_writer: str, timeout: float = 600, poll: float = 5,
-                               configuration: Configuration = None) -> str:
+def wait_cluster_writer_change(
+    cluster_id: str, old_writer: str, timeout: float = 600, poll: float = 5, configuration: Configuration = None
+) -> str:
     """Block until the writer is not `old_writer` (returns the new writer); HarnessError after `timeout`."""
     deadline = time.monotonic() + float(timeout)
     while True:
@@ -369,43 +479,67 @@ def _replication_group(group_id: str, configuration: Configuration) -> dict[str,
     return ec.describe_replication_groups(ReplicationGroupId=group_id)["ReplicationGroups"][0]
 
 
-def plan_elasticache_failover(replication_group_id: str, node_group_id: str = "0001",
-                              configuration: Configuration = None) -> FaultPlan:
+def plan_elasticache_failover(
+    replication_group_id: str, node_group_id: str = "0001", configuration: Configuration = None
+) -> FaultPlan:
     group = _replication_group(replication_group_id, configuration)
     if group.get("AutomaticFailover") not in ("enabled", "enabling"):
-        raise HarnessError(f"replication group {replication_group_id}: automatic failover is "
-                           f"{group.get('AutomaticFailover', 'disabled')}; TestFailover needs it enabled")
+        raise HarnessError(
+            f"replication group {replication_group_id}: automatic failover is "
+            f"{group.get('AutomaticFailover', 'disabled')}; TestFailover needs it enabled"
+        )
     groups = {ng.get("NodeGroupId"): ng for ng in group.get("NodeGroups", [])}
     if node_group_id not in groups:
-        raise HarnessError(f"replication group {replication_group_id}: no node group {node_group_id} "
-                           f"(has: {', '.join(sorted(map(str, groups))) or 'none'})")
+        raise HarnessError(
+            f"replication group {replication_group_id}: no node group {node_group_id} "
+            f"(has: {', '.join(sorted(map(str, groups))) or 'none'})"
+        )
     members = groups[node_group_id].get("NodeGroupMembers", [])
-    resources = [Resource(kind="replication-group", id=replication_group_id, state=group.get("Status", ""),
-                          acted=False)]
+    resources = [
+        Resource(kind="replication-group", id=replication_group_id, state=group.get("Status", ""), acted=False)
+    ]
     for m in members:
         primary = m.get("CurrentRole") == "primary"
-        resources.append(Resource(kind="cache-node", id=m["CacheClusterId"], az=m.get("PreferredAvailabilityZone"),
-                                  role="primary -> replica" if primary else "replica (may be promoted)",
-                                  acted=primary))
-    return FaultPlan(fault="cache-primary-crash",
-                     action=f"ElastiCache TestFailover of {replication_group_id} shard {node_group_id}",
-                     region=region_of(configuration), resources=resources,
-                     calls=[f"elasticache:TestFailover({replication_group_id}, {node_group_id})"],
-                     undo="none needed (a replica is promoted, the old primary comes back as a replica)",
-                     undo_record={"kind": "none"},
-                     notes=["AWS allows TestFailover on at most 5 shards per rolling 24 h"])
+        resources.append(
+            Resource(
+                kind="cache-node",
+                id=m["CacheClusterId"],
+                az=m.get("PreferredAvailabilityZone"),
+                role="primary -> replica" if primary else "replica (may be promoted)",
+                acted=primary,
+            )
+        )
+    return FaultPlan(
+        fault="cache-primary-crash",
+        action=f"ElastiCache TestFailover of {replication_group_id} shard {node_group_id}",
+        region=region_of(configuration),
+        resources=resources,
+        calls=[f"elasticache:TestFailover({replication_group_id}, {node_group_id})"],
+        undo="none needed (a replica is promoted, the old primary comes back as a replica)",
+        undo_record={"kind": "none"},
+        notes=["AWS allows TestFailover on at most 5 shards per rolling 24 h"],
+    )
 
 
-def elasticache_failover(replication_group_id: str, node_group_id: str = "0001", configuration: Configuration = None,
-                         secrets: Any = None,
-                         intent_log: str | None = None) -> dict[str, Any]:
+def elasticache_failover(
+    replication_group_id: str,
+    node_group_id: str = "0001",
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
     """ElastiCache replication-group failover (plan 5.1.3) through TestFailover. boto3 directly: the
     chaostoolkit-aws `test_failover` makes the same single call but skips the plan."""
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = plan_elasticache_failover(replication_group_id, node_group_id, configuration)
-    return _inject(plan, configuration, intent_log=intent_log,
-                   act=lambda: client("elasticache", configuration).test_failover(
-        ReplicationGroupId=replication_group_id, NodeGroupId=node_group_id))
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: client("elasticache", configuration).test_failover(
+            ReplicationGroupId=replication_group_id, NodeGroupId=node_group_id
+        ),
+    )
 
 
 # -- EC2 and Auto Scaling by AZ --------------------------------------------------------------------------------
@@ -413,8 +547,9 @@ def _tag_filters(tags: dict[str, str] | None) -> list[dict[str, Any]]:
     return [{"Name": f"tag:{k}", "Values": [v]} for k, v in (tags or {}).items()]
 
 
-def _instances(az: str | None, tags: dict[str, str] | None, states: list[str], configuration: Configuration
-               ) -> list[dict[str, Any]]:
+def _instances(
+    az: str | None, tags: dict[str, str] | None, states: list[str], configuration: Configuration
+) -> list[dict[str, Any]]:
     filters = [{"Name": "instance-state-name", "Values": states}, *_tag_filters(tags)]
     if az:
         filters.append({"Name": "availability-zone", "Values": [az]})
@@ -422,8 +557,9 @@ def _instances(az: str | None, tags: dict[str, str] | None, states: list[str], c
     return [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
 
 
-def plan_ec2_az_outage(zone: str, tags: dict[str, str] | None = None, mode: str = "stop",
-                       configuration: Configuration = None) -> FaultPlan:
+def plan_ec2_az_outage(
+    zone: str, tags: dict[str, str] | None = None, mode: str = "stop", configuration: Configuration = None
+) -> FaultPlan:
     if mode not in ("stop", "terminate"):
         raise HarnessError(f"mode {mode!r}: stop or terminate")
     az = resolve_zone(zone, configuration)
@@ -431,20 +567,41 @@ def plan_ec2_az_outage(zone: str, tags: dict[str, str] | None = None, mode: str 
     if not found:
         raise HarnessError(f"no running EC2 instance in {az}" + (f" with tags {tags}" if tags else ""))
     ids = sorted(i["InstanceId"] for i in found)
-    resources = [Resource(kind="ec2-instance", id=i["InstanceId"], az=i["Placement"]["AvailabilityZone"],
-                          role=mode, tags=_tags(i.get("Tags")), state=i["State"]["Name"]) for i in found]
-    undo = (f"start the {len(ids)} instance(s) again: {', '.join(ids)}" if mode == "stop"
-            else "none possible: terminated instances are gone; their Auto Scaling groups launch replacements")
-    return FaultPlan(fault="az-outage", action=f"{mode} every EC2 instance in {az}"
-                                               + (f" tagged {tags}" if tags else "") + f" ({len(ids)})",
-                     region=region_of(configuration), resources=sorted(resources, key=lambda r: r.id),
-                     calls=[f"ec2:{'StopInstances' if mode == 'stop' else 'TerminateInstances'}({', '.join(ids)})"],
-                     undo=undo, undo_record={"kind": "start-instances" if mode == "stop" else "none", "instance_ids": ids})
+    resources = [
+        Resource(
+            kind="ec2-instance",
+            id=i["InstanceId"],
+            az=i["Placement"]["AvailabilityZone"],
+            role=mode,
+            tags=_tags(i.get("Tags")),
+            state=i["State"]["Name"],
+        )
+        for i in found
+    ]
+    undo = (
+        f"start the {len(ids)} instance(s) again: {', '.join(ids)}"
+        if mode == "stop"
+        else "none possible: terminated instances are gone; their Auto Scaling groups launch replacements"
+    )
+    return FaultPlan(
+        fault="az-outage",
+        action=f"{mode} every EC2 instance in {az}" + (f" tagged {tags}" if tags else "") + f" ({len(ids)})",
+        region=region_of(configuration),
+        resources=sorted(resources, key=lambda r: r.id),
+        calls=[f"ec2:{'StopInstances' if mode == 'stop' else 'TerminateInstances'}({', '.join(ids)})"],
+        undo=undo,
+        undo_record={"kind": "start-instances" if mode == "stop" else "none", "instance_ids": ids},
+    )
 
 
-def ec2_az_outage(zone: str, tags: dict[str, str] | None = None, mode: str = "stop",
-                  configuration: Configuration = None, secrets: Any = None,
-                  intent_log: str | None = None) -> dict[str, Any]:
+def ec2_az_outage(
+    zone: str,
+    tags: dict[str, str] | None = None,
+    mode: str = "stop",
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
     """Stop (or terminate) every EC2 instance of one AZ that carries `tags` (plan 1.3 Single AZ Failure).
     Acts on exactly the instance ids of the plan (chaostoolkit-aws by id), never a fresh query."""
     from chaosaws.ec2.actions import stop_instances, terminate_instances
@@ -453,28 +610,49 @@ def ec2_az_outage(zone: str, tags: dict[str, str] | None = None, mode: str = "st
     plan = plan_ec2_az_outage(zone, tags, mode, configuration)
     ids = plan.undo_record["instance_ids"]
     act = stop_instances if mode == "stop" else terminate_instances
-    return _inject(plan, configuration, intent_log=intent_log,
-                   act=lambda: act(instance_ids=ids, configuration=_ctk_config(configuration), secrets=secrets))
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: act(instance_ids=ids, configuration=_ctk_config(configuration), secrets=secrets),
+    )
 
 
-def plan_asg_terminate(asg_names: list[str], replica: str = "one", zone: str | None = None,
-                       configuration: Configuration = None) -> FaultPlan:
+def plan_asg_terminate(
+    asg_names: list[str], replica: str = "one", zone: str | None = None, configuration: Configuration = None
+) -> FaultPlan:
     """replica: `one` (the first in-service instance by id), `all`, or an instance id; `zone` narrows to one AZ."""
     az = resolve_zone(zone, configuration) if zone else None
-    groups = client("autoscaling", configuration).describe_auto_scaling_groups(
-        AutoScalingGroupNames=list(asg_names))["AutoScalingGroups"]
+    groups = client("autoscaling", configuration).describe_auto_scaling_groups(AutoScalingGroupNames=list(asg_names))[
+        "AutoScalingGroups"
+    ]
     missing = sorted(set(asg_names) - {g["AutoScalingGroupName"] for g in groups})
     if missing:
         raise HarnessError(f"no Auto Scaling group named {', '.join(missing)}")
     context, picked = [], []
     for g in groups:
         tags = {t["Key"]: t["Value"] for t in g.get("Tags", [])}
-        context.append(Resource(kind="autoscaling-group", id=g["AutoScalingGroupName"], tags=tags, acted=False,
-                                state=f"desired {g['DesiredCapacity']}"))
+        context.append(
+            Resource(
+                kind="autoscaling-group",
+                id=g["AutoScalingGroupName"],
+                tags=tags,
+                acted=False,
+                state=f"desired {g['DesiredCapacity']}",
+            )
+        )
         for i in sorted(g.get("Instances", []), key=lambda i: i["InstanceId"]):
             if i.get("LifecycleState") == "InService" and (az is None or i["AvailabilityZone"] == az):
-                picked.append(Resource(kind="ec2-instance", id=i["InstanceId"], az=i["AvailabilityZone"],
-                                       role="terminate", tags=tags, state=i.get("HealthStatus", "")))
+                picked.append(
+                    Resource(
+                        kind="ec2-instance",
+                        id=i["InstanceId"],
+                        az=i["AvailabilityZone"],
+                        role="terminate",
+                        tags=tags,
+                        state=i.get("HealthStatus", ""),
+                    )
+                )
     if replica == "one":
         picked = picked[:1]
     elif replica != "all":
@@ -483,29 +661,46 @@ def plan_asg_terminate(asg_names: list[str], replica: str = "one", zone: str | N
     if not picked:
         raise HarnessError(f"no in-service instance of {', '.join(asg_names)}{where} matches replica={replica}")
     ids = [r.id for r in picked]
-    return FaultPlan(fault="app-crash", action=f"terminate {len(ids)} instance(s) of {', '.join(asg_names)}{where}",
-                     region=region_of(configuration), resources=context + picked,
-                     calls=[f"autoscaling:TerminateInstanceInAutoScalingGroup({i}, ShouldDecrementDesiredCapacity=false)"
-                            for i in ids],
-                     undo="none needed: the group keeps its desired capacity and launches replacements",
-                     undo_record={"kind": "none", "instance_ids": ids})
+    return FaultPlan(
+        fault="app-crash",
+        action=f"terminate {len(ids)} instance(s) of {', '.join(asg_names)}{where}",
+        region=region_of(configuration),
+        resources=context + picked,
+        calls=[
+            f"autoscaling:TerminateInstanceInAutoScalingGroup({i}, ShouldDecrementDesiredCapacity=false)" for i in ids
+        ],
+        undo="none needed: the group keeps its desired capacity and launches replacements",
+        undo_record={"kind": "none", "instance_ids": ids},
+    )
 
 
-def asg_terminate(asg_names: list[str], replica: str = "one", zone: str | None = None,
-                  configuration: Configuration = None, secrets: Any = None,
-                  intent_log: str | None = None) -> dict[str, Any]:
+def asg_terminate(
+    asg_names: list[str],
+    replica: str = "one",
+    zone: str | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
     """Terminate Auto Scaling instances (one, all, or by id; optionally only in one AZ), keeping desired
     capacity so the group must replace them. boto3: chaostoolkit-aws terminates a random pick, not the plan."""
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = plan_asg_terminate(asg_names, replica, zone, configuration)
     asg = client("autoscaling", configuration)
-    return _inject(plan, configuration, intent_log=intent_log,
-                   act=lambda: [asg.terminate_instance_in_auto_scaling_group(
-        InstanceId=i, ShouldDecrementDesiredCapacity=False)["Activity"] for i in plan.undo_record["instance_ids"]])
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: [
+            asg.terminate_instance_in_auto_scaling_group(InstanceId=i, ShouldDecrementDesiredCapacity=False)["Activity"]
+            for i in plan.undo_record["instance_ids"]
+        ],
+    )
 
 
-def ec2_instance_states(zone: str | None = None, tags: dict[str, str] | None = None,
-                        configuration: Configuration = None) -> dict[str, dict[str, int]]:
+def ec2_instance_states(
+    zone: str | None = None, tags: dict[str, str] | None = None, configuration: Configuration = None
+) -> dict[str, dict[str, int]]:
     """Probe: {az: {state: count}} of the EC2 instances carrying `tags` (one AZ or all)."""
     az = resolve_zone(zone, configuration) if zone else None
     out: dict[str, dict[str, int]] = {}
@@ -524,38 +719,62 @@ def plan_alb_remove_az(load_balancer_name: str, zone: str, configuration: Config
     az = resolve_zone(zone, configuration)
     lb = _load_balancer(load_balancer_name, configuration)
     if lb.get("Type") != "application":
-        raise HarnessError(f"load balancer {load_balancer_name} is a {lb.get('Type')} load balancer: its subnets "
-                           "cannot be changed (application load balancers only)")
+        raise HarnessError(
+            f"load balancer {load_balancer_name} is a {lb.get('Type')} load balancer: its subnets "
+            "cannot be changed (application load balancers only)"
+        )
     zones = {z["SubnetId"]: z["ZoneName"] for z in lb.get("AvailabilityZones", [])}
     removed = sorted(s for s, z in zones.items() if z == az)
     kept = sorted(s for s, z in zones.items() if z != az)
     if not removed:
-        raise HarnessError(f"load balancer {load_balancer_name} has no subnet in {az} (zones: {', '.join(sorted(set(zones.values())))})")
+        raise HarnessError(
+            f"load balancer {load_balancer_name} has no subnet in {az} (zones: {', '.join(sorted(set(zones.values())))})"
+        )
     if len({zones[s] for s in kept}) < 2:
-        raise HarnessError(f"load balancer {load_balancer_name}: removing {az} would leave fewer than two AZs, "
-                           "which an application load balancer does not allow")
+        raise HarnessError(
+            f"load balancer {load_balancer_name}: removing {az} would leave fewer than two AZs, "
+            "which an application load balancer does not allow"
+        )
     arn = lb["LoadBalancerArn"]
     tags = _tags(client("elbv2", configuration).describe_tags(ResourceArns=[arn])["TagDescriptions"][0].get("Tags"))
-    return FaultPlan(fault="network-partition", action=f"remove {az} from ALB {load_balancer_name} "
-                                                       f"(subnet {', '.join(removed)})",
-                     region=region_of(configuration),
-                     resources=[Resource(kind="load-balancer", id=load_balancer_name, az=az, role="loses " + az,
-                                         tags=tags, state=lb.get("State", {}).get("Code", ""))],
-                     calls=[f"elbv2:SetSubnets({load_balancer_name}, {', '.join(kept)})"],
-                     undo=f"set the subnets back to {', '.join(sorted(zones))}",
-                     undo_record={"kind": "set-subnets", "arn": arn, "subnets": sorted(zones)})
+    return FaultPlan(
+        fault="network-partition",
+        action=f"remove {az} from ALB {load_balancer_name} (subnet {', '.join(removed)})",
+        region=region_of(configuration),
+        resources=[
+            Resource(
+                kind="load-balancer",
+                id=load_balancer_name,
+                az=az,
+                role="loses " + az,
+                tags=tags,
+                state=lb.get("State", {}).get("Code", ""),
+            )
+        ],
+        calls=[f"elbv2:SetSubnets({load_balancer_name}, {', '.join(kept)})"],
+        undo=f"set the subnets back to {', '.join(sorted(zones))}",
+        undo_record={"kind": "set-subnets", "arn": arn, "subnets": sorted(zones)},
+    )
 
 
-def alb_remove_az(load_balancer_name: str, zone: str, configuration: Configuration = None,
-                  secrets: Any = None,
-                  intent_log: str | None = None) -> dict[str, Any]:
+def alb_remove_az(
+    load_balancer_name: str,
+    zone: str,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
     """Remove one AZ's subnet from an application load balancer (plan 5.5.2). boto3: chaostoolkit-aws
     `set_subnets` needs the new list and keeps no record of the old one."""
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = plan_alb_remove_az(load_balancer_name, zone, configuration)
     kept = plan.calls[0].split(", ", 1)[1].rstrip(")").split(", ")
-    return _inject(plan, configuration, intent_log=intent_log, act=lambda: client("elbv2", configuration)
-                   .set_subnets(LoadBalancerArn=plan.undo_record["arn"], Subnets=kept))
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: client("elbv2", configuration).set_subnets(LoadBalancerArn=plan.undo_record["arn"], Subnets=kept),
+    )
 
 
 def target_health(target_group_arn: str, configuration: Configuration = None) -> dict[str, int]:
@@ -577,51 +796,98 @@ def all_targets_healthy(target_group_arn: str, configuration: Configuration = No
 FIS_TAG_KEY = "AzImpairmentPower"  # the tag the scenario selects its targets by (AWS scenario library)
 
 
-def plan_fis_az_power_interruption(zone: str, role_arn: str, duration: str = "PT10M",
-                                   tags: dict[str, str] | None = None, configuration: Configuration = None) -> FaultPlan:
+def plan_fis_az_power_interruption(
+    zone: str,
+    role_arn: str,
+    duration: str = "PT10M",
+    tags: dict[str, str] | None = None,
+    configuration: Configuration = None,
+) -> FaultPlan:
     az = resolve_zone(zone, configuration)
     if not role_arn or role_arn.startswith("<"):
-        raise HarnessError("the FIS scenario needs role_arn (an IAM role FIS may assume); the harness never "
-                           "creates IAM roles")
+        raise HarnessError(
+            "the FIS scenario needs role_arn (an IAM role FIS may assume); the harness never creates IAM roles"
+        )
     resources = []
     for label, value in (("stop", "StopInstances"), ("ice-asg", "IceAsg")):
         for i in _instances(az, {FIS_TAG_KEY: value}, ["running"], configuration):
-            resources.append(Resource(kind="ec2-instance", id=i["InstanceId"], az=az, role=f"power off ({label})",
-                                      tags=_tags(i.get("Tags")), state=i["State"]["Name"]))
+            resources.append(
+                Resource(
+                    kind="ec2-instance",
+                    id=i["InstanceId"],
+                    az=az,
+                    role=f"power off ({label})",
+                    tags=_tags(i.get("Tags")),
+                    state=i["State"]["Name"],
+                )
+            )
     rds = client("rds", configuration)
     for c in rds.describe_db_clusters()["DBClusters"]:
         if _tags(c.get("TagList")).get(FIS_TAG_KEY) == "DisruptRds":
-            resources.append(Resource(kind="rds-cluster", id=c["DBClusterIdentifier"], az=az,
-                                      role=f"writer failed over out of {az}", tags=_tags(c.get("TagList"))))
-    subnets = client("ec2", configuration).describe_subnets(Filters=[
-        {"Name": "availability-zone", "Values": [az]}, {"Name": f"tag:{FIS_TAG_KEY}", "Values": ["DisruptSubnet"]}])
+            resources.append(
+                Resource(
+                    kind="rds-cluster",
+                    id=c["DBClusterIdentifier"],
+                    az=az,
+                    role=f"writer failed over out of {az}",
+                    tags=_tags(c.get("TagList")),
+                )
+            )
+    subnets = client("ec2", configuration).describe_subnets(
+        Filters=[
+            {"Name": "availability-zone", "Values": [az]},
+            {"Name": f"tag:{FIS_TAG_KEY}", "Values": ["DisruptSubnet"]},
+        ]
+    )
     for s in subnets["Subnets"]:
-        resources.append(Resource(kind="subnet", id=s["SubnetId"], az=az, role="network disrupted",
-                                  tags=_tags(s.get("Tags"))))
-    return FaultPlan(fault="az-outage", action=f"FIS 'AZ Availability: Power Interruption' in {az} for {duration}",
-                     region=region_of(configuration), resources=resources,
-                     calls=["fis:CreateExperimentTemplate(scenario, tags " + json.dumps(tags or {}) + ")",
-                            "fis:StartExperiment"],
-                     undo="stop the FIS experiment(s) tagged " + json.dumps(tags or {}) + " and delete the template; "
-                          "stopped instances start again when the experiment ends",
-                     undo_record={"kind": "fis-restore", "tags": tags or {}},
-                     notes=[f"targets are chosen by FIS at start time by tag {FIS_TAG_KEY}; this list is what the "
-                            "tags select now (ElastiCache groups tagged DisruptElasticache are not listed)"])
+        resources.append(
+            Resource(kind="subnet", id=s["SubnetId"], az=az, role="network disrupted", tags=_tags(s.get("Tags")))
+        )
+    return FaultPlan(
+        fault="az-outage",
+        action=f"FIS 'AZ Availability: Power Interruption' in {az} for {duration}",
+        region=region_of(configuration),
+        resources=resources,
+        calls=["fis:CreateExperimentTemplate(scenario, tags " + json.dumps(tags or {}) + ")", "fis:StartExperiment"],
+        undo="stop the FIS experiment(s) tagged " + json.dumps(tags or {}) + " and delete the template; "
+        "stopped instances start again when the experiment ends",
+        undo_record={"kind": "fis-restore", "tags": tags or {}},
+        notes=[
+            f"targets are chosen by FIS at start time by tag {FIS_TAG_KEY}; this list is what the "
+            "tags select now (ElastiCache groups tagged DisruptElasticache are not listed)"
+        ],
+    )
 
 
-def fis_az_power_interruption(zone: str, role_arn: str, duration: str = "PT10M", tags: dict[str, str] | None = None,
-                              configuration: Configuration = None, secrets: Any = None,
-                              intent_log: str | None = None) -> dict[str, Any]:
+def fis_az_power_interruption(
+    zone: str,
+    role_arn: str,
+    duration: str = "PT10M",
+    tags: dict[str, str] | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
     """The FIS AZ power-interruption scenario (chaostoolkit-aws builds the template), with a plan first."""
     from chaosaws.fis.actions import start_availability_zone_power_interruption_scenario
 
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = plan_fis_az_power_interruption(zone, role_arn, duration, tags, configuration)
     az = resolve_zone(zone, configuration)
-    return _inject(plan, configuration, intent_log=intent_log,
-                   act=lambda: start_availability_zone_power_interruption_scenario(
-        az=az, tags=tags or {}, role_arn=role_arn, autocreate_necessary_role=False, duration=duration,
-        configuration=_ctk_config(configuration), secrets=secrets))
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: start_availability_zone_power_interruption_scenario(
+            az=az,
+            tags=tags or {},
+            role_arn=role_arn,
+            autocreate_necessary_role=False,
+            duration=duration,
+            configuration=_ctk_config(configuration),
+            secrets=secrets,
+        ),
+    )
 
 
 # -- S3: an object deleted, restored from versioning (plan 4.3.4) ----------------------------------------------
@@ -632,15 +898,23 @@ def plan_s3_delete_object(bucket: str, key: str, configuration: Configuration = 
         raise HarnessError(f"bucket {bucket}: versioning is {status or 'off'}; deleting {key} could not be undone")
     head = s3.head_object(Bucket=bucket, Key=key)
     tags = _tags(s3.get_bucket_tagging(Bucket=bucket).get("TagSet")) if _has_tags(s3, bucket) else {}
-    return FaultPlan(fault="object-delete", action=f"delete s3://{bucket}/{key} (a delete marker on a versioned bucket)",
-                     region=region_of(configuration),
-                     resources=[Resource(kind="s3-bucket", id=bucket, tags=tags, acted=False),
-                                Resource(kind="s3-object", id=f"{bucket}/{key}", role="deleted",
-                                         state=f"version {head.get('VersionId')}")],
-                     calls=[f"s3:DeleteObject({bucket}, {key})"],
-                     undo=f"delete the delete marker: version {head.get('VersionId')} is current again",
-                     undo_record={"kind": "s3-remove-delete-marker", "bucket": bucket, "key": key,
-                                  "version_id": head.get("VersionId")})
+    return FaultPlan(
+        fault="object-delete",
+        action=f"delete s3://{bucket}/{key} (a delete marker on a versioned bucket)",
+        region=region_of(configuration),
+        resources=[
+            Resource(kind="s3-bucket", id=bucket, tags=tags, acted=False),
+            Resource(kind="s3-object", id=f"{bucket}/{key}", role="deleted", state=f"version {head.get('VersionId')}"),
+        ],
+        calls=[f"s3:DeleteObject({bucket}, {key})"],
+        undo=f"delete the delete marker: version {head.get('VersionId')} is current again",
+        undo_record={
+            "kind": "s3-remove-delete-marker",
+            "bucket": bucket,
+            "key": key,
+            "version_id": head.get("VersionId"),
+        },
+    )
 
 
 def _has_tags(s3: Any, bucket: str) -> bool:
@@ -653,13 +927,18 @@ def _has_tags(s3: Any, bucket: str) -> bool:
         return False
 
 
-def s3_delete_object(bucket: str, key: str, configuration: Configuration = None, secrets: Any = None,
-                     intent_log: str | None = None) -> dict[str, Any]:
+def s3_delete_object(
+    bucket: str, key: str, configuration: Configuration = None, secrets: Any = None, intent_log: str | None = None
+) -> dict[str, Any]:
     """Delete one object of a versioned bucket; `undo` restores it by removing the delete marker."""
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = plan_s3_delete_object(bucket, key, configuration)
-    return _inject(plan, configuration, intent_log=intent_log,
-                   act=lambda: client("s3", configuration).delete_object(Bucket=bucket, Key=key))
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: client("s3", configuration).delete_object(Bucket=bucket, Key=key),
+    )
 
 
 def s3_restore_object(bucket: str, key: str, configuration: Configuration = None) -> dict[str, Any]:
@@ -677,8 +956,9 @@ def s3_restore_object(bucket: str, key: str, configuration: Configuration = None
 
 
 # -- the one rollback and the undo kinds the intent log replays ---------------------------------------------------
-def undo(id: str, configuration: Configuration = None, secrets: Any = None,
-         intent_log: str | None = None) -> dict[str, Any]:
+def undo(
+    id: str, configuration: Configuration = None, secrets: Any = None, intent_log: str | None = None
+) -> dict[str, Any]:
     """Undo one AWS fault by the id its action returned (the target files' rollback), replaying its undo record
     from the intent log; the same thing `drill fault undo ID` and `drill recover` do. Idempotent: an undone
     fault, or one whose undo is "none needed", does nothing. HarnessError when the undo failed."""
@@ -689,8 +969,12 @@ def undo(id: str, configuration: Configuration = None, secrets: Any = None,
     if not report.ok:
         raise HarnessError(report.line())
     acted = [kind for kind, _ in report.steps if kind != "noop"]
-    return {"id": id, "undone": bool(acted), "steps": [{"kind": k, "outcome": o} for k, o in report.steps],
-            "why": report.note or ("nothing to undo" if not acted else "")}
+    return {
+        "id": id,
+        "undone": bool(acted),
+        "steps": [{"kind": k, "outcome": o} for k, o in report.steps],
+        "why": report.note or ("nothing to undo" if not acted else ""),
+    }
 
 
 def _undo_config(record: dict[str, Any]) -> dict[str, Any]:
@@ -700,8 +984,10 @@ def _undo_config(record: dict[str, Any]) -> dict[str, Any]:
     if record.get("account"):
         who = safety.aws_identity(record["region"], session(config))
         if who.account != record["account"]:
-            raise safety.SafetyRefused(f"undo recorded in AWS account {record['account']} but the credentials now "
-                                       f"are for {who.account} ({who.arn}); nothing was touched")
+            raise safety.SafetyRefused(
+                f"undo recorded in AWS account {record['account']} but the credentials now "
+                f"are for {who.account} ({who.arn}); nothing was touched"
+            )
     return config
 
 
@@ -750,7 +1036,8 @@ def _undo_fis(record: dict[str, Any]) -> str:
     from chaosaws.fis.actions import restore_availability_zone_power_after_interruption
 
     restore_availability_zone_power_after_interruption(
-        tags=record.get("tags") or None, delete_roles_and_policies=False, configuration=_undo_config(record))
+        tags=record.get("tags") or None, delete_roles_and_policies=False, configuration=_undo_config(record)
+    )
     return f"stopped the FIS experiment(s) tagged {json.dumps(record.get('tags') or {})} and deleted the template"
 
 

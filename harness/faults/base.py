@@ -172,7 +172,7 @@ def _explain(cls: type[Fault], error: dict[str, Any]) -> str:
         return f"parameter '{loc}' is required"
     msg = error.get("msg", "invalid")
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     if loc == "parameters" or not error.get("loc"):
         return msg
     return f"parameter '{loc}': {msg} (got {error.get('input')!r})"

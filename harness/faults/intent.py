@@ -100,12 +100,28 @@ class IntentLog:
             os.close(fd)
 
     # -- writing ---------------------------------------------------------------------------------------
-    def intend(self, id: str, fault: str, params: dict[str, Any], *, blast: dict[str, Any] | None = None,
-               undo: list[dict[str, Any]] | None = None) -> None:
+    def intend(
+        self,
+        id: str,
+        fault: str,
+        params: dict[str, Any],
+        *,
+        blast: dict[str, Any] | None = None,
+        undo: list[dict[str, Any]] | None = None,
+    ) -> None:
         from harness.faults.undo import process_identity  # late: undo imports nothing from here
 
-        self.append({"event": "intend", "id": id, "fault": fault, "params": params, "blast": blast or {},
-                     "owner": process_identity(os.getpid()) or {"pid": os.getpid()}, "undo": list(undo or [])})
+        self.append(
+            {
+                "event": "intend",
+                "id": id,
+                "fault": fault,
+                "params": params,
+                "blast": blast or {},
+                "owner": process_identity(os.getpid()) or {"pid": os.getpid()},
+                "undo": list(undo or []),
+            }
+        )
 
     def add_undo(self, id: str, record: dict[str, Any]) -> None:
         self.append({"event": "undo_record", "id": id, "record": record})
@@ -170,9 +186,15 @@ class IntentLog:
         for ev in self.events():
             kind, id = ev.get("event"), ev.get("id")
             if kind == "intend":
-                found[id] = Intent(id=id, fault=ev["fault"], params=ev.get("params", {}), ts=ev["ts"],
-                                   blast=ev.get("blast", {}), owner=ev.get("owner", {}),
-                                   undo=list(ev.get("undo", [])))
+                found[id] = Intent(
+                    id=id,
+                    fault=ev["fault"],
+                    params=ev.get("params", {}),
+                    ts=ev["ts"],
+                    blast=ev.get("blast", {}),
+                    owner=ev.get("owner", {}),
+                    undo=list(ev.get("undo", [])),
+                )
                 continue
             intent = found.get(id)
             if intent is None:

@@ -48,8 +48,9 @@ def kubeconfig_path(kubeconfig: str | os.PathLike | None) -> Path:
     """The kubeconfig file to use: the argument, else $KUBECONFIG (a single file). Never a silent default."""
     raw = str(kubeconfig) if kubeconfig else os.environ.get("KUBECONFIG", "")
     if not raw:
-        raise SafetyRefused("no kubeconfig given (argument kubeconfig or KUBECONFIG): refusing to guess a cluster; "
-                            "nothing was touched")
+        raise SafetyRefused(
+            "no kubeconfig given (argument kubeconfig or KUBECONFIG): refusing to guess a cluster; nothing was touched"
+        )
     if os.pathsep in raw:
         raise SafetyRefused(f"KUBECONFIG lists several files ({raw}); give the one file holding the context")
     path = Path(raw).expanduser()
@@ -68,11 +69,14 @@ def k8s_client(kubeconfig: str | os.PathLike | None, context: str | None) -> Any
     names = [c["name"] for c in contexts]
     current = active["name"] if active else None
     if not context or not str(context).strip():
-        raise SafetyRefused(f"no Kubernetes context given: refusing to use the kubeconfig's current-context "
-                            f"({current or 'none'}) implicitly; name one of: {', '.join(names)}; nothing was touched")
+        raise SafetyRefused(
+            f"no Kubernetes context given: refusing to use the kubeconfig's current-context "
+            f"({current or 'none'}) implicitly; name one of: {', '.join(names)}; nothing was touched"
+        )
     if context not in names:
-        raise SafetyRefused(f"context {context!r} is not in kubeconfig {path} (contexts: {', '.join(names)}); "
-                            "nothing was touched")
+        raise SafetyRefused(
+            f"context {context!r} is not in kubeconfig {path} (contexts: {', '.join(names)}); nothing was touched"
+        )
     return config.new_client_from_config(config_file=str(path), context=context, persist_config=False)
 
 
@@ -81,22 +85,30 @@ def check_context(section: SafetySection, context: str | None) -> None:
     if section.kubernetes is None:
         raise SafetyRefused("this target has no safety.kubernetes allowlist: refusing to act on Kubernetes")
     if not context:
-        raise SafetyRefused("no Kubernetes context given: refusing to use the kubeconfig's current-context "
-                            f"implicitly (allowlisted: {', '.join(section.kubernetes.contexts)}); nothing was touched")
+        raise SafetyRefused(
+            "no Kubernetes context given: refusing to use the kubeconfig's current-context "
+            f"implicitly (allowlisted: {', '.join(section.kubernetes.contexts)}); nothing was touched"
+        )
     if context not in section.kubernetes.contexts:
-        raise SafetyRefused(f"Kubernetes context {context!r} is not on this target's allowlist "
-                            f"(safety.kubernetes.contexts: {', '.join(section.kubernetes.contexts)}); "
-                            "nothing was touched")
+        raise SafetyRefused(
+            f"Kubernetes context {context!r} is not on this target's allowlist "
+            f"(safety.kubernetes.contexts: {', '.join(section.kubernetes.contexts)}); "
+            "nothing was touched"
+        )
 
 
 def check_namespace(section: SafetySection, namespace: str | None) -> None:
     allowed = section.kubernetes.namespaces if section.kubernetes else []
     if not namespace:
-        raise SafetyRefused(f"no namespace given: faults act in one named namespace "
-                            f"(safety.kubernetes.namespaces: {', '.join(allowed)}); nothing was touched")
+        raise SafetyRefused(
+            f"no namespace given: faults act in one named namespace "
+            f"(safety.kubernetes.namespaces: {', '.join(allowed)}); nothing was touched"
+        )
     if namespace not in allowed:
-        raise SafetyRefused(f"namespace {namespace!r} is not on this target's allowlist "
-                            f"(safety.kubernetes.namespaces: {', '.join(allowed)}); nothing was touched")
+        raise SafetyRefused(
+            f"namespace {namespace!r} is not on this target's allowlist "
+            f"(safety.kubernetes.namespaces: {', '.join(allowed)}); nothing was touched"
+        )
 
 
 @dataclass
@@ -138,8 +150,11 @@ class Cluster:
         return client.VersionApi(self.api).get_code(_request_timeout=REQUEST_TIMEOUT).git_version
 
 
-def connect(target: TargetSafety | SafetySection, context: str | None, kubeconfig: str | os.PathLike | None = None,
-            ) -> Cluster:
+def connect(
+    target: TargetSafety | SafetySection,
+    context: str | None,
+    kubeconfig: str | os.PathLike | None = None,
+) -> Cluster:
     """Check the context against the allowlist first (no request is made to a cluster that is not on it), then
     build its client. SafetyRefused names the mismatch."""
     section = target.safety if isinstance(target, TargetSafety) else target
@@ -148,8 +163,13 @@ def connect(target: TargetSafety | SafetySection, context: str | None, kubeconfi
     return Cluster(api=api, context=str(context), kubeconfig=str(kubeconfig_path(kubeconfig)), safety=section)
 
 
-def preflight(target: TargetSafety, context: str | None, kubeconfig: str | os.PathLike | None = None,
-              approval: str | None = None, approver: str | None = None) -> tuple[Any, Cluster]:
+def preflight(
+    target: TargetSafety,
+    context: str | None,
+    kubeconfig: str | os.PathLike | None = None,
+    approval: str | None = None,
+    approver: str | None = None,
+) -> tuple[Any, Cluster]:
     """The check before the first fault: approval (production), the context on the allowlist, and the API
     server answering (one GET /version). Returns the clearance (with `kube_context`) and the cluster."""
     from harness import safety
@@ -159,8 +179,9 @@ def preflight(target: TargetSafety, context: str | None, kubeconfig: str | os.Pa
     try:
         cluster.server_version()
     except Exception as err:  # noqa: BLE001 - any transport or API error means: not reachable, do nothing
-        raise SafetyRefused(f"Kubernetes context {context!r}: the API server does not answer ({_short(err)}); "
-                            "nothing was touched") from None
+        raise SafetyRefused(
+            f"Kubernetes context {context!r}: the API server does not answer ({_short(err)}); nothing was touched"
+        ) from None
     return clearance.model_copy(update={"kube_context": cluster.context}), cluster
 
 
@@ -180,9 +201,13 @@ class Plan(BaseModel):
     problems: list[str] = Field(default_factory=list)  # refusals found while planning (checked before acting)
 
     def blast(self) -> BlastRadius:
-        return BlastRadius(summary=self.summary, zones=self.zones, undo=self.undo_summary,
-                           components=[self.namespace] if self.namespace else [],
-                           resources=[r.line() for r in self.resources])
+        return BlastRadius(
+            summary=self.summary,
+            zones=self.zones,
+            undo=self.undo_summary,
+            components=[self.namespace] if self.namespace else [],
+            resources=[r.line() for r in self.resources],
+        )
 
 
 @dataclass
@@ -209,8 +234,10 @@ def _selector_text(selector: str | dict[str, str] | None) -> str:
 
 def _require_selector(selector: str, what: str) -> None:
     if not selector:
-        raise SafetyRefused(f"{what}: an empty label selector would select every pod of the namespace; name the "
-                            "workload (e.g. app=freight-api); nothing was touched")
+        raise SafetyRefused(
+            f"{what}: an empty label selector would select every pod of the namespace; name the "
+            "workload (e.g. app=freight-api); nothing was touched"
+        )
 
 
 def _pod_resource(pod: Any, zones: dict[str, str]) -> Resource:
@@ -218,9 +245,12 @@ def _pod_resource(pod: Any, zones: dict[str, str]) -> Resource:
     # the zone goes into the role, not `az`: max_azs counts zones whose nodes a fault takes down (a drain),
     # not where the replicas of a workload fault happen to run
     zone = zones.get(node or "")
-    return Resource(kind="pod", id=f"{pod.metadata.namespace}/{pod.metadata.name}",
-                    role=(f"on {node}" + (f" ({zone})" if zone else "")) if node else "unscheduled",
-                    state=pod.status.phase or "")
+    return Resource(
+        kind="pod",
+        id=f"{pod.metadata.namespace}/{pod.metadata.name}",
+        role=(f"on {node}" + (f" ({zone})" if zone else "")) if node else "unscheduled",
+        state=pod.status.phase or "",
+    )
 
 
 def _workload_of(pod: Any) -> Resource | None:
@@ -241,8 +271,13 @@ def _node_zones(cluster: Cluster) -> dict[str, str]:
     return {n.metadata.name: (n.metadata.labels or {}).get(ZONE_LABEL, "") for n in nodes}
 
 
-def plan_terminate_pods(cluster: Cluster, namespace: str, label_selector: str | dict[str, str], count: int | None = 1,
-                        grace_period: int | None = None) -> Plan:
+def plan_terminate_pods(
+    cluster: Cluster,
+    namespace: str,
+    label_selector: str | dict[str, str],
+    count: int | None = 1,
+    grace_period: int | None = None,
+) -> Plan:
     """Delete `count` pods (None: all) matching the selector, in name order (reproducible). Their controller
     replaces them; there is nothing to undo."""
     check_namespace(cluster.safety, namespace)
@@ -256,13 +291,16 @@ def plan_terminate_pods(cluster: Cluster, namespace: str, label_selector: str | 
     problems = [] if chosen else [f"no pod in namespace {namespace} matches {selector}"]
     zones = _node_zones(cluster)
     workloads = {r.id: r for r in (_workload_of(p) for p in chosen) if r is not None}
-    return Plan(fault="terminate-pods", namespace=namespace,
-                summary=f"delete {len(chosen)} of {len(pods)} pods matching {selector} in {namespace}",
-                resources=[_pod_resource(p, zones) for p in chosen] + list(workloads.values()),
-                action={"delete_pods": [p.metadata.name for p in chosen], "grace_period": grace_period},
-                undo={"kind": "noop", "reason": "deleted pods are replaced by their controller"},
-                undo_summary="nothing to undo: the pods' controller (ReplicaSet/StatefulSet) replaces them",
-                problems=problems)
+    return Plan(
+        fault="terminate-pods",
+        namespace=namespace,
+        summary=f"delete {len(chosen)} of {len(pods)} pods matching {selector} in {namespace}",
+        resources=[_pod_resource(p, zones) for p in chosen] + list(workloads.values()),
+        action={"delete_pods": [p.metadata.name for p in chosen], "grace_period": grace_period},
+        undo={"kind": "noop", "reason": "deleted pods are replaced by their controller"},
+        undo_summary="nothing to undo: the pods' controller (ReplicaSet/StatefulSet) replaces them",
+        problems=problems,
+    )
 
 
 def plan_drain_zone(cluster: Cluster, zone: str, evict: bool = True) -> Plan:
@@ -275,8 +313,15 @@ def plan_drain_zone(cluster: Cluster, zone: str, evict: bool = True) -> Plan:
     nodes = cluster.core.list_node(label_selector=f"{ZONE_LABEL}={zone}", _request_timeout=REQUEST_TIMEOUT).items
     nodes = sorted(nodes, key=lambda n: n.metadata.name)
     problems = [] if nodes else [f"no node is labelled {ZONE_LABEL}={zone}"]
-    resources = [Resource(kind="node", id=n.metadata.name, az=zone,
-                          state="cordoned already" if n.spec.unschedulable else "schedulable") for n in nodes]
+    resources = [
+        Resource(
+            kind="node",
+            id=n.metadata.name,
+            az=zone,
+            state="cordoned already" if n.spec.unschedulable else "schedulable",
+        )
+        for n in nodes
+    ]
     to_cordon = [n.metadata.name for n in nodes if not n.spec.unschedulable]
     evictions: list[dict[str, str]] = []
     kept: list[str] = []
@@ -292,28 +337,51 @@ def plan_drain_zone(cluster: Cluster, zone: str, evict: bool = True) -> Plan:
                     kept.append(f"{ns}/{pod.metadata.name}")
                     continue
                 if not owners and pod.status.phase not in ("Succeeded", "Failed"):
-                    problems.append(f"pod {ns}/{pod.metadata.name} on {pod.spec.node_name} has no controller: "
-                                    "evicting it would lose it (kubectl drain refuses too)")
+                    problems.append(
+                        f"pod {ns}/{pod.metadata.name} on {pod.spec.node_name} has no controller: "
+                        "evicting it would lose it (kubectl drain refuses too)"
+                    )
                     continue
                 evictions.append({"namespace": ns, "name": pod.metadata.name})
-                resources.append(Resource(kind="pod", id=f"{ns}/{pod.metadata.name}",
-                                          role=f"on {pod.spec.node_name} ({zone})", state=pod.status.phase or ""))
+                resources.append(
+                    Resource(
+                        kind="pod",
+                        id=f"{ns}/{pod.metadata.name}",
+                        role=f"on {pod.spec.node_name} ({zone})",
+                        state=pod.status.phase or "",
+                    )
+                )
                 workload = _workload_of(pod)
                 if workload and all(r.id != workload.id or r.kind != workload.kind for r in resources):
                     resources.append(workload)
     verb = "drain" if evict else "cordon"
-    summary = (f"{verb} {len(nodes)} nodes of zone {zone}" + (f", evicting {len(evictions)} pods of namespaces "
-               f"{', '.join(cluster.safety.kubernetes.namespaces)}" if evict else "")
-               + (f" (left in place: {len(kept)} DaemonSet/mirror pods)" if kept else ""))
-    return Plan(fault=f"{verb}-zone", summary=summary, resources=resources, zones=[zone] if nodes else [],
-                action={"cordon": to_cordon, "evict": evictions},
-                undo={"kind": "k8s_uncordon", **_where(cluster), "nodes": to_cordon},
-                undo_summary=f"uncordon {', '.join(to_cordon) or 'nothing (all were cordoned already)'}",
-                problems=problems)
+    summary = (
+        f"{verb} {len(nodes)} nodes of zone {zone}"
+        + (
+            f", evicting {len(evictions)} pods of namespaces {', '.join(cluster.safety.kubernetes.namespaces)}"
+            if evict
+            else ""
+        )
+        + (f" (left in place: {len(kept)} DaemonSet/mirror pods)" if kept else "")
+    )
+    return Plan(
+        fault=f"{verb}-zone",
+        summary=summary,
+        resources=resources,
+        zones=[zone] if nodes else [],
+        action={"cordon": to_cordon, "evict": evictions},
+        undo={"kind": "k8s_uncordon", **_where(cluster), "nodes": to_cordon},
+        undo_summary=f"uncordon {', '.join(to_cordon) or 'nothing (all were cordoned already)'}",
+        problems=problems,
+    )
 
 
-def plan_deny_all(cluster: Cluster, namespace: str, label_selector: str | dict[str, str],
-                  direction: Literal["ingress", "egress", "both"] = "ingress") -> Plan:
+def plan_deny_all(
+    cluster: Cluster,
+    namespace: str,
+    label_selector: str | dict[str, str],
+    direction: Literal["ingress", "egress", "both"] = "ingress",
+) -> Plan:
     """A deny-all NetworkPolicy on the pods matching the selector: `ingress` cuts them off from every client
     (partition a dependency from the workloads using it), `egress` cuts them off from everything they call.
     Its name is unique per injection; undo deletes exactly that policy."""
@@ -326,26 +394,38 @@ def plan_deny_all(cluster: Cluster, namespace: str, label_selector: str | dict[s
     for part in selector.split(","):
         key, eq, value = part.partition("=")
         if not eq or key.endswith("!") or "(" in part:
-            raise HarnessError(f"deny-all network policy: selector {selector!r}: only key=value terms can become a "
-                               "NetworkPolicy podSelector")
+            raise HarnessError(
+                f"deny-all network policy: selector {selector!r}: only key=value terms can become a "
+                "NetworkPolicy podSelector"
+            )
         match_labels[key.strip()] = value.strip().lstrip("=")
     pods = cluster.core.list_namespaced_pod(namespace, label_selector=selector, _request_timeout=REQUEST_TIMEOUT).items
     zones = _node_zones(cluster)
     name = f"{POLICY_PREFIX}{direction}-{uuid.uuid4().hex[:8]}"
     types = ["Ingress", "Egress"] if direction == "both" else [direction.capitalize()]
-    policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-              "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "drill-harness"}},
-              "spec": {"podSelector": {"matchLabels": match_labels}, "policyTypes": types,
-                       **({"ingress": []} if "Ingress" in types else {}), **({"egress": []} if "Egress" in types else {})}}
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "drill-harness"}},
+        "spec": {
+            "podSelector": {"matchLabels": match_labels},
+            "policyTypes": types,
+            **({"ingress": []} if "Ingress" in types else {}),
+            **({"egress": []} if "Egress" in types else {}),
+        },
+    }
     workloads = {r.id: r for r in (_workload_of(p) for p in pods) if r is not None}
-    return Plan(fault="deny-all", namespace=namespace,
-                summary=f"deny all {direction} traffic of {len(pods)} pods matching {selector} in {namespace} "
-                        f"(NetworkPolicy {name})",
-                resources=[_pod_resource(p, zones) for p in pods] + list(workloads.values()),
-                action={"create_network_policy": policy},
-                undo={"kind": "k8s_delete_network_policy", **_where(cluster), "namespace": namespace, "name": name},
-                undo_summary=f"delete NetworkPolicy {namespace}/{name}",
-                problems=[] if pods else [f"no pod in namespace {namespace} matches {selector}"])
+    return Plan(
+        fault="deny-all",
+        namespace=namespace,
+        summary=f"deny all {direction} traffic of {len(pods)} pods matching {selector} in {namespace} "
+        f"(NetworkPolicy {name})",
+        resources=[_pod_resource(p, zones) for p in pods] + list(workloads.values()),
+        action={"create_network_policy": policy},
+        undo={"kind": "k8s_delete_network_policy", **_where(cluster), "namespace": namespace, "name": name},
+        undo_summary=f"delete NetworkPolicy {namespace}/{name}",
+        problems=[] if pods else [f"no pod in namespace {namespace} matches {selector}"],
+    )
 
 
 def _deployment(cluster: Cluster, namespace: str, name: str) -> Any:
@@ -363,8 +443,9 @@ def _deployment(cluster: Cluster, namespace: str, name: str) -> Any:
 
 def _deployment_pods(cluster: Cluster, dep: Any) -> list[Any]:
     selector = _selector_text(dep.spec.selector.match_labels or {})
-    return cluster.core.list_namespaced_pod(dep.metadata.namespace, label_selector=selector,
-                                            _request_timeout=REQUEST_TIMEOUT).items
+    return cluster.core.list_namespaced_pod(
+        dep.metadata.namespace, label_selector=selector, _request_timeout=REQUEST_TIMEOUT
+    ).items
 
 
 def plan_scale_to_zero(cluster: Cluster, namespace: str, deployment: str) -> Plan:
@@ -374,23 +455,35 @@ def plan_scale_to_zero(cluster: Cluster, namespace: str, deployment: str) -> Pla
     replicas = dep.spec.replicas if dep.spec.replicas is not None else 1
     pods = _deployment_pods(cluster, dep)
     zones = _node_zones(cluster)
-    return Plan(fault="scale-to-zero", namespace=namespace,
-                summary=f"scale deployment {namespace}/{deployment} from {replicas} to 0 replicas "
-                        f"({len(pods)} pods go away)",
-                resources=[Resource(kind="deployment", id=deployment, state=f"{replicas} replicas")]
-                          + [_pod_resource(p, zones) for p in pods],
-                action={"scale": {"deployment": deployment, "replicas": 0}},
-                undo={"kind": "k8s_scale", **_where(cluster), "namespace": namespace, "deployment": deployment,
-                      "replicas": replicas},
-                undo_summary=f"scale {namespace}/{deployment} back to {replicas} replicas")
+    return Plan(
+        fault="scale-to-zero",
+        namespace=namespace,
+        summary=f"scale deployment {namespace}/{deployment} from {replicas} to 0 replicas ({len(pods)} pods go away)",
+        resources=[Resource(kind="deployment", id=deployment, state=f"{replicas} replicas")]
+        + [_pod_resource(p, zones) for p in pods],
+        action={"scale": {"deployment": deployment, "replicas": 0}},
+        undo={
+            "kind": "k8s_scale",
+            **_where(cluster),
+            "namespace": namespace,
+            "deployment": deployment,
+            "replicas": replicas,
+        },
+        undo_summary=f"scale {namespace}/{deployment} back to {replicas} replicas",
+    )
 
 
 def _revision(obj: Any) -> int:
     return int((obj.metadata.annotations or {}).get(REVISION_ANNOTATION, "0") or 0)
 
 
-def plan_bad_rollout(cluster: Cluster, namespace: str, deployment: str, image: str, container: str | None = None,
-                     ) -> Plan:
+def plan_bad_rollout(
+    cluster: Cluster,
+    namespace: str,
+    deployment: str,
+    image: str,
+    container: str | None = None,
+) -> Plan:
     """Roll a broken image out to a named deployment (a new revision); undo rolls back to the revision
     recorded now, as `kubectl rollout undo --to-revision` does."""
     check_namespace(cluster.safety, namespace)
@@ -403,24 +496,38 @@ def plan_bad_rollout(cluster: Cluster, namespace: str, deployment: str, image: s
         raise HarnessError(f"bad rollout: deployment {deployment} has containers {', '.join(names)}; name one")
     index = names.index(container) if container in names else (0 if container is None else -1)
     if index < 0:
-        raise HarnessError(f"bad rollout: deployment {deployment} has no container {container!r} "
-                           f"(containers: {', '.join(names)})")
+        raise HarnessError(
+            f"bad rollout: deployment {deployment} has no container {container!r} (containers: {', '.join(names)})"
+        )
     old_image = containers[index].image
     revision = _revision(dep)
     template = cluster.api.sanitize_for_serialization(dep.spec.template)
     pods = _deployment_pods(cluster, dep)
     path = f"/spec/template/spec/containers/{index}"
-    return Plan(fault="bad-rollout", namespace=namespace,
-                summary=f"roll out image {image} to {namespace}/{deployment} container {names[index]} "
-                        f"(now {old_image}, revision {revision}; {len(pods)} pods will be replaced)",
-                resources=[Resource(kind="deployment", id=deployment, state=f"revision {revision}")]
-                          + [Resource(kind="pod", id=f"{namespace}/{p.metadata.name}") for p in pods],
-                action={"json_patch": [{"op": "test", "path": f"{path}/name", "value": names[index]},
-                                       {"op": "test", "path": f"{path}/image", "value": old_image},
-                                       {"op": "replace", "path": f"{path}/image", "value": image}]},
-                undo={"kind": "k8s_rollback", **_where(cluster), "namespace": namespace, "deployment": deployment,
-                      "revision": revision, "template": template},
-                undo_summary=f"roll {namespace}/{deployment} back to revision {revision} (image {old_image})")
+    return Plan(
+        fault="bad-rollout",
+        namespace=namespace,
+        summary=f"roll out image {image} to {namespace}/{deployment} container {names[index]} "
+        f"(now {old_image}, revision {revision}; {len(pods)} pods will be replaced)",
+        resources=[Resource(kind="deployment", id=deployment, state=f"revision {revision}")]
+        + [Resource(kind="pod", id=f"{namespace}/{p.metadata.name}") for p in pods],
+        action={
+            "json_patch": [
+                {"op": "test", "path": f"{path}/name", "value": names[index]},
+                {"op": "test", "path": f"{path}/image", "value": old_image},
+                {"op": "replace", "path": f"{path}/image", "value": image},
+            ]
+        },
+        undo={
+            "kind": "k8s_rollback",
+            **_where(cluster),
+            "namespace": namespace,
+            "deployment": deployment,
+            "revision": revision,
+            "template": template,
+        },
+        undo_summary=f"roll {namespace}/{deployment} back to revision {revision} (image {old_image})",
+    )
 
 
 # -- check and act -------------------------------------------------------------------------------------------------
@@ -436,8 +543,10 @@ def check(cluster: Cluster, plan: Plan) -> None:
     # Nodes are chosen by zone: the zone count is their limit. Pods count against max_pods, and the workloads
     # named or owning the pods must match limits.resources (node names are not workload names).
     if limits.max_azs is not None and len(plan.zones) > limits.max_azs:
-        raise SafetyRefused(f"fault {plan.fault} refused before it ran: touches {len(plan.zones)} zones "
-                            f"({', '.join(plan.zones)}), limit max_azs={limits.max_azs}")
+        raise SafetyRefused(
+            f"fault {plan.fault} refused before it ran: touches {len(plan.zones)} zones "
+            f"({', '.join(plan.zones)}), limit max_azs={limits.max_azs}"
+        )
     check_blast(plan.fault, [r for r in plan.resources if r.kind != "node"], limits)
 
 
@@ -457,8 +566,11 @@ def execute(cluster: Cluster, plan: Plan, record_undo: Any = None) -> Done:
     if "delete_pods" in act:
         from kubernetes import client
 
-        body = client.V1DeleteOptions(grace_period_seconds=act["grace_period"]) \
-            if act.get("grace_period") is not None else None
+        body = (
+            client.V1DeleteOptions(grace_period_seconds=act["grace_period"])
+            if act.get("grace_period") is not None
+            else None
+        )
         for name in act["delete_pods"]:
             try:
                 cluster.core.delete_namespaced_pod(name, ns, body=body, _request_timeout=REQUEST_TIMEOUT)
@@ -469,40 +581,53 @@ def execute(cluster: Cluster, plan: Plan, record_undo: Any = None) -> Done:
                 done.outcome.append(f"pod {ns}/{name} was already gone")
     if "cordon" in act:
         for name in act["cordon"]:
-            cluster.core.patch_node(name, {"spec": {"unschedulable": True}}, _content_type=MERGE_PATCH,
-                                    _request_timeout=REQUEST_TIMEOUT)
+            cluster.core.patch_node(
+                name, {"spec": {"unschedulable": True}}, _content_type=MERGE_PATCH, _request_timeout=REQUEST_TIMEOUT
+            )
             done.outcome.append(f"cordoned node {name}")
         for pod in act["evict"]:
-            body = {"apiVersion": "policy/v1", "kind": "Eviction",
-                    "metadata": {"name": pod["name"], "namespace": pod["namespace"]}}
+            body = {
+                "apiVersion": "policy/v1",
+                "kind": "Eviction",
+                "metadata": {"name": pod["name"], "namespace": pod["namespace"]},
+            }
             try:
-                cluster.core.create_namespaced_pod_eviction(pod["name"], pod["namespace"], body,
-                                                            _request_timeout=REQUEST_TIMEOUT)
+                cluster.core.create_namespaced_pod_eviction(
+                    pod["name"], pod["namespace"], body, _request_timeout=REQUEST_TIMEOUT
+                )
                 done.outcome.append(f"evicted pod {pod['namespace']}/{pod['name']}")
             except ApiException as err:
                 if err.status != 404:
-                    raise HarnessError(f"eviction of {pod['namespace']}/{pod['name']} refused by the API server "
-                                       f"({err.status} {err.reason}: a PodDisruptionBudget?); the nodes stay "
-                                       "cordoned until undone") from None
+                    raise HarnessError(
+                        f"eviction of {pod['namespace']}/{pod['name']} refused by the API server "
+                        f"({err.status} {err.reason}: a PodDisruptionBudget?); the nodes stay "
+                        "cordoned until undone"
+                    ) from None
                 done.outcome.append(f"pod {pod['namespace']}/{pod['name']} was already gone")
     if "create_network_policy" in act:
         policy = act["create_network_policy"]
         cluster.networking.create_namespaced_network_policy(ns, policy, _request_timeout=REQUEST_TIMEOUT)
         done.outcome.append(f"created NetworkPolicy {ns}/{policy['metadata']['name']}")
     if "scale" in act:
-        cluster.apps.patch_namespaced_deployment_scale(act["scale"]["deployment"], ns,
-                                                       {"spec": {"replicas": act["scale"]["replicas"]}},
-                                                       _content_type=MERGE_PATCH, _request_timeout=REQUEST_TIMEOUT)
+        cluster.apps.patch_namespaced_deployment_scale(
+            act["scale"]["deployment"],
+            ns,
+            {"spec": {"replicas": act["scale"]["replicas"]}},
+            _content_type=MERGE_PATCH,
+            _request_timeout=REQUEST_TIMEOUT,
+        )
         done.outcome.append(f"scaled deployment {ns}/{act['scale']['deployment']} to {act['scale']['replicas']}")
     if "json_patch" in act:
         name = plan.undo["deployment"]
         try:
-            dep = cluster.apps.patch_namespaced_deployment(name, ns, act["json_patch"], _content_type=JSON_PATCH,
-                                                           _request_timeout=REQUEST_TIMEOUT)
+            dep = cluster.apps.patch_namespaced_deployment(
+                name, ns, act["json_patch"], _content_type=JSON_PATCH, _request_timeout=REQUEST_TIMEOUT
+            )
         except ApiException as err:
             if err.status == 422:
-                raise HarnessError(f"deployment {ns}/{name} changed since it was planned ({_short(err)}); "
-                                   "nothing was changed") from None
+                raise HarnessError(
+                    f"deployment {ns}/{name} changed since it was planned ({_short(err)}); nothing was changed"
+                ) from None
             raise
         done.outcome.append(f"deployment {ns}/{name} now at revision {_revision(dep)}")
     return done
@@ -514,8 +639,14 @@ def _short(err: Exception) -> str:
 
 
 # -- the faults in one call each (plan + execute) ------------------------------------------------------------------
-def terminate_pods(cluster: Cluster, namespace: str, label_selector: str | dict[str, str], count: int | None = 1,
-                   grace_period: int | None = None, record_undo: Any = None) -> Done:
+def terminate_pods(
+    cluster: Cluster,
+    namespace: str,
+    label_selector: str | dict[str, str],
+    count: int | None = 1,
+    grace_period: int | None = None,
+    record_undo: Any = None,
+) -> Done:
     return execute(cluster, plan_terminate_pods(cluster, namespace, label_selector, count, grace_period), record_undo)
 
 
@@ -523,8 +654,13 @@ def drain_zone(cluster: Cluster, zone: str, evict: bool = True, record_undo: Any
     return execute(cluster, plan_drain_zone(cluster, zone, evict), record_undo)
 
 
-def deny_all(cluster: Cluster, namespace: str, label_selector: str | dict[str, str],
-             direction: Literal["ingress", "egress", "both"] = "ingress", record_undo: Any = None) -> Done:
+def deny_all(
+    cluster: Cluster,
+    namespace: str,
+    label_selector: str | dict[str, str],
+    direction: Literal["ingress", "egress", "both"] = "ingress",
+    record_undo: Any = None,
+) -> Done:
     return execute(cluster, plan_deny_all(cluster, namespace, label_selector, direction), record_undo)
 
 
@@ -532,8 +668,9 @@ def scale_to_zero(cluster: Cluster, namespace: str, deployment: str, record_undo
     return execute(cluster, plan_scale_to_zero(cluster, namespace, deployment), record_undo)
 
 
-def bad_rollout(cluster: Cluster, namespace: str, deployment: str, image: str, container: str | None = None,
-                record_undo: Any = None) -> Done:
+def bad_rollout(
+    cluster: Cluster, namespace: str, deployment: str, image: str, container: str | None = None, record_undo: Any = None
+) -> Done:
     return execute(cluster, plan_bad_rollout(cluster, namespace, deployment, image, container), record_undo)
 
 
@@ -558,9 +695,11 @@ def _rollback(apps: Any, ns: str, name: str, revision: int | None, template: dic
     dep = apps.read_namespaced_deployment(name, ns, _request_timeout=REQUEST_TIMEOUT)
     current = _revision(dep)
     selector = _selector_text(dep.spec.selector.match_labels or {})
-    owned = [rs for rs in apps.list_namespaced_replica_set(ns, label_selector=selector,
-                                                           _request_timeout=REQUEST_TIMEOUT).items
-             if any(r.uid == dep.metadata.uid and r.controller for r in rs.metadata.owner_references or [])]
+    owned = [
+        rs
+        for rs in apps.list_namespaced_replica_set(ns, label_selector=selector, _request_timeout=REQUEST_TIMEOUT).items
+        if any(r.uid == dep.metadata.uid and r.controller for r in rs.metadata.owner_references or [])
+    ]
     if revision is None:
         older = sorted((_revision(rs) for rs in owned if _revision(rs) < current), reverse=True)
         if not older:
@@ -577,23 +716,33 @@ def _rollback(apps: Any, ns: str, name: str, revision: int | None, template: dic
         raise HarnessError(f"deployment {ns}/{name}: revision {revision} is gone (revisionHistoryLimit?)")
     if api.sanitize_for_serialization(dep.spec.template) == wanted:
         return f"deployment {ns}/{name} already runs the template of revision {revision}"
-    apps.patch_namespaced_deployment(name, ns, [{"op": "replace", "path": "/spec/template", "value": wanted}],
-                                     _content_type=JSON_PATCH, _request_timeout=REQUEST_TIMEOUT)
+    apps.patch_namespaced_deployment(
+        name,
+        ns,
+        [{"op": "replace", "path": "/spec/template", "value": wanted}],
+        _content_type=JSON_PATCH,
+        _request_timeout=REQUEST_TIMEOUT,
+    )
     source = "its ReplicaSet" if match is not None else "the recorded template"
     return f"deployment {ns}/{name} rolled back to revision {revision} (from {source})"
 
 
 @undo_actions.undo_action("k8s_rollback")
 def _undo_rollback(record: dict[str, Any]) -> str:
-    return _rollback(_apps_from(record), record["namespace"], record["deployment"], record["revision"],
-                     record.get("template"))
+    return _rollback(
+        _apps_from(record), record["namespace"], record["deployment"], record["revision"], record.get("template")
+    )
 
 
 @undo_actions.undo_action("k8s_scale")
 def _undo_scale(record: dict[str, Any]) -> str:
     _apps_from(record).patch_namespaced_deployment_scale(
-        record["deployment"], record["namespace"], {"spec": {"replicas": int(record["replicas"])}},
-        _content_type=MERGE_PATCH, _request_timeout=REQUEST_TIMEOUT)
+        record["deployment"],
+        record["namespace"],
+        {"spec": {"replicas": int(record["replicas"])}},
+        _content_type=MERGE_PATCH,
+        _request_timeout=REQUEST_TIMEOUT,
+    )
     return f"deployment {record['namespace']}/{record['deployment']} scaled back to {record['replicas']}"
 
 
@@ -606,8 +755,9 @@ def _undo_uncordon(record: dict[str, Any]) -> str:
     done, gone = [], []
     for name in record["nodes"]:
         try:
-            core.patch_node(name, {"spec": {"unschedulable": None}}, _content_type=MERGE_PATCH,
-                            _request_timeout=REQUEST_TIMEOUT)
+            core.patch_node(
+                name, {"spec": {"unschedulable": None}}, _content_type=MERGE_PATCH, _request_timeout=REQUEST_TIMEOUT
+            )
             done.append(name)
         except ApiException as err:
             if err.status != 404:
@@ -644,15 +794,21 @@ def deployment_available(cluster: Cluster, namespace: str, name: str) -> bool:
     want = dep.spec.replicas if dep.spec.replicas is not None else 1
     st = dep.status
     conditions = {c.type: c.status for c in st.conditions or []}
-    return (want > 0 and (st.observed_generation or 0) >= (dep.metadata.generation or 0)
-            and (st.updated_replicas or 0) == want and (st.available_replicas or 0) >= want
-            and (st.replicas or 0) == want and conditions.get("Available") == "True")
+    return (
+        want > 0
+        and (st.observed_generation or 0) >= (dep.metadata.generation or 0)
+        and (st.updated_replicas or 0) == want
+        and (st.available_replicas or 0) >= want
+        and (st.replicas or 0) == want
+        and conditions.get("Available") == "True"
+    )
 
 
 def pods_ready(cluster: Cluster, namespace: str, label_selector: str | dict[str, str], min_ready: int = 1) -> bool:
     """True when at least `min_ready` pods match and every matching pod is Ready."""
-    pods = cluster.core.list_namespaced_pod(namespace, label_selector=_selector_text(label_selector),
-                                            _request_timeout=REQUEST_TIMEOUT).items
+    pods = cluster.core.list_namespaced_pod(
+        namespace, label_selector=_selector_text(label_selector), _request_timeout=REQUEST_TIMEOUT
+    ).items
     ready = [p for p in pods if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
     return len(pods) >= min_ready and len(ready) == len(pods)
 
@@ -660,7 +816,8 @@ def pods_ready(cluster: Cluster, namespace: str, label_selector: str | dict[str,
 def service_endpoints(cluster: Cluster, namespace: str, service: str) -> int:
     """How many ready endpoints the service's own EndpointSlices list (what kube-proxy routes to)."""
     slices = cluster.discovery.list_namespaced_endpoint_slice(
-        namespace, label_selector=f"kubernetes.io/service-name={service}", _request_timeout=REQUEST_TIMEOUT).items
+        namespace, label_selector=f"kubernetes.io/service-name={service}", _request_timeout=REQUEST_TIMEOUT
+    ).items
     return sum(1 for s in slices for e in s.endpoints or [] if e.conditions is None or e.conditions.ready is not False)
 
 
@@ -679,8 +836,9 @@ def cluster_for(target: str, context: str | None, kubeconfig: str | None = None)
     return connect(load_target(target).guard, context or None, kubeconfig or None)
 
 
-def inject_logged(fault: str, params: dict[str, Any], cluster: Cluster, plan: Plan,
-                  intent_log: str | None = None) -> dict[str, Any]:
+def inject_logged(
+    fault: str, params: dict[str, Any], cluster: Cluster, plan: Plan, intent_log: str | None = None
+) -> dict[str, Any]:
     """Check, then intend → undo record → act → injected in the intent log. A failure half-way undoes what was
     recorded before the error propagates (as harness.faults.runner.inject does for lab faults)."""
     from harness.faults import runner
@@ -715,55 +873,109 @@ def _pick(name: str | None, aliases: dict[str, str] | None, what: str) -> str:
     return (aliases or {}).get(name, name)
 
 
-def chaos_terminate_pods(target: str, context: str, ns: str, label_selector: str, kubeconfig: str | None = None,
-                         replica: Any = "one", grace_period: int | None = None, fault: str = "app-crash",
-                         intent_log: str | None = None) -> dict[str, Any]:
+def chaos_terminate_pods(
+    target: str,
+    context: str,
+    ns: str,
+    label_selector: str,
+    kubeconfig: str | None = None,
+    replica: Any = "one",
+    grace_period: int | None = None,
+    fault: str = "app-crash",
+    intent_log: str | None = None,
+) -> dict[str, Any]:
     cluster = cluster_for(target, context, kubeconfig)
     plan = plan_terminate_pods(cluster, ns, label_selector, _count(replica), grace_period)
-    return inject_logged(fault, {"ns": ns, "label_selector": label_selector, "replica": replica}, cluster, plan,
-                         intent_log)
+    return inject_logged(
+        fault, {"ns": ns, "label_selector": label_selector, "replica": replica}, cluster, plan, intent_log
+    )
 
 
-def chaos_drain_zone(target: str, context: str, zone: str, kubeconfig: str | None = None,
-                     zones: dict[str, str] | None = None, evict: bool = True, fault: str = "az-outage",
-                     intent_log: str | None = None) -> dict[str, Any]:
+def chaos_drain_zone(
+    target: str,
+    context: str,
+    zone: str,
+    kubeconfig: str | None = None,
+    zones: dict[str, str] | None = None,
+    evict: bool = True,
+    fault: str = "az-outage",
+    intent_log: str | None = None,
+) -> dict[str, Any]:
     """`zone` is a cluster zone label value, or a vocabulary zone (az-a ...) mapped by `zones`."""
     cluster = cluster_for(target, context, kubeconfig)
     real = (zones or {}).get(zone, zone)
-    return inject_logged(fault, {"zone": zone, "label": real, "evict": evict}, cluster,
-                         plan_drain_zone(cluster, real, evict), intent_log)
+    return inject_logged(
+        fault, {"zone": zone, "label": real, "evict": evict}, cluster, plan_drain_zone(cluster, real, evict), intent_log
+    )
 
 
-def chaos_deny_all(target: str, context: str, ns: str, label_selector: str | None,
-                   kubeconfig: str | None = None, aliases: dict[str, str] | None = None,
-                   direction: str = "ingress", fault: str = "network-partition",
-                   intent_log: str | None = None) -> dict[str, Any]:
+def chaos_deny_all(
+    target: str,
+    context: str,
+    ns: str,
+    label_selector: str | None,
+    kubeconfig: str | None = None,
+    aliases: dict[str, str] | None = None,
+    direction: str = "ingress",
+    fault: str = "network-partition",
+    intent_log: str | None = None,
+) -> dict[str, Any]:
     cluster = cluster_for(target, context, kubeconfig)
-    selector = _pick(label_selector, aliases, f"{fault} (zone-to-zone partitions need a network chaos operator; "
-                                              "give service and dependency)")
-    return inject_logged(fault, {"ns": ns, "label_selector": selector, "direction": direction}, cluster,
-                         plan_deny_all(cluster, ns, selector, direction), intent_log)  # type: ignore[arg-type]
+    selector = _pick(
+        label_selector,
+        aliases,
+        f"{fault} (zone-to-zone partitions need a network chaos operator; give service and dependency)",
+    )
+    return inject_logged(
+        fault,
+        {"ns": ns, "label_selector": selector, "direction": direction},
+        cluster,
+        plan_deny_all(cluster, ns, selector, direction),
+        intent_log,
+    )  # type: ignore[arg-type]
 
 
-def chaos_scale_to_zero(target: str, context: str, ns: str, deployment: str, kubeconfig: str | None = None,
-                        aliases: dict[str, str] | None = None, fault: str = "dependency-failure",
-                        intent_log: str | None = None) -> dict[str, Any]:
+def chaos_scale_to_zero(
+    target: str,
+    context: str,
+    ns: str,
+    deployment: str,
+    kubeconfig: str | None = None,
+    aliases: dict[str, str] | None = None,
+    fault: str = "dependency-failure",
+    intent_log: str | None = None,
+) -> dict[str, Any]:
     cluster = cluster_for(target, context, kubeconfig)
     name = _pick(deployment, aliases, fault)
-    return inject_logged(fault, {"ns": ns, "deployment": name}, cluster, plan_scale_to_zero(cluster, ns, name),
-                         intent_log)
+    return inject_logged(
+        fault, {"ns": ns, "deployment": name}, cluster, plan_scale_to_zero(cluster, ns, name), intent_log
+    )
 
 
-def chaos_bad_rollout(target: str, context: str, ns: str, deployment: str, image: str,
-                      kubeconfig: str | None = None, container: str | None = None, fault: str = "app-bad-deploy",
-                      intent_log: str | None = None) -> dict[str, Any]:
+def chaos_bad_rollout(
+    target: str,
+    context: str,
+    ns: str,
+    deployment: str,
+    image: str,
+    kubeconfig: str | None = None,
+    container: str | None = None,
+    fault: str = "app-bad-deploy",
+    intent_log: str | None = None,
+) -> dict[str, Any]:
     cluster = cluster_for(target, context, kubeconfig)
-    return inject_logged(fault, {"ns": ns, "deployment": deployment, "image": image}, cluster,
-                         plan_bad_rollout(cluster, ns, deployment, image, container or None), intent_log)
+    return inject_logged(
+        fault,
+        {"ns": ns, "deployment": deployment, "image": image},
+        cluster,
+        plan_bad_rollout(cluster, ns, deployment, image, container or None),
+        intent_log,
+    )
 
 
-def chaos_rollback_deployment(target: str, context: str, ns: str, deployment: str, kubeconfig: str | None = None,
-                              to_revision: int | None = None) -> dict[str, Any]:
+def chaos_rollback_deployment(
+    target: str, context: str, ns: str, deployment: str, kubeconfig: str | None = None, to_revision: int | None = None
+) -> dict[str, Any]:
     cluster = cluster_for(target, context, kubeconfig)
     return {"deployment": deployment, "outcome": rollback_deployment(cluster, ns, deployment, to_revision)}
 
@@ -772,8 +984,9 @@ def chaos_deployment_available(target: str, context: str, ns: str, name: str, ku
     return deployment_available(cluster_for(target, context, kubeconfig), ns, name)
 
 
-def chaos_pods_ready(target: str, context: str, ns: str, label_selector: str, kubeconfig: str | None = None,
-                     min_ready: int = 1) -> bool:
+def chaos_pods_ready(
+    target: str, context: str, ns: str, label_selector: str, kubeconfig: str | None = None, min_ready: int = 1
+) -> bool:
     return pods_ready(cluster_for(target, context, kubeconfig), ns, label_selector, min_ready)
 
 

@@ -146,8 +146,10 @@ def _zone_components(lab: Any, zones: list[str] | tuple[str, ...]) -> list[str]:
 
 def _need_netns(lab: Any, fallback: str) -> None:
     if lab.network.mode != "netns":
-        raise HarnessError(f"network partitions need the lab in netns mode (this lab runs in "
-                           f"{lab.network.mode} mode); fallback: {fallback}")
+        raise HarnessError(
+            f"network partitions need the lab in netns mode (this lab runs in "
+            f"{lab.network.mode} mode); fallback: {fallback}"
+        )
 
 
 def start_undo_timer(journal: Journal, seconds: float, until: float | None = None) -> int:
@@ -157,8 +159,14 @@ def start_undo_timer(journal: Journal, seconds: float, until: float | None = Non
     log.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "harness.faults.lab", "undo-after", journal.id, str(seconds), str(journal.log.path)]
     with open(log, "ab") as out:
-        proc = subprocess.Popen(argv + ([repr(until)] if until is not None else []), stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=out, start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(
+            argv + ([repr(until)] if until is not None else []),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            close_fds=True,
+        )
     return proc.pid
 
 
@@ -202,8 +210,7 @@ def _lab_start(record: dict[str, Any]) -> str:
 @undo_action("app_deploy")
 def _app_deploy(record: dict[str, Any]) -> str:
     """{"kind": "app_deploy", "name": replica, "version": v, "state_dir": path}: roll back to `version`."""
-    from harness.lab import Lab
-    from harness.lab import apps
+    from harness.lab import Lab, apps
 
     try:
         lab = Lab.load(record.get("state_dir"))
@@ -243,9 +250,13 @@ class DbPrimaryCrash(vocabulary.DbPrimaryCrash):
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
         leader = _leader(lab)
-        return BlastRadius(summary=f"kill -9 the PostgreSQL leader {leader} (Patroni + postmaster)",
-                           components=[leader], zones=[lab.components[leader]["zone"]],
-                           processes=_procs(lab, [leader]), undo=self.undo_summary)
+        return BlastRadius(
+            summary=f"kill -9 the PostgreSQL leader {leader} (Patroni + postmaster)",
+            components=[leader],
+            zones=[lab.components[leader]["zone"]],
+            processes=_procs(lab, [leader]),
+            undo=self.undo_summary,
+        )
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         lab = _lab(target)
@@ -261,10 +272,14 @@ class DbPrimaryFreeze(vocabulary.DbPrimaryFreeze):
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
         leader = _leader(lab)
-        return BlastRadius(summary=f"SIGSTOP the PostgreSQL leader {leader} (Patroni + postmaster + backends) "
-                                   f"for {self.params.seconds:g} s", components=[leader],
-                           zones=[lab.components[leader]["zone"]], processes=_procs(lab, [leader]),
-                           undo=f"SIGCONT after {self.params.seconds:g} s, or on undo")
+        return BlastRadius(
+            summary=f"SIGSTOP the PostgreSQL leader {leader} (Patroni + postmaster + backends) "
+            f"for {self.params.seconds:g} s",
+            components=[leader],
+            zones=[lab.components[leader]["zone"]],
+            processes=_procs(lab, [leader]),
+            undo=f"SIGCONT after {self.params.seconds:g} s, or on undo",
+        )
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         lab = _lab(target)
@@ -282,10 +297,13 @@ class DbReplicationLag(vocabulary.DbReplicationLag):
         lab = _lab(target)
         leader = _leader(lab)
         pids = _walsenders(lab, leader)
-        return BlastRadius(summary=f"SIGSTOP the {len(pids)} WAL sender(s) of leader {leader} for "
-                                   f"{self.params.seconds:g} s (replicas stop receiving WAL)",
-                           components=[leader], processes=[ProcessRef(pid=p, command=cmdline(p)) for p in pids],
-                           undo=f"SIGCONT after {self.params.seconds:g} s, or on undo")
+        return BlastRadius(
+            summary=f"SIGSTOP the {len(pids)} WAL sender(s) of leader {leader} for "
+            f"{self.params.seconds:g} s (replicas stop receiving WAL)",
+            components=[leader],
+            processes=[ProcessRef(pid=p, command=cmdline(p)) for p in pids],
+            undo=f"SIGCONT after {self.params.seconds:g} s, or on undo",
+        )
 
     def preflight(self, target: Any) -> None:
         lab = _lab(target)
@@ -297,15 +315,19 @@ class DbReplicationLag(vocabulary.DbReplicationLag):
         leader = _leader(lab)
         stopped = _freeze(journal, _walsenders(lab, leader))
         timer = start_undo_timer(journal, self.params.seconds)
-        return Injection(detail={"leader": leader, "walsenders": stopped, "timer_pid": timer,
-                                 "t_fault": time.time()})
+        return Injection(detail={"leader": leader, "walsenders": stopped, "timer_pid": timer, "t_fault": time.time()})
 
 
 def _outage_blast(fault: Any, lab: Any, zones: list[str], names: list[str], mode: str) -> BlastRadius:
     net = "; zone isolated (nftables)" if lab.network.mode == "netns" else "; no network cut (loopback mode)"
     verb = "kill -9" if mode == "kill" else "SIGSTOP"
-    return BlastRadius(summary=f"{verb} {len(names)} component(s) in {', '.join(zones)}{net}", zones=zones,
-                       components=names, processes=_procs(lab, names), undo=fault.undo_summary)
+    return BlastRadius(
+        summary=f"{verb} {len(names)} component(s) in {', '.join(zones)}{net}",
+        zones=zones,
+        components=names,
+        processes=_procs(lab, names),
+        undo=fault.undo_summary,
+    )
 
 
 def _zone_down(lab: Any, journal: Journal, zones: list[str], mode: str) -> dict[str, Any]:
@@ -329,8 +351,7 @@ class AzOutage(vocabulary.AzOutage):
 
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
-        return _outage_blast(self, lab, [self.params.zone], _zone_components(lab, [self.params.zone]),
-                             self.params.mode)
+        return _outage_blast(self, lab, [self.params.zone], _zone_components(lab, [self.params.zone]), self.params.mode)
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         lab = _lab(target)
@@ -358,15 +379,21 @@ class NetworkPartition(vocabulary.NetworkPartition):
         lab = _lab(target)
         _need_netns(lab, "db-primary-freeze / az-outage mode=freeze (a frozen process looks partitioned)")
         if self.params.service:
-            raise HarnessError("the service/dependency form is not available on the lab (services reach each "
-                               "other through HAProxy at the edge); use dependency-failure dependency=db|cache, "
-                               "or a and b (zones)")
+            raise HarnessError(
+                "the service/dependency form is not available on the lab (services reach each "
+                "other through HAProxy at the edge); use dependency-failure dependency=db|cache, "
+                "or a and b (zones)"
+            )
 
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
         a, b = self.params.a, self.params.b
-        return BlastRadius(summary=f"drop every packet between zones {a} and {b} (nftables)", zones=[a, b],
-                           components=_zone_components(lab, [a, b]), undo=self.undo_summary)
+        return BlastRadius(
+            summary=f"drop every packet between zones {a} and {b} (nftables)",
+            zones=[a, b],
+            components=_zone_components(lab, [a, b]),
+            undo=self.undo_summary,
+        )
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         lab = _lab(target)
@@ -389,9 +416,13 @@ class CachePrimaryCrash(vocabulary.CachePrimaryCrash):
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
         primary = self._primary(lab)
-        return BlastRadius(summary=f"kill -9 the Redis primary {primary}", components=[primary],
-                           zones=[lab.components[primary]["zone"]], processes=_procs(lab, [primary]),
-                           undo=self.undo_summary)
+        return BlastRadius(
+            summary=f"kill -9 the Redis primary {primary}",
+            components=[primary],
+            zones=[lab.components[primary]["zone"]],
+            processes=_procs(lab, [primary]),
+            undo=self.undo_summary,
+        )
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         lab = _lab(target)
@@ -406,8 +437,11 @@ class CacheFlush(vocabulary.CacheFlush):
 
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
-        return BlastRadius(summary=f"FLUSHALL on the Redis primary {lab.redis_primary()}",
-                           resources=["every key in Redis"], undo=self.undo_summary)
+        return BlastRadius(
+            summary=f"FLUSHALL on the Redis primary {lab.redis_primary()}",
+            resources=["every key in Redis"],
+            undo=self.undo_summary,
+        )
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         lab = _lab(target)
@@ -430,8 +464,10 @@ class AppCrash(vocabulary.AppCrash):
         if which == "one":
             return azs[:1]
         if which not in lab.components or lab.components[which].get("kind") != "app":
-            raise HarnessError(f"parameter 'replica': unknown app replica {which!r}; one of: one, all, "
-                               + ", ".join(n for n, r in lab.components.items() if r.get("kind") == "app"))
+            raise HarnessError(
+                f"parameter 'replica': unknown app replica {which!r}; one of: one, all, "
+                + ", ".join(n for n, r in lab.components.items() if r.get("kind") == "app")
+            )
         return [which]
 
     def preflight(self, target: Any) -> None:
@@ -440,8 +476,12 @@ class AppCrash(vocabulary.AppCrash):
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
         names = self._replicas(lab)
-        return BlastRadius(summary=f"kill -9 app replica(s) {', '.join(names)}", components=names,
-                           processes=_procs(lab, names), undo=self.undo_summary)
+        return BlastRadius(
+            summary=f"kill -9 app replica(s) {', '.join(names)}",
+            components=names,
+            processes=_procs(lab, names),
+            undo=self.undo_summary,
+        )
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         lab = _lab(target)
@@ -459,8 +499,11 @@ class AppBadDeploy(vocabulary.AppBadDeploy):
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
         names = self._replicas(lab)
-        return BlastRadius(summary=f"deploy broken build {self.params.version} to {', '.join(names)}",
-                           components=names, undo=self.undo_summary)
+        return BlastRadius(
+            summary=f"deploy broken build {self.params.version} to {', '.join(names)}",
+            components=names,
+            undo=self.undo_summary,
+        )
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         from harness.lab import apps
@@ -484,25 +527,40 @@ def _argv_version(lab: Any, name: str) -> str:
 @register
 class DependencyFailure(vocabulary.DependencyFailure):
     unavailable = None
-    summary = "make the app's dependency unavailable (db: HAProxy primary endpoint in maintenance; " \
-              "cache: Redis and Sentinels frozen)"
+    summary = (
+        "make the app's dependency unavailable (db: HAProxy primary endpoint in maintenance; "
+        "cache: Redis and Sentinels frozen)"
+    )
     undo_summary = "db: enable the HAProxy servers again; cache: SIGCONT Redis and Sentinels"
 
     def _targets(self, lab: Any) -> list[str]:
         if self.params.dependency == "db":
-            return [f"pg_primary/{n}" for n, r in lab.components.items()
-                    if r.get("kind") == "patroni" and r.get("zone") in PRIMARY_ZONES]
-        return [n for n, r in lab.components.items()
-                if r.get("kind") in ("redis", "sentinel") and r.get("zone") in PRIMARY_ZONES]
+            return [
+                f"pg_primary/{n}"
+                for n, r in lab.components.items()
+                if r.get("kind") == "patroni" and r.get("zone") in PRIMARY_ZONES
+            ]
+        return [
+            n
+            for n, r in lab.components.items()
+            if r.get("kind") in ("redis", "sentinel") and r.get("zone") in PRIMARY_ZONES
+        ]
 
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
         if self.params.dependency == "db":
-            return BlastRadius(summary="put every server of HAProxy's PostgreSQL primary endpoint in maintenance",
-                               resources=self._targets(lab), undo=self.undo_summary)
+            return BlastRadius(
+                summary="put every server of HAProxy's PostgreSQL primary endpoint in maintenance",
+                resources=self._targets(lab),
+                undo=self.undo_summary,
+            )
         names = self._targets(lab)
-        return BlastRadius(summary="SIGSTOP the primary region's Redis and Sentinels (a hung cache)",
-                           components=names, processes=_procs(lab, names), undo=self.undo_summary)
+        return BlastRadius(
+            summary="SIGSTOP the primary region's Redis and Sentinels (a hung cache)",
+            components=names,
+            processes=_procs(lab, names),
+            undo=self.undo_summary,
+        )
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         lab = _lab(target)
@@ -528,9 +586,11 @@ class _ProxyFault:
         try:
             state = ctl.get()
         except HarnessError as err:
-            raise HarnessError(f"fault proxy {path.component} (target {path.target}) is not answering: {err}; "
-                               "check `drill lab status` (a lab started before the proxies existed needs "
-                               "`drill lab down` + `up`)") from None
+            raise HarnessError(
+                f"fault proxy {path.component} (target {path.target}) is not answering: {err}; "
+                "check `drill lab status` (a lab started before the proxies existed needs "
+                "`drill lab down` + `up`)"
+            ) from None
         return path, ctl, state
 
     def preflight(self, target: Any) -> None:
@@ -538,22 +598,29 @@ class _ProxyFault:
 
         path, _, state = self._proxy(_lab(target))
         if state.get("mode") != "pass":
-            raise HarnessError(f"fault proxy {path.component} is already in mode {describe_mode(state)} (another "
-                               "fault holds it); undo that one first (`drill fault undo ID` or `drill recover`)")
+            raise HarnessError(
+                f"fault proxy {path.component} is already in mode {describe_mode(state)} (another "
+                "fault holds it); undo that one first (`drill fault undo ID` or `drill recover`)"
+            )
 
     def _blast(self, target: Any, what: str) -> BlastRadius:
         lab = _lab(target)
         path, _, state = self._proxy(lab)
         rec = lab.components.get(path.component) or {}
-        procs = [ProcessRef(pid=rec["pid"], start_time=rec.get("start_time"), command=cmdline(rec["pid"]))] \
-            if rec.get("pid") else []
+        procs = (
+            [ProcessRef(pid=rec["pid"], start_time=rec.get("start_time"), command=cmdline(rec["pid"]))]
+            if rec.get("pid")
+            else []
+        )
         held = f" for {self.params.seconds:g} s" if self.params.seconds else ""
-        return BlastRadius(summary=f"{what}{held} on the path {path.path}: fault proxy {path.component} "
-                                   f"({state.get('listen')} -> {state.get('upstream')})",
-                           components=[path.component], processes=procs,
-                           resources=[f"every connection through {path.component} "
-                                      f"({state.get('connections_open', 0)} open now)"],
-                           undo=self.undo_summary + (f" (by itself after {self.params.seconds:g} s)" if held else ""))
+        return BlastRadius(
+            summary=f"{what}{held} on the path {path.path}: fault proxy {path.component} "
+            f"({state.get('listen')} -> {state.get('upstream')})",
+            components=[path.component],
+            processes=procs,
+            resources=[f"every connection through {path.component} ({state.get('connections_open', 0)} open now)"],
+            undo=self.undo_summary + (f" (by itself after {self.params.seconds:g} s)" if held else ""),
+        )
 
     def _switch(self, lab: Any, journal: Journal, settings: dict[str, Any], reset_on_undo: bool) -> Injection:
         from harness.lab import proxies
@@ -566,8 +633,16 @@ class _ProxyFault:
         state = ctl.set(**settings)
         seconds = self.params.seconds
         timer = start_undo_timer(journal, seconds, until=time.time() + seconds) if seconds else None
-        return Injection(detail={"target": path.target, "proxy": path.component, "path": path.path,
-                                 "mode": proxies.describe_mode(state), "timer_pid": timer, "t_fault": time.time()})
+        return Injection(
+            detail={
+                "target": path.target,
+                "proxy": path.component,
+                "path": path.path,
+                "mode": proxies.describe_mode(state),
+                "timer_pid": timer,
+                "t_fault": time.time(),
+            }
+        )
 
 
 @register
@@ -581,9 +656,17 @@ class NetworkLatency(_ProxyFault, vocabulary.NetworkLatency):
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         # Delay the replies only (downstream): a round trip grows by ms, as with netem on one interface.
-        return self._switch(_lab(target), journal, {"mode": "latency", "latency_ms": self.params.ms,
-                                                    "jitter_ms": self.params.jitter, "direction": "downstream"},
-                            reset_on_undo=False)
+        return self._switch(
+            _lab(target),
+            journal,
+            {
+                "mode": "latency",
+                "latency_ms": self.params.ms,
+                "jitter_ms": self.params.jitter,
+                "direction": "downstream",
+            },
+            reset_on_undo=False,
+        )
 
 
 @register
@@ -607,8 +690,9 @@ class _Destructive:
     def _run_sql(self, lab: Any, journal: Journal, statement: Any, params: tuple = ()) -> dict[str, Any]:
         import psycopg
 
-        journal.record_undo("noop", reason="destructive statement: recover with `drill procedure run pitr "
-                                           "fault=" + journal.id + "`")
+        journal.record_undo(
+            "noop", reason="destructive statement: recover with `drill procedure run pitr fault=" + journal.id + "`"
+        )
         with psycopg.connect(lab.pg_dsn("primary"), autocommit=True) as conn:
             with conn.cursor() as cur:
                 t_fault = time.time()  # wall time just before the statement: the PITR target
@@ -646,8 +730,11 @@ class DbAccidentalDelete(_Destructive, vocabulary.DbAccidentalDelete):
         _check_table(_lab(target), self.params.table)
 
     def describe(self, target: Any) -> BlastRadius:
-        return BlastRadius(summary=f"DELETE FROM {self.params.table} WHERE {self.params.where}",
-                           resources=[f"table {self.params.table}"], undo=self.undo_summary)
+        return BlastRadius(
+            summary=f"DELETE FROM {self.params.table} WHERE {self.params.where}",
+            resources=[f"table {self.params.table}"],
+            undo=self.undo_summary,
+        )
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         from psycopg import sql
@@ -667,14 +754,18 @@ class DbCorruption(_Destructive, vocabulary.DbCorruption):
             raise HarnessError(f"parameter 'statement': it does not mention table {self.params.table!r}")
 
     def describe(self, target: Any) -> BlastRadius:
-        return BlastRadius(summary=f"run on the primary: {self.params.statement}",
-                           resources=[f"table {self.params.table}"], undo=self.undo_summary)
+        return BlastRadius(
+            summary=f"run on the primary: {self.params.statement}",
+            resources=[f"table {self.params.table}"],
+            undo=self.undo_summary,
+        )
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         from psycopg import sql
 
-        return Injection(detail={"table": self.params.table,
-                                 **self._run_sql(_lab(target), journal, sql.SQL(self.params.statement))})
+        return Injection(
+            detail={"table": self.params.table, **self._run_sql(_lab(target), journal, sql.SQL(self.params.statement))}
+        )
 
 
 def main(argv: list[str]) -> int:

@@ -58,8 +58,10 @@ class ProcessFreeze(Fault):
     def preflight(self, target: Any) -> None:
         pgid = self._pgid()
         if pgid is not None and pgid == os.getpgrp():
-            raise HarnessError(f"parameter 'pid': refusing to freeze process group {pgid}: the harness is in it "
-                               "(start the victim with its own session, or pass group=false)")
+            raise HarnessError(
+                f"parameter 'pid': refusing to freeze process group {pgid}: the harness is in it "
+                "(start the victim with its own session, or pass group=false)"
+            )
 
     def _members(self) -> list[int]:
         pgid = self._pgid()
@@ -68,10 +70,13 @@ class ProcessFreeze(Fault):
     def describe(self, target: Any) -> BlastRadius:
         pgid = self._pgid()
         what = f"process group {pgid}" if pgid is not None else f"process {self.params.pid}"
-        procs = [ProcessRef(pid=p, start_time=(read_stat(p) or {}).get("start_time"), command=cmdline(p))
-                 for p in self._members()]
-        return BlastRadius(summary=f"freeze (SIGSTOP) {what}: {len(procs)} process(es)", processes=procs,
-                           undo=self.undo_summary)
+        procs = [
+            ProcessRef(pid=p, start_time=(read_stat(p) or {}).get("start_time"), command=cmdline(p))
+            for p in self._members()
+        ]
+        return BlastRadius(
+            summary=f"freeze (SIGSTOP) {what}: {len(procs)} process(es)", processes=procs, undo=self.undo_summary
+        )
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         stopped: set[int] = set()
@@ -117,17 +122,26 @@ class ProcessKill(Fault):
     def describe(self, target: Any) -> BlastRadius:
         stat = _victim(self.params.pid)
         undo = f"restart with: {self.params.restart}" if self.params.restart else "none (no restart command)"
-        return BlastRadius(summary=f"kill -9 process {self.params.pid} ({stat['comm']})",
-                           processes=[ProcessRef(pid=self.params.pid, start_time=stat["start_time"],
-                                                 command=cmdline(self.params.pid))], undo=undo)
+        return BlastRadius(
+            summary=f"kill -9 process {self.params.pid} ({stat['comm']})",
+            processes=[
+                ProcessRef(pid=self.params.pid, start_time=stat["start_time"], command=cmdline(self.params.pid))
+            ],
+            undo=undo,
+        )
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         victim = process_identity(self.params.pid)
         if victim is None:
             raise HarnessError(f"parameter 'pid': process {self.params.pid} exited before the kill")
         if self.params.restart:
-            journal.record_undo("restart_command", argv=shlex.split(self.params.restart), victim=victim,
-                                cwd=os.getcwd(), log=str(journal.state_dir / "restarts" / f"{journal.id}.log"))
+            journal.record_undo(
+                "restart_command",
+                argv=shlex.split(self.params.restart),
+                victim=victim,
+                cwd=os.getcwd(),
+                log=str(journal.state_dir / "restarts" / f"{journal.id}.log"),
+            )
         else:
             journal.record_undo("noop", reason=f"process {self.params.pid} was killed; no restart command given")
         os.kill(self.params.pid, signal.SIGKILL)

@@ -65,7 +65,7 @@ class ProxySettings(BaseModel):
     direction: Direction = "both"
 
     @model_validator(mode="after")
-    def _latency_needs_a_delay(self) -> "ProxySettings":
+    def _latency_needs_a_delay(self) -> ProxySettings:
         if self.mode == "latency" and self.latency_ms == 0 and self.jitter_ms == 0:
             raise ValueError("latency mode needs latency_ms > 0 (or jitter_ms > 0)")
         return self
@@ -230,7 +230,7 @@ class ProxyServer:
                 up_reader, conn.upstream = await asyncio.wait_for(
                     asyncio.open_connection(*self.upstream), UPSTREAM_CONNECT_TIMEOUT
                 )
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 _reset(writer)  # upstream down: the client sees what it would see without the proxy
                 return
             conn.tasks = [
@@ -369,7 +369,7 @@ class FaultProxy:
         self._thread: threading.Thread | None = None
         self._server: ProxyServer | None = None
 
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         if self._thread is not None:
             return self
         ready = threading.Event()
@@ -435,7 +435,7 @@ class FaultProxy:
         self._thread.join(15)
         self._thread = None
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -461,7 +461,7 @@ class ProxyControl:
                     if not chunk:
                         break
                     reply += chunk
-        except (OSError, socket.timeout) as exc:
+        except (TimeoutError, OSError) as exc:
             raise HarnessError(f"fault proxy at {self.path} is not answering: {exc}") from None
         try:
             answer = json.loads(reply)
@@ -496,8 +496,12 @@ async def _serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     host, port = server.address
-    print(json.dumps({"listen": f"{host}:{port}", "upstream": args.upstream, "control": str(args.control),
-                      "pid": os.getpid()}), flush=True)
+    print(
+        json.dumps(
+            {"listen": f"{host}:{port}", "upstream": args.upstream, "control": str(args.control), "pid": os.getpid()}
+        ),
+        flush=True,
+    )
     await stop.wait()
     await server.stop()
 

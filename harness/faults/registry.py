@@ -15,8 +15,13 @@ from harness.errors import HarnessError
 from harness.faults.base import Fault
 
 # Modules whose import registers faults; harness.faults.lab re-registers the vocabulary's declarations with real classes.
-BUILTIN_MODULES = ("harness.faults.local", "harness.faults.vocabulary", "harness.faults.lab", "harness.faults.k8s",
-                   "harness.faults.aws")  # aws: its undo kinds, for `drill recover` (boto3 imported lazily)
+BUILTIN_MODULES = (
+    "harness.faults.local",
+    "harness.faults.vocabulary",
+    "harness.faults.lab",
+    "harness.faults.k8s",
+    "harness.faults.aws",
+)  # aws: its undo kinds, for `drill recover` (boto3 imported lazily)
 
 _FAULTS: dict[str, type[Fault]] = {}
 _loaded = False
@@ -59,14 +64,17 @@ class Procedure:
     summary: str
 
 
-PROCEDURES: dict[str, Procedure] = {p.name: p for p in (
-    Procedure("auto-failover", "5.1.1, 5.1.3", "verify the automatic failover: new primary, writes resume"),
-    Procedure("pitr", "4.3.1, 8.3 scenario 2", "point-in-time recovery to just before the bad change"),
-    Procedure("region-failover", "3.3", "promote the DR standby cluster and switch traffic to the DR region"),
-    Procedure("region-failback", "3.4", "resynchronise the primary region and switch traffic back"),
-    Procedure("app-rollback", "5.3.1, 5.2.3", "roll the app back to the previous version"),
-    Procedure("cache-rebuild", "5.1.3", "rebuild the cache from the source data"),
-)}
+PROCEDURES: dict[str, Procedure] = {
+    p.name: p
+    for p in (
+        Procedure("auto-failover", "5.1.1, 5.1.3", "verify the automatic failover: new primary, writes resume"),
+        Procedure("pitr", "4.3.1, 8.3 scenario 2", "point-in-time recovery to just before the bad change"),
+        Procedure("region-failover", "3.3", "promote the DR standby cluster and switch traffic to the DR region"),
+        Procedure("region-failback", "3.4", "resynchronise the primary region and switch traffic back"),
+        Procedure("app-rollback", "5.3.1, 5.2.3", "roll the app back to the previous version"),
+        Procedure("cache-rebuild", "5.1.3", "rebuild the cache from the source data"),
+    )
+}
 
 
 def get_procedure(name: str) -> Procedure:

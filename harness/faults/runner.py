@@ -76,8 +76,15 @@ def prepare(name: str, params: dict[str, Any], target: Any = None) -> tuple[Faul
         raise HarnessError(f"fault '{name}': {err}") from None
 
 
-def inject(name: str, params: dict[str, Any], target: Any = None, *, log: IntentLog | None = None,
-           show: Callable[[BlastRadius], None] | None = None, id: str | None = None) -> str:
+def inject(
+    name: str,
+    params: dict[str, Any],
+    target: Any = None,
+    *,
+    log: IntentLog | None = None,
+    show: Callable[[BlastRadius], None] | None = None,
+    id: str | None = None,
+) -> str:
     """Inject a fault and leave it in force. Returns its id. If the inject breaks half-way (or is interrupted),
     what it had recorded is undone before the error propagates."""
     log = log or IntentLog()
@@ -102,9 +109,13 @@ def inject(name: str, params: dict[str, Any], target: Any = None, *, log: Intent
     return id
 
 
-def run_logged(fault: str, params: dict[str, Any], blast: dict[str, Any],
-               act: Callable[[Callable[[dict[str, Any]], None]], tuple[Any, dict[str, Any]]],
-               intent_log: str | None = None) -> tuple[str, Any]:
+def run_logged(
+    fault: str,
+    params: dict[str, Any],
+    blast: dict[str, Any],
+    act: Callable[[Callable[[dict[str, Any]], None]], tuple[Any, dict[str, Any]]],
+    intent_log: str | None = None,
+) -> tuple[str, Any]:
     """For faults that are not Fault classes (the AWS and Kubernetes activities): intend -> act -> injected in
     the intent log. `act(record_undo)` records each undo before the change it undoes and returns (result,
     detail for the log). A failure half-way undoes what was recorded, then the error propagates."""
@@ -149,8 +160,11 @@ def recover(*, log: IntentLog | None = None) -> list[UndoReport]:
     for intent in reversed(log.pending()):
         report = undo(intent.id, log=log)
         owner = intent.owner
-        if owner.get("pid") not in (None, os.getpid()) and owner.get("start_time") is not None \
-                and undo_actions.same_process(owner):
+        if (
+            owner.get("pid") not in (None, os.getpid())
+            and owner.get("start_time") is not None
+            and undo_actions.same_process(owner)
+        ):
             report.note = f"the process that injected it (pid {owner['pid']}) is still running"
         reports.append(report)
     return reports
@@ -161,8 +175,14 @@ def pending(*, log: IntentLog | None = None) -> list[Intent]:
 
 
 @contextmanager
-def injecting(name: str, params: dict[str, Any], target: Any = None, *, log: IntentLog | None = None,
-              show: Callable[[BlastRadius], None] | None = None) -> Iterator[Injection]:
+def injecting(
+    name: str,
+    params: dict[str, Any],
+    target: Any = None,
+    *,
+    log: IntentLog | None = None,
+    show: Callable[[BlastRadius], None] | None = None,
+) -> Iterator[Injection]:
     """Hold a fault for the duration of the block. The exit ALWAYS undoes it: normal exit, exception,
     KeyboardInterrupt, and SIGTERM (a handler raising `Terminated` is installed while the block runs, in the
     main thread, and the previous handler restored afterwards). Signals arriving during the undo are deferred

@@ -73,8 +73,14 @@ def read_stat(pid: int) -> dict[str, Any] | None:
     # comm is in parentheses and may itself contain spaces or ')': split at the LAST ')'.
     head, _, tail = raw.rpartition(")")
     fields = tail.split()
-    return {"pid": pid, "comm": head.partition("(")[2], "state": fields[0], "ppid": int(fields[1]),
-            "pgid": int(fields[2]), "start_time": int(fields[19])}
+    return {
+        "pid": pid,
+        "comm": head.partition("(")[2],
+        "state": fields[0],
+        "ppid": int(fields[1]),
+        "pgid": int(fields[2]),
+        "start_time": int(fields[19]),
+    }
 
 
 def process_identity(pid: int) -> dict[str, Any] | None:
@@ -154,8 +160,15 @@ def _restart_command(record: dict[str, Any]) -> str:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         try:
-            proc = subprocess.Popen(record["argv"], stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                    cwd=record.get("cwd") or None, start_new_session=True, close_fds=True)
+            proc = subprocess.Popen(
+                record["argv"],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                cwd=record.get("cwd") or None,
+                start_new_session=True,
+                close_fds=True,
+            )
         except OSError as err:
             raise HarnessError(f"restart command {shlex.join(record['argv'])!r} failed: {err}") from err
     return f"restarted as pid {proc.pid} ({shlex.join(record['argv'])}; log {log})"

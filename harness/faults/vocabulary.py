@@ -33,9 +33,13 @@ class LabFault(Fault):
 
     def describe(self, target: Any) -> BlastRadius:
         zone = getattr(self.params, "zone", None)
-        return BlastRadius(summary=self.summary_for(), zones=[zone] if zone else [],
-                           components=_lab_components(target, zone), resources=[self.touches] if self.touches else [],
-                           undo=self.undo_summary)
+        return BlastRadius(
+            summary=self.summary_for(),
+            zones=[zone] if zone else [],
+            components=_lab_components(target, zone),
+            resources=[self.touches] if self.touches else [],
+            undo=self.undo_summary,
+        )
 
     def summary_for(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.params_dict().items() if v is not None)

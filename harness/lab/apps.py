@@ -13,8 +13,7 @@ from harness.lab.topology import PG_APP_USER, PG_DATABASE, ComponentSpec
 DEFAULT_VERSION = "1.0.0"
 
 
-def pg_dsn(ctx: LabContext, host: str, port: int, user: str = PG_APP_USER, db: str = PG_DATABASE,
-           **extra: str) -> str:
+def pg_dsn(ctx: LabContext, host: str, port: int, user: str = PG_APP_USER, db: str = PG_DATABASE, **extra: str) -> str:
     """A libpq URL with no secret in it: the password comes from the lab's passfile."""
     params = {"passfile": str(ctx.paths.pgpass), "connect_timeout": "2", **extra}
     query = "&".join(f"{k}={quote(str(v), safe='/')}" for k, v in params.items())
@@ -32,9 +31,26 @@ def launch(ctx: LabContext, spec: ComponentSpec, version: str = DEFAULT_VERSION,
         # forwards to HAProxy's primary endpoint.
         db = pg_dsn(ctx, *proxies.app_db_address(ctx))
         cache = ["--sentinels", ",".join(f"{h}:{p}" for h, p in redis_cache.sentinel_addrs(ctx))]
-    argv = [ctx.python, "-m", "harness.lab.app", "--host", ctx.host(spec.zone), "--port", str(spec.ports["http"]),
-            "--zone", spec.zone, "--name", spec.name, "--db-dsn", db, *cache,
-            "--version", version, "--state-dir", str(ctx.paths.root)]
+    argv = [
+        ctx.python,
+        "-m",
+        "harness.lab.app",
+        "--host",
+        ctx.host(spec.zone),
+        "--port",
+        str(spec.ports["http"]),
+        "--zone",
+        spec.zone,
+        "--name",
+        spec.name,
+        "--db-dsn",
+        db,
+        *cache,
+        "--version",
+        version,
+        "--state-dir",
+        str(ctx.paths.root),
+    ]
     if broken:
         argv.append("--broken")
     return Launch(argv=argv)

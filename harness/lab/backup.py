@@ -31,13 +31,18 @@ def launch_base_backup(ctx: LabContext, host: str, port: int) -> Launch:
     os.chown(status, *ctx.postgres_owner)  # the job (PostgreSQL user) overwrites it when done
     # Retried: a switchover or failover during the backup cuts its replication stream (HAProxy
     # shuts the old primary's sessions down); the next attempt goes to the new primary.
-    script = (f'for attempt in 1 2 3 4 5; do rm -rf "$3"; '
-              f'"{PG_BIN}/pg_basebackup" -h "$1" -p "$2" -U replicator -D "$3" -Fp -X stream '
-              f'--checkpoint=fast --no-password --label=drill-lab-base; rc=$?; '
-              f'[ $rc -eq 0 ] && break; sleep 2; done; '
-              f'if [ $rc -eq 0 ]; then echo ok > "$4"; else echo "failed $rc" > "$4"; fi')
-    return Launch(argv=["/bin/sh", "-c", script, "drill-lab-base-backup", host, str(port), str(base), str(status)],
-                  user=ctx.postgres_user, env={"PGPASSFILE": str(ctx.paths.component_dir("backup") / "pgpass")})
+    script = (
+        f'for attempt in 1 2 3 4 5; do rm -rf "$3"; '
+        f'"{PG_BIN}/pg_basebackup" -h "$1" -p "$2" -U replicator -D "$3" -Fp -X stream '
+        f"--checkpoint=fast --no-password --label=drill-lab-base; rc=$?; "
+        f"[ $rc -eq 0 ] && break; sleep 2; done; "
+        f'if [ $rc -eq 0 ]; then echo ok > "$4"; else echo "failed $rc" > "$4"; fi'
+    )
+    return Launch(
+        argv=["/bin/sh", "-c", script, "drill-lab-base-backup", host, str(port), str(base), str(status)],
+        user=ctx.postgres_user,
+        env={"PGPASSFILE": str(ctx.paths.component_dir("backup") / "pgpass")},
+    )
 
 
 def status(ctx: LabContext) -> str:

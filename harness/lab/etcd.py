@@ -22,18 +22,40 @@ def launch(ctx: LabContext, spec: ComponentSpec) -> Launch:
     host = ctx.host(spec.zone)
     peers = ",".join(f"{m.name}=http://{ctx.host(m.zone)}:{m.ports['peer']}" for m in cluster_of(spec))
     data = ensure_dir(ctx.paths.component_dir(spec.name), 0o700) / "data"
-    return Launch(argv=[
-        "etcd", "--name", spec.name, "--data-dir", str(data),
-        "--listen-client-urls", f"http://{host}:{spec.ports['client']}",
-        "--advertise-client-urls", f"http://{host}:{spec.ports['client']}",
-        "--listen-peer-urls", f"http://{host}:{spec.ports['peer']}",
-        "--initial-advertise-peer-urls", f"http://{host}:{spec.ports['peer']}",
-        "--initial-cluster", peers, "--initial-cluster-state", "new",
-        "--initial-cluster-token", f"drill-lab-{'dr' if spec.zone == 'dr' else 'primary'}",
-        # Fast elections on a local network; a 2-core box still keeps up with 100 ms heartbeats.
-        "--heartbeat-interval", "100", "--election-timeout", "1000",
-        "--quota-backend-bytes", str(256 * 1024 * 1024), "--logger", "zap", "--log-level", "warn",
-    ])
+    return Launch(
+        argv=[
+            "etcd",
+            "--name",
+            spec.name,
+            "--data-dir",
+            str(data),
+            "--listen-client-urls",
+            f"http://{host}:{spec.ports['client']}",
+            "--advertise-client-urls",
+            f"http://{host}:{spec.ports['client']}",
+            "--listen-peer-urls",
+            f"http://{host}:{spec.ports['peer']}",
+            "--initial-advertise-peer-urls",
+            f"http://{host}:{spec.ports['peer']}",
+            "--initial-cluster",
+            peers,
+            "--initial-cluster-state",
+            "new",
+            "--initial-cluster-token",
+            f"drill-lab-{'dr' if spec.zone == 'dr' else 'primary'}",
+            # Fast elections on a local network; a 2-core box still keeps up with 100 ms heartbeats.
+            "--heartbeat-interval",
+            "100",
+            "--election-timeout",
+            "1000",
+            "--quota-backend-bytes",
+            str(256 * 1024 * 1024),
+            "--logger",
+            "zap",
+            "--log-level",
+            "warn",
+        ]
+    )
 
 
 def healthy(ctx: LabContext, spec: ComponentSpec, timeout: float = 0.5) -> tuple[bool, str]:

@@ -42,8 +42,9 @@ def _patroni(ctx: LabContext) -> tuple[list[dict], list[str]]:
     view = postgres.cluster_view(ctx, PRIMARY_ZONES) or {"members": []}
     members = {m["name"]: m for m in view.get("members", [])}
     leaders = [m for m in members.values() if m.get("role") == "leader" and m.get("state") == "running"]
-    streaming = [m for m in members.values() if m.get("role") in ("replica", "sync_standby")
-                 and m.get("state") == "streaming"]
+    streaming = [
+        m for m in members.values() if m.get("role") in ("replica", "sync_standby") and m.get("state") == "streaming"
+    ]
     sync = [m for m in members.values() if m.get("role") == "sync_standby"]
     if len(leaders) != 1:
         problems.append(f"postgres: {len(leaders)} running leaders (want 1)")
@@ -151,13 +152,25 @@ def collect(ctx: LabContext, records: dict[str, dict]) -> dict[str, Any]:
         running = bool(rec) and is_running(rec)
         row = rows.get(spec.name, {"ok": False, "role": "?", "health": "?"})
         first_port = next(iter(spec.ports.values()))
-        entry = {"name": spec.name, "kind": spec.kind, "zone": spec.zone,
-                 "address": f"{ctx.host(spec.zone)}:{first_port}", "ports": dict(spec.ports),
-                 "role": row["role"], "health": row["health"] if running else "not running",
-                 "ok": bool(row["ok"]) and running, "optional": spec.kind in OPTIONAL_KINDS,
-                 "pid": rec.get("pid"), "running": running}
+        entry = {
+            "name": spec.name,
+            "kind": spec.kind,
+            "zone": spec.zone,
+            "address": f"{ctx.host(spec.zone)}:{first_port}",
+            "ports": dict(spec.ports),
+            "role": row["role"],
+            "health": row["health"] if running else "not running",
+            "ok": bool(row["ok"]) and running,
+            "optional": spec.kind in OPTIONAL_KINDS,
+            "pid": rec.get("pid"),
+            "running": running,
+        }
         if not entry["ok"]:
             (warnings if entry["optional"] else problems).append(f"{spec.name}: {entry['health']}")
         out.append(entry)
-    return {"healthy": all(c["ok"] for c in out if not c["optional"]) and not problems, "components": out,
-            "problems": problems, "warnings": warnings}
+    return {
+        "healthy": all(c["ok"] for c in out if not c["optional"]) and not problems,
+        "components": out,
+        "problems": problems,
+        "warnings": warnings,
+    }

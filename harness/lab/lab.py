@@ -1,9 +1,9 @@
 """The local lab: start, inspect and stop the freight platform's real services (see docs/lab.md).
 
-    from harness.lab import Lab, running_lab
-    lab = Lab.up(replication="sync", network="loopback")   # or Lab.load() for the running one
-    lab.postgres_leader(); lab.pg_dsn("primary"); lab.app_url; lab.status()
-    lab.down()
+from harness.lab import Lab, running_lab
+lab = Lab.up(replication="sync", network="loopback")   # or Lab.load() for the running one
+lab.postgres_leader(); lab.pg_dsn("primary"); lab.app_url; lab.status()
+lab.down()
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 import psycopg
@@ -27,20 +28,52 @@ from harness.lab import apps, backup, etcd, haproxy, health, monitoring, postgre
 from harness.lab.app.main import SCHEMA_SQL
 from harness.lab.context import LabContext, Launch
 from harness.lab.network import LabNetwork
-from harness.lab.process import (is_running, kill_verified, pids_with_in_cmdline, memory_bytes, proc_start_time,
-                                 signal_group, spawn, wait_gone)
-from harness.lab.state import (LabPaths, default_state_dir, ensure_dir, load_or_create_secrets, pgpass_text,
-                               read_state, state_lock, write_private, write_state)
-from harness.lab.topology import (EDGE, PG_APP_USER, PG_DATABASE, PG_SUPERUSER, PRIMARY_ZONES,
-                                  REDIS_SERVICE, SPECS, ZONES, ComponentSpec, of_kind)
+from harness.lab.process import (
+    is_running,
+    kill_verified,
+    memory_bytes,
+    pids_with_in_cmdline,
+    proc_start_time,
+    signal_group,
+    spawn,
+    wait_gone,
+)
+from harness.lab.state import (
+    LabPaths,
+    default_state_dir,
+    ensure_dir,
+    load_or_create_secrets,
+    pgpass_text,
+    read_state,
+    state_lock,
+    write_private,
+    write_state,
+)
+from harness.lab.topology import (
+    EDGE,
+    PG_APP_USER,
+    PG_DATABASE,
+    PG_SUPERUSER,
+    PRIMARY_ZONES,
+    REDIS_SERVICE,
+    SPECS,
+    ZONES,
+    ComponentSpec,
+    of_kind,
+)
 
 Progress = Callable[[str], None]
 REPLICATION_MODES = ("sync", "async")
 NETWORK_MODES = ("netns", "loopback")
 _LAUNCHERS: dict[str, Callable[[LabContext, ComponentSpec], Launch]] = {
-    "etcd": etcd.launch, "patroni": postgres.launch, "redis": redis_cache.launch_redis,
-    "sentinel": redis_cache.launch_sentinel, "haproxy": haproxy.launch, "app": apps.launch,
-    "proxy": proxies.launch, "monitoring": monitoring.launch,
+    "etcd": etcd.launch,
+    "patroni": postgres.launch,
+    "redis": redis_cache.launch_redis,
+    "sentinel": redis_cache.launch_sentinel,
+    "haproxy": haproxy.launch,
+    "app": apps.launch,
+    "proxy": proxies.launch,
+    "monitoring": monitoring.launch,
 }
 # Patroni stops PostgreSQL cleanly (checkpoint) before exiting. etcd members that all stop at once each
 # try a leadership transfer first (seconds); their data is discarded on the next `up`, so don't wait long.
@@ -71,8 +104,14 @@ class Lab:
 
     # ---------------------------------------------------------------- lifecycle
     @classmethod
-    def up(cls, replication: str = "sync", network: str | None = None, state_dir: Path | str | None = None,
-           timeout: float = 120.0, progress: Progress | None = None) -> "Lab":
+    def up(
+        cls,
+        replication: str = "sync",
+        network: str | None = None,
+        state_dir: Path | str | None = None,
+        timeout: float = 120.0,
+        progress: Progress | None = None,
+    ) -> Lab:
         """Start the whole lab and wait until it is healthy; return it. If a lab is already running in the
         state folder, return that one (`lab.already_up` is True). On any failure everything started so far
         is stopped again and a HarnessError says why."""
@@ -95,10 +134,18 @@ class Lab:
             if mode == "netns":
                 ok, reason = LabNetwork.netns_available()
                 if not ok or os.geteuid() != 0:
-                    raise HarnessError(f"--network netns is not possible here: {reason if not ok else 'needs root'};"
-                                       " use --network loopback")
-            state = {"network": mode, "replication": replication, "components": {}, "phase": "starting",
-                     "started_at": time.time(), "network_setup": False}
+                    raise HarnessError(
+                        f"--network netns is not possible here: {reason if not ok else 'needs root'};"
+                        " use --network loopback"
+                    )
+            state = {
+                "network": mode,
+                "replication": replication,
+                "components": {},
+                "phase": "starting",
+                "started_at": time.time(),
+                "network_setup": False,
+            }
             lab = cls._fresh(paths, state)
             say("checking prerequisites")
             prereq.check(lab.ctx)
@@ -112,7 +159,7 @@ class Lab:
             return lab
 
     @classmethod
-    def _fresh(cls, paths: LabPaths, state: dict[str, Any]) -> "Lab":
+    def _fresh(cls, paths: LabPaths, state: dict[str, Any]) -> Lab:
         """Wipe the previous lab's data (a new lab starts from initdb) and create new secrets."""
         for sub in ("run", "backup", "logs"):
             shutil.rmtree(paths.root / sub, ignore_errors=True)
@@ -125,7 +172,7 @@ class Lab:
         return cls(paths, state)
 
     @classmethod
-    def load(cls, state_dir: Path | str | None = None) -> "Lab":
+    def load(cls, state_dir: Path | str | None = None) -> Lab:
         """The lab running in the state folder. HarnessError if there is none."""
         paths = LabPaths(Path(state_dir).resolve() if state_dir else default_state_dir())
         state = read_state(paths)
@@ -189,8 +236,14 @@ class Lab:
             prefix = self.network.exec_prefix(spec.zone) if spec.zone != EDGE else []
         rec = spawn([*prefix, *launch.argv], self.paths.log(spec.name), env=env)
         rec.user = launch.user or rec.user
-        entry = {**rec.to_dict(), "kind": spec.kind, "zone": spec.zone, "host": self.ctx.host(spec.zone),
-                 "ports": dict(spec.ports), "launch": {"argv": launch.argv, "user": launch.user, "env": launch.env}}
+        entry = {
+            **rec.to_dict(),
+            "kind": spec.kind,
+            "zone": spec.zone,
+            "host": self.ctx.host(spec.zone),
+            "ports": dict(spec.ports),
+            "launch": {"argv": launch.argv, "user": launch.user, "env": launch.env},
+        }
         self.state["components"][spec.name] = entry
         write_state(self.paths, self.state)
         return entry
@@ -205,8 +258,11 @@ class Lab:
             except Exception as err:  # noqa: BLE001 - services are still coming up
                 last_err = err
             time.sleep(0.2)
-        raise HarnessError(f"timed out waiting for {what}" + (f" (last error: {type(last_err).__name__})"
-                                                               if last_err else "") + "; see `drill lab logs`")
+        raise HarnessError(
+            f"timed out waiting for {what}"
+            + (f" (last error: {type(last_err).__name__})" if last_err else "")
+            + "; see `drill lab logs`"
+        )
 
     def _create_schema(self) -> bool:
         leader = self.postgres_leader()
@@ -216,11 +272,15 @@ class Lab:
         with psycopg.connect(self.pg_dsn(leader, user=PG_SUPERUSER, db="postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (PG_APP_USER,)).fetchone()
             verb = "ALTER" if exists else "CREATE"
-            conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(PG_APP_USER),
-                                                                            sql.Literal(pw)))
+            conn.execute(
+                sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(PG_APP_USER), sql.Literal(pw))
+            )
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,)).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(PG_DATABASE),
-                                                                          sql.Identifier(PG_APP_USER)))
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(PG_DATABASE), sql.Identifier(PG_APP_USER)
+                    )
+                )
         with psycopg.connect(self.pg_dsn(leader), autocommit=True) as conn:
             conn.execute(SCHEMA_SQL)
         return True
@@ -246,7 +306,10 @@ class Lab:
     def _teardown(self, say: Progress) -> None:
         comps: dict[str, dict] = self.state.get("components", {})
         # Phase 1 everything but etcd (Patroni wants its DCS while it shuts down), phase 2 etcd.
-        phases = [[n for n in comps if comps[n].get("kind") != "etcd"], [n for n in comps if comps[n].get("kind") == "etcd"]]
+        phases = [
+            [n for n in comps if comps[n].get("kind") != "etcd"],
+            [n for n in comps if comps[n].get("kind") == "etcd"],
+        ]
         if self.state.get("backup_job"):
             phases[0].append("__backup__")
             comps = {**comps, "__backup__": self.state["backup_job"]}
@@ -293,17 +356,30 @@ class Lab:
         self.state = fresh
         result = health.collect(self.ctx, self.state.get("components", {}))
         wal = backup.archived_wal(self.ctx)
-        result.update({
-            "up": any(c["running"] for c in result["components"]),
-            "state_dir": str(self.paths.root), "network": self.network.mode, "replication": self.ctx.replication,
-            "phase": self.state.get("phase"),
-            "backup": {"base": backup.status(self.ctx), "base_path": str(self.paths.base_backup),
-                       "wal_path": str(self.paths.wal_archive), "wal_files": len(wal)},
-            "endpoints": {"app": self.app_url, "pg_primary": self.pg_dsn("primary"),
-                          "pg_replicas": self.pg_dsn("replicas"), "pg_dr": self.pg_dsn("dr"),
-                          "redis": self.redis_url(), "prometheus": self.prometheus_url,
-                          "stats": f"http://{self.ctx.host(EDGE)}:{SPECS['haproxy'].ports['stats']}/"},
-        })
+        result.update(
+            {
+                "up": any(c["running"] for c in result["components"]),
+                "state_dir": str(self.paths.root),
+                "network": self.network.mode,
+                "replication": self.ctx.replication,
+                "phase": self.state.get("phase"),
+                "backup": {
+                    "base": backup.status(self.ctx),
+                    "base_path": str(self.paths.base_backup),
+                    "wal_path": str(self.paths.wal_archive),
+                    "wal_files": len(wal),
+                },
+                "endpoints": {
+                    "app": self.app_url,
+                    "pg_primary": self.pg_dsn("primary"),
+                    "pg_replicas": self.pg_dsn("replicas"),
+                    "pg_dr": self.pg_dsn("dr"),
+                    "redis": self.redis_url(),
+                    "prometheus": self.prometheus_url,
+                    "stats": f"http://{self.ctx.host(EDGE)}:{SPECS['haproxy'].ports['stats']}/",
+                },
+            }
+        )
         return result
 
     def wait_healthy(self, timeout: float = 60.0) -> dict[str, Any]:
@@ -330,8 +406,9 @@ class Lab:
         never comes, so the node stays "starting" (not consistent) until something writes. Measured: 4 min
         of "not yet accepting connections" after an AZ drill, over the moment the next drill wrote."""
         try:
-            with psycopg.connect(self.pg_dsn("primary", user=PG_SUPERUSER, db="postgres"), autocommit=True,
-                                 connect_timeout=2) as conn:
+            with psycopg.connect(
+                self.pg_dsn("primary", user=PG_SUPERUSER, db="postgres"), autocommit=True, connect_timeout=2
+            ) as conn:
                 conn.execute("SELECT pg_logical_emit_message(false, 'drill-lab', 'nudge')")
         except psycopg.Error:
             pass  # no primary yet (an election): the next round tries again
@@ -523,8 +600,13 @@ class Lab:
 
 
 @contextmanager
-def running_lab(replication: str = "sync", network: str | None = None, state_dir: Path | str | None = None,
-                timeout: float = 120.0, progress: Progress | None = None) -> Iterator[Lab]:
+def running_lab(
+    replication: str = "sync",
+    network: str | None = None,
+    state_dir: Path | str | None = None,
+    timeout: float = 120.0,
+    progress: Progress | None = None,
+) -> Iterator[Lab]:
     """A lab for a test or a drill step: reuses the lab already up and healthy with the same options
     (and leaves it running), else starts one and stops it at exit."""
     try:
@@ -536,8 +618,10 @@ def running_lab(replication: str = "sync", network: str | None = None, state_dir
         yield lab
         return
     if lab is not None:
-        raise HarnessError(f"a lab with other options is running in {lab.paths.root} "
-                           f"({lab.ctx.replication}, {lab.network.mode}); `drill lab down` it first")
+        raise HarnessError(
+            f"a lab with other options is running in {lab.paths.root} "
+            f"({lab.ctx.replication}, {lab.network.mode}); `drill lab down` it first"
+        )
     lab = Lab.up(replication=replication, network=network, state_dir=state_dir, timeout=timeout, progress=progress)
     try:
         yield lab

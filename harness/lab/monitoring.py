@@ -41,15 +41,22 @@ EVALUATION_INTERVAL = "1s"
 PROBE_TIMEOUT = "800ms"
 BLACKBOX_TIMEOUT_OFFSET = "0.1"
 # Each component's "I am up" endpoint (what `lab status` asks; all answer 200 when the process serves HTTP).
-READY_PATH = {"prometheus": "/-/ready", "blackbox-exporter": "/-/healthy", "postgres-exporter": "/",
-              "redis-exporter": "/health"}
+READY_PATH = {
+    "prometheus": "/-/ready",
+    "blackbox-exporter": "/-/healthy",
+    "postgres-exporter": "/",
+    "redis-exporter": "/health",
+}
 NICENESS = 10
 # How long `lab up` waits, after the lab is healthy, for the monitoring to answer and Prometheus to have
 # scraped every target once (its scrape targets start ~5 s after it does). It never fails the lab.
 READY_WAIT_S = 15.0
-BINARIES = {"prometheus": "prometheus", "prometheus-blackbox-exporter": "prometheus-blackbox-exporter",
-            "prometheus-postgres-exporter": "prometheus-postgres-exporter",
-            "prometheus-redis-exporter": "prometheus-redis-exporter"}
+BINARIES = {
+    "prometheus": "prometheus",
+    "prometheus-blackbox-exporter": "prometheus-blackbox-exporter",
+    "prometheus-postgres-exporter": "prometheus-postgres-exporter",
+    "prometheus-redis-exporter": "prometheus-redis-exporter",
+}
 
 
 def url(ctx: LabContext, name: str) -> str:
@@ -84,42 +91,82 @@ def prometheus_config(ctx: LabContext) -> dict[str, Any]:
     blackbox = _listen(ctx, "blackbox-exporter")
     redis_exporter = _listen(ctx, "redis-exporter")
     return {
-        "global": {"scrape_interval": SCRAPE_INTERVAL, "scrape_timeout": SCRAPE_INTERVAL,
-                   "evaluation_interval": EVALUATION_INTERVAL},
+        "global": {
+            "scrape_interval": SCRAPE_INTERVAL,
+            "scrape_timeout": SCRAPE_INTERVAL,
+            "evaluation_interval": EVALUATION_INTERVAL,
+        },
         "scrape_configs": [
             {"job_name": "prometheus", "static_configs": [{"targets": [_listen(ctx, "prometheus")]}]},
-            {"job_name": "blackbox-app", "metrics_path": "/probe", "params": {"module": ["http_2xx"]},
-             "static_configs": [{"targets": [f"http://{_haproxy(ctx, 'app')}/health"],
-                                 "labels": {"component": "haproxy", "endpoint": "app"}}],
-             "relabel_configs": _via_exporter(blackbox)},
-            {"job_name": "blackbox-pg-primary", "metrics_path": "/probe", "params": {"module": ["tcp_connect"]},
-             "static_configs": [{"targets": [_haproxy(ctx, "pg_primary")],
-                                 "labels": {"component": "haproxy", "endpoint": "pg_primary"}}],
-             "relabel_configs": _via_exporter(blackbox)},
-            {"job_name": "postgres",
-             "static_configs": [{"targets": [_listen(ctx, "postgres-exporter")],
-                                 "labels": {"endpoint": "pg_primary"}}]},
-            {"job_name": "redis", "metrics_path": "/scrape",
-             "static_configs": [{"targets": ["redis://{}:{}".format(*ctx.addr(s.name, "redis"))],
-                                 "labels": {"component": s.name}} for s in of_kind("redis")],
-             "relabel_configs": _via_exporter(redis_exporter)},
+            {
+                "job_name": "blackbox-app",
+                "metrics_path": "/probe",
+                "params": {"module": ["http_2xx"]},
+                "static_configs": [
+                    {
+                        "targets": [f"http://{_haproxy(ctx, 'app')}/health"],
+                        "labels": {"component": "haproxy", "endpoint": "app"},
+                    }
+                ],
+                "relabel_configs": _via_exporter(blackbox),
+            },
+            {
+                "job_name": "blackbox-pg-primary",
+                "metrics_path": "/probe",
+                "params": {"module": ["tcp_connect"]},
+                "static_configs": [
+                    {
+                        "targets": [_haproxy(ctx, "pg_primary")],
+                        "labels": {"component": "haproxy", "endpoint": "pg_primary"},
+                    }
+                ],
+                "relabel_configs": _via_exporter(blackbox),
+            },
+            {
+                "job_name": "postgres",
+                "static_configs": [
+                    {"targets": [_listen(ctx, "postgres-exporter")], "labels": {"endpoint": "pg_primary"}}
+                ],
+            },
+            {
+                "job_name": "redis",
+                "metrics_path": "/scrape",
+                "static_configs": [
+                    {"targets": ["redis://{}:{}".format(*ctx.addr(s.name, "redis"))], "labels": {"component": s.name}}
+                    for s in of_kind("redis")
+                ],
+                "relabel_configs": _via_exporter(redis_exporter),
+            },
         ],
     }
 
 
-BLACKBOX_CONFIG = {"modules": {
-    "http_2xx": {"prober": "http", "timeout": PROBE_TIMEOUT,
-                 "http": {"preferred_ip_protocol": "ip4", "follow_redirects": False}},
-    "tcp_connect": {"prober": "tcp", "timeout": PROBE_TIMEOUT, "tcp": {"preferred_ip_protocol": "ip4"}},
-}}
+BLACKBOX_CONFIG = {
+    "modules": {
+        "http_2xx": {
+            "prober": "http",
+            "timeout": PROBE_TIMEOUT,
+            "http": {"preferred_ip_protocol": "ip4", "follow_redirects": False},
+        },
+        "tcp_connect": {"prober": "tcp", "timeout": PROBE_TIMEOUT, "tcp": {"preferred_ip_protocol": "ip4"}},
+    }
+}
 
 # One query of our own beside the exporter's defaults: is the server behind HAProxy's primary endpoint a
 # primary? (pg_endpoint_in_recovery: 0 primary, 1 replica)
-POSTGRES_QUERIES = {"pg_endpoint": {
-    "query": "SELECT pg_is_in_recovery()::int AS in_recovery",
-    "metrics": [{"in_recovery": {"usage": "GAUGE",
-                                 "description": "1 when the server behind HAProxy pg_primary is in recovery"}}],
-}}
+POSTGRES_QUERIES = {
+    "pg_endpoint": {
+        "query": "SELECT pg_is_in_recovery()::int AS in_recovery",
+        "metrics": [
+            {
+                "in_recovery": {
+                    "usage": "GAUGE",
+                    "description": "1 when the server behind HAProxy pg_primary is in recovery",
+                }
+            }
+        ],
+    }
+}
 
 
 def _dir(ctx: LabContext, name: str) -> Path:
@@ -127,8 +174,12 @@ def _dir(ctx: LabContext, name: str) -> Path:
 
 
 def launch(ctx: LabContext, spec: ComponentSpec) -> Launch:
-    out = {"prometheus": _prometheus, "blackbox-exporter": _blackbox, "postgres-exporter": _postgres_exporter,
-           "redis-exporter": _redis_exporter}[spec.name](ctx, spec)
+    out = {
+        "prometheus": _prometheus,
+        "blackbox-exporter": _blackbox,
+        "postgres-exporter": _postgres_exporter,
+        "redis-exporter": _redis_exporter,
+    }[spec.name](ctx, spec)
     # The witness must not slow down what it watches: on a 2-core box Prometheus's start competed with
     # Patroni's bootstrap and made `lab up` ~1.5 s slower. Lower CPU priority (`nice` execs, so the PID is the
     # program's own) and one Go scheduler thread each.
@@ -140,20 +191,35 @@ def launch(ctx: LabContext, spec: ComponentSpec) -> Launch:
 def _prometheus(ctx: LabContext, spec: ComponentSpec) -> Launch:
     d = _dir(ctx, spec.name)
     cfg = d / "prometheus.yml"
-    cfg.write_text("# Generated by the drill lab; rewritten on `drill lab up`.\n"
-                   + yaml.safe_dump(prometheus_config(ctx), sort_keys=False))
-    return Launch(argv=["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={d / 'data'}",
-                        "--storage.tsdb.retention.time=1d", f"--web.listen-address={_listen(ctx, spec.name)}",
-                        "--log.level=warn"])
+    cfg.write_text(
+        "# Generated by the drill lab; rewritten on `drill lab up`.\n"
+        + yaml.safe_dump(prometheus_config(ctx), sort_keys=False)
+    )
+    return Launch(
+        argv=[
+            "prometheus",
+            f"--config.file={cfg}",
+            f"--storage.tsdb.path={d / 'data'}",
+            "--storage.tsdb.retention.time=1d",
+            f"--web.listen-address={_listen(ctx, spec.name)}",
+            "--log.level=warn",
+        ]
+    )
 
 
 def _blackbox(ctx: LabContext, spec: ComponentSpec) -> Launch:
     d = _dir(ctx, spec.name)
     cfg = d / "blackbox.yml"
     cfg.write_text(yaml.safe_dump(BLACKBOX_CONFIG, sort_keys=False))
-    return Launch(argv=["prometheus-blackbox-exporter", f"--config.file={cfg}",
-                        f"--web.listen-address={_listen(ctx, spec.name)}",
-                        f"--timeout-offset={BLACKBOX_TIMEOUT_OFFSET}", "--log.level=warn"])
+    return Launch(
+        argv=[
+            "prometheus-blackbox-exporter",
+            f"--config.file={cfg}",
+            f"--web.listen-address={_listen(ctx, spec.name)}",
+            f"--timeout-offset={BLACKBOX_TIMEOUT_OFFSET}",
+            "--log.level=warn",
+        ]
+    )
 
 
 def _postgres_exporter(ctx: LabContext, spec: ComponentSpec) -> Launch:
@@ -166,8 +232,13 @@ def _postgres_exporter(ctx: LabContext, spec: ComponentSpec) -> Launch:
     uri = f"{_haproxy(ctx, 'pg_primary')}/{PG_DATABASE}?sslmode=disable&connect_timeout=1"
     return Launch(
         # the queries file names the state folder, so `lab down`'s sweep recognises the process as the lab's
-        argv=["prometheus-postgres-exporter", f"--web.listen-address={_listen(ctx, spec.name)}",
-              "--disable-settings-metrics", f"--extend.query-path={queries}", "--log.level=warn"],
+        argv=[
+            "prometheus-postgres-exporter",
+            f"--web.listen-address={_listen(ctx, spec.name)}",
+            "--disable-settings-metrics",
+            f"--extend.query-path={queries}",
+            "--log.level=warn",
+        ],
         env={"DATA_SOURCE_URI": uri, "DATA_SOURCE_USER": PG_APP_USER, "DATA_SOURCE_PASS_FILE": str(password)},
     )
 
@@ -179,9 +250,17 @@ def _redis_exporter(ctx: LabContext, spec: ComponentSpec) -> Launch:
     # error on every start: that is its normal start message, not a problem.)
     passwords = d / "passwords.json"
     write_private(passwords, json.dumps({}))
-    return Launch(argv=["prometheus-redis-exporter", "-redis.addr",
-                        "redis://{}:{}".format(*ctx.addr("redis-a", "redis")), "-redis.password-file", str(passwords),
-                        "-web.listen-address", _listen(ctx, spec.name)])
+    return Launch(
+        argv=[
+            "prometheus-redis-exporter",
+            "-redis.addr",
+            "redis://{}:{}".format(*ctx.addr("redis-a", "redis")),
+            "-redis.password-file",
+            str(passwords),
+            "-web.listen-address",
+            _listen(ctx, spec.name),
+        ]
+    )
 
 
 def ready(ctx: LabContext, name: str, timeout: float = 0.5) -> tuple[bool, str]:
@@ -195,8 +274,9 @@ def ready(ctx: LabContext, name: str, timeout: float = 0.5) -> tuple[bool, str]:
     if name != "prometheus":
         return True, "answering"
     try:
-        targets = httpx.get(url(ctx, name) + "/api/v1/targets", params={"state": "active"}, timeout=timeout,
-                            trust_env=False).json()["data"]["activeTargets"]
+        targets = httpx.get(
+            url(ctx, name) + "/api/v1/targets", params={"state": "active"}, timeout=timeout, trust_env=False
+        ).json()["data"]["activeTargets"]
         up = sum(1 for t in targets if t.get("health") == "up")
         return True, f"ready, {up}/{len(targets)} targets up"
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
@@ -209,15 +289,18 @@ def health_rows(ctx: LabContext) -> list[dict[str, Any]]:
     specs = of_kind(KIND)
     with ThreadPoolExecutor(max_workers=len(specs)) as pool:  # a hung one costs its timeout once, not 4 times
         answers = list(pool.map(lambda s: ready(ctx, s.name), specs))
-    return [{"name": s.name, "ok": ok, "role": "monitoring" if s.name == "prometheus" else "exporter", "health": text}
-            for s, (ok, text) in zip(specs, answers)]
+    return [
+        {"name": s.name, "ok": ok, "role": "monitoring" if s.name == "prometheus" else "exporter", "health": text}
+        for s, (ok, text) in zip(specs, answers)
+    ]
 
 
 def _never_scraped(ctx: LabContext, timeout: float = 0.5) -> list[str]:
     """Scrape pools of active targets Prometheus has not scraped yet (all, if it cannot say)."""
     try:
-        targets = httpx.get(prometheus_url(ctx) + "/api/v1/targets", params={"state": "active"}, timeout=timeout,
-                            trust_env=False).json()["data"]["activeTargets"]
+        targets = httpx.get(
+            prometheus_url(ctx) + "/api/v1/targets", params={"state": "active"}, timeout=timeout, trust_env=False
+        ).json()["data"]["activeTargets"]
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return ["prometheus: no target list"]
     jobs = {j["job_name"] for j in prometheus_config(ctx)["scrape_configs"]}

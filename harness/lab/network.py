@@ -48,9 +48,10 @@ import signal
 import subprocess
 import time
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 from harness.errors import HarnessError
 
@@ -94,7 +95,9 @@ class LabNetwork:
         if mode not in ("netns", "loopback"):
             raise HarnessError(f"network mode must be 'netns' or 'loopback', not {mode!r}")
         if not _PREFIX_RE.match(prefix):
-            raise HarnessError(f"network prefix {prefix!r} must be 1-12 lowercase letters/digits, starting with a letter")
+            raise HarnessError(
+                f"network prefix {prefix!r} must be 1-12 lowercase letters/digits, starting with a letter"
+            )
         if len(set(zones)) != len(zones) or not zones:
             raise HarnessError(f"network zones must be a non-empty list of distinct names, got {zones!r}")
         for zone in zones:
@@ -241,7 +244,7 @@ class LabNetwork:
             self._write_state(state)
 
     @classmethod
-    def load(cls, state_dir: Path, prefix: str = "drill") -> "LabNetwork":
+    def load(cls, state_dir: Path, prefix: str = "drill") -> LabNetwork:
         """The network a (possibly crashed) harness set up, rebuilt from its state file alone."""
         path = Path(state_dir) / f"network-{prefix}.json"
         try:
@@ -537,9 +540,7 @@ def _addresses(dev: str, netns: str | None = None) -> set[str]:
     proc = _run(argv, check=False)
     if proc.returncode != 0 or not proc.stdout.strip():
         return set()
-    return {
-        f"{a['local']}/{a['prefixlen']}" for link in json.loads(proc.stdout) for a in link.get("addr_info", [])
-    }
+    return {f"{a['local']}/{a['prefixlen']}" for link in json.loads(proc.stdout) for a in link.get("addr_info", [])}
 
 
 def _sysctl_argv(netns: str | None) -> list[str]:
@@ -590,7 +591,9 @@ def _undo(res: dict[str, Any], existing_ns: set[str]) -> None:
     kind = res["kind"]
     if kind == "nft_table":
         if res["netns"] in existing_ns:
-            _run(["ip", "netns", "exec", res["netns"], "nft", "delete", "table", res["family"], res["name"]], check=False)
+            _run(
+                ["ip", "netns", "exec", res["netns"], "nft", "delete", "table", res["family"], res["name"]], check=False
+            )
     elif kind == "link":
         if _link_exists(res["name"]):  # deleting one end of a veth pair deletes both
             _run(["ip", "link", "del", res["name"]])

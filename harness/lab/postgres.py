@@ -15,8 +15,17 @@ import yaml
 from harness.lab import etcd
 from harness.lab.context import PG_BIN, LabContext, Launch
 from harness.lab.state import ensure_dir, write_private
-from harness.lab.topology import (DR_SLOT, PG_DR_SCOPE, PG_REPL_USER, PG_SCOPE, PG_SUPERUSER, PRIMARY_ZONES,
-                                  SPECS, ComponentSpec, of_kind)
+from harness.lab.topology import (
+    DR_SLOT,
+    PG_DR_SCOPE,
+    PG_REPL_USER,
+    PG_SCOPE,
+    PG_SUPERUSER,
+    PRIMARY_ZONES,
+    SPECS,
+    ComponentSpec,
+    of_kind,
+)
 
 
 def node_dir(ctx: LabContext, name: str) -> Path:
@@ -33,20 +42,29 @@ def patroni_config(ctx: LabContext, spec: ComponentSpec) -> dict[str, Any]:
     ndir = node_dir(ctx, spec.name)
     wal = ctx.paths.wal_archive
     params = {
-        "wal_level": "replica", "hot_standby": "on", "max_wal_senders": 10, "max_replication_slots": 10,
-        "wal_keep_size": "128MB", "wal_log_hints": "on",
+        "wal_level": "replica",
+        "hot_standby": "on",
+        "max_wal_senders": 10,
+        "max_replication_slots": 10,
+        "wal_keep_size": "128MB",
+        "wal_log_hints": "on",
         "archive_mode": "on",
         # Never overwrite an archived segment (PITR invariant); `test ! -f` makes re-archiving a no-op fail.
         "archive_command": f"test ! -f {wal}/%f && cp %p {wal}/%f",
         "archive_timeout": 60,
         "unix_socket_directories": str(ndir),
         # Small footprint: 4 PostgreSQL instances share a 2-core box.
-        "shared_buffers": "32MB", "max_connections": 100, "max_worker_processes": 4,
-        "logging_collector": "off", "log_min_messages": "warning",
+        "shared_buffers": "32MB",
+        "max_connections": 100,
+        "max_worker_processes": 4,
+        "logging_collector": "off",
+        "log_min_messages": "warning",
     }
     dcs: dict[str, Any] = {
         # Patroni 4 clamps ttl >= 20, loop_wait >= 1, retry_timeout >= 3: these are the floors.
-        "ttl": 20, "loop_wait": 1, "retry_timeout": 3,
+        "ttl": 20,
+        "loop_wait": 1,
+        "retry_timeout": 3,
         "maximum_lag_on_failover": 1048576,
         "postgresql": {"use_pg_rewind": True, "use_slots": True, "parameters": params},
     }
@@ -95,8 +113,7 @@ def patroni_config(ctx: LabContext, spec: ComponentSpec) -> dict[str, Any]:
             "parameters": {"unix_socket_directories": str(ndir)},
             "basebackup": [{"checkpoint": "fast"}],
         },
-        "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False,
-                 "zone": spec.zone},
+        "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False, "zone": spec.zone},
     }
 
 

@@ -21,9 +21,13 @@ from harness.lab.topology import COMPONENTS, EDGE
 INSTALL_HINT = "`make test` or `make drill` installs them (scripts/bootstrap.sh)"
 
 BINARIES = {
-    "etcd": "etcd-server", "redis-server": "redis-server", "redis-sentinel": "redis-sentinel",
-    "haproxy": "haproxy", "setpriv": "util-linux",
-    str(PG_BIN / "postgres"): "postgresql-15", str(PG_BIN / "pg_basebackup"): "postgresql-15",
+    "etcd": "etcd-server",
+    "redis-server": "redis-server",
+    "redis-sentinel": "redis-sentinel",
+    "haproxy": "haproxy",
+    "setpriv": "util-linux",
+    str(PG_BIN / "postgres"): "postgresql-15",
+    str(PG_BIN / "pg_basebackup"): "postgresql-15",
     str(PG_BIN / "initdb"): "postgresql-15",
     **MONITORING_BINARIES,
 }
@@ -71,12 +75,17 @@ def postgres_access_problem(ctx: LabContext) -> str | None:
     if ctx.postgres_user is None:
         return None
     prefix = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"]
-    probe = subprocess.run([*prefix, "/bin/sh", "-c", 'cd "$1" && test -x "$2"', "sh", str(ctx.paths.root),
-                            sys.executable], capture_output=True, text=True)
+    probe = subprocess.run(
+        [*prefix, "/bin/sh", "-c", 'cd "$1" && test -x "$2"', "sh", str(ctx.paths.root), sys.executable],
+        capture_output=True,
+        text=True,
+    )
     if probe.returncode != 0:
-        return (f"the postgres user cannot traverse the lab state folder {ctx.paths.root} or run "
-                f"{sys.executable}: make every parent folder world-executable (chmod o+x) or set "
-                "DRILL_LAB_DIR to a folder outside a private home")
+        return (
+            f"the postgres user cannot traverse the lab state folder {ctx.paths.root} or run "
+            f"{sys.executable}: make every parent folder world-executable (chmod o+x) or set "
+            "DRILL_LAB_DIR to a folder outside a private home"
+        )
     return None
 
 
@@ -88,6 +97,7 @@ def check(ctx: LabContext) -> None:
     if ctx.postgres_user is not None:
         try:
             import pwd
+
             pwd.getpwnam("postgres")
         except KeyError:
             problems.append(f"no `postgres` user (PostgreSQL refuses to run as root) — {INSTALL_HINT}")
@@ -97,7 +107,8 @@ def check(ctx: LabContext) -> None:
             problems.append(access)
     taken = taken_ports(ctx)
     if taken:
-        problems.append("ports in use: " + ", ".join(taken) +
-                        " — stop what holds them (`drill lab down` if it is an older lab)")
+        problems.append(
+            "ports in use: " + ", ".join(taken) + " — stop what holds them (`drill lab down` if it is an older lab)"
+        )
     if problems:
         raise HarnessError("cannot start the lab: " + "; ".join(problems))

@@ -39,7 +39,7 @@ def proc_start_time(pid: int) -> int | None:
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # comm (field 2) may contain spaces and parentheses: split after the last ')'.
-    fields = raw[raw.rindex(")") + 2:].split()
+    fields = raw[raw.rindex(")") + 2 :].split()
     if fields[0] in ("Z", "X"):  # zombie/dead: gone for our purposes
         return None
     return int(fields[19])
@@ -59,8 +59,9 @@ def _reap(pid: int) -> None:
         pass
 
 
-def spawn(argv: list[str], log: Path, *, user: str | None = None, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> ProcessRecord:
+def spawn(
+    argv: list[str], log: Path, *, user: str | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> ProcessRecord:
     """Start `argv` in a new session with stdout+stderr appended to `log`, as `user` if given (we are root)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **(env or {})}
@@ -73,16 +74,32 @@ def spawn(argv: list[str], log: Path, *, user: str | None = None, env: dict[str,
         full_env.update(HOME=pw.pw_dir, USER=user, LOGNAME=user)
         run_as = user
     with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                env=full_env, cwd=cwd, start_new_session=True, close_fds=True, **kwargs)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=cwd,
+            start_new_session=True,
+            close_fds=True,
+            **kwargs,
+        )
     start = None
     for _ in range(50):  # /proc entry appears at once; loop only for paranoia
         start = proc_start_time(proc.pid)
         if start is not None:
             break
         time.sleep(0.01)
-    return ProcessRecord(pid=proc.pid, pgid=proc.pid, start_time=start or 0, argv=list(argv), log=str(log),
-                         user=run_as, env=dict(env or {}))
+    return ProcessRecord(
+        pid=proc.pid,
+        pgid=proc.pid,
+        start_time=start or 0,
+        argv=list(argv),
+        log=str(log),
+        user=run_as,
+        env=dict(env or {}),
+    )
 
 
 def signal_group(rec: dict, sig: int) -> bool:
@@ -152,7 +169,7 @@ def memory_bytes(pids: list[int]) -> dict[str, int]:
         if entry.isdigit():
             try:
                 raw = Path(f"/proc/{entry}/stat").read_text()
-                ppid = int(raw[raw.rindex(")") + 2:].split()[1])
+                ppid = int(raw[raw.rindex(")") + 2 :].split()[1])
                 children.setdefault(ppid, []).append(int(entry))
             except (FileNotFoundError, ProcessLookupError, ValueError):
                 continue

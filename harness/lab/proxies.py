@@ -18,9 +18,10 @@ how the app discovers Redis (and with it every cache drill's behaviour).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness.errors import HarnessError
 from harness.lab.context import LabContext, Launch
@@ -40,7 +41,8 @@ class ProxiedPath:
 
 PATHS: dict[str, ProxiedPath] = {
     "db": ProxiedPath(
-        target="db", component="proxy-db",
+        target="db",
+        component="proxy-db",
         path="app replicas -> PostgreSQL primary (HAProxy pg_primary)",
         upstream=lambda ctx: (ctx.host(EDGE), SPECS["haproxy"].ports["pg_primary"]),
     ),
@@ -58,8 +60,10 @@ def path_for(target: str) -> ProxiedPath:
     try:
         return PATHS[target]
     except KeyError:
-        raise HarnessError(f"parameter 'target': unknown target {target!r} on the lab; known targets: "
-                           f"{', '.join(targets())} (each is a fault proxy in one of the lab's paths)") from None
+        raise HarnessError(
+            f"parameter 'target': unknown target {target!r} on the lab; known targets: "
+            f"{', '.join(targets())} (each is a fault proxy in one of the lab's paths)"
+        ) from None
 
 
 def control_path(ctx: LabContext, component: str) -> Path:
@@ -78,9 +82,21 @@ def launch(ctx: LabContext, spec: ComponentSpec) -> Launch:
     host, port = listen_address(ctx, spec.name)
     up_host, up_port = path.upstream(ctx)
     # The control path names the state folder, so `lab down`'s sweep recognises the process as the lab's.
-    return Launch(argv=[ctx.python, "-m", "harness.faults.proxy", "--listen", f"{host}:{port}",
-                        "--upstream", f"{up_host}:{up_port}", "--control", str(control_path(ctx, spec.name)),
-                        "--mode", "pass"])
+    return Launch(
+        argv=[
+            ctx.python,
+            "-m",
+            "harness.faults.proxy",
+            "--listen",
+            f"{host}:{port}",
+            "--upstream",
+            f"{up_host}:{up_port}",
+            "--control",
+            str(control_path(ctx, spec.name)),
+            "--mode",
+            "pass",
+        ]
+    )
 
 
 def app_db_address(ctx: LabContext) -> tuple[str, int]:
@@ -119,7 +135,13 @@ def health_rows(ctx: LabContext) -> list[dict[str, Any]]:
             continue
         ok = state.get("mode") == "pass"
         fault = "" if ok else " (fault in force)"
-        rows.append({"name": spec.name, "ok": ok, "role": role,
-                     "health": f"{describe_mode(state)}{fault} -> {state.get('upstream')}, "
-                               f"{state.get('connections_open', 0)} open"})
+        rows.append(
+            {
+                "name": spec.name,
+                "ok": ok,
+                "role": role,
+                "health": f"{describe_mode(state)}{fault} -> {state.get('upstream')}, "
+                f"{state.get('connections_open', 0)} open",
+            }
+        )
     return rows

@@ -33,9 +33,15 @@ def launch_redis(ctx: LabContext, spec: ComponentSpec) -> Launch:
     d = ensure_dir(ctx.paths.component_dir(spec.name), 0o700)
     conf = d / "redis.conf"
     lines = [
-        f"bind {ctx.host(spec.zone)}", f"port {spec.ports['redis']}", "protected-mode no",
-        f"dir {d}", 'save ""', "appendonly no", "daemonize no",
-        "repl-diskless-sync yes", "repl-diskless-sync-delay 0",
+        f"bind {ctx.host(spec.zone)}",
+        f"port {spec.ports['redis']}",
+        "protected-mode no",
+        f"dir {d}",
+        'save ""',
+        "appendonly no",
+        "daemonize no",
+        "repl-diskless-sync yes",
+        "repl-diskless-sync-delay 0",
         # Keep the config path in the process title so `pgrep -f <state dir>` finds this process.
         'proc-title-template "{title} {listen-addr} {server-mode} {config-file}"',
     ]
@@ -54,8 +60,12 @@ def launch_sentinel(ctx: LabContext, spec: ComponentSpec) -> Launch:
     mhost, mport = ctx.addr(INITIAL_PRIMARY, "redis")
     rhost, rport = ctx.addr("redis-b", "redis")
     lines = [
-        f"bind {ctx.host(spec.zone)}", f"port {spec.ports['sentinel']}", "protected-mode no", f"dir {d}",
-        "daemonize no", f"sentinel myid {sentinel_id(spec.name)}",
+        f"bind {ctx.host(spec.zone)}",
+        f"port {spec.ports['sentinel']}",
+        "protected-mode no",
+        f"dir {d}",
+        "daemonize no",
+        f"sentinel myid {sentinel_id(spec.name)}",
         'proc-title-template "{title} {listen-addr} {server-mode} {config-file}"',
         f"sentinel monitor {REDIS_SERVICE} {mhost} {mport} {QUORUM}",
         f"sentinel down-after-milliseconds {REDIS_SERVICE} {DOWN_AFTER_MS}",
@@ -66,8 +76,9 @@ def launch_sentinel(ctx: LabContext, spec: ComponentSpec) -> Launch:
     for other in of_kind("sentinel"):
         if other.name != spec.name:
             ohost = ctx.host(other.zone)
-            lines.append(f"sentinel known-sentinel {REDIS_SERVICE} {ohost} {other.ports['sentinel']} "
-                         f"{sentinel_id(other.name)}")
+            lines.append(
+                f"sentinel known-sentinel {REDIS_SERVICE} {ohost} {other.ports['sentinel']} {sentinel_id(other.name)}"
+            )
     # Sentinel rewrites its config file at runtime, so it must be a file it can write.
     conf.write_text(_conf(lines))
     return Launch(argv=["redis-sentinel", str(conf)])
@@ -92,7 +103,8 @@ def sentinel_masters(ctx: LabContext) -> dict[str, tuple[str, int] | None]:
         try:
             # Raw command: redis-py's helper returns only True unless asked for the response.
             addr = client(ctx.host(s.zone), s.ports["sentinel"]).execute_command(
-                "SENTINEL", "GET-MASTER-ADDR-BY-NAME", REDIS_SERVICE)
+                "SENTINEL", "GET-MASTER-ADDR-BY-NAME", REDIS_SERVICE
+            )
             out[s.name] = (_text(addr[0]), int(addr[1])) if addr else None
         except redis.RedisError:
             out[s.name] = None

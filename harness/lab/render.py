@@ -8,8 +8,10 @@ from rich.text import Text
 
 
 def status_table(st: dict) -> Group:
-    title = (f"lab {'[green]healthy[/]' if st.get('healthy') else '[red]NOT healthy[/]'} — network "
-             f"{st.get('network')}, replication {st.get('replication')}")
+    title = (
+        f"lab {'[green]healthy[/]' if st.get('healthy') else '[red]NOT healthy[/]'} — network "
+        f"{st.get('network')}, replication {st.get('replication')}"
+    )
     t = Table(title=title, title_justify="left")
     for col in ("component", "zone", "address", "role", "health", "pid"):
         t.add_column(col, no_wrap=col in ("component", "address"))

@@ -12,10 +12,11 @@ import json
 import os
 import secrets as _secrets
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from harness.errors import HarnessError
 from harness.lab.topology import PG_APP_USER, PG_REPL_USER, PG_SUPERUSER
@@ -142,8 +143,10 @@ def read_state(paths: LabPaths) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except json.JSONDecodeError as err:
-        raise HarnessError(f"{paths.state_file}: unreadable lab state ({err}); remove it after checking "
-                           "that no lab process is left (pgrep -f the state folder)") from None
+        raise HarnessError(
+            f"{paths.state_file}: unreadable lab state ({err}); remove it after checking "
+            "that no lab process is left (pgrep -f the state folder)"
+        ) from None
 
 
 def write_state(paths: LabPaths, state: dict[str, Any]) -> None:

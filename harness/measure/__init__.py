@@ -11,5 +11,12 @@ from harness.measure.probes import ProbeSpec, parse_probe_spec
 from harness.measure.result import MeasurementResult
 from harness.measure.session import Measurement
 
-__all__ = ["Measurement", "MeasurementResult", "ProbeSpec", "Targets", "WriterSpec", "parse_probe_spec",
-           "parse_writer_spec"]
+__all__ = [
+    "Measurement",
+    "MeasurementResult",
+    "ProbeSpec",
+    "Targets",
+    "WriterSpec",
+    "parse_probe_spec",
+    "parse_writer_spec",
+]

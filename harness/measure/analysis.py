@@ -25,12 +25,21 @@ import math
 from dataclasses import dataclass, field
 
 from harness.measure import judgement
-from harness.measure.judgement import TOLERANCE as _EPS, Targets  # noqa: F401 - Targets: its old home
+from harness.measure.judgement import TOLERANCE as _EPS  # noqa: F401 - Targets: its old home
+from harness.measure.judgement import Targets
 from harness.measure.ledger import Classification
 from harness.measure.result import (
-    LostWindow, Percentiles, PhaseLatency, ProbeResult, Verdict, Window, WitnessResult, WriterResult,
+    LostWindow,
+    Percentiles,
+    PhaseLatency,
+    ProbeResult,
+    Verdict,
+    Window,
+    WitnessResult,
+    WriterResult,
 )
 from harness.measure.sampler import Sample
+
 
 @dataclass(frozen=True)
 class Recovery:
@@ -51,7 +60,7 @@ def probe_recovery(samples: list[Sample], t_inject: float, stable: float) -> Rec
         run = after
         return Recovery(False, True, None, t_inject, run[-1].t - run[0].t if run else 0.0)
     t_detect = next(s.t for s in after if not s.ok)
-    run = after[last_fail + 1:]
+    run = after[last_fail + 1 :]
     stable_for = run[-1].t - run[0].t if run else 0.0
     ok = bool(run) and stable_for >= stable - _EPS
     unc = (run[0].t - after[last_fail].t) + run[0].latency_s if ok else None
@@ -172,25 +181,35 @@ def _probe_result(name: str, info: ProbeInfo, series: list[Sample], rec: Recover
     deg = degraded_windows(series, t_inject)
     members = [s.member for s in series if s.member]
     return ProbeResult(
-        name=name, spec=info.spec, samples=len(series), failures=len(fails),
+        name=name,
+        spec=info.spec,
+        samples=len(series),
+        failures=len(fails),
         failures_before_inject=sum(1 for s in fails if s.t < t_inject),
         detect_s=None if rec.t_detect is None else rec.t_detect - t_inject,
         recover_s=None if rec.t_recover is None else rec.t_recover - t_inject,
-        recovered=rec.recovered, outages=outage_windows(series, t_inject),
+        recovered=rec.recovered,
+        outages=outage_windows(series, t_inject),
         last_error=fails[-1].error if fails else None,
-        budget_s=info.budget_s, degraded_threshold_s=info.degraded_s,
+        budget_s=info.budget_s,
+        degraded_threshold_s=info.degraded_s,
         degraded_samples=sum(1 for s in series if s.ok and s.degraded and s.t >= t_inject),
-        degraded_s=round(union_length(deg), 6), degraded_windows=deg,
+        degraded_s=round(union_length(deg), 6),
+        degraded_windows=deg,
         last_member=members[-1] if members else None,
     )
 
 
-def _witness(name: str, info: ProbeInfo, rec: Recovery, series: list[Sample], t_inject: float,
-             interval: float) -> WitnessResult:
+def _witness(
+    name: str, info: ProbeInfo, rec: Recovery, series: list[Sample], t_inject: float, interval: float
+) -> WitnessResult:
     after = [s for s in series if s.t >= t_inject]
     base = rec.uncertainty if rec.uncertainty is not None else interval + max((s.latency_s for s in after), default=0)
     return WitnessResult(
-        name=name, spec=info.spec, resolution_s=info.resolution_s, recovered=rec.recovered,
+        name=name,
+        spec=info.spec,
+        resolution_s=info.resolution_s,
+        recovered=rec.recovered,
         outage_observed=rec.failed,
         detect_s=None if rec.t_detect is None else round(rec.t_detect - t_inject, 4),
         recover_s=None if rec.t_recover is None else round(rec.t_recover - t_inject, 4),
@@ -198,9 +217,15 @@ def _witness(name: str, info: ProbeInfo, rec: Recovery, series: list[Sample], t_
     )
 
 
-def analyse_availability(samples: dict[str, list[Sample]], specs: dict[str, str | ProbeInfo], t_inject: float,
-                         t_end: float, stable: float, interval: float = 0.0,
-                         t_fault_end: float | None = None) -> Availability:
+def analyse_availability(
+    samples: dict[str, list[Sample]],
+    specs: dict[str, str | ProbeInfo],
+    t_inject: float,
+    t_end: float,
+    stable: float,
+    interval: float = 0.0,
+    t_fault_end: float | None = None,
+) -> Availability:
     """`specs` maps probe name -> its display string or a ProbeInfo. Witness probes are reported beside the
     harness's probes and compared with them, never part of the RTO."""
     infos = {name: (v if isinstance(v, ProbeInfo) else ProbeInfo(spec=v)) for name, v in specs.items()}
@@ -232,29 +257,45 @@ def analyse_availability(samples: dict[str, list[Sample]], specs: dict[str, str 
     for w in witnesses:
         if w.recover_s is None or rto is None:
             if (w.recover_s is None) != (rto is None):
-                warnings.append(f"witness {w.name} " + ("did not see the target recover" if w.recover_s is None
-                                else "saw it recovered while the harness's probes did not"))
+                warnings.append(
+                    f"witness {w.name} "
+                    + (
+                        "did not see the target recover"
+                        if w.recover_s is None
+                        else "saw it recovered while the harness's probes did not"
+                    )
+                )
             continue
         gap = abs(w.recover_s - rto)
         if gap > unc + w.uncertainty_s + _EPS:
-            warnings.append(f"witness {w.name} disagrees: recovered after {w.recover_s:.2f} s vs the harness's "
-                            f"RTO {rto:.2f} s, {gap:.2f} s apart > their combined uncertainty "
-                            f"{unc + w.uncertainty_s:.2f} s")
+            warnings.append(
+                f"witness {w.name} disagrees: recovered after {w.recover_s:.2f} s vs the harness's "
+                f"RTO {rto:.2f} s, {gap:.2f} s apart > their combined uncertainty "
+                f"{unc + w.uncertainty_s:.2f} s"
+            )
     return Availability(
-        recovered=recovered, no_outage_observed=not failed, rto_s=rto,
-        rto_at_least_s=None if recovered else t_end - t_inject, detect_s=detect,
+        recovered=recovered,
+        no_outage_observed=not failed,
+        rto_s=rto,
+        rto_at_least_s=None if recovered else t_end - t_inject,
+        detect_s=detect,
         t_end_of_fault=t_end_of_fault,
         error_rate=(sum(1 for s in during if not s.ok) / len(during)) if during else 0.0,
-        samples_during=len(during), probes=probes,
+        samples_during=len(during),
+        probes=probes,
         outages={p.name: p.outages for p in probes},
         latency={name: phase_latency(series, t_inject, t_end_of_fault) for name, series in own.items()},
-        uncertainty_s=unc, degraded_s=union_length([w for ws in deg.values() for w in ws]),
-        degraded_windows=deg, witnesses=witnesses, warnings=warnings,
+        uncertainty_s=unc,
+        degraded_s=union_length([w for ws in deg.values() for w in ws]),
+        degraded_windows=deg,
+        witnesses=witnesses,
+        warnings=warnings,
     )
 
 
-def writer_rpo(acks: dict[int, float], first_attempt: float | None, lost: list[int],
-               t_inject: float) -> tuple[float, LostWindow | None]:
+def writer_rpo(
+    acks: dict[int, float], first_attempt: float | None, lost: list[int], t_inject: float
+) -> tuple[float, LostWindow | None]:
     """RPO and lost window for one writer. `acks` maps seq -> monotonic ack time."""
     if not lost:
         return 0.0, None
@@ -265,46 +306,84 @@ def writer_rpo(acks: dict[int, float], first_attempt: float | None, lost: list[i
     lost_acks = [acks[s] for s in lost]
     # a loss that began after the fault (e.g. a zombie primary acking then discarding) gives t_inject <
     # t_last_durable: the formula would go negative, and "0 s of data before the fault" is what it means.
-    return (max(0.0, t_inject - t_last_durable),
-            LostWindow(first_s=min(lost_acks) - t_inject, last_s=max(lost_acks) - t_inject))
+    return (
+        max(0.0, t_inject - t_last_durable),
+        LostWindow(first_s=min(lost_acks) - t_inject, last_s=max(lost_acks) - t_inject),
+    )
 
 
-def writer_result(name: str, spec: str, rate: float, attempts: dict[int, float], acks: dict[int, float],
-                  classification: Classification | None, readback_error: str | None,
-                  t_inject: float) -> WriterResult:
+def writer_result(
+    name: str,
+    spec: str,
+    rate: float,
+    attempts: dict[int, float],
+    acks: dict[int, float],
+    classification: Classification | None,
+    readback_error: str | None,
+    t_inject: float,
+) -> WriterResult:
     indeterminate = len(set(attempts) - set(acks))
     if classification is None:
         return WriterResult(
-            name=name, spec=spec, rate_per_s=rate, attempted=len(attempts), acked=len(acks),
-            failed=indeterminate, present=None, lost_writes=None, unexpected_writes=None,
-            indeterminate_writes=indeterminate, indeterminate_present=None, rpo_s=None, lost_window=None,
+            name=name,
+            spec=spec,
+            rate_per_s=rate,
+            attempted=len(attempts),
+            acked=len(acks),
+            failed=indeterminate,
+            present=None,
+            lost_writes=None,
+            unexpected_writes=None,
+            indeterminate_writes=indeterminate,
+            indeterminate_present=None,
+            rpo_s=None,
+            lost_window=None,
             readback_error=readback_error or "read-back failed",
         )
     rpo, window = writer_rpo(acks, min(attempts.values(), default=None), classification.lost, t_inject)
     return WriterResult(
-        name=name, spec=spec, rate_per_s=rate, attempted=classification.attempted, acked=classification.acked,
-        failed=indeterminate, present=classification.present, lost_writes=len(classification.lost),
-        unexpected_writes=len(classification.unexpected), indeterminate_writes=len(classification.indeterminate),
-        indeterminate_present=len(classification.indeterminate_present), lost_seqs=classification.lost[:10000],
-        unexpected_seqs=classification.unexpected[:1000], rpo_s=rpo, lost_window=window,
+        name=name,
+        spec=spec,
+        rate_per_s=rate,
+        attempted=classification.attempted,
+        acked=classification.acked,
+        failed=indeterminate,
+        present=classification.present,
+        lost_writes=len(classification.lost),
+        unexpected_writes=len(classification.unexpected),
+        indeterminate_writes=len(classification.indeterminate),
+        indeterminate_present=len(classification.indeterminate_present),
+        lost_seqs=classification.lost[:10000],
+        unexpected_seqs=classification.unexpected[:1000],
+        rpo_s=rpo,
+        lost_window=window,
     )
 
 
 def combine_writers(writers: list[WriterResult]) -> dict:
     """Run-level RPO fields: the worst writer wins; unknown (read-back failed) beats any number."""
     if not writers:
-        return dict(rpo_s=None, lost_writes=None, unexpected_writes=None, acked_writes=0, attempted_writes=0,
-                    indeterminate_writes=0, lost_window=None)
+        return dict(
+            rpo_s=None,
+            lost_writes=None,
+            unexpected_writes=None,
+            acked_writes=0,
+            attempted_writes=0,
+            indeterminate_writes=0,
+            lost_window=None,
+        )
     known = all(w.rpo_s is not None for w in writers)
     windows = [w.lost_window for w in writers if w.lost_window is not None]
     return dict(
         rpo_s=max(w.rpo_s for w in writers) if known else None,
         lost_writes=sum(w.lost_writes for w in writers) if known else None,
         unexpected_writes=sum(w.unexpected_writes for w in writers) if known else None,
-        acked_writes=sum(w.acked for w in writers), attempted_writes=sum(w.attempted for w in writers),
+        acked_writes=sum(w.acked for w in writers),
+        attempted_writes=sum(w.attempted for w in writers),
         indeterminate_writes=sum(w.indeterminate_writes for w in writers),
         lost_window=LostWindow(first_s=min(w.first_s for w in windows), last_s=max(w.last_s for w in windows))
-        if windows else None,
+        if windows
+        else None,
     )
 
 

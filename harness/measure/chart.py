@@ -28,8 +28,14 @@ def _spans(series: list[Sample], t_inject: float, interval: float, ok: bool) -> 
     return bars
 
 
-def draw_timeline(path: Path, result: MeasurementResult, samples: dict[str, list[Sample]], t_inject: float,
-                  writer_acks: dict[str, list[float]], writer_lost: dict[str, list[float]]) -> None:
+def draw_timeline(
+    path: Path,
+    result: MeasurementResult,
+    samples: dict[str, list[Sample]],
+    t_inject: float,
+    writer_acks: dict[str, list[float]],
+    writer_lost: dict[str, list[float]],
+) -> None:
     lanes = list(samples) + list(writer_acks)
     fig, ax = plt.subplots(figsize=(12, 1.2 + 0.55 * max(1, len(lanes))), dpi=110)
     for i, name in enumerate(samples):
@@ -50,8 +56,15 @@ def draw_timeline(path: Path, result: MeasurementResult, samples: dict[str, list
     for i, (x, label, color) in enumerate(marks):
         ax.axvline(x, color=color, linestyle="--", linewidth=1)
         # stagger the labels: fault and detect are often a few ms apart
-        ax.text(x, 1.01 + 0.07 * i, f" {label} {x:.3f} s", color=color, fontsize=7, va="bottom",
-                transform=ax.get_xaxis_transform())
+        ax.text(
+            x,
+            1.01 + 0.07 * i,
+            f" {label} {x:.3f} s",
+            color=color,
+            fontsize=7,
+            va="bottom",
+            transform=ax.get_xaxis_transform(),
+        )
     for ev in result.events:
         if ev.label not in ("inject",) and not ev.label.startswith("inject"):
             ax.axvline(ev.t_s, color="#9e9e9e", linestyle=":", linewidth=0.8)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 class Clock:
@@ -25,4 +25,4 @@ class Clock:
         return self.wall0 + (t - self.mono0)
 
     def iso(self, t: float) -> str:
-        return datetime.fromtimestamp(self.wall(t), tz=timezone.utc).isoformat(timespec="milliseconds")
+        return datetime.fromtimestamp(self.wall(t), tz=UTC).isoformat(timespec="milliseconds")

@@ -15,18 +15,36 @@ from harness.measure.session import Measurement
 from harness.measure.shell import run_shell
 
 
-def measure_around_fault(probes: list[ProbeSpec], writers: list[WriterSpec], *, interval: float,
-                         probe_timeout: float | None, baseline: float, stable: float, timeout: float,
-                         fault: str | None, recover: str | None, targets: Targets | None,
-                         out_dir: Path | None, run_id: str | None = None,
-                         on_phase: Callable[[str], None] = lambda _: None,
-                         on_progress: Callable[[dict[str, float]], None] | None = None,
-                         on_event: Callable[[str, dict[str, Any]], None] = lambda _k, _d: None) -> MeasurementResult:
+def measure_around_fault(
+    probes: list[ProbeSpec],
+    writers: list[WriterSpec],
+    *,
+    interval: float,
+    probe_timeout: float | None,
+    baseline: float,
+    stable: float,
+    timeout: float,
+    fault: str | None,
+    recover: str | None,
+    targets: Targets | None,
+    out_dir: Path | None,
+    run_id: str | None = None,
+    on_phase: Callable[[str], None] = lambda _: None,
+    on_progress: Callable[[dict[str, float]], None] | None = None,
+    on_event: Callable[[str, dict[str, Any]], None] = lambda _k, _d: None,
+) -> MeasurementResult:
     """Healthy baseline (TargetUnhealthy, nothing run, if not), then fault, recovery, wait, stop.
 
     `on_event(kind, detail)` is told each step as it happens (the drill record's timeline, written live)."""
-    with Measurement(probes=probes, writers=writers, interval=interval, probe_timeout=probe_timeout,
-                     stable=stable, out_dir=out_dir, run_id=run_id) as m:
+    with Measurement(
+        probes=probes,
+        writers=writers,
+        interval=interval,
+        probe_timeout=probe_timeout,
+        stable=stable,
+        out_dir=out_dir,
+        run_id=run_id,
+    ) as m:
         on_phase(f"baseline {baseline:g} s")
         m.start()
         m.baseline(baseline)
@@ -37,17 +55,24 @@ def measure_around_fault(probes: list[ProbeSpec], writers: list[WriterSpec], *, 
             on_phase("fault command running")
             m.fault = run_shell(fault, timeout, 0.0)
             m.mark_event(f"fault command exited {m.fault.exit_code}")
-            on_event("fault-command-exited", {"exit_code": m.fault.exit_code,
-                                              "duration_s": round(m.fault.duration_s, 3)})
+            on_event(
+                "fault-command-exited", {"exit_code": m.fault.exit_code, "duration_s": round(m.fault.duration_s, 3)}
+            )
         if recover:
             on_phase("recovery command running")
             remaining = timeout - (m.clock.now() - t_inject)
             t = m.mark_event("recovery command started")
             m.recovery = run_shell(recover, max(0.1, remaining), t - t_inject)
             m.mark_event(f"recovery command exited {m.recovery.exit_code}")
-            on_event("recovery-step", {"step": "recovery command", "command": recover,
-                                       "exit_code": m.recovery.exit_code,
-                                       "duration_s": round(m.recovery.duration_s, 3)})
+            on_event(
+                "recovery-step",
+                {
+                    "step": "recovery command",
+                    "command": recover,
+                    "exit_code": m.recovery.exit_code,
+                    "duration_s": round(m.recovery.duration_s, 3),
+                },
+            )
         on_phase("waiting for recovery")
         recovered = m.wait_recovered(max(0.0, timeout - (m.clock.now() - t_inject)), on_progress=on_progress)
         on_event("recovered" if recovered else "not-recovered", {"waited_s": round(m.clock.now() - t_inject, 3)})

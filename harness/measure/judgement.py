@@ -84,22 +84,33 @@ def applicable_targets(objective: Any = None, inline: Targets | None = None, has
     label = f"{objective.key} ({objective.source})" if objective is not None else None
     obj_rto = objective.rto.judged_s if objective is not None else None
     obj_rpo = objective.rpo.judged_s if objective is not None else None
-    rto, rto_src = ((inline.rto_s, "inline") if inline.rto_s is not None
-                    else (obj_rto, label) if objective is not None else (None, "none"))
-    rpo, rpo_src = ((inline.rpo_s, "inline") if inline.rpo_s is not None
-                    else (obj_rpo, label) if objective is not None else (None, "none"))
+    rto, rto_src = (
+        (inline.rto_s, "inline")
+        if inline.rto_s is not None
+        else (obj_rto, label)
+        if objective is not None
+        else (None, "none")
+    )
+    rpo, rpo_src = (
+        (inline.rpo_s, "inline")
+        if inline.rpo_s is not None
+        else (obj_rpo, label)
+        if objective is not None
+        else (None, "none")
+    )
     sources = [label] if label else []
     if inline.any:
-        sources.append("inline " + ", ".join(f"{k}={v:g}" for k, v in (("rto_s", inline.rto_s), ("rpo_s", inline.rpo_s))
-                                             if v is not None))
+        sources.append(
+            "inline "
+            + ", ".join(f"{k}={v:g}" for k, v in (("rto_s", inline.rto_s), ("rpo_s", inline.rpo_s)) if v is not None)
+        )
     not_judged = None
     if not has_writer and rpo is not None:
         rpo, not_judged = None, NO_WRITER
     return AppliedTargets(rto, rpo, rto_src or "none", rpo_src or "none", "; ".join(sources) or "none", not_judged)
 
 
-def deadline(rto_target_s: float | None, explicit: float | None = None,
-             default: float = NO_TARGET_DEADLINE_S) -> float:
+def deadline(rto_target_s: float | None, explicit: float | None = None, default: float = NO_TARGET_DEADLINE_S) -> float:
     """How long to wait for stable recovery: an explicit deadline wins; no RTO target: `default`; else
     max(2 x target, target + 60 s), at most an hour."""
     if explicit is not None:
@@ -122,8 +133,9 @@ def margin(target: float, measured: float | None) -> float | None:
 def check(target: float, measured: float | None) -> Check:
     if measured is None:  # not recovered / not measurable: fails, no margin to report
         return Check(target_s=target, measured_s=None, margin_s=None, ok=False)
-    return Check(target_s=target, measured_s=round(measured, 4), margin_s=margin(target, measured),
-                 ok=within(measured, target))
+    return Check(
+        target_s=target, measured_s=round(measured, 4), margin_s=margin(target, measured), ok=within(measured, target)
+    )
 
 
 def verdict(targets: Targets | None, rto_s: float | None, rpo_s: float | None) -> Verdict | None:
@@ -141,8 +153,9 @@ def _get(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
 
 
-def name(recovered: bool | None, verdict: Verdict | dict[str, Any] | None, *, measured: bool = True,
-         aborted: bool = False) -> str:
+def name(
+    recovered: bool | None, verdict: Verdict | dict[str, Any] | None, *, measured: bool = True, aborted: bool = False
+) -> str:
     """The verdict's word. `verdict` is a Verdict or its JSON form (records written before names existed)."""
     if aborted:
         return ABORTED
@@ -198,6 +211,8 @@ def breach_text(verdict: Verdict | dict[str, Any] | None) -> str:
         c = _get(verdict, key)
         if c is not None and not _get(c, "ok"):
             measured = _get(c, "measured_s")
-            parts.append(f"{key.upper()} {'not measured' if measured is None else f'{measured} s'} > target "
-                         f"{_get(c, 'target_s')} s")
+            parts.append(
+                f"{key.upper()} {'not measured' if measured is None else f'{measured} s'} > target "
+                f"{_get(c, 'target_s')} s"
+            )
     return "; ".join(parts)

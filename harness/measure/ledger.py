@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 from harness.errors import HarnessError
 from harness.measure.clock import Clock
 from harness.measure.deadline import drain_stragglers, within
-from harness.redact import mask
 from harness.measure.sampler import describe
+from harness.redact import mask
 
 WRITER_KINDS = ("postgres", "redis")
 DEFAULT_RATE = 20.0
@@ -61,7 +61,9 @@ def parse_writer_spec(spec: str, rate: float | None = None, option: str = "--wri
     for part in parts:
         key, eq, value = part.partition("=")
         if not eq or key.strip().lower() not in allowed:
-            raise HarnessError(f"{option} {mask(spec)!r}: bad option {mask(part)!r}; accepts {', '.join(sorted(allowed))}")
+            raise HarnessError(
+                f"{option} {mask(spec)!r}: bad option {mask(part)!r}; accepts {', '.join(sorted(allowed))}"
+            )
         options[key.strip().lower()] = value.strip()
     if kind == "postgres" and not (target.startswith(("postgres://", "postgresql://")) or "=" in target):
         raise HarnessError(f"{option} {mask(spec)!r}: expected a postgresql:// URL or a key=value DSN")
@@ -175,9 +177,16 @@ class PostgresBackend:
         ms = max(1, int(self.timeout * 1000))
         # A frozen server still completes the TCP handshake: bound every layer, then add our own deadline.
         return await psycopg.AsyncConnection.connect(
-            self.spec.target, autocommit=True, connect_timeout=max(2, int(self.timeout) + 1),
-            tcp_user_timeout=ms, keepalives=1, keepalives_idle=1, keepalives_interval=1, keepalives_count=2,
-            options=f"-c statement_timeout={ms}", application_name="drill-writer",
+            self.spec.target,
+            autocommit=True,
+            connect_timeout=max(2, int(self.timeout) + 1),
+            tcp_user_timeout=ms,
+            keepalives=1,
+            keepalives_idle=1,
+            keepalives_interval=1,
+            keepalives_count=2,
+            options=f"-c statement_timeout={ms}",
+            application_name="drill-writer",
         )
 
     async def write(self, run_id: str, seq: int, client_ts: float) -> None:
@@ -285,13 +294,23 @@ class WriterRunner:
             self.records.append(record)
             client_ts = self.clock.wall(t0)
             # the attempt is logged before the write leaves, so a present row is never mistaken for unexpected
-            await self.ledger.append({"kind": "attempt", "writer": self.name, "seq": seq, "t": t0,
-                                      "client_ts": client_ts}, sync=False)
+            await self.ledger.append(
+                {"kind": "attempt", "writer": self.name, "seq": seq, "t": t0, "client_ts": client_ts}, sync=False
+            )
             try:
                 await within(self.backend.write(self.run_id, seq, client_ts), self.timeout)
                 record.t_ack = self.clock.now()
-                await self.ledger.append({"kind": "ack", "writer": self.name, "seq": seq, "t": t0,
-                                          "t_ack": record.t_ack, "client_ts": client_ts}, sync=True)
+                await self.ledger.append(
+                    {
+                        "kind": "ack",
+                        "writer": self.name,
+                        "seq": seq,
+                        "t": t0,
+                        "t_ack": record.t_ack,
+                        "client_ts": client_ts,
+                    },
+                    sync=True,
+                )
             except asyncio.CancelledError:
                 raise
             except BaseException as err:  # noqa: BLE001 - a failed write is data
@@ -340,7 +359,11 @@ def classify(attempted: set[int], acked: set[int], present: set[int]) -> Classif
     """Compare what the client saw (attempted, acked) with what the system holds (present)."""
     indeterminate = sorted(attempted - acked)
     return Classification(
-        attempted=len(attempted), acked=len(acked), present=len(present),
-        lost=sorted(acked - present), unexpected=sorted(present - attempted), indeterminate=indeterminate,
+        attempted=len(attempted),
+        acked=len(acked),
+        present=len(present),
+        lost=sorted(acked - present),
+        unexpected=sorted(present - attempted),
+        indeterminate=indeterminate,
         indeterminate_present=[s for s in indeterminate if s in present],
     )

@@ -45,8 +45,14 @@ PROBE_KINDS = ("http", "tcp", "postgres", "redis", "prometheus", "cmd")
 # expect): independent of the sampling interval.
 DEFAULT_BUDGET_S = {"http": 1.0, "tcp": 0.5, "postgres": 0.5, "redis": 0.5, "prometheus": 1.0, "cmd": 1.0}
 _TIMING = {"budget", "degraded"}
-_OPTIONS = {"http": {"status", "contains", "name"}, "tcp": {"name"}, "postgres": {"query", "name"},
-            "redis": {"get", "name"}, "prometheus": {"query", "name"}, "cmd": set()}
+_OPTIONS = {
+    "http": {"status", "contains", "name"},
+    "tcp": {"name"},
+    "postgres": {"query", "name"},
+    "redis": {"get", "name"},
+    "prometheus": {"query", "name"},
+    "cmd": set(),
+}
 # the kinds that are a second witness (the team's own monitoring), reported beside the harness's probes
 WITNESS_KINDS = ("prometheus",)
 
@@ -84,12 +90,15 @@ class ProbeSpec:
             return self.budget
         return default if default is not None else DEFAULT_BUDGET_S[self.kind]
 
-    def with_timing(self, budget: float | None = None, degraded: float | None = None) -> "ProbeSpec":
+    def with_timing(self, budget: float | None = None, degraded: float | None = None) -> ProbeSpec:
         """A copy with a budget/degraded threshold set where the spec has none (a Gherkin phrase's)."""
         from dataclasses import replace
 
-        out = replace(self, budget=self.budget if self.budget is not None else budget,
-                      degraded=self.degraded if self.degraded is not None else degraded)
+        out = replace(
+            self,
+            budget=self.budget if self.budget is not None else budget,
+            degraded=self.degraded if self.degraded is not None else degraded,
+        )
         check_timing(out.name, out.budget_s(), out.degraded)
         return out
 
@@ -104,7 +113,8 @@ def check_timing(name: str, budget: float, degraded: float | None, where: str = 
         if degraded > budget:
             raise ProbeConfigError(
                 f"{where} {name}: degraded threshold {degraded:g} s is above the budget {budget:g} s: an answer "
-                "slower than the budget is a failure, so it could never be merely degraded")
+                "slower than the budget is a failure, so it could never be merely degraded"
+            )
 
 
 def _split_head(spec: str, option: str, kinds: tuple[str, ...]) -> tuple[str | None, str, str]:
@@ -123,7 +133,7 @@ def _split_options(spec: str, option: str, kind: str, rest: str, allowed: set[st
         options: dict[str, str] = {}
         while m := re.search(r"[|;]\s*(budget|degraded)\s*=\s*([^|;\s]+)\s*$", rest):
             options[m.group(1)] = m.group(2)
-            rest = rest[:m.start()]
+            rest = rest[: m.start()]
         return rest.strip(), options
     # '|' always separates; ';' only where a known option follows (a URL or DSN may hold a ';')
     keys = "|".join(sorted(allowed | _TIMING))
@@ -176,7 +186,9 @@ def parse_probe_spec(spec: str, option: str = "--probe") -> ProbeSpec:
         if urlsplit(target).scheme not in ("http", "https") or not urlsplit(target).netloc:
             raise HarnessError(f"{option} {mask(spec)!r}: expected an http:// or https:// URL")
         if "status" in options and not (options["status"].isdigit() and 100 <= int(options["status"]) < 600):
-            raise HarnessError(f"{option} {mask(spec)!r}: status must be an HTTP status code, got {options['status']!r}")
+            raise HarnessError(
+                f"{option} {mask(spec)!r}: status must be an HTTP status code, got {options['status']!r}"
+            )
     elif kind == "tcp":
         _host_port(target, option, spec)
     elif kind == "postgres":
@@ -242,8 +254,11 @@ class HttpProbe(Probe):
     # would make a check wait for another one instead of asking the target.
     async def open(self) -> None:
         self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.budget), limits=httpx.Limits(max_keepalive_connections=0, max_connections=None),
-            follow_redirects=False, verify=False, trust_env=False,
+            timeout=httpx.Timeout(self.budget),
+            limits=httpx.Limits(max_keepalive_connections=0, max_connections=None),
+            follow_redirects=False,
+            verify=False,
+            trust_env=False,
         )
 
     async def check(self) -> None:
@@ -266,8 +281,7 @@ class TcpProbe(Probe):
         host, port = self.spec.target.rsplit(":", 1)
         # a name with several addresses: start the next attempt after a quarter of the budget (RFC 8305
         # "happy eyeballs"), so one dead address does not eat the whole budget
-        _, writer = await asyncio.open_connection(host.strip("[]"), int(port),
-                                                  happy_eyeballs_delay=self.budget / 4)
+        _, writer = await asyncio.open_connection(host.strip("[]"), int(port), happy_eyeballs_delay=self.budget / 4)
         writer.transport.abort()  # no FIN handshake to wait for
 
 
@@ -335,7 +349,10 @@ class PostgresProbe(Probe):
         import psycopg
 
         return await psycopg.AsyncConnection.connect(
-            dsn, autocommit=True, connect_timeout=max(2, math.ceil(self.budget)), application_name="drill-probe",
+            dsn,
+            autocommit=True,
+            connect_timeout=max(2, math.ceil(self.budget)),
+            application_name="drill-probe",
         )
 
     def _idle_of(self, member: int):
@@ -434,9 +451,10 @@ def redis_client(url: str, timeout: float):
     if not url.startswith("redis+sentinel://"):
         # a pooled client (not single_connection_client): checks overlap, and a timed-out command that is
         # still unwinding must not hold the one connection's lock and fail the next sample too
-        return aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                       retry_on_timeout=False, retry=once)
-    rest = url[len("redis+sentinel://"):]
+        return aioredis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False, retry=once
+        )
+    rest = url[len("redis+sentinel://") :]
     auth, _, rest = rest.rpartition("@")
     hosts, _, master = rest.partition("/")
     if not master:
@@ -449,10 +467,17 @@ def redis_client(url: str, timeout: float):
     share = timeout / (len(nodes) + 1)
     # sentinel_kwargs given whole: redis-py passes only socket_* options to the Sentinel clients otherwise,
     # and their default retries made one silent Sentinel cost seconds
-    sentinel = Sentinel(nodes, sentinel_kwargs={"socket_timeout": share, "socket_connect_timeout": share,
-                                                "retry": once})
-    return sentinel.master_for(master.strip("/"), socket_timeout=timeout, socket_connect_timeout=timeout,
-                               password=password, retry_on_timeout=False, retry=once)
+    sentinel = Sentinel(
+        nodes, sentinel_kwargs={"socket_timeout": share, "socket_connect_timeout": share, "retry": once}
+    )
+    return sentinel.master_for(
+        master.strip("/"),
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        password=password,
+        retry_on_timeout=False,
+        retry=once,
+    )
 
 
 class RedisProbe(Probe):
@@ -490,8 +515,11 @@ class RedisProbe(Probe):
 class CmdProbe(Probe):
     async def check(self) -> None:
         proc = await asyncio.create_subprocess_shell(
-            self.spec.target, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True,
+            self.spec.target,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
         )
         try:
             _, err = await proc.communicate()

@@ -96,8 +96,10 @@ def judge(data: dict[str, Any]) -> None:
     bad = [s for s in result if not _nonzero((s.get("value") or [None, None])[1])]
     if bad:
         first = bad[0]
-        raise ProbeFailed(f"{len(bad)} of {len(result)} series not healthy: "
-                          f"{_series(first.get('metric') or {})} = {(first.get('value') or [None, None])[1]}")
+        raise ProbeFailed(
+            f"{len(bad)} of {len(result)} series not healthy: "
+            f"{_series(first.get('metric') or {})} = {(first.get('value') or [None, None])[1]}"
+        )
 
 
 class PrometheusProbe(Probe):
@@ -115,9 +117,12 @@ class PrometheusProbe(Probe):
     # ---------------------------------------------------------------- the HTTP API
     def _new_client(self, timeout: float | None = None) -> httpx.AsyncClient:
         # Checks may overlap when answers are slower than the interval: no connection cap to queue behind.
-        return httpx.AsyncClient(timeout=httpx.Timeout(timeout or self.timeout), trust_env=False,
-                                 follow_redirects=False,
-                                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=4))
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout or self.timeout),
+            trust_env=False,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=4),
+        )
 
     async def _get(self, client: httpx.AsyncClient, path: str, params: dict[str, str] | None = None) -> httpx.Response:
         return await client.get(self.base_url + path, params=params)
@@ -189,32 +194,37 @@ class PrometheusProbe(Probe):
         if isinstance(query, BaseException):
             if not isinstance(query, httpx.HTTPError):
                 raise query
-            raise PrometheusProbeError(f"{where} is unreachable ({type(query).__name__}: "
-                                       f"{mask(str(query))[:200] or 'no answer'})")
+            raise PrometheusProbeError(
+                f"{where} is unreachable ({type(query).__name__}: {mask(str(query))[:200] or 'no answer'})"
+            )
         targets, config, rules = (None if isinstance(r, BaseException) else r for r in (targets, config, rules))
         body = self._payload(query)
         if body is None:
-            raise PrometheusProbeError(f"{where} answered HTTP {query.status_code} to {QUERY_PATH}, not like the "
-                                       "Prometheus HTTP API: is the target Prometheus's base URL?")
+            raise PrometheusProbeError(
+                f"{where} answered HTTP {query.status_code} to {QUERY_PATH}, not like the "
+                "Prometheus HTTP API: is the target Prometheus's base URL?"
+            )
         if body["status"] != "success":
             kind = body.get("errorType", "error")
             text = mask(str(body.get("error", "")))
             if kind == "bad_data":
-                raise PrometheusProbeError(f"probe {self.spec.name}: Prometheus cannot parse the query "
-                                           f"{self.query!r}: {text}")
+                raise PrometheusProbeError(
+                    f"probe {self.spec.name}: Prometheus cannot parse the query {self.query!r}: {text}"
+                )
             raise PrometheusProbeError(f"{where} refused the query {self.query!r}: {kind}: {text}")
         data = body.get("data") or {}
         if data.get("resultType") not in ("vector", "scalar"):
             raise PrometheusProbeError(
                 f"probe {self.spec.name}: the query {self.query!r} returns a {data.get('resultType')}; a check "
                 "needs an instant vector or a scalar (a range selector like x[30s] must sit inside a function "
-                "such as rate() or max_over_time())")
-        self.resolution_s = self._resolution(data, *(self._payload(r) if r is not None else None
-                                                     for r in (targets, config, rules)))
+                "such as rate() or max_over_time())"
+            )
+        self.resolution_s = self._resolution(
+            data, *(self._payload(r) if r is not None else None for r in (targets, config, rules))
+        )
 
     # ---------------------------------------------------------------- resolution
-    def _resolution(self, data: dict[str, Any], targets: dict | None, config: dict | None,
-                    rules: dict | None) -> float:
+    def _resolution(self, data: dict[str, Any], targets: dict | None, config: dict | None, rules: dict | None) -> float:
         scrape = self._scrape_interval(data, targets, config)
         return scrape + self._rule_interval(rules, config)
 
@@ -237,8 +247,9 @@ class PrometheusProbe(Probe):
     def _rule_interval(self, rules: dict | None, config: dict | None) -> float:
         groups = ((rules or {}).get("data") or {}).get("groups") or []
         tokens = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", self.query))
-        used = [float(g.get("interval") or 0) for g in groups
-                if any(r.get("name") in tokens for r in g.get("rules") or [])]
+        used = [
+            float(g.get("interval") or 0) for g in groups if any(r.get("name") in tokens for r in g.get("rules") or [])
+        ]
         if any(name in tokens for name in _RULE_SERIES):
             used.append(_global(config, "evaluation_interval", 60.0))
         return max(used, default=0.0)

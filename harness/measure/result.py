@@ -131,8 +131,10 @@ class MeasurementResult(BaseModel):
     ended_wall: str
     interval_s: float
     probe_timeout_s: float = Field(description="the largest probe latency budget of the run")
-    uncertainty_s: float = Field(description="the error bar of rto_s and detect_s: (t_r - t_f) + L_r of the "
-                                 "probe that recovered last, or interval + longest answer (docs/measure.md)")
+    uncertainty_s: float = Field(
+        description="the error bar of rto_s and detect_s: (t_r - t_f) + L_r of the "
+        "probe that recovered last, or interval + longest answer (docs/measure.md)"
+    )
     stable_s: float
     recovered: bool
     no_outage_observed: bool
@@ -157,9 +159,12 @@ class MeasurementResult(BaseModel):
     writers: list[WriterResult]
     events: list[Event]
     verdict: Verdict | None = None
-    verdict_name: str | None = Field(None, description="the judgement's word: met, no-targets, rto-breached, "
-                                     "rpo-breached, rto-breached+rpo-breached, not-recovered (harness.measure."
-                                     "judgement)")
+    verdict_name: str | None = Field(
+        None,
+        description="the judgement's word: met, no-targets, rto-breached, "
+        "rpo-breached, rto-breached+rpo-breached, not-recovered (harness.measure."
+        "judgement)",
+    )
     fault: CommandRun | None = None
     recovery: CommandRun | None = None
 
@@ -175,5 +180,15 @@ def write_samples_csv(path: Path, samples, t_inject: float, clock) -> None:
         out = csv.writer(fh)
         out.writerow(["t_s", "wall", "probe", "ok", "state", "latency_ms", "error", "member"])
         for s in sorted(samples, key=lambda s: s.t):
-            out.writerow([f"{s.t - t_inject:.4f}", clock.iso(s.t), s.probe, int(s.ok), s.state,
-                          f"{s.latency_s * 1000:.2f}", s.error or "", s.member or ""])
+            out.writerow(
+                [
+                    f"{s.t - t_inject:.4f}",
+                    clock.iso(s.t),
+                    s.probe,
+                    int(s.ok),
+                    s.state,
+                    f"{s.latency_s * 1000:.2f}",
+                    s.error or "",
+                    s.member or "",
+                ]
+            )

@@ -50,7 +50,9 @@ def max_in_flight(budget: float, interval: float) -> int:
 
 
 class Sampler:
-    def __init__(self, probes: list[Probe], interval: float, clock: Clock, degraded: dict[str, float | None] | None = None):
+    def __init__(
+        self, probes: list[Probe], interval: float, clock: Clock, degraded: dict[str, float | None] | None = None
+    ):
         self.probes, self.interval, self.clock = probes, interval, clock
         self.degraded = degraded or {}
         self.samples: dict[str, list[Sample]] = {p.name: [] for p in probes}
@@ -78,8 +80,9 @@ class Sampler:
             except ProbeConfigError:
                 raise
             except TimeoutError:
-                raise ProbeConfigError(f"probe {probe.name}: its target did not answer the preflight within "
-                                       f"{max(2.0, probe.budget):g} s") from None
+                raise ProbeConfigError(
+                    f"probe {probe.name}: its target did not answer the preflight within {max(2.0, probe.budget):g} s"
+                ) from None
 
     async def start(self) -> None:
         await self.preflight()
@@ -114,8 +117,16 @@ class Sampler:
                 self.stalls[probe.name] += 1
                 return
             limit = self.degraded.get(probe.name)
-            out.append(Sample(probe.name, t0, True, latency, degraded=limit is not None and latency > limit,
-                              member=member if isinstance(member, str) else None))
+            out.append(
+                Sample(
+                    probe.name,
+                    t0,
+                    True,
+                    latency,
+                    degraded=limit is not None and latency > limit,
+                    member=member if isinstance(member, str) else None,
+                )
+            )
         except asyncio.CancelledError:
             raise
         except BaseException as err:  # noqa: BLE001 - any failure of the target is data

@@ -17,26 +17,26 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.errors import HarnessError, TargetUnhealthy
 from harness.measure import analysis, judgement
-from harness.measure.judgement import Targets
 from harness.measure.chart import draw_timeline
 from harness.measure.clock import Clock
+from harness.measure.judgement import Targets
 from harness.measure.ledger import LocalLedger, WriterRunner, WriterSpec, classify
 from harness.measure.probes import ProbeSpec, check_timing, make_probe
-from harness.redact import mask
 from harness.measure.result import CommandRun, Event, MeasurementResult, write_samples_csv
 from harness.measure.sampler import Sample, Sampler
+from harness.redact import mask
 
 MIN_INTERVAL = 0.01
 BASELINE_ATTEMPTS = 3  # healthy-baseline windows tried before a target is called unhealthy
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
 
 
 def resolve_timeout(interval: float, probe_timeout: float | None) -> float | None:
@@ -54,14 +54,26 @@ def resolve_timeout(interval: float, probe_timeout: float | None) -> float | Non
 
 
 class Measurement:
-    def __init__(self, probes: list[ProbeSpec], writers: list[WriterSpec] | None = None, interval: float = 0.05,
-                 probe_timeout: float | None = None, stable: float = 2.0, out_dir: Path | None = None,
-                 run_id: str | None = None, write_timeout: float = 1.0, readback_deadline: float = 30.0,
-                 budget: float | None = None, degraded: float | None = None):
+    def __init__(
+        self,
+        probes: list[ProbeSpec],
+        writers: list[WriterSpec] | None = None,
+        interval: float = 0.05,
+        probe_timeout: float | None = None,
+        stable: float = 2.0,
+        out_dir: Path | None = None,
+        run_id: str | None = None,
+        write_timeout: float = 1.0,
+        readback_deadline: float = 30.0,
+        budget: float | None = None,
+        degraded: float | None = None,
+    ):
         # `budget` (a run-wide latency budget, where a probe names none) was `probe_timeout`: both work
         default_budget = resolve_timeout(interval, budget if budget is not None else probe_timeout)
-        probes = [p.with_timing(budget=default_budget, degraded=degraded) if (default_budget or degraded) else p
-                  for p in probes]
+        probes = [
+            p.with_timing(budget=default_budget, degraded=degraded) if (default_budget or degraded) else p
+            for p in probes
+        ]
         for p in probes:
             check_timing(p.name, p.budget_s(), p.degraded)
         self.budgets = {p.name: p.budget_s() for p in probes}
@@ -93,7 +105,7 @@ class Measurement:
         self._stopped = False
 
     # --- lifecycle -------------------------------------------------------------------------------
-    def __enter__(self) -> "Measurement":
+    def __enter__(self) -> Measurement:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -102,7 +114,7 @@ class Measurement:
     def _call(self, coro, timeout: float | None = None):
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
-    def start(self) -> "Measurement":
+    def start(self) -> Measurement:
         """Start probes and writers on a background event loop. Returns self."""
         if self._thread is not None:
             raise HarnessError("Measurement.start() called twice")
@@ -110,10 +122,15 @@ class Measurement:
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"measure-{self.run_id}", daemon=True)
         self._thread.start()
         self._ledger.open()
-        self._sampler = Sampler([make_probe(s) for s in self.probe_specs], self.interval, self.clock,
-                                degraded={s.name: s.degraded for s in self.probe_specs})
-        self._writers = [WriterRunner(s, self.run_id, self.clock, self._ledger, self.write_timeout)
-                         for s in self.writer_specs]
+        self._sampler = Sampler(
+            [make_probe(s) for s in self.probe_specs],
+            self.interval,
+            self.clock,
+            degraded={s.name: s.degraded for s in self.probe_specs},
+        )
+        self._writers = [
+            WriterRunner(s, self.run_id, self.clock, self._ledger, self.write_timeout) for s in self.writer_specs
+        ]
 
         async def go() -> None:
             await self._sampler.start()
@@ -186,15 +203,18 @@ class Measurement:
             if not window:
                 problems.append(f"--probe {spec.display} ({spec.name}): no sample completed in {seconds:g} s")
             elif bad:
-                problems.append(f"--probe {spec.display} ({spec.name}): {len(bad)}/{len(window)} samples failed, "
-                                f"last error: {bad[-1].error}")
+                problems.append(
+                    f"--probe {spec.display} ({spec.name}): {len(bad)}/{len(window)} samples failed, "
+                    f"last error: {bad[-1].error}"
+                )
         for w in self._writers:
             window = [r for r in w.records if r.t_attempt >= t0]
             bad = [r for r in window if r.t_ack is None and r.error is not None]
             if not any(r.t_ack is not None for r in window) or bad:
                 last = bad[-1].error if bad else "no write acknowledged"
-                problems.append(f"--writer {w.spec.display} ({w.name}): {len(bad)}/{len(window)} writes failed, "
-                                f"last error: {last}")
+                problems.append(
+                    f"--writer {w.spec.display} ({w.name}): {len(bad)}/{len(window)} writes failed, last error: {last}"
+                )
         self.mark_event("baseline ok" if not problems else "baseline failed")
         if problems:
             raise TargetUnhealthy(
@@ -223,11 +243,16 @@ class Measurement:
     def recovery_status(self) -> dict[str, float]:
         """Per probe: seconds of unbroken good samples since its last failure after t_inject."""
         t_ref = self.t_inject if self.t_inject is not None else self._t_start
-        return {name: analysis.probe_recovery(series, t_ref, self.stable).stable_for
-                for name, series in self.samples().items()}
+        return {
+            name: analysis.probe_recovery(series, t_ref, self.stable).stable_for
+            for name, series in self.samples().items()
+        }
 
-    def wait_recovered(self, timeout: float = 300, on_progress: Callable[[dict[str, float]], None] | None = None,
-                       ) -> bool:
+    def wait_recovered(
+        self,
+        timeout: float = 300,
+        on_progress: Callable[[dict[str, float]], None] | None = None,
+    ) -> bool:
         """Block until every probe has been good for >= `stable` s after its last failure (a probe that
         never failed: `stable` s of good samples after t_inject), or `timeout` s pass. Returns recovered?"""
         t_ref = self.t_inject if self.t_inject is not None else self._t_start
@@ -235,16 +260,23 @@ class Measurement:
         witnesses = self.witness_names()
         # A second witness sees a change up to its resolution later: once the harness's own probes are stable
         # it gets that long (plus its own stability window) to agree, but never holds the verdict hostage.
-        grace = self.stable + self.interval + 2 + max(
-            (p.resolution_s for p in self._sampler.probes if p.name in witnesses), default=0.0)
+        grace = (
+            self.stable
+            + self.interval
+            + 2
+            + max((p.resolution_s for p in self._sampler.probes if p.name in witnesses), default=0.0)
+        )
         witness_until = None
         while True:
             snap = self.samples()
             now = time.monotonic()
             if all(analysis.is_stable(series, t_ref, self.stable) for n, series in snap.items() if n not in witnesses):
                 witness_until = witness_until or now + grace
-                if (now >= witness_until or now >= deadline
-                        or all(analysis.is_stable(snap[n], t_ref, self.stable) for n in witnesses)):
+                if (
+                    now >= witness_until
+                    or now >= deadline
+                    or all(analysis.is_stable(snap[n], t_ref, self.stable) for n in witnesses)
+                ):
                     self.mark_event("recovered")
                     return True
             if time.monotonic() >= deadline:
@@ -262,8 +294,10 @@ class Measurement:
         if self._sampler is None:
             raise HarnessError("Measurement.stop() before start()")
         if self._stopped:
-            raise HarnessError("Measurement.stop() after close(): the samples were kept, the writers' rows "
-                               "were not read back; nothing to analyse")
+            raise HarnessError(
+                "Measurement.stop() after close(): the samples were kept, the writers' rows "
+                "were not read back; nothing to analyse"
+            )
         t_end = self.clock.now()
 
         async def halt_and_read_back():
@@ -298,11 +332,19 @@ class Measurement:
             self.events.append(("no inject marked: t_inject = start", self._t_start))
         t_inject, samples = self.t_inject, self.samples()
         resolution = {p.name: p.resolution_s for p in self._sampler.probes}
-        infos = {s.name: analysis.ProbeInfo(spec=s.display, budget_s=s.budget_s(), degraded_s=s.degraded,
-                                            witness=s.witness, resolution_s=resolution.get(s.name, 0.0))
-                 for s in self.probe_specs}
-        avail = analysis.analyse_availability(samples, infos, t_inject, t_end, self.stable, interval=self.interval,
-                                              t_fault_end=self.t_fault_end)
+        infos = {
+            s.name: analysis.ProbeInfo(
+                spec=s.display,
+                budget_s=s.budget_s(),
+                degraded_s=s.degraded,
+                witness=s.witness,
+                resolution_s=resolution.get(s.name, 0.0),
+            )
+            for s in self.probe_specs
+        }
+        avail = analysis.analyse_availability(
+            samples, infos, t_inject, t_end, self.stable, interval=self.interval, t_fault_end=self.t_fault_end
+        )
         for probe in avail.probes:
             probe.stalls = self._sampler.stalls.get(probe.name, 0)
             probe.skipped_ticks = self._sampler.skipped.get(probe.name, 0)
@@ -316,7 +358,8 @@ class Measurement:
                 avail.warnings.append(
                     f"probe {probe.name}: the harness could not keep its sampling grid ({lost} of "
                     f"{probe.expected_ticks} ticks missed or stalled); too many probes for this machine, or the "
-                    "machine is busy: the stated uncertainty uses the real gaps between samples")
+                    "machine is busy: the stated uncertainty uses the real gaps between samples"
+                )
         ledger = LocalLedger.read(self._ledger.path)  # the durable record, not our memory of it
         writers = []
         for w in self._writers:
@@ -324,34 +367,56 @@ class Measurement:
             acks = {e["seq"]: e["t_ack"] for e in ledger if e["writer"] == w.name and e["kind"] == "ack"}
             rows, error = present[w.name]
             cls = classify(set(attempts), set(acks), rows) if rows is not None else None
-            writers.append(analysis.writer_result(w.name, w.spec.display, w.spec.rate, attempts, acks, cls,
-                                                  error, t_inject))
+            writers.append(
+                analysis.writer_result(w.name, w.spec.display, w.spec.rate, attempts, acks, cls, error, t_inject)
+            )
         rpo = analysis.combine_writers(writers)
         checked = judgement.verdict(targets, avail.rto_s, rpo["rpo_s"])
         return MeasurementResult(
-            run_id=self.run_id, t_inject_wall=self.clock.iso(t_inject), started_wall=self.clock.iso(self._t_start),
-            ended_wall=self.clock.iso(t_end), interval_s=self.interval, probe_timeout_s=round(self.probe_timeout, 6),
-            uncertainty_s=round(avail.uncertainty_s, 6), stable_s=self.stable,
-            recovered=avail.recovered, no_outage_observed=avail.no_outage_observed,
-            rto_s=avail.rto_s, rto_at_least_s=avail.rto_at_least_s, detect_s=avail.detect_s,
-            outages=avail.outages, error_rate=round(avail.error_rate, 6), samples_during=avail.samples_during,
-            latency=avail.latency, probes=avail.probes, writers=writers, degraded_s=round(avail.degraded_s, 6),
-            witnesses=avail.witnesses, warnings=avail.warnings,
-            events=[Event(label=mask(label), t_s=round(t - t_inject, 4), wall=self.clock.iso(t))
-                    for label, t in sorted(self.events, key=lambda e: e[1])],
-            verdict=checked, verdict_name=judgement.name(avail.recovered, checked),
-            fault=self.fault, recovery=self.recovery, **rpo,
+            run_id=self.run_id,
+            t_inject_wall=self.clock.iso(t_inject),
+            started_wall=self.clock.iso(self._t_start),
+            ended_wall=self.clock.iso(t_end),
+            interval_s=self.interval,
+            probe_timeout_s=round(self.probe_timeout, 6),
+            uncertainty_s=round(avail.uncertainty_s, 6),
+            stable_s=self.stable,
+            recovered=avail.recovered,
+            no_outage_observed=avail.no_outage_observed,
+            rto_s=avail.rto_s,
+            rto_at_least_s=avail.rto_at_least_s,
+            detect_s=avail.detect_s,
+            outages=avail.outages,
+            error_rate=round(avail.error_rate, 6),
+            samples_during=avail.samples_during,
+            latency=avail.latency,
+            probes=avail.probes,
+            writers=writers,
+            degraded_s=round(avail.degraded_s, 6),
+            witnesses=avail.witnesses,
+            warnings=avail.warnings,
+            events=[
+                Event(label=mask(label), t_s=round(t - t_inject, 4), wall=self.clock.iso(t))
+                for label, t in sorted(self.events, key=lambda e: e[1])
+            ],
+            verdict=checked,
+            verdict_name=judgement.name(avail.recovered, checked),
+            fault=self.fault,
+            recovery=self.recovery,
+            **rpo,
         )
 
     def _write_artefacts(self) -> None:
         res, out = self.result, self.out_dir
         res.write_json(out / "result.json")
         samples = self.samples()
-        write_samples_csv(out / "samples.csv", [s for series in samples.values() for s in series],
-                          self.t_inject, self.clock)
+        write_samples_csv(
+            out / "samples.csv", [s for series in samples.values() for s in series], self.t_inject, self.clock
+        )
         ledger = LocalLedger.read(self._ledger.path)
-        acks = {w.name: [e["t_ack"] for e in ledger if e["writer"] == w.name and e["kind"] == "ack"]
-                for w in self._writers}
+        acks = {
+            w.name: [e["t_ack"] for e in ledger if e["writer"] == w.name and e["kind"] == "ack"] for w in self._writers
+        }
         lost = {}
         for wr in res.writers:
             by_seq = {e["seq"]: e["t_ack"] for e in ledger if e["writer"] == wr.name and e["kind"] == "ack"}

@@ -1,11 +1,12 @@
 """Recovery procedures (the plan's runbooks) as named, timed, logged steps. See harness/recovery/procedure.py.
 
-    from harness.recovery import get, PROCEDURES
-    report = get("auto-failover").run(lab, {"old_leader": "pg-a"})
+from harness.recovery import get, PROCEDURES
+report = get("auto-failover").run(lab, {"old_leader": "pg-a"})
 """
 
 from __future__ import annotations
 
+from harness.errors import HarnessError
 from harness.faults.registry import _unknown
 from harness.recovery.app import APP_ROLLBACK
 from harness.recovery.cache import CACHE_REBUILD
@@ -13,10 +14,10 @@ from harness.recovery.failover import AUTO_FAILOVER
 from harness.recovery.pitr import PITR
 from harness.recovery.procedure import Confirmer, Procedure, RunReport, Step, StepResult
 from harness.recovery.region import REGION_FAILBACK, REGION_FAILOVER
-from harness.errors import HarnessError
 
-PROCEDURES: dict[str, Procedure] = {p.name: p for p in (AUTO_FAILOVER, PITR, REGION_FAILOVER, REGION_FAILBACK,
-                                                          APP_ROLLBACK, CACHE_REBUILD)}
+PROCEDURES: dict[str, Procedure] = {
+    p.name: p for p in (AUTO_FAILOVER, PITR, REGION_FAILOVER, REGION_FAILBACK, APP_ROLLBACK, CACHE_REBUILD)
+}
 
 
 def get(name: str) -> Procedure:

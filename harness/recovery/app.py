@@ -40,14 +40,22 @@ def verify(ctx: Context) -> str:
     wrong = [n for n in _replicas(ctx) if (apps.version_of(ctx.lab.ctx, n) or {}).get("version") != version]
     if wrong:
         raise HarnessError(f"still not at {version}: {', '.join(wrong)}")
-    poll("the app to answer /health 200 through HAProxy",
-         lambda: httpx.get(ctx.lab.app_url + "/health", timeout=2.0).status_code == 200, 30)
+    poll(
+        "the app to answer /health 200 through HAProxy",
+        lambda: httpx.get(ctx.lab.app_url + "/health", timeout=2.0).status_code == 200,
+        30,
+    )
     return f"every replica runs {version}; app healthy through HAProxy"
 
 
 APP_ROLLBACK = Procedure(
-    "app-rollback", "5.3.1, 5.2.3", "roll the app back to the previous version",
-    steps=(Step("find the broken replicas", find_bad),
-           Step("roll back one replica at a time", roll_back),
-           Step("verify versions and health", verify)),
-    params={"version": f"the known-good version ({DEFAULT_GOOD})"})
+    "app-rollback",
+    "5.3.1, 5.2.3",
+    "roll the app back to the previous version",
+    steps=(
+        Step("find the broken replicas", find_bad),
+        Step("roll back one replica at a time", roll_back),
+        Step("verify versions and health", verify),
+    ),
+    params={"version": f"the known-good version ({DEFAULT_GOOD})"},
+)

@@ -20,13 +20,17 @@ def wait_cache(ctx: Context) -> str:
 def warm(ctx: Context) -> str:
     limit = int(ctx.param("limit", "10000"))
     with psycopg.connect(ctx.lab.pg_dsn("primary")) as conn:
-        rows = conn.execute("SELECT id, payload, zone, created_at FROM loads ORDER BY id DESC LIMIT %s",
-                            (limit,)).fetchall()
+        rows = conn.execute(
+            "SELECT id, payload, zone, created_at FROM loads ORDER BY id DESC LIMIT %s", (limit,)
+        ).fetchall()
     client = ctx.lab.redis_client(timeout=2.0)
     pipe = client.pipeline(transaction=False)
     for id, payload, zone, created in rows:
-        pipe.set(f"load:{id}", json.dumps({"id": id, "payload": payload, "zone": zone,
-                                           "created_at": created.isoformat()}, default=str), ex=APP_CACHE_TTL)
+        pipe.set(
+            f"load:{id}",
+            json.dumps({"id": id, "payload": payload, "zone": zone, "created_at": created.isoformat()}, default=str),
+            ex=APP_CACHE_TTL,
+        )
     pipe.execute()
     ctx.facts["warmed"] = len(rows)
     return f"warmed {len(rows)} key(s) from the loads table"
@@ -42,8 +46,13 @@ def verify(ctx: Context) -> str:
 
 
 CACHE_REBUILD = Procedure(
-    "cache-rebuild", "5.1.3", "rebuild the cache from the source data",
-    steps=(Step("wait for a Redis primary", wait_cache),
-           Step("warm the cache from the loads table", warm),
-           Step("verify the key count", verify)),
-    params={"limit": "newest rows to load (10000)"})
+    "cache-rebuild",
+    "5.1.3",
+    "rebuild the cache from the source data",
+    steps=(
+        Step("wait for a Redis primary", wait_cache),
+        Step("warm the cache from the loads table", warm),
+        Step("verify the key count", verify),
+    ),
+    params={"limit": "newest rows to load (10000)"},
+)

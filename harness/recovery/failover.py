@@ -20,18 +20,25 @@ def wait_pg_leader(ctx: Context) -> str:
         now = ctx.lab.postgres_leader()
         return now if now and now != old else None
 
-    ctx.facts["leader"] = poll("a running PostgreSQL leader" + (f" other than {old}" if old else ""), leader,
-                               _timeout(ctx))
+    ctx.facts["leader"] = poll(
+        "a running PostgreSQL leader" + (f" other than {old}" if old else ""), leader, _timeout(ctx)
+    )
     return f"leader is {ctx.facts['leader']}"
 
 
 def verify_haproxy_primary(ctx: Context) -> str:
     def up_servers() -> list[str]:
-        return [m["name"] for m in ctx.lab.postgres_members()
-                if ctx.lab.haproxy_server_state("pg_primary", m["name"]).startswith("UP")]
+        return [
+            m["name"]
+            for m in ctx.lab.postgres_members()
+            if ctx.lab.haproxy_server_state("pg_primary", m["name"]).startswith("UP")
+        ]
 
-    ups = poll("HAProxy to route the primary endpoint to exactly the leader",
-               lambda: (u if (u := up_servers()) == [ctx.facts["leader"]] else None), _timeout(ctx))
+    ups = poll(
+        "HAProxy to route the primary endpoint to exactly the leader",
+        lambda: u if (u := up_servers()) == [ctx.facts["leader"]] else None,
+        _timeout(ctx),
+    )
     return f"pg_primary routes to {ups[0]}"
 
 
@@ -39,7 +46,8 @@ def verify_writes(ctx: Context) -> str:
     def write() -> bool:
         with psycopg.connect(ctx.lab.pg_dsn("primary"), autocommit=True) as conn:
             return not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0] and bool(
-                conn.execute("SELECT txid_current()").fetchone())
+                conn.execute("SELECT txid_current()").fetchone()
+            )
 
     poll("a write through the primary endpoint", write, _timeout(ctx))
     return "the primary endpoint accepts writes"
@@ -47,24 +55,37 @@ def verify_writes(ctx: Context) -> str:
 
 def verify_redis_primary(ctx: Context) -> str:
     primary = poll("the Sentinels to agree on a Redis primary", ctx.lab.redis_primary, _timeout(ctx))
-    poll("a write to the Redis primary", lambda: ctx.lab.redis_client(timeout=1.0).set("drill:failover", "1"),
-         _timeout(ctx))
+    poll(
+        "a write to the Redis primary",
+        lambda: ctx.lab.redis_client(timeout=1.0).set("drill:failover", "1"),
+        _timeout(ctx),
+    )
     return f"Redis primary {primary} accepts writes"
 
 
 def verify_app(ctx: Context) -> str:
-    poll("the app to answer /health 200 through HAProxy",
-         lambda: httpx.get(ctx.lab.app_url + "/health", timeout=2.0).status_code == 200, _timeout(ctx))
+    poll(
+        "the app to answer /health 200 through HAProxy",
+        lambda: httpx.get(ctx.lab.app_url + "/health", timeout=2.0).status_code == 200,
+        _timeout(ctx),
+    )
     return "app healthy through HAProxy"
 
 
 AUTO_FAILOVER = Procedure(
-    "auto-failover", "5.1.1, 5.1.3", "verify the automatic failover: new primary, writes resume",
-    steps=(Step("wait for a PostgreSQL leader (Patroni)", wait_pg_leader),
-           Step("verify HAProxy routes the primary endpoint to it", verify_haproxy_primary),
-           Step("verify writes through the primary endpoint", verify_writes),
-           Step("verify the Redis primary (Sentinel)", verify_redis_primary),
-           Step("verify the app is healthy", verify_app),
-           Step("tell the on-call channel (plan 5.1.1: notify)", manual="Announce the DB failover in the "
-                "incident channel with the new leader's name")),
-    params={"old_leader": "a leader that must NOT count (the one that failed)", "timeout": "seconds per step (60)"})
+    "auto-failover",
+    "5.1.1, 5.1.3",
+    "verify the automatic failover: new primary, writes resume",
+    steps=(
+        Step("wait for a PostgreSQL leader (Patroni)", wait_pg_leader),
+        Step("verify HAProxy routes the primary endpoint to it", verify_haproxy_primary),
+        Step("verify writes through the primary endpoint", verify_writes),
+        Step("verify the Redis primary (Sentinel)", verify_redis_primary),
+        Step("verify the app is healthy", verify_app),
+        Step(
+            "tell the on-call channel (plan 5.1.1: notify)",
+            manual="Announce the DB failover in the incident channel with the new leader's name",
+        ),
+    ),
+    params={"old_leader": "a leader that must NOT count (the one that failed)", "timeout": "seconds per step (60)"},
+)

@@ -31,7 +31,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +78,9 @@ def _free_port(host: str) -> int:
 def _connect(ctx: Context, db: str = PG_DATABASE) -> psycopg.Connection:
     """Superuser over the instance's own Unix socket (trust, no password)."""
     inst = ctx.facts["instance"]
-    return psycopg.connect(host=inst["socket_dir"], port=inst["port"], user=PG_SUPERUSER, dbname=db,
-                           connect_timeout=3, autocommit=True)
+    return psycopg.connect(
+        host=inst["socket_dir"], port=inst["port"], user=PG_SUPERUSER, dbname=db, connect_timeout=3, autocommit=True
+    )
 
 
 def _primary(ctx: Context) -> psycopg.Connection:
@@ -145,11 +146,11 @@ def _parse_time(text: str) -> float:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise HarnessError(f"parameter 'target_time': {text!r} is neither epoch seconds nor ISO-8601") from None
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="microseconds")
+    return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="microseconds")
 
 
 def _backup_start(label: Path) -> float | None:
@@ -160,7 +161,7 @@ def _backup_start(label: Path) -> float | None:
     if not found:
         return None
     try:
-        zone = timezone.utc if found.group(2) in ("UTC", "GMT") else ZoneInfo(found.group(2))
+        zone = UTC if found.group(2) in ("UTC", "GMT") else ZoneInfo(found.group(2))
     except (KeyError, ValueError):
         return None
     return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone).timestamp()
@@ -171,8 +172,9 @@ def _from_fault(fault_id: str) -> dict[str, Any]:
 
     intent = IntentLog().get(fault_id)
     if not isinstance(intent.detail, dict) or "t_fault" not in intent.detail:
-        raise HarnessError(f"parameter 'fault': {fault_id} recorded no t_fault (not a db-corruption / "
-                           "db-accidental-delete fault?)")
+        raise HarnessError(
+            f"parameter 'fault': {fault_id} recorded no t_fault (not a db-corruption / db-accidental-delete fault?)"
+        )
     return intent.detail
 
 
@@ -181,8 +183,10 @@ def identify_recovery_point(ctx: Context) -> str:
     detail = _from_fault(ctx.param("fault")) if ctx.param("fault") else {}
     raw = ctx.param("target_time") or ctx.param("old_t_fault") or detail.get("t_fault")
     if raw is None:
-        raise HarnessError("no recovery point: give target_time=<ISO-8601 or epoch>, fault=<fault id>, or run "
-                           "it in a drill after db-corruption / db-accidental-delete (old_t_fault)")
+        raise HarnessError(
+            "no recovery point: give target_time=<ISO-8601 or epoch>, fault=<fault id>, or run "
+            "it in a drill after db-corruption / db-accidental-delete (old_t_fault)"
+        )
     target = _parse_time(str(raw))
     table = ctx.param("old_table") or detail.get("table")
     if target > time.time():
@@ -190,11 +194,16 @@ def identify_recovery_point(ctx: Context) -> str:
     ctx.lab.wait_backup(float(ctx.param("timeout", "300")))  # a base backup may still be under way
     base_start = _backup_start(ctx.lab.paths.base_backup / "backup_label")
     if base_start is not None and target < base_start:
-        raise HarnessError(f"recovery point {_iso(target)} is before the base backup ({_iso(base_start)}); "
-                           "no older backup to restore from")
+        raise HarnessError(
+            f"recovery point {_iso(target)} is before the base backup ({_iso(base_start)}); "
+            "no older backup to restore from"
+        )
     ctx.facts.update(target=target, table=table, rows=ctx.param("old_rows") or detail.get("rows"))
-    return (f"restore to {_iso(target)}" + (f" (just before the bad change to {table})" if table else "")
-            + f"; base backup of {_iso(base_start) if base_start else '?'}")
+    return (
+        f"restore to {_iso(target)}"
+        + (f" (just before the bad change to {table})" if table else "")
+        + f"; base backup of {_iso(base_start) if base_start else '?'}"
+    )
 
 
 def archive_wal(ctx: Context) -> str:
@@ -202,8 +211,11 @@ def archive_wal(ctx: Context) -> str:
         segment = conn.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]
         conn.execute("SELECT pg_switch_wal()")
     wal = ctx.lab.paths.wal_archive
-    poll(f"WAL segment {segment} in the archive (archive_command on the primary)",
-         lambda: (wal / segment).exists(), float(ctx.param("timeout", "120")))
+    poll(
+        f"WAL segment {segment} in the archive (archive_command on the primary)",
+        lambda: (wal / segment).exists(),
+        float(ctx.param("timeout", "120")),
+    )
     return f"WAL switched; segment {segment} archived"
 
 
@@ -257,10 +269,10 @@ def start_recovery_instance(ctx: Context) -> str:
     rec = spawn([str(PG_BIN / "postgres"), "-D", str(data)], lab.paths.log(INSTANCE), user=lab.ctx.postgres_user)
     record = rec.to_dict()
     _record_file(ctx).write_text(json.dumps(record))
-    ctx.facts["instance"] = {"record": record, "port": port, "host": host, "socket_dir": str(root),
-                             "data": str(data)}
-    return (f"recovery instance on {host}:{port} (pid {rec.pid}, data {data.relative_to(lab.paths.root)})"
-            + (f"; {leftover}" if leftover else ""))
+    ctx.facts["instance"] = {"record": record, "port": port, "host": host, "socket_dir": str(root), "data": str(data)}
+    return f"recovery instance on {host}:{port} (pid {rec.pid}, data {data.relative_to(lab.paths.root)})" + (
+        f"; {leftover}" if leftover else ""
+    )
 
 
 @_cleanup_on_failure
@@ -274,19 +286,26 @@ def wait_recovered(ctx: Context) -> str:
             return not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
 
     try:
-        poll("the recovery instance to reach the recovery point and promote", promoted,
-             float(ctx.param("timeout", "300")), interval=0.5)
+        poll(
+            "the recovery instance to reach the recovery point and promote",
+            promoted,
+            float(ctx.param("timeout", "300")),
+            interval=0.5,
+        )
     except HarnessError:
         if not is_running(rec):  # poll keeps the last error: say what PostgreSQL said
-            raise HarnessError("the recovery instance exited before reaching the recovery point: "
-                               + _log_tail(ctx)) from None
+            raise HarnessError(
+                "the recovery instance exited before reaching the recovery point: " + _log_tail(ctx)
+            ) from None
         raise
     log = ctx.lab.paths.log(INSTANCE).read_text(errors="replace")
     stop = re.findall(r"recovery stopping before commit of transaction (\d+), time ([^\n]+)", log)
     last = re.findall(r"last completed transaction was at log time ([^\n]+)", log)
-    return ("recovery point reached and promoted"
-            + (f"; stopped before transaction {stop[-1][0]} committed at {stop[-1][1].strip()}" if stop else "")
-            + (f"; last replayed commit at {last[-1].strip()}" if last else ""))
+    return (
+        "recovery point reached and promoted"
+        + (f"; stopped before transaction {stop[-1][0]} committed at {stop[-1][1].strip()}" if stop else "")
+        + (f"; last replayed commit at {last[-1].strip()}" if last else "")
+    )
 
 
 def _row_hashes(conn: psycopg.Connection, table: str) -> list[str]:
@@ -296,8 +315,10 @@ def _row_hashes(conn: psycopg.Connection, table: str) -> list[str]:
 
 
 def _recovered_tables(conn: psycopg.Connection) -> list[str]:
-    rows = conn.execute("SELECT schemaname, tablename FROM pg_tables WHERE schemaname <> ALL(%s) "
-                        "ORDER BY 1, 2", (list(SCHEMAS_SKIPPED),)).fetchall()
+    rows = conn.execute(
+        "SELECT schemaname, tablename FROM pg_tables WHERE schemaname <> ALL(%s) ORDER BY 1, 2",
+        (list(SCHEMAS_SKIPPED),),
+    ).fetchall()
     return [t if s == "public" else f"{s}.{t}" for s, t in rows]
 
 
@@ -305,8 +326,10 @@ def _recovered_tables(conn: psycopg.Connection) -> list[str]:
 def validate(ctx: Context) -> str:
     with _connect(ctx) as rconn:
         tables = _recovered_tables(rconn)
-        counts = {t: rconn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*t.split("."))))
-                  .fetchone()[0] for t in tables}
+        counts = {
+            t: rconn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*t.split(".")))).fetchone()[0]
+            for t in tables
+        }
         ctx.facts["recovered_tables"] = tables
         table = ctx.facts.get("table")
         if not table:
@@ -322,11 +345,15 @@ def validate(ctx: Context) -> str:
     undone = sum(1 for h in recovered if h not in damaged)
     rows = int(ctx.facts.get("rows") or 0)
     if rows > 0 and undone == 0:
-        raise HarnessError(f"the recovered {table} is identical to the damaged one, though the fault changed "
-                           f"{rows} row(s): the recovery point is after the bad change")
+        raise HarnessError(
+            f"the recovered {table} is identical to the damaged one, though the fault changed "
+            f"{rows} row(s): the recovery point is after the bad change"
+        )
     ctx.facts["table_rows"] = len(recovered)
-    return (f"{table}: {len(recovered)} rows recovered, {undone} of them differ from the damaged table "
-            f"(the fault touched {rows or '?'}); {len(tables)} tables in the recovered database")
+    return (
+        f"{table}: {len(recovered)} rows recovered, {undone} of them differ from the damaged table "
+        f"(the fault touched {rows or '?'}); {len(tables)} tables in the recovered database"
+    )
 
 
 def _tables_to_restore(ctx: Context) -> list[str]:
@@ -337,8 +364,9 @@ def _tables_to_restore(ctx: Context) -> list[str]:
     names = [t.strip() for t in wanted.split(",") if t.strip()]
     missing = [t for t in names if t not in recovered]
     if missing:
-        raise HarnessError(f"parameter 'tables': not in the recovered database: {', '.join(missing)}; "
-                           f"it has {', '.join(recovered)}")
+        raise HarnessError(
+            f"parameter 'tables': not in the recovered database: {', '.join(missing)}; it has {', '.join(recovered)}"
+        )
     return names
 
 
@@ -348,9 +376,25 @@ def _recreate_missing(ctx: Context, pconn: psycopg.Connection, tables: list[str]
     missing = [t for t in tables if t not in existing]
     inst = ctx.facts["instance"]
     for table in missing:
-        out = subprocess.run([str(PG_BIN / "pg_dump"), "--schema-only", "--no-comments", "-t", table,
-                              "-h", inst["socket_dir"], "-p", str(inst["port"]), "-U", PG_SUPERUSER, PG_DATABASE],
-                             capture_output=True, text=True, user=ctx.lab.ctx.postgres_user)
+        out = subprocess.run(
+            [
+                str(PG_BIN / "pg_dump"),
+                "--schema-only",
+                "--no-comments",
+                "-t",
+                table,
+                "-h",
+                inst["socket_dir"],
+                "-p",
+                str(inst["port"]),
+                "-U",
+                PG_SUPERUSER,
+                PG_DATABASE,
+            ],
+            capture_output=True,
+            text=True,
+            user=ctx.lab.ctx.postgres_user,
+        )
         if out.returncode != 0:
             raise HarnessError(f"pg_dump of {table} from the recovery instance failed: {out.stderr.strip()[:300]}")
         pconn.execute(out.stdout)
@@ -359,8 +403,11 @@ def _recreate_missing(ctx: Context, pconn: psycopg.Connection, tables: list[str]
 
 
 def _sequences(conn: psycopg.Connection) -> dict[str, int]:
-    rows = conn.execute("SELECT schemaname, sequencename, last_value FROM pg_sequences WHERE last_value IS NOT NULL "
-                        "AND schemaname <> ALL(%s)", (list(SCHEMAS_SKIPPED),)).fetchall()
+    rows = conn.execute(
+        "SELECT schemaname, sequencename, last_value FROM pg_sequences WHERE last_value IS NOT NULL "
+        "AND schemaname <> ALL(%s)",
+        (list(SCHEMAS_SKIPPED),),
+    ).fetchall()
     return {f"{s}.{n}": v for s, n, v in rows}
 
 
@@ -379,12 +426,19 @@ def switch_to_recovered(ctx: Context) -> str:
         idents = [sql.Identifier(*t.split(".")) for t in tables]
         pconn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(idents)))
         for table, ident in zip(tables, idents):
-            cols = [r[0] for r in rconn.execute(
-                "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 "
-                "AND NOT attisdropped ORDER BY attnum", (table,)).fetchall()]
+            cols = [
+                r[0]
+                for r in rconn.execute(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 "
+                    "AND NOT attisdropped ORDER BY attnum",
+                    (table,),
+                ).fetchall()
+            ]
             col_list = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
-            with rconn.cursor().copy(sql.SQL("COPY {} ({}) TO STDOUT (FORMAT binary)").format(ident, col_list)) as out, \
-                    pconn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(ident, col_list)) as inp:
+            with (
+                rconn.cursor().copy(sql.SQL("COPY {} ({}) TO STDOUT (FORMAT binary)").format(ident, col_list)) as out,
+                pconn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(ident, col_list)) as inp,
+            ):
                 for block in out:
                     inp.write(block)
             if _fingerprint(pconn, table) != _fingerprint(rconn, table):
@@ -392,23 +446,33 @@ def switch_to_recovered(ctx: Context) -> str:
             copied[table] = rconn.execute(sql.SQL("SELECT count(*) FROM {}").format(ident)).fetchone()[0]
         # Keep sequences at least where they are: ids handed out after the recovery point are never reused.
         for seq, value in _sequences(rconn).items():
-            pconn.execute("SELECT setval(%s, greatest(%s, (SELECT last_value FROM pg_sequences WHERE "
-                          "schemaname || '.' || sequencename = %s)))", (seq, value, seq))
+            pconn.execute(
+                "SELECT setval(%s, greatest(%s, (SELECT last_value FROM pg_sequences WHERE "
+                "schemaname || '.' || sequencename = %s)))",
+                (seq, value, seq),
+            )
         pconn.commit()
     ctx.facts["restored"] = copied
-    return ("primary cluster now holds the recovered data: " + ", ".join(f"{t} ({n} rows)" for t, n in copied.items())
-            + (f"; recreated {', '.join(recreated)}" if recreated else ""))
+    return (
+        "primary cluster now holds the recovered data: "
+        + ", ".join(f"{t} ({n} rows)" for t, n in copied.items())
+        + (f"; recreated {', '.join(recreated)}" if recreated else "")
+    )
 
 
 @_cleanup_on_failure
 def verify_app(ctx: Context) -> str:
-    poll("the app to answer /health 200 through HAProxy",
-         lambda: httpx.get(ctx.lab.app_url + "/health", timeout=2.0).status_code == 200,
-         float(ctx.param("timeout", "60")))
+    poll(
+        "the app to answer /health 200 through HAProxy",
+        lambda: httpx.get(ctx.lab.app_url + "/health", timeout=2.0).status_code == 200,
+        float(ctx.param("timeout", "60")),
+    )
     table = ctx.facts.get("table")
     if table and table in ctx.facts["restored"]:
         with _primary(ctx) as pconn:
-            n = pconn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.split(".")))).fetchone()[0]
+            n = pconn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.split(".")))).fetchone()[
+                0
+            ]
         return f"app healthy through HAProxy; {table} has {n} rows on the primary"
     return "app healthy through HAProxy"
 
@@ -419,31 +483,45 @@ def remove_recovery_instance(ctx: Context) -> str:
     root = _root(ctx)
     if root.exists():
         shutil.rmtree(root)
-    return (f"recovery instance (pid {inst['record']['pid']}) stopped" if stopped else "recovery instance already "
-            "stopped") + "; its data directory removed"
+    return (
+        f"recovery instance (pid {inst['record']['pid']}) stopped" if stopped else "recovery instance already stopped"
+    ) + "; its data directory removed"
 
 
 PITR = Procedure(
-    "pitr", "4.3.1, 8.3 scenario 2", "point-in-time recovery to just before the bad change",
-    steps=(Step("identify the recovery point", identify_recovery_point),
-           Step("approve the restore (runbook 8.3 scenario 2)", manual="Approve the point-in-time restore of the "
-                "freight database: every write after the recovery point is given up"),
-           Step("archive the WAL up to the bad change (pg_switch_wal)", archive_wal),
-           Step("restore the base backup into a recovery instance", start_recovery_instance),
-           Step("wait until the recovery point is reached", wait_recovered),
-           Step("validate the recovered database", validate),
-           Step("switch to the recovered data (copy back into the primary cluster)", switch_to_recovered),
-           Step("verify application connectivity", verify_app),
-           Step("stop and remove the recovery instance", remove_recovery_instance),
-           Step("tell the application team (runbook 8.3: monitor)", manual="Tell the application team the freight "
-                "database was restored to the recovery point and which writes after it were given up")),
-    params={"old_t_fault": "recovery point, epoch seconds (learned from the fault's t_fault)",
-            "old_table": "the damaged table (learned from the fault)",
-            "old_rows": "rows the bad change touched (learned from the fault)",
-            "fault": "a db-corruption / db-accidental-delete fault id to take t_fault and table from",
-            "target_time": "explicit recovery point: ISO-8601 (naive = UTC) or epoch seconds",
-            "tables": "all (default: the whole database as of the recovery point) or a comma list",
-            "timeout": "seconds for the recovery instance to reach the point (300)"})
+    "pitr",
+    "4.3.1, 8.3 scenario 2",
+    "point-in-time recovery to just before the bad change",
+    steps=(
+        Step("identify the recovery point", identify_recovery_point),
+        Step(
+            "approve the restore (runbook 8.3 scenario 2)",
+            manual="Approve the point-in-time restore of the "
+            "freight database: every write after the recovery point is given up",
+        ),
+        Step("archive the WAL up to the bad change (pg_switch_wal)", archive_wal),
+        Step("restore the base backup into a recovery instance", start_recovery_instance),
+        Step("wait until the recovery point is reached", wait_recovered),
+        Step("validate the recovered database", validate),
+        Step("switch to the recovered data (copy back into the primary cluster)", switch_to_recovered),
+        Step("verify application connectivity", verify_app),
+        Step("stop and remove the recovery instance", remove_recovery_instance),
+        Step(
+            "tell the application team (runbook 8.3: monitor)",
+            manual="Tell the application team the freight "
+            "database was restored to the recovery point and which writes after it were given up",
+        ),
+    ),
+    params={
+        "old_t_fault": "recovery point, epoch seconds (learned from the fault's t_fault)",
+        "old_table": "the damaged table (learned from the fault)",
+        "old_rows": "rows the bad change touched (learned from the fault)",
+        "fault": "a db-corruption / db-accidental-delete fault id to take t_fault and table from",
+        "target_time": "explicit recovery point: ISO-8601 (naive = UTC) or epoch seconds",
+        "tables": "all (default: the whole database as of the recovery point) or a comma list",
+        "timeout": "seconds for the recovery instance to reach the point (300)",
+    },
+)
 
 
 def leftover_instance_running(lab: Any) -> bool:

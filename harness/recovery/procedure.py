@@ -65,8 +65,12 @@ class RunReport:
     duration_s: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"procedure": self.procedure, "ok": self.ok, "duration_s": round(self.duration_s, 3),
-                "steps": [vars(s) for s in self.steps]}
+        return {
+            "procedure": self.procedure,
+            "ok": self.ok,
+            "duration_s": round(self.duration_s, 3),
+            "steps": [vars(s) for s in self.steps],
+        }
 
 
 class Confirmer:
@@ -94,8 +98,13 @@ class Procedure:
     steps: tuple[Step, ...]
     params: dict[str, str] = field(default_factory=dict)  # name -> help
 
-    def run(self, lab: Any, params: dict[str, str] | None = None, confirm: Confirmer | None = None,
-            log: Callable[[StepResult], None] | None = None) -> RunReport:
+    def run(
+        self,
+        lab: Any,
+        params: dict[str, str] | None = None,
+        confirm: Confirmer | None = None,
+        log: Callable[[StepResult], None] | None = None,
+    ) -> RunReport:
         params = dict(params or {})
         unknown = sorted(set(params) - set(self.params))
         if unknown:
@@ -140,5 +149,7 @@ def poll(what: str, check: Callable[[], Any], timeout: float, interval: float = 
         except Exception as err:  # noqa: BLE001 - services are mid-failover; retry until the deadline
             last = err
         time.sleep(interval)
-    raise HarnessError(f"timed out after {timeout:g}s waiting for {what}"
-                       + (f" (last error: {type(last).__name__}: {str(last)[:120]})" if last else ""))
+    raise HarnessError(
+        f"timed out after {timeout:g}s waiting for {what}"
+        + (f" (last error: {type(last).__name__}: {str(last)[:120]})" if last else "")
+    )

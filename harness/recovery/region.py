@@ -66,8 +66,14 @@ def dr_member(lab: Any) -> dict | None:
 
 
 def _primary_member(lab: Any, role: str) -> str | None:
-    return next((m["name"] for m in lab.postgres_members() if m.get("role") == role
-                 and m.get("state") in ("running", "streaming")), None)
+    return next(
+        (
+            m["name"]
+            for m in lab.postgres_members()
+            if m.get("role") == role and m.get("state") in ("running", "streaming")
+        ),
+        None,
+    )
 
 
 def _pg(lab: Any, member: str, db: str = "postgres") -> psycopg.Connection:
@@ -77,8 +83,9 @@ def _pg(lab: Any, member: str, db: str = "postgres") -> psycopg.Connection:
 def _patch_config(lab: Any, member: str, body: dict) -> None:
     r = httpx.patch(f"{lab.patroni_url(member)}/config", json=body, timeout=10)
     if r.status_code != 200:
-        raise HarnessError(f"Patroni on {member} refused the configuration change: {r.status_code} "
-                           f"{r.text.strip()[:200]}")
+        raise HarnessError(
+            f"Patroni on {member} refused the configuration change: {r.status_code} {r.text.strip()[:200]}"
+        )
 
 
 def _haproxy(lab: Any, *commands: str) -> None:
@@ -91,7 +98,9 @@ def _haproxy(lab: Any, *commands: str) -> None:
 def _up(lab: Any, backend: str) -> list[str]:
     from harness.lab import haproxy
 
-    return sorted(sv for (px, sv), st in haproxy.server_states(lab.ctx).items() if px == backend and st.startswith("UP"))
+    return sorted(
+        sv for (px, sv), st in haproxy.server_states(lab.ctx).items() if px == backend and st.startswith("UP")
+    )
 
 
 def _redis_dr(lab: Any):
@@ -122,9 +131,11 @@ def check_dr_ready(ctx: Context) -> str:
     if problems:
         raise HarnessError("DR region not ready: " + "; ".join(problems))
     leader = lab.postgres_leader()
-    return (f"DR region ready: etcd-dr healthy, pg-dr standby leader ({member.get('state')}), app-dr "
-            f"v{version['version']}, redis-dr answers; primary region: "
-            + ("no PostgreSQL leader (down)" if leader is None else f"leader {leader} still up (planned failover)"))
+    return (
+        f"DR region ready: etcd-dr healthy, pg-dr standby leader ({member.get('state')}), app-dr "
+        f"v{version['version']}, redis-dr answers; primary region: "
+        + ("no PostgreSQL leader (down)" if leader is None else f"leader {leader} still up (planned failover)")
+    )
 
 
 def check_replication(ctx: Context) -> str:
@@ -133,7 +144,8 @@ def check_replication(ctx: Context) -> str:
             row = conn.execute(
                 "SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, "
                 "pg_last_wal_replay_lsn() >= coalesce(pg_last_wal_receive_lsn(), '0/0'), "
-                "extract(epoch FROM pg_last_xact_replay_timestamp())::float8").fetchone()
+                "extract(epoch FROM pg_last_xact_replay_timestamp())::float8"
+            ).fetchone()
         return row if row[2] else None
 
     received, replay, _, last_commit = poll("pg-dr to replay all the WAL it received", replayed, 30)
@@ -147,12 +159,18 @@ def check_backup(ctx: Context) -> str:
     status = backup.status(lab.ctx)
     if status != "ok":
         raise HarnessError(f"latest base backup not usable: {status}")
-    out = subprocess.run([str(PG_BIN / "pg_verifybackup"), str(lab.paths.base_backup)],
-                         capture_output=True, text=True, user=lab.ctx.postgres_user)
+    out = subprocess.run(
+        [str(PG_BIN / "pg_verifybackup"), str(lab.paths.base_backup)],
+        capture_output=True,
+        text=True,
+        user=lab.ctx.postgres_user,
+    )
     if out.returncode != 0:
         raise HarnessError(f"pg_verifybackup: {(out.stderr or out.stdout).strip()[:300]}")
-    return (f"base backup and its WAL verified against the manifest (pg_verifybackup); "
-            f"{len(backup.archived_wal(lab.ctx))} files in the WAL archive")
+    return (
+        f"base backup and its WAL verified against the manifest (pg_verifybackup); "
+        f"{len(backup.archived_wal(lab.ctx))} files in the WAL archive"
+    )
 
 
 def promote_dr_database(ctx: Context) -> str:
@@ -171,8 +189,10 @@ def promote_dr_database(ctx: Context) -> str:
     with _pg(lab, DR_DB, PG_DATABASE) as conn:
         loads = conn.execute("SELECT count(*) FROM loads").fetchone()[0]
     timeline = (dr_member(lab) or {}).get("timeline")
-    return (f"pg-dr promoted (standby_cluster removed) in {time.monotonic() - t0:.1f} s, timeline {timeline}; "
-            f"writable; loads has {loads} rows")
+    return (
+        f"pg-dr promoted (standby_cluster removed) in {time.monotonic() - t0:.1f} s, timeline {timeline}; "
+        f"writable; loads has {loads} rows"
+    )
 
 
 def promote_dr_cache(ctx: Context) -> str:
@@ -184,20 +204,33 @@ def promote_dr_cache(ctx: Context) -> str:
 
 
 def verify_dr_app(ctx: Context) -> str:
-    poll("app-dr to answer /health 200 (DR database primary, cache up)",
-         lambda: apps.health_of(ctx.lab.ctx, DR_APP)[0] == 200, _timeout(ctx))
+    poll(
+        "app-dr to answer /health 200 (DR database primary, cache up)",
+        lambda: apps.health_of(ctx.lab.ctx, DR_APP)[0] == 200,
+        _timeout(ctx),
+    )
     return "app-dr healthy on the DR database and cache"
 
 
 def switch_routing_to_dr(ctx: Context) -> str:
     lab = ctx.lab
     # The primary region's servers go into maintenance first, so the endpoints never list both regions.
-    _haproxy(lab, *[c for n in PRIMARY_DBS for c in (f"disable server {PG_PRIMARY_BACKEND}/{n}",
-                                                     f"shutdown sessions server {PG_PRIMARY_BACKEND}/{n}")],
-             *[f"disable server {APP_BACKEND}/{n}" for n in PRIMARY_APPS],
-             f"enable server {PG_PRIMARY_BACKEND}/{DR_DB}", f"enable server {APP_BACKEND}/{DR_APP}")
-    poll("HAProxy to route the primary endpoint to pg-dr and the app to app-dr",
-         lambda: _up(lab, PG_PRIMARY_BACKEND) == [DR_DB] and _up(lab, APP_BACKEND) == [DR_APP], _timeout(ctx))
+    _haproxy(
+        lab,
+        *[
+            c
+            for n in PRIMARY_DBS
+            for c in (f"disable server {PG_PRIMARY_BACKEND}/{n}", f"shutdown sessions server {PG_PRIMARY_BACKEND}/{n}")
+        ],
+        *[f"disable server {APP_BACKEND}/{n}" for n in PRIMARY_APPS],
+        f"enable server {PG_PRIMARY_BACKEND}/{DR_DB}",
+        f"enable server {APP_BACKEND}/{DR_APP}",
+    )
+    poll(
+        "HAProxy to route the primary endpoint to pg-dr and the app to app-dr",
+        lambda: _up(lab, PG_PRIMARY_BACKEND) == [DR_DB] and _up(lab, APP_BACKEND) == [DR_APP],
+        _timeout(ctx),
+    )
     return "HAProxy: pg_primary -> pg-dr, app -> app-dr; the primary region's servers in maintenance"
 
 
@@ -219,56 +252,78 @@ def verify_failover(ctx: Context) -> str:
         port, standby = conn.execute("SELECT inet_server_port(), pg_is_in_recovery()").fetchone()
     if port != SPECS[DR_DB].ports["pg"] or standby:
         raise HarnessError(f"the primary endpoint reaches port {port} (in recovery: {standby}), not pg-dr")
-    return (f"load {load_id} booked through HAProxy by app-dr is in pg-dr; the primary endpoint (writers) "
-            "reaches pg-dr")
+    return f"load {load_id} booked through HAProxy by app-dr is in pg-dr; the primary endpoint (writers) reaches pg-dr"
 
 
 REGION_FAILOVER = Procedure(
-    "region-failover", "3.3", "promote the DR standby cluster and switch traffic to the DR region",
-    steps=(Step("decide and authorise the failover (plan 3.3 step 1)", manual="Confirm the primary region has "
-                "failed, assess the impact and get the regional failover authorised by a designated approver"),
-           Step("verify DR region readiness", check_dr_ready),
-           Step("confirm the data replication status", check_replication),
-           Step("validate the latest backup's integrity", check_backup),
-           Step("promote the DR database (Patroni standby cluster -> primary)", promote_dr_database),
-           Step("promote the DR cache replica", promote_dr_cache),
-           Step("verify the DR application replica", verify_dr_app),
-           Step("switch routing to the DR region (HAProxy: connection strings + DNS)", switch_routing_to_dr),
-           Step("confirm DNS failover (plan 3.3 step 5)", manual="Confirm Route 53 now answers with the DR "
-                "region's endpoints and the change has propagated"),
-           Step("post-failover verification: a write through the app lands in the DR database", verify_failover),
-           Step("notify stakeholders (plan 3.3 step 7)", manual="Notify stakeholders that the service runs in "
-                "the DR region, with the expected impact and the next update time")),
-    params={"timeout": "seconds per waiting step (180)"})
+    "region-failover",
+    "3.3",
+    "promote the DR standby cluster and switch traffic to the DR region",
+    steps=(
+        Step(
+            "decide and authorise the failover (plan 3.3 step 1)",
+            manual="Confirm the primary region has "
+            "failed, assess the impact and get the regional failover authorised by a designated approver",
+        ),
+        Step("verify DR region readiness", check_dr_ready),
+        Step("confirm the data replication status", check_replication),
+        Step("validate the latest backup's integrity", check_backup),
+        Step("promote the DR database (Patroni standby cluster -> primary)", promote_dr_database),
+        Step("promote the DR cache replica", promote_dr_cache),
+        Step("verify the DR application replica", verify_dr_app),
+        Step("switch routing to the DR region (HAProxy: connection strings + DNS)", switch_routing_to_dr),
+        Step(
+            "confirm DNS failover (plan 3.3 step 5)",
+            manual="Confirm Route 53 now answers with the DR region's endpoints and the change has propagated",
+        ),
+        Step("post-failover verification: a write through the app lands in the DR database", verify_failover),
+        Step(
+            "notify stakeholders (plan 3.3 step 7)",
+            manual="Notify stakeholders that the service runs in "
+            "the DR region, with the expected impact and the next update time",
+        ),
+    ),
+    params={"timeout": "seconds per waiting step (180)"},
+)
 
 
 # -- region-failback ------------------------------------------------------------------------------------------
 def check_primary_region(ctx: Context) -> str:
     lab = _fresh(ctx.lab)
     if (dr_member(lab) or {}).get("role") != "leader":
-        raise HarnessError(f"pg-dr is not the primary ({(dr_member(lab) or {}).get('role', 'no answer')}): "
-                           "there is nothing to fail back (run region-failover first)")
+        raise HarnessError(
+            f"pg-dr is not the primary ({(dr_member(lab) or {}).get('role', 'no answer')}): "
+            "there is nothing to fail back (run region-failover first)"
+        )
     if lab.network.mode == "netns":
         cut = sorted(set(lab.network.partitions().get("isolated", [])) & set(PRIMARY_ZONES))
         if cut:
-            raise HarnessError(f"the primary region is still cut off ({', '.join(cut)} isolated): undo the "
-                               "region-outage fault first (`drill fault undo ID`)")
+            raise HarnessError(
+                f"the primary region is still cut off ({', '.join(cut)} isolated): undo the "
+                "region-outage fault first (`drill fault undo ID`)"
+            )
     started = []
     for name, rec in lab.components.items():
         if rec.get("zone") in PRIMARY_ZONES and not is_running(rec):
             lab.start_component(name)  # "restore infrastructure if necessary"
             started.append(name)
-    poll("the primary region's etcd members to be healthy",
-         lambda: all(etcd.healthy(lab.ctx, s)[0] for s in of_kind("etcd", PRIMARY_ZONES)), _timeout(ctx))
-    return "primary region available: etcd quorum healthy" + (f"; started {', '.join(started)}" if started else
-                                                                "; every component running")
+    poll(
+        "the primary region's etcd members to be healthy",
+        lambda: all(etcd.healthy(lab.ctx, s)[0] for s in of_kind("etcd", PRIMARY_ZONES)),
+        _timeout(ctx),
+    )
+    return "primary region available: etcd quorum healthy" + (
+        f"; started {', '.join(started)}" if started else "; every component running"
+    )
 
 
 def _wipe_dcs(lab: Any, scope: str) -> int:
     """Delete the Patroni cluster's keys (/drill/<scope>/...) from the primary region's etcd (v3 JSON API)."""
     prefix = f"/drill/{scope}/".encode()
-    body = {"key": base64.b64encode(prefix).decode(),
-            "range_end": base64.b64encode(prefix[:-1] + bytes([prefix[-1] + 1])).decode()}
+    body = {
+        "key": base64.b64encode(prefix).decode(),
+        "range_end": base64.b64encode(prefix[:-1] + bytes([prefix[-1] + 1])).decode(),
+    }
     last = None
     for url in etcd.client_urls(lab.ctx, PRIMARY_ZONES):
         try:
@@ -286,10 +341,14 @@ def _write_patroni_config(lab: Any, name: str, standby_of_dr: bool) -> None:
     if standby_of_dr:
         host, port = lab.ctx.addr(DR_DB, "pg")
         cfg["bootstrap"]["dcs"]["standby_cluster"] = {
-            "host": host, "port": port, "create_replica_methods": ["basebackup"],
-            "restore_command": f"cp {lab.paths.wal_archive}/%f %p"}
-    write_private(postgres.node_dir(lab.ctx, name) / "patroni.yml", yaml.safe_dump(cfg, sort_keys=False),
-                  lab.ctx.postgres_owner)
+            "host": host,
+            "port": port,
+            "create_replica_methods": ["basebackup"],
+            "restore_command": f"cp {lab.paths.wal_archive}/%f %p",
+        }
+    write_private(
+        postgres.node_dir(lab.ctx, name) / "patroni.yml", yaml.safe_dump(cfg, sort_keys=False), lab.ctx.postgres_owner
+    )
 
 
 def _stop_postgres_node(lab: Any, name: str) -> None:
@@ -311,16 +370,28 @@ def resync_from_dr(ctx: Context) -> str:
         _write_patroni_config(lab, name, standby_of_dr=True)
     first, rest = PRIMARY_DBS[0], PRIMARY_DBS[1:]
     lab.start_component(first)
-    leader = poll(f"{first} to clone pg-dr and run as standby leader",
-                  lambda: _primary_member(lab, "standby_leader"), _timeout(ctx), interval=0.5)
+    leader = poll(
+        f"{first} to clone pg-dr and run as standby leader",
+        lambda: _primary_member(lab, "standby_leader"),
+        _timeout(ctx),
+        interval=0.5,
+    )
     for name in rest:
         lab.start_component(name)
-    poll("the other primary-region nodes to stream from the standby leader",
-         lambda: sum(1 for m in lab.postgres_members() if m.get("role") == "replica"
-                     and m.get("state") == "streaming") == len(rest), _timeout(ctx), interval=0.5)
+    poll(
+        "the other primary-region nodes to stream from the standby leader",
+        lambda: (
+            sum(1 for m in lab.postgres_members() if m.get("role") == "replica" and m.get("state") == "streaming")
+            == len(rest)
+        ),
+        _timeout(ctx),
+        interval=0.5,
+    )
     ctx.facts["standby_leader"] = leader
-    return (f"primary region rebuilt as a standby cluster of pg-dr in {time.monotonic() - t0:.1f} s: {leader} "
-            f"standby leader, {', '.join(rest)} streaming ({deleted} old DCS keys removed)")
+    return (
+        f"primary region rebuilt as a standby cluster of pg-dr in {time.monotonic() - t0:.1f} s: {leader} "
+        f"standby leader, {', '.join(rest)} streaming ({deleted} old DCS keys removed)"
+    )
 
 
 def _replayed_up_to(lab: Any, member: str, lsn: str) -> bool:
@@ -342,20 +413,31 @@ def canary_apps(ctx: Context) -> str:
         _haproxy(lab, f"enable server {APP_BACKEND}/{name}")
         poll(f"{name} UP in HAProxy", lambda n=name: n in _up(lab, APP_BACKEND), _timeout(ctx))
         if i == 0:  # the canary: the app answers through HAProxy with it in rotation before the others follow
-            poll("the app to answer /health 200 with the canary in rotation",
-                 lambda: httpx.get(lab.app_url + "/health", timeout=2.0).status_code == 200, _timeout(ctx))
+            poll(
+                "the app to answer /health 200 with the canary in rotation",
+                lambda: httpx.get(lab.app_url + "/health", timeout=2.0).status_code == 200,
+                _timeout(ctx),
+            )
     _haproxy(lab, f"disable server {APP_BACKEND}/{DR_APP}", f"shutdown sessions server {APP_BACKEND}/{DR_APP}")
-    return (f"app traffic back on {', '.join(PRIMARY_APPS)} ({PRIMARY_APPS[0]} first, as canary); app-dr in "
-            "maintenance (the database is still pg-dr)")
+    return (
+        f"app traffic back on {', '.join(PRIMARY_APPS)} ({PRIMARY_APPS[0]} first, as canary); app-dr in "
+        "maintenance (the database is still pg-dr)"
+    )
 
 
 def switch_database_back(ctx: Context) -> str:
     lab, leader, t0 = ctx.lab, ctx.facts["standby_leader"], time.monotonic()
     # Writes stop reaching pg-dr; its demotion writes a shutdown checkpoint the standby leader receives.
-    _haproxy(lab, f"disable server {PG_PRIMARY_BACKEND}/{DR_DB}", f"shutdown sessions server {PG_PRIMARY_BACKEND}/{DR_DB}")
+    _haproxy(
+        lab, f"disable server {PG_PRIMARY_BACKEND}/{DR_DB}", f"shutdown sessions server {PG_PRIMARY_BACKEND}/{DR_DB}"
+    )
     _patch_config(lab, DR_DB, {"standby_cluster": dr_standby_config(lab)})
-    poll("pg-dr to run as a standby leader again",
-         lambda: (dr_member(lab) or {}).get("role") == "standby_leader", _timeout(ctx), interval=0.5)
+    poll(
+        "pg-dr to run as a standby leader again",
+        lambda: (dr_member(lab) or {}).get("role") == "standby_leader",
+        _timeout(ctx),
+        interval=0.5,
+    )
 
     def dr_end() -> str:
         with _pg(lab, DR_DB) as conn:
@@ -366,12 +448,17 @@ def switch_database_back(ctx: Context) -> str:
     _patch_config(lab, leader, {"standby_cluster": None})
     poll(f"{leader} to run as primary", lambda: lab.postgres_leader() == leader, _timeout(ctx), interval=0.5)
     _haproxy(lab, *[f"enable server {PG_PRIMARY_BACKEND}/{n}" for n in PRIMARY_DBS])
-    poll(f"HAProxy to route the primary endpoint to {leader}", lambda: _up(lab, PG_PRIMARY_BACKEND) == [leader],
-         _timeout(ctx))
+    poll(
+        f"HAProxy to route the primary endpoint to {leader}",
+        lambda: _up(lab, PG_PRIMARY_BACKEND) == [leader],
+        _timeout(ctx),
+    )
     for name in PRIMARY_DBS:  # the standard config again, for later restarts (bootstrap is done)
         _write_patroni_config(lab, name, standby_of_dr=False)
-    return (f"database switched back in {time.monotonic() - t0:.1f} s: pg-dr demoted to a standby cluster at "
-            f"{end}, {leader} promoted, HAProxy pg_primary -> {leader}")
+    return (
+        f"database switched back in {time.monotonic() - t0:.1f} s: pg-dr demoted to a standby cluster at "
+        f"{end}, {leader} promoted, HAProxy pg_primary -> {leader}"
+    )
 
 
 def reset_dr_region(ctx: Context) -> str:
@@ -380,12 +467,20 @@ def reset_dr_region(ctx: Context) -> str:
     host, port = lab.ctx.addr(primary, "redis")
     client = _redis_dr(lab)
     client.replicaof(host, port)
-    poll("redis-dr to replicate again", lambda: client.info("replication").get("master_link_status") == "up",
-         _timeout(ctx))
-    poll("pg-dr to stream from the primary region again",
-         lambda: (m := dr_member(lab) or {}).get("role") == "standby_leader" and m.get("state") == "streaming",
-         _timeout(ctx), interval=0.5)
-    return f"pg-dr standby leader streaming from the primary region; redis-dr replica of {primary}; app-dr in maintenance"
+    poll(
+        "redis-dr to replicate again",
+        lambda: client.info("replication").get("master_link_status") == "up",
+        _timeout(ctx),
+    )
+    poll(
+        "pg-dr to stream from the primary region again",
+        lambda: (m := dr_member(lab) or {}).get("role") == "standby_leader" and m.get("state") == "streaming",
+        _timeout(ctx),
+        interval=0.5,
+    )
+    return (
+        f"pg-dr standby leader streaming from the primary region; redis-dr replica of {primary}; app-dr in maintenance"
+    )
 
 
 def verify_failback(ctx: Context) -> str:
@@ -414,17 +509,26 @@ def new_base_backup(ctx: Context) -> str:
 
 
 REGION_FAILBACK = Procedure(
-    "region-failback", "3.4", "resynchronise the primary region and switch traffic back",
-    steps=(Step("schedule the failback (plan 3.4 step 1)", manual="Confirm the primary region is restored and "
-                "approve the failback window"),
-           Step("verify the primary region is available", check_primary_region),
-           Step("re-synchronise the primary region from DR (reverse replication)", resync_from_dr),
-           Step("wait until the primary region has caught up", wait_caught_up),
-           Step("gradual transition: app replicas back in rotation, canary first", canary_apps),
-           Step("complete the failback: switch the database back", switch_database_back),
-           Step("reset the DR region to standby", reset_dr_region),
-           Step("verify: lab healthy, a write reaches the DR standby", verify_failback),
-           Step("take a new base backup", new_base_backup),
-           Step("confirm DNS failback (plan 3.4 step 5)", manual="Confirm Route 53 answers with the primary "
-                "region's endpoints again and all traffic is routed there")),
-    params={"timeout": "seconds per waiting step (180)"})
+    "region-failback",
+    "3.4",
+    "resynchronise the primary region and switch traffic back",
+    steps=(
+        Step(
+            "schedule the failback (plan 3.4 step 1)",
+            manual="Confirm the primary region is restored and approve the failback window",
+        ),
+        Step("verify the primary region is available", check_primary_region),
+        Step("re-synchronise the primary region from DR (reverse replication)", resync_from_dr),
+        Step("wait until the primary region has caught up", wait_caught_up),
+        Step("gradual transition: app replicas back in rotation, canary first", canary_apps),
+        Step("complete the failback: switch the database back", switch_database_back),
+        Step("reset the DR region to standby", reset_dr_region),
+        Step("verify: lab healthy, a write reaches the DR standby", verify_failback),
+        Step("take a new base backup", new_base_backup),
+        Step(
+            "confirm DNS failback (plan 3.4 step 5)",
+            manual="Confirm Route 53 answers with the primary region's endpoints again and all traffic is routed there",
+        ),
+    ),
+    params={"timeout": "seconds per waiting step (180)"},
+)

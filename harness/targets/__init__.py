@@ -22,8 +22,18 @@ from harness.errors import HarnessError
 from harness.targets.base import DYNAMIC_VALUES, FaultPlanView, FileTarget, Target
 from harness.targets.file import TargetFile, known_targets, load_target, target_path
 
-__all__ = ["DYNAMIC_VALUES", "FaultPlanView", "FileTarget", "Target", "TargetFile", "known_targets", "load",
-           "load_target", "target_class", "target_path"]
+__all__ = [
+    "DYNAMIC_VALUES",
+    "FaultPlanView",
+    "FileTarget",
+    "Target",
+    "TargetFile",
+    "known_targets",
+    "load",
+    "load_target",
+    "target_class",
+    "target_path",
+]
 
 _NOT_ENVIRONMENTS = {"base", "file"}
 
@@ -45,8 +55,9 @@ def target_class(provider: str) -> type[Target]:
     """The Target subclass for a provider; HarnessError naming those that exist."""
     classes = _classes()
     if provider not in classes:
-        raise HarnessError(f"no target class for provider {provider!r}; harness/targets/ has: "
-                           f"{', '.join(sorted(classes)) or '-'}")
+        raise HarnessError(
+            f"no target class for provider {provider!r}; harness/targets/ has: {', '.join(sorted(classes)) or '-'}"
+        )
     return classes[provider]
 
 
@@ -58,6 +69,7 @@ def load(name_or_path: str | Path | Any) -> Target:
     try:
         cls = target_class(file.provider)
     except HarnessError as err:
-        raise HarnessError(f"target {file.name!r} ({file.path}, environment {file.environment}): {err}. "
-                           "Nothing was injected") from None
+        raise HarnessError(
+            f"target {file.name!r} ({file.path}, environment {file.environment}): {err}. Nothing was injected"
+        ) from None
     return cls(file)

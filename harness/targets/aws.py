@@ -37,8 +37,9 @@ class AwsTarget(FileTarget):
         return safety.preflight(self.guard, approval, approver, region=region_of(self.target_file.configuration))
 
     # -- drill plan ------------------------------------------------------------------------------------------
-    def _plan_activity(self, view: FaultPlanView, kind: str, name: str, params: dict[str, str],
-                       configuration: dict[str, Any]) -> None:
+    def _plan_activity(
+        self, view: FaultPlanView, kind: str, name: str, params: dict[str, str], configuration: dict[str, Any]
+    ) -> None:
         """The planner of harness.faults.aws for the activity (describe calls only): the concrete resources,
         the API calls, the undo and the blast-radius verdict against the limits. Without an account to ask
         (offline), the resources the activity names and why they could not be listed."""
@@ -60,8 +61,9 @@ class AwsTarget(FileTarget):
         except Exception as err:  # noqa: BLE001 - botocore errors (no credentials, access denied, not found)
             view.problem = f"describe failed: {type(err).__name__}: {err}"
             return
-        view.touches = [("touches: " if r.acted else "context: ") + r.line() for r in plan.resources] + \
-                       [f"note: {n}" for n in plan.notes]
+        view.touches = [("touches: " if r.acted else "context: ") + r.line() for r in plan.resources] + [
+            f"note: {n}" for n in plan.notes
+        ]
         view.calls = plan.calls
         view.undo = plan.undo + (f" ({view.undo})" if view.undo else "")
         guard = self.guard
@@ -78,11 +80,14 @@ class AwsTarget(FileTarget):
         from harness.faults.aws import region_of
 
         allow = self.guard.safety.aws
-        lines = [f"aws accounts {', '.join(allow.account_ids)}; regions {', '.join(allow.regions)}; "
-                 f"tags {allow.resource_tags or '-'}"]
+        lines = [
+            f"aws accounts {', '.join(allow.account_ids)}; regions {', '.join(allow.regions)}; "
+            f"tags {allow.resource_tags or '-'}"
+        ]
         try:
-            who = safety.check_identity(self.guard.safety, region=region_of({**self.configuration,
-                                                                              **(configuration or {})}))
+            who = safety.check_identity(
+                self.guard.safety, region=region_of({**self.configuration, **(configuration or {})})
+            )
             lines.append(f"caller {who.arn} (account {who.account}, region {who.region}): on the allowlist")
         except HarnessError as err:
             lines.append(f"caller check: drill run WOULD BE REFUSED: {err}")
@@ -95,17 +100,28 @@ class AwsTarget(FileTarget):
         if service in ("postgresql", "postgres", "database"):
             cluster = aws.conf(self.configuration, "rds_cluster_id")
             if not cluster or str(cluster).startswith("<"):
-                raise self._lacks(f"Then the {service} cluster has a primary again",
-                                  "no configuration rds_cluster_id in the target file")
+                raise self._lacks(
+                    f"Then the {service} cluster has a primary again",
+                    "no configuration rds_cluster_id in the target file",
+                )
             return aws.rds_cluster_writer(str(cluster), self.configuration)
         if service in ("redis", "cache"):
             group = aws.conf(self.configuration, "elasticache_group_id")
             if not group or str(group).startswith("<"):
-                raise self._lacks(f"Then the {service} cluster has a primary again",
-                                  "no configuration elasticache_group_id in the target file")
+                raise self._lacks(
+                    f"Then the {service} cluster has a primary again",
+                    "no configuration elasticache_group_id in the target file",
+                )
             found = aws._replication_group(str(group), self.configuration)
-            return next((m.get("CacheClusterId") for ng in found.get("NodeGroups", [])
-                         for m in ng.get("NodeGroupMembers", []) if m.get("CurrentRole") == "primary"), None)
+            return next(
+                (
+                    m.get("CacheClusterId")
+                    for ng in found.get("NodeGroups", [])
+                    for m in ng.get("NodeGroupMembers", [])
+                    if m.get("CurrentRole") == "primary"
+                ),
+                None,
+            )
         raise HarnessError(f"unknown service {service!r}: postgresql or redis")
 
     def zone_of_primary(self, service: str) -> str:
@@ -149,4 +165,3 @@ class AwsTarget(FileTarget):
             except importlib.metadata.PackageNotFoundError:
                 out[dist] = "not installed"
         return out
-

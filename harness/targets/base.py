@@ -36,17 +36,22 @@ class DynamicValue:
 
     meaning: str
     stand_in: str
-    resolve: Callable[["Target"], str]
+    resolve: Callable[[Target], str]
 
 
 # The one table of dynamic values (features, `drill fault inject`, chaos activities): add a row here.
 DYNAMIC_VALUES: dict[str, DynamicValue] = {
-    "@primary-zone": DynamicValue("the availability zone of the current PostgreSQL primary", "az-a",
-                                  lambda t: t.zone_of_primary("postgresql")),
-    "@cache-primary-zone": DynamicValue("the availability zone of the current Redis primary", "az-a",
-                                        lambda t: t.zone_of_primary("redis")),
-    "@replica-zone": DynamicValue("an availability zone of the primary region without the PostgreSQL primary",
-                                  "az-b", lambda t: t.other_zones(t.zone_of_primary("postgresql"))[0]),
+    "@primary-zone": DynamicValue(
+        "the availability zone of the current PostgreSQL primary", "az-a", lambda t: t.zone_of_primary("postgresql")
+    ),
+    "@cache-primary-zone": DynamicValue(
+        "the availability zone of the current Redis primary", "az-a", lambda t: t.zone_of_primary("redis")
+    ),
+    "@replica-zone": DynamicValue(
+        "an availability zone of the primary region without the PostgreSQL primary",
+        "az-b",
+        lambda t: t.other_zones(t.zone_of_primary("postgresql"))[0],
+    ),
 }
 
 
@@ -90,7 +95,7 @@ class Target(ABC):
 
         return safety.preflight(self.target_file.guard, approval, approver)
 
-    def connect(self, bring_up: bool = False, say: Callable[[str], None] = lambda _msg: None) -> "Target":
+    def connect(self, bring_up: bool = False, say: Callable[[str], None] = lambda _msg: None) -> Target:
         """The live target (checked: probes and writers resolvable). Returns self."""
         return self
 
@@ -130,8 +135,9 @@ class Target(ABC):
             if isinstance(value, str) and value.startswith("@"):
                 dynamic = DYNAMIC_VALUES.get(value)
                 if dynamic is None:
-                    raise HarnessError(f"parameter {key}={value}: unknown dynamic value; known: "
-                                       f"{', '.join(DYNAMIC_VALUES)}")
+                    raise HarnessError(
+                        f"parameter {key}={value}: unknown dynamic value; known: {', '.join(DYNAMIC_VALUES)}"
+                    )
                 value = dynamic.resolve(self)
             out[key] = value
         return out
@@ -148,20 +154,23 @@ class Target(ABC):
         """Bad parameters for this target: HarnessError before anything runs (default: the activity checks its
         own concrete resources and the safety limits before its first changing call)."""
 
-    def fault_activity(self, fault: str, params: dict[str, Any] | None = None,
-                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def fault_activity(
+        self, fault: str, params: dict[str, Any] | None = None, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         return self.target_file.fault_activity(fault, params, extra)
 
-    def rollback_activity(self, fault: str, params: dict[str, Any] | None = None,
-                          extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def rollback_activity(
+        self, fault: str, params: dict[str, Any] | None = None, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         return self.target_file.rollback_activity(fault, params, extra)
 
     def procedure_activity(self, name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self.target_file.procedure_activity(name, params)
 
     # -- the blast radius `drill plan` prints ------------------------------------------------------------
-    def plan(self, kind: str, name: str, params: dict[str, str],
-             configuration: dict[str, Any] | None = None) -> FaultPlanView:
+    def plan(
+        self, kind: str, name: str, params: dict[str, str], configuration: dict[str, Any] | None = None
+    ) -> FaultPlanView:
         """What a fault (kind "fault") or procedure would touch on this target, read-only. The activity and
         its arguments (the file's configuration substituted), its undo, then `_plan_activity` for the
         concrete resources."""
@@ -176,8 +185,9 @@ class Target(ABC):
         if mapping.action is None:
             view.problem = f"unsupported on target {file.name}: {mapping.unsupported}"
             return view
-        activity = self.fault_activity(name, dict(params)) if kind == "fault" else \
-            self.procedure_activity(name, dict(params))
+        activity = (
+            self.fault_activity(name, dict(params)) if kind == "fault" else self.procedure_activity(name, dict(params))
+        )
         provider = activity["provider"]
         view.activity = f"{provider['module']}:{provider['func']}"
         config = {**self.configuration, **(configuration or {})}
@@ -190,8 +200,9 @@ class Target(ABC):
         self._plan_activity(view, kind, name, params, config)
         return view
 
-    def _plan_activity(self, view: FaultPlanView, kind: str, name: str, params: dict[str, str],
-                       configuration: dict[str, Any]) -> None:
+    def _plan_activity(
+        self, view: FaultPlanView, kind: str, name: str, params: dict[str, str], configuration: dict[str, Any]
+    ) -> None:
         """Fill `touches`/`calls`/`undo`/`blast` for a changing activity. Default: the arguments it would get."""
         view.touches = [f"acts on: {k}={v}" for k, v in view.arguments.items() if v not in (None, "", {}, [])]
 
@@ -219,11 +230,11 @@ class FileTarget(Target):
     Subclasses give the live system's state (primary, zone_of_primary, other_zones, versions) and may add
     health checks. No local lab: faults and procedures run only through the file's Chaos Toolkit activities."""
 
-    def connect(self, bring_up: bool = False, say: Callable[[str], None] = lambda _msg: None) -> "FileTarget":
+    def connect(self, bring_up: bool = False, say: Callable[[str], None] = lambda _msg: None) -> FileTarget:
         """Nothing is started or contacted: the file's probes and writers are checked (check())."""
         return self.check()
 
-    def check(self) -> "FileTarget":
+    def check(self) -> FileTarget:
         """Every probe and writer spec parses with its environment values set: a missing APP_URL is one error
         before any scenario starts, not a broken scenario each."""
         for name in self.target_file.probes:
@@ -233,8 +244,10 @@ class FileTarget(Target):
         return self
 
     def _lacks(self, step: str, why: str) -> HarnessError:
-        return HarnessError(f"step '{step}' cannot run on target {self.name!r} ({self.provider}, "
-                            f"{self.environment}): {why}; nothing was injected by this step")
+        return HarnessError(
+            f"step '{step}' cannot run on target {self.name!r} ({self.provider}, "
+            f"{self.environment}): {why}; nothing was injected by this step"
+        )
 
     # -- probes and writers ------------------------------------------------------------------------------
     def endpoints(self) -> dict[str, str]:
@@ -244,32 +257,50 @@ class FileTarget(Target):
     def probe(self, endpoint: str) -> ProbeSpec:
         ref = self.target_file.probes.get(endpoint)
         if ref is None:
-            raise HarnessError(f"unknown endpoint {endpoint!r}; target {self.name!r} ({self.target_file.path}, "
-                               f"section probes) has: {', '.join(self.target_file.probes) or 'none'}")
+            raise HarnessError(
+                f"unknown endpoint {endpoint!r}; target {self.name!r} ({self.target_file.path}, "
+                f"section probes) has: {', '.join(self.target_file.probes) or 'none'}"
+            )
         if ref.spec is None:
-            raise HarnessError(f"{self.target_file.path}: probes.{endpoint}: a cloud target needs a probe 'spec' "
-                               "(e.g. app@http=${env:APP_URL}/health), not a lab 'endpoint'")
+            raise HarnessError(
+                f"{self.target_file.path}: probes.{endpoint}: a cloud target needs a probe 'spec' "
+                "(e.g. app@http=${env:APP_URL}/health), not a lab 'endpoint'"
+            )
         spec = parse_probe_spec(self.target_file.probe_spec(endpoint), f"{self.target_file.path}: probes.{endpoint}")
         # The probe keeps the file's name for it, so `Given probes on app` shows up as "app" in the evidence.
-        return ref.timed(ProbeSpec(kind=spec.kind, target=spec.target, name=endpoint, options=spec.options,
-                                   budget=spec.budget, degraded=spec.degraded))
+        return ref.timed(
+            ProbeSpec(
+                kind=spec.kind,
+                target=spec.target,
+                name=endpoint,
+                options=spec.options,
+                budget=spec.budget,
+                degraded=spec.degraded,
+            )
+        )
 
     def writer(self, store: str, rate: float) -> WriterSpec:
         from harness.targets.file import expand_env
 
         ref = self.target_file.writers.get(store)
         if ref is None:
-            raise HarnessError(f"unknown store {store!r} for a writer; target {self.name!r} ({self.target_file.path}, "
-                               f"section writers) has: {', '.join(self.target_file.writers) or 'none'}")
+            raise HarnessError(
+                f"unknown store {store!r} for a writer; target {self.name!r} ({self.target_file.path}, "
+                f"section writers) has: {', '.join(self.target_file.writers) or 'none'}"
+            )
         if ref.spec is None:
-            raise HarnessError(f"{self.target_file.path}: writers.{store}: a cloud target needs a writer 'spec' "
-                               "(e.g. postgres=${env:PG_DSN}), not a lab 'store'")
+            raise HarnessError(
+                f"{self.target_file.path}: writers.{store}: a cloud target needs a writer 'spec' "
+                "(e.g. postgres=${env:PG_DSN}), not a lab 'store'"
+            )
         where = f"{self.target_file.path}: writers.{store}"
         return parse_writer_spec(expand_env(ref.spec, where), rate, where)
 
     def book_loads(self, count: int) -> int:
-        raise self._lacks(f"Given {count} loads are booked through the app",
-                          "booking loads writes through the lab's app API; staging data is not written by drills")
+        raise self._lacks(
+            f"Given {count} loads are booked through the app",
+            "booking loads writes through the lab's app API; staging data is not written by drills",
+        )
 
     # -- state of the system -----------------------------------------------------------------------------
     def wait_healthy(self, timeout: float = 120.0) -> dict[str, Any]:
@@ -283,8 +314,10 @@ class FileTarget(Target):
             if time.monotonic() >= deadline:
                 from harness.redact import mask
 
-                raise HarnessError(f"target {self.name!r} not healthy after {timeout:g} s: "
-                                   + "; ".join(f"{n}: {mask(e)}" for n, e in failures.items()))
+                raise HarnessError(
+                    f"target {self.name!r} not healthy after {timeout:g} s: "
+                    + "; ".join(f"{n}: {mask(e)}" for n, e in failures.items())
+                )
             time.sleep(HEALTH_POLL_S)
 
     def _health_failures(self) -> dict[str, str]:
@@ -292,18 +325,22 @@ class FileTarget(Target):
         return {}
 
     def replication(self) -> str:
-        raise self._lacks("Given the database replication mode is ...", "the managed database's replication is "
-                          "not switched by drills")
+        raise self._lacks(
+            "Given the database replication mode is ...", "the managed database's replication is not switched by drills"
+        )
 
     def set_replication(self, mode: str) -> str:
-        raise self._lacks(f"Given the database replication mode is {mode}", "the managed database's replication "
-                          "is not switched by drills")
+        raise self._lacks(
+            f"Given the database replication mode is {mode}",
+            "the managed database's replication is not switched by drills",
+        )
 
     def component_healthy(self, name: str) -> bool:
-        raise self._lacks(f'Then the component "{name}" is healthy again',
-                          "components are lab processes; on a cloud target use 'Then the target is healthy "
-                          "again' (every endpoint probe)")
-
+        raise self._lacks(
+            f'Then the component "{name}" is healthy again',
+            "components are lab processes; on a cloud target use 'Then the target is healthy "
+            "again' (every endpoint probe)",
+        )
 
 
 async def _check_all(specs: list[ProbeSpec]) -> dict[str, str]:

@@ -80,16 +80,18 @@ class Activity(BaseModel):
         takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
         unknown = [n for n in names if n not in sig.parameters and not takes_any]
         if unknown:
-            raise HarnessError(f"activity {self.ref}: argument(s) {', '.join(unknown)} not in its signature "
-                               f"{func.__name__}{sig}")
+            raise HarnessError(
+                f"activity {self.ref}: argument(s) {', '.join(unknown)} not in its signature {func.__name__}{sig}"
+            )
 
     def accepts(self, argument: str) -> bool:
         """Whether the function takes this argument (e.g. `id` of the injection to undo, `intent_log`)."""
         params = inspect.signature(self.resolve()).parameters
         return argument in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
-    def to_chaos(self, name: str, params: dict[str, Any] | None = None, extra: dict[str, Any] | None = None
-                 ) -> dict[str, Any]:
+    def to_chaos(
+        self, name: str, params: dict[str, Any] | None = None, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The Chaos Toolkit activity, with `${param:X}` replaced by the fault's parameter X."""
         params = dict(params or {})
         if self.arguments is None:
@@ -97,9 +99,11 @@ class Activity(BaseModel):
         else:
             args = {k: _fill(v, params) for k, v in self.arguments.items()}
         args.update(extra or {})
-        activity: dict[str, Any] = {"type": self.type, "name": name,
-                                    "provider": {"type": "python", "module": self.module, "func": self.func,
-                                                 "arguments": args}}
+        activity: dict[str, Any] = {
+            "type": self.type,
+            "name": name,
+            "provider": {"type": "python", "module": self.module, "func": self.func, "arguments": args},
+        }
         if self.timeout is not None:
             activity["provider"]["timeout"] = self.timeout
         return activity
@@ -127,7 +131,7 @@ class Mapping(BaseModel):
     unsupported: str | None = Field(None, min_length=3, description="why this environment cannot run it")
 
     @model_validator(mode="after")
-    def _one(self) -> "Mapping":
+    def _one(self) -> Mapping:
         if (self.action is None) == (self.unsupported is None):
             raise ValueError("give either 'action' (and optionally 'rollback') or 'unsupported: <reason>'")
         if self.rollback is not None and self.action is None:
@@ -148,7 +152,7 @@ class ProbeRef(BaseModel):
     degraded: float | None = Field(None, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
-    def _one(self) -> "ProbeRef":
+    def _one(self) -> ProbeRef:
         if (self.endpoint is None) == (self.spec is None):
             raise ValueError("give either 'endpoint' or 'spec'")
         if self.budget is not None and self.degraded is not None and self.degraded > self.budget:
@@ -167,7 +171,7 @@ class WriterRef(BaseModel):
     rate: float = Field(20.0, gt=0, le=1000)
 
     @model_validator(mode="after")
-    def _one(self) -> "WriterRef":
+    def _one(self) -> WriterRef:
         if (self.store is None) == (self.spec is None):
             raise ValueError("give either 'store' or 'spec'")
         return self
@@ -185,13 +189,17 @@ class TargetFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     environment: Literal["lab", "staging", "production"] = Field(
-        description="lab | staging | production (production drills need --approval TICKET --approver NAME)")
+        description="lab | staging | production (production drills need --approval TICKET --approver NAME)"
+    )
     description: str = ""
-    configuration: dict[str, Any] = Field(default_factory=dict,
-                                          description="Chaos Toolkit configuration the activities get")
-    safety: dict[str, Any] = Field(default_factory=dict,
-                                   description="allowlists, limits and guards: as written; the typed, checked "
-                                               "form is `guard` (harness.safety.TargetSafety)")
+    configuration: dict[str, Any] = Field(
+        default_factory=dict, description="Chaos Toolkit configuration the activities get"
+    )
+    safety: dict[str, Any] = Field(
+        default_factory=dict,
+        description="allowlists, limits and guards: as written; the typed, checked "
+        "form is `guard` (harness.safety.TargetSafety)",
+    )
     faults: dict[str, Mapping]
     procedures: dict[str, Mapping] = Field(default_factory=dict)
     probes: dict[str, ProbeRef] = Field(default_factory=dict)
@@ -225,8 +233,9 @@ class TargetFile(BaseModel):
                 raise ValueError(registry._unknown("fault", name, sorted(known)))
         missing = sorted(known - set(faults))
         if missing:
-            raise ValueError(f"fault(s) not mapped: {', '.join(missing)} (map each, or mark it "
-                             "'unsupported: <reason>')")
+            raise ValueError(
+                f"fault(s) not mapped: {', '.join(missing)} (map each, or mark it 'unsupported: <reason>')"
+            )
         return faults
 
     @field_validator("procedures")
@@ -240,7 +249,7 @@ class TargetFile(BaseModel):
         return procs
 
     @model_validator(mode="after")
-    def _measure_names(self) -> "TargetFile":
+    def _measure_names(self) -> TargetFile:
         for name in self.measure.probes:
             if name not in self.probes:
                 raise ValueError(f"measure.probes: {name!r} is not one of probes: {', '.join(self.probes) or '-'}")
@@ -257,17 +266,20 @@ class TargetFile(BaseModel):
             raise HarnessError(f"{self.path}: " + registry._unknown("fault", fault, sorted(self.faults)))
         m = self.faults[fault]
         if m.action is None:
-            raise HarnessError(f"{self.path}: fault {fault!r} is not supported on target {self.name!r}: "
-                               f"{m.unsupported}")
+            raise HarnessError(
+                f"{self.path}: fault {fault!r} is not supported on target {self.name!r}: {m.unsupported}"
+            )
         return m
 
-    def fault_activity(self, fault: str, params: dict[str, Any] | None = None,
-                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def fault_activity(
+        self, fault: str, params: dict[str, Any] | None = None, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         args = " ".join(f"{k}={v}" for k, v in (params or {}).items())
         return self.mapping(fault).action.to_chaos(f"inject {fault} {args}".strip(), params, extra)
 
-    def rollback_activity(self, fault: str, params: dict[str, Any] | None = None,
-                          extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def rollback_activity(
+        self, fault: str, params: dict[str, Any] | None = None, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         m = self.mapping(fault)
         if m.rollback is None:
             return None
@@ -320,8 +332,9 @@ def target_path(name_or_path: str | Path) -> Path:
         return path
     path = targets_dir() / f"{raw}.yaml"
     if not path.is_file():
-        raise HarnessError(f"unknown target {raw!r}; known: {', '.join(known_targets()) or '-'} "
-                           f"(or give a path to a target file)")
+        raise HarnessError(
+            f"unknown target {raw!r}; known: {', '.join(known_targets()) or '-'} (or give a path to a target file)"
+        )
     return path
 
 

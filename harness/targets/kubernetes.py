@@ -25,15 +25,20 @@ from harness.faults import k8s
 from harness.targets.base import FaultPlanView, FileTarget
 
 VOCABULARY_ZONES = {"az-a": "zone_a", "az-b": "zone_b", "az-c": "zone_c"}  # vocabulary zone → configuration key
-PRIMARY_SELECTORS = {"postgresql": "db_primary_selector", "postgres": "db_primary_selector",
-                     "database": "db_primary_selector", "redis": "redis_primary_selector",
-                     "cache": "redis_primary_selector"}
+PRIMARY_SELECTORS = {
+    "postgresql": "db_primary_selector",
+    "postgres": "db_primary_selector",
+    "database": "db_primary_selector",
+    "redis": "redis_primary_selector",
+    "cache": "redis_primary_selector",
+}
 PRIMARY_POLL_S = 0.5
 
 
 def _ready(pod: Any) -> bool:
     return not pod.metadata.deletion_timestamp and any(
-        c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+        c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or [])
+    )
 
 
 def _unset(value: Any) -> bool:
@@ -95,7 +100,7 @@ class KubernetesTarget(FileTarget):
             self._cluster = k8s.connect(self.guard, self.context, self.kubeconfig)
         return self._cluster
 
-    def check(self) -> "KubernetesTarget":
+    def check(self) -> KubernetesTarget:
         """Probes and writers parse (FileTarget), the context is allowlisted and in the kubeconfig, the namespace
         the faults act in is allowlisted. No request to the cluster."""
         super().check()
@@ -105,12 +110,15 @@ class KubernetesTarget(FileTarget):
     # -- drill plan (offline: from the file, no request to the cluster) -------------------------------------
     def allowlist_lines(self, configuration: dict[str, Any] | None = None) -> list[str]:
         allow = self.guard.safety.kubernetes
-        return [f"kubernetes contexts {', '.join(allow.contexts)}; namespaces {', '.join(allow.namespaces)}",
-                f"context {self.context or '(not set: drill run WOULD BE REFUSED)'}; namespace "
-                f"{self.namespace or '(not set)'}"]
+        return [
+            f"kubernetes contexts {', '.join(allow.contexts)}; namespaces {', '.join(allow.namespaces)}",
+            f"context {self.context or '(not set: drill run WOULD BE REFUSED)'}; namespace "
+            f"{self.namespace or '(not set)'}",
+        ]
 
-    def _plan_activity(self, view: FaultPlanView, kind: str, name: str, params: dict[str, str],
-                       configuration: dict[str, Any]) -> None:
+    def _plan_activity(
+        self, view: FaultPlanView, kind: str, name: str, params: dict[str, str], configuration: dict[str, Any]
+    ) -> None:
         """The namespace, the selectors and the Kubernetes objects the activity would create, delete, evict,
         scale or patch, from its arguments; which pods exactly is read from the cluster when it runs (and
         checked against the limits then)."""
@@ -127,13 +135,15 @@ class KubernetesTarget(FileTarget):
         touches: list[str] = []
         calls: list[str] = []
         if func == "chaos_terminate_pods":
-            touches = [f"touches: pods in namespace {ns} matching {selector} "
-                       f"({args.get('replica') or 'one'} of them)"]
-            calls = [f"core: DELETE pod (namespace {ns}, selector {selector}"
-                     + (f", grace period {args['grace_period']} s" if args.get("grace_period") is not None else "")
-                     + ")"]
-            view.undo = "nothing to undo: the pods' controller (ReplicaSet/StatefulSet) replaces them" + \
-                        (f" ({view.undo})" if view.undo else "")
+            touches = [f"touches: pods in namespace {ns} matching {selector} ({args.get('replica') or 'one'} of them)"]
+            calls = [
+                f"core: DELETE pod (namespace {ns}, selector {selector}"
+                + (f", grace period {args['grace_period']} s" if args.get("grace_period") is not None else "")
+                + ")"
+            ]
+            view.undo = "nothing to undo: the pods' controller (ReplicaSet/StatefulSet) replaces them" + (
+                f" ({view.undo})" if view.undo else ""
+            )
         elif func == "chaos_drain_zone":
             zone = args.get("zone")
             from harness.targets.base import DYNAMIC_VALUES
@@ -142,24 +152,30 @@ class KubernetesTarget(FileTarget):
                 label = f"<{DYNAMIC_VALUES[zone].meaning}, read from the cluster when it runs>"
             else:
                 label = (args.get("zones") or {}).get(zone, zone)
-            touches = [f"touches: nodes labelled {k8s.ZONE_LABEL}={label} (zone {zone}), cordoned",
-                       "touches: pods of namespaces " + ", ".join(self.guard.safety.kubernetes.namespaces)
-                       + " on those nodes, evicted (DaemonSet and mirror pods stay)"]
+            touches = [
+                f"touches: nodes labelled {k8s.ZONE_LABEL}={label} (zone {zone}), cordoned",
+                "touches: pods of namespaces "
+                + ", ".join(self.guard.safety.kubernetes.namespaces)
+                + " on those nodes, evicted (DaemonSet and mirror pods stay)",
+            ]
             calls = ["core: PATCH node spec.unschedulable=true", "policy: CREATE pod eviction"]
             view.undo = "uncordon the nodes this fault cordoned" + (f" ({view.undo})" if view.undo else "")
         elif func == "chaos_deny_all":
             direction = args.get("direction", "ingress")
             touches = [f"touches: pods in namespace {ns} matching {selector} (all {direction} traffic denied)"]
-            calls = [f"networking: CREATE NetworkPolicy {ns}/{k8s.POLICY_PREFIX}{direction}-<id> "
-                     f"(podSelector {selector}, deny all {direction})"]
+            calls = [
+                f"networking: CREATE NetworkPolicy {ns}/{k8s.POLICY_PREFIX}{direction}-<id> "
+                f"(podSelector {selector}, deny all {direction})"
+            ]
             view.undo = "delete that NetworkPolicy" + (f" ({view.undo})" if view.undo else "")
         elif func == "chaos_scale_to_zero":
             touches = [f"touches: deployment {ns}/{args.get('deployment')} and its pods (scaled to 0)"]
             calls = [f"apps: PATCH deployment {ns}/{args.get('deployment')} scale replicas=0"]
             view.undo = "scale it back to the replica count read before" + (f" ({view.undo})" if view.undo else "")
         elif func == "chaos_bad_rollout":
-            touches = [f"touches: deployment {ns}/{args.get('deployment')} (new revision with image "
-                       f"{args.get('image')})"]
+            touches = [
+                f"touches: deployment {ns}/{args.get('deployment')} (new revision with image {args.get('image')})"
+            ]
             calls = [f"apps: PATCH deployment {ns}/{args.get('deployment')} container image"]
             view.undo = "roll back to the revision recorded before" + (f" ({view.undo})" if view.undo else "")
         elif func == "chaos_rollback_deployment":
@@ -168,12 +184,15 @@ class KubernetesTarget(FileTarget):
         else:
             super()._plan_activity(view, kind, name, params, configuration)
             return
-        where = f"namespace: {ns}" if "ns" in args else "namespaces: " + ", ".join(
-            self.guard.safety.kubernetes.namespaces)
+        where = (
+            f"namespace: {ns}" if "ns" in args else "namespaces: " + ", ".join(self.guard.safety.kubernetes.namespaces)
+        )
         view.touches = [f"{where} (context {self.context or 'not set'})", *touches]
         view.calls = calls
-        view.blast = (f"checked against the cluster when it runs: max_pods={lim.max_pods}, max_azs={lim.max_azs}, "
-                      f"resources={', '.join(lim.resources) or 'any'}")
+        view.blast = (
+            f"checked against the cluster when it runs: max_pods={lim.max_pods}, max_azs={lim.max_azs}, "
+            f"resources={', '.join(lim.resources) or 'any'}"
+        )
         if "ns" in args:
             try:
                 k8s.check_namespace(self.guard.safety, args.get("ns") or None)
@@ -200,8 +219,10 @@ class KubernetesTarget(FileTarget):
             raise HarnessError(f"unknown service {service!r}: postgresql or redis")
         selector = self._setting(key)
         if selector is None:
-            raise self._lacks(f"Then the {service} cluster has a primary again",
-                              f"no configuration {key} (label selector of the primary pod) in the target file")
+            raise self._lacks(
+                f"Then the {service} cluster has a primary again",
+                f"no configuration {key} (label selector of the primary pod) in the target file",
+            )
         return primary_pod(self.cluster, self.namespace, selector)
 
     def primary(self, service: str) -> str | None:
@@ -217,21 +238,27 @@ class KubernetesTarget(FileTarget):
 
     def zones(self) -> dict[str, str]:
         """Vocabulary zone → the cluster's topology.kubernetes.io/zone value, for the configured zones."""
-        return {vocab: str(self.configuration[key]) for vocab, key in VOCABULARY_ZONES.items()
-                if not _unset(self.configuration.get(key))}
+        return {
+            vocab: str(self.configuration[key])
+            for vocab, key in VOCABULARY_ZONES.items()
+            if not _unset(self.configuration.get(key))
+        }
 
     def _zone_of(self, service: str) -> str:
         pod = self._primary_pod(service)
         if pod is None:
-            raise HarnessError(f"no Ready {service} primary pod right now in namespace {self.namespace} "
-                               "(being replaced?)")
+            raise HarnessError(
+                f"no Ready {service} primary pod right now in namespace {self.namespace} (being replaced?)"
+            )
         node = self.cluster.core.read_node(pod.spec.node_name, _request_timeout=k8s.REQUEST_TIMEOUT)
         label = (node.metadata.labels or {}).get(k8s.ZONE_LABEL, "")
         found = [vocab for vocab, real in self.zones().items() if real == label]
         if not found:
-            raise HarnessError(f"{self.target_file.path}: the {service} primary pod {pod.metadata.name} runs in zone "
-                               f"{label or '(no zone label)'} on node {pod.spec.node_name}, which configuration "
-                               f"zone_a/zone_b/zone_c does not name ({self.zones() or 'none set'})")
+            raise HarnessError(
+                f"{self.target_file.path}: the {service} primary pod {pod.metadata.name} runs in zone "
+                f"{label or '(no zone label)'} on node {pod.spec.node_name}, which configuration "
+                f"zone_a/zone_b/zone_c does not name ({self.zones() or 'none set'})"
+            )
         return found[0]
 
     def other_zones(self, zone: str) -> list[str]:
@@ -239,15 +266,20 @@ class KubernetesTarget(FileTarget):
         zones = self.zones()
         others = [vocab for vocab, real in zones.items() if zone not in (vocab, real)]
         if not others:
-            raise HarnessError(f"{self.target_file.path}: configuration zone_a/zone_b/zone_c name no zone other "
-                               f"than {zone}")
+            raise HarnessError(
+                f"{self.target_file.path}: configuration zone_a/zone_b/zone_c name no zone other than {zone}"
+            )
         return others
 
     def versions(self) -> dict[str, str]:
         """What the report's environment shows: provider, environment, context, namespace, the API server's and
         the clients' versions. Never the token, nor anything read from the kubeconfig beyond the context name."""
-        out = {"provider": self.provider, "environment": self.environment,
-               "kubernetes.context": self.context or "-", "kubernetes.namespace": self.namespace or "-"}
+        out = {
+            "provider": self.provider,
+            "environment": self.environment,
+            "kubernetes.context": self.context or "-",
+            "kubernetes.namespace": self.namespace or "-",
+        }
         try:
             out["kubernetes.server"] = self.cluster.server_version()
         except Exception:  # noqa: BLE001 - the report still gets written
@@ -262,15 +294,17 @@ class KubernetesTarget(FileTarget):
 
 def primary_pod(cluster: k8s.Cluster, namespace: str | None, selector: str) -> Any | None:
     """The Ready pod matching `selector` in the namespace (first by name when several are), else None."""
-    pods = cluster.core.list_namespaced_pod(namespace, label_selector=selector,
-                                            _request_timeout=k8s.REQUEST_TIMEOUT).items
+    pods = cluster.core.list_namespaced_pod(
+        namespace, label_selector=selector, _request_timeout=k8s.REQUEST_TIMEOUT
+    ).items
     ready = sorted((p for p in pods if _ready(p)), key=lambda p: p.metadata.name)
     return ready[0] if ready else None
 
 
 # -- Chaos Toolkit probe (targets/k8s-staging.example.yaml, procedure auto-failover) ------------------------------
-def chaos_primary_pod_ready(target: str, context: str, ns: str, label_selector: str, kubeconfig: str | None = None,
-                            timeout_s: float = 60.0) -> str:
+def chaos_primary_pod_ready(
+    target: str, context: str, ns: str, label_selector: str, kubeconfig: str | None = None, timeout_s: float = 60.0
+) -> str:
     """Wait until a pod matching the primary's selector is Ready (the operator or its controller brought one
     back); its name. Raises at `timeout_s`, so the procedure fails instead of reporting a bare False."""
     cluster = k8s.cluster_for(target, context, kubeconfig)

@@ -21,8 +21,10 @@ PRIMARY_ZONES = ("az-a", "az-b", "az-c")
 
 
 # One text per load, hashed in id order: equal digests = the same rows with the same contents.
-_LOADS_DIGEST = ("coalesce(md5(string_agg(concat(id, ':', payload::text, ':', zone, ':', "
-                 "extract(epoch FROM created_at)), ',' ORDER BY id)), '')")
+_LOADS_DIGEST = (
+    "coalesce(md5(string_agg(concat(id, ':', payload::text, ':', zone, ':', "
+    "extract(epoch FROM created_at)), ',' ORDER BY id)), '')"
+)
 
 
 def _redis_log_time(line: str) -> float | None:
@@ -52,11 +54,11 @@ class LocalTarget(Target):
         self.started = started  # True when connect() had to start the lab (the caller stops it again)
 
     @classmethod
-    def on(cls, lab: Any) -> "LocalTarget":
+    def on(cls, lab: Any) -> LocalTarget:
         """The target for a lab at hand (targets/local.yaml's activities)."""
         return cls(None, lab)
 
-    def connect(self, bring_up: bool = False, say=lambda _msg: None) -> "LocalTarget":
+    def connect(self, bring_up: bool = False, say=lambda _msg: None) -> LocalTarget:
         """The running lab; with bring_up, start it when none is running (`started` tells which)."""
         if self.lab is not None:
             return self
@@ -91,8 +93,9 @@ class LocalTarget(Target):
 
         runner.prepare(fault, params, self.lab)
 
-    def _plan_activity(self, view: FaultPlanView, kind: str, name: str, params: dict[str, str],
-                       configuration: dict[str, Any]) -> None:
+    def _plan_activity(
+        self, view: FaultPlanView, kind: str, name: str, params: dict[str, str], configuration: dict[str, Any]
+    ) -> None:
         """Lab faults: the vocabulary's own blast radius (no lab needed to say what kind of thing it touches)."""
         if kind != "fault":
             return super()._plan_activity(view, kind, name, params, configuration)
@@ -114,11 +117,15 @@ class LocalTarget(Target):
     # -- probes and writers ------------------------------------------------------------------------------
     def endpoints(self) -> dict[str, str]:
         """Endpoint name → what it is (for `Given probes on ...` and its error messages)."""
-        names = {"app": "the app through HAProxy (GET /health)",
-                 "postgres": "PostgreSQL primary through HAProxy (SELECT 1)",
-                 "redis": "Redis primary through the Sentinels (PING)"}
-        names["integrity"] = ("data integrity of the loads table: fails while the rows that existed when the probe "
-                              "was set up differ (PITR drills; book loads first)")
+        names = {
+            "app": "the app through HAProxy (GET /health)",
+            "postgres": "PostgreSQL primary through HAProxy (SELECT 1)",
+            "redis": "Redis primary through the Sentinels (PING)",
+        }
+        names["integrity"] = (
+            "data integrity of the loads table: fails while the rows that existed when the probe "
+            "was set up differ (PITR drills; book loads first)"
+        )
         for name, rec in self.lab.components.items():
             if rec.get("kind") == "app":
                 names[name] = f"app replica {name} directly (GET /health)"
@@ -153,15 +160,18 @@ class LocalTarget(Target):
         with psycopg.connect(self.lab.pg_dsn("primary"), autocommit=True) as conn:
             max_id, rows = conn.execute("SELECT max(id), count(*) FROM loads").fetchone()
             if not rows:
-                raise HarnessError("the integrity probe needs rows in the loads table: book some first "
-                                   "('Given 200 loads are booked through the app')")
+                raise HarnessError(
+                    "the integrity probe needs rows in the loads table: book some first "
+                    "('Given 200 loads are booked through the app')"
+                )
             digest = conn.execute(f"SELECT {_LOADS_DIGEST} FROM loads WHERE id <= %s", (max_id,)).fetchone()[0]
         # No '|' in the query: it separates probe options. A failed check casts its explanation to int.
-        query = (f"SELECT CASE WHEN count(*) = {rows} AND {_LOADS_DIGEST} = '{digest}' THEN 1 ELSE "
-                 f"concat('integrity: loads with id <= {max_id} differ from the set-up fingerprint (', count(*), "
-                 f"' rows, want {rows})')::int END FROM loads WHERE id <= {max_id}")
-        return ProbeSpec(kind="postgres", target=self.lab.pg_dsn("primary"), name="integrity",
-                         options={"query": query})
+        query = (
+            f"SELECT CASE WHEN count(*) = {rows} AND {_LOADS_DIGEST} = '{digest}' THEN 1 ELSE "
+            f"concat('integrity: loads with id <= {max_id} differ from the set-up fingerprint (', count(*), "
+            f"' rows, want {rows})')::int END FROM loads WHERE id <= {max_id}"
+        )
+        return ProbeSpec(kind="postgres", target=self.lab.pg_dsn("primary"), name="integrity", options={"query": query})
 
     def book_loads(self, count: int) -> int:
         """Book `count` loads through the app (POST /loads via HAProxy): the data a corruption drill damages."""
@@ -169,8 +179,10 @@ class LocalTarget(Target):
 
         with httpx.Client(timeout=5.0) as client:
             for i in range(count):
-                r = client.post(f"{self.lab.app_url}/loads", json={"shipper": f"drill-{i}", "weight_kg": 1000 + i,
-                                                                   "lane": ["Rotterdam", "Milano"]})
+                r = client.post(
+                    f"{self.lab.app_url}/loads",
+                    json={"shipper": f"drill-{i}", "weight_kg": 1000 + i, "lane": ["Rotterdam", "Milano"]},
+                )
                 if r.status_code != 201:
                     raise HarnessError(f"booking load {i + 1} of {count} failed: HTTP {r.status_code} {r.text[:200]}")
         return count
@@ -218,8 +230,13 @@ class LocalTarget(Target):
                     continue
                 at = _redis_log_time(line)
                 if at is not None and since <= at <= until:
-                    found.append({"source": f"{spec.name} log", "event": "+switch-master " +
-                                  line.split("+switch-master", 1)[1].strip(), "at": at})
+                    found.append(
+                        {
+                            "source": f"{spec.name} log",
+                            "event": "+switch-master " + line.split("+switch-master", 1)[1].strip(),
+                            "at": at,
+                        }
+                    )
         # every Sentinel logs the same switch: keep the first report of each
         seen, out = set(), []
         for item in sorted(found, key=lambda f: f["at"]):
@@ -252,9 +269,12 @@ class LocalTarget(Target):
     def versions(self) -> dict[str, str]:
         """Versions of the real components under test, for the report's environment."""
         out = {"lab.network": self.lab.network.mode, "lab.replication": self.lab.ctx.replication}
-        for label, argv in (("postgresql", ["/usr/lib/postgresql/15/bin/postgres", "--version"]),
-                            ("etcd", ["etcd", "--version"]), ("redis", ["redis-server", "--version"]),
-                            ("haproxy", ["haproxy", "-v"])):
+        for label, argv in (
+            ("postgresql", ["/usr/lib/postgresql/15/bin/postgres", "--version"]),
+            ("etcd", ["etcd", "--version"]),
+            ("redis", ["redis-server", "--version"]),
+            ("haproxy", ["haproxy", "-v"]),
+        ):
             try:
                 first = subprocess.run(argv, capture_output=True, text=True, timeout=5).stdout.splitlines()
                 out[label] = first[0].strip() if first else "unknown"

@@ -20,5 +20,11 @@ atexit.register(shutil.rmtree, TEST_REPORTS, ignore_errors=True)
 
 def chaos(*args: str, cwd: Path, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """The real `chaos` CLI in a subprocess, its log file kept out of the way."""
-    return subprocess.run([CHAOS, "--no-log-file", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "DRILL_REPORTS_DIR": str(TEST_REPORTS), **(env or {})})
+    return subprocess.run(
+        [CHAOS, "--no-log-file", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "DRILL_REPORTS_DIR": str(TEST_REPORTS), **(env or {})},
+    )

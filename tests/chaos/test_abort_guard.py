@@ -55,18 +55,44 @@ def _experiment(url: str) -> dict:
         "version": "1.0.0",
         "title": "the service breaks and the method would wait a minute",
         "description": "an abort guard on the service's error rate stops it early",
-        "extensions": [{"name": "drill", "probes": [f"svc@http={url}/health"], "writers": [], "interval": 0.1,
-                        "stable": 0.5, "targets": {"rto_s": 60},
-                        "guards": [{"probe": "svc", "max_error_rate": 0.5, "window_s": 1, "grace_s": 1}]}],
+        "extensions": [
+            {
+                "name": "drill",
+                "probes": [f"svc@http={url}/health"],
+                "writers": [],
+                "interval": 0.1,
+                "stable": 0.5,
+                "targets": {"rto_s": 60},
+                "guards": [{"probe": "svc", "max_error_rate": 0.5, "window_s": 1, "grace_s": 1}],
+            }
+        ],
         "controls": [{"name": "drill-measure", "provider": {"type": "python", "module": "harness.chaos.control"}}],
-        "steady-state-hypothesis": {"title": "up", "probes": [
-            {"type": "probe", "name": "svc up", "tolerance": 200,
-             "provider": {"type": "http", "url": f"{url}/health", "timeout": 2}}]},
-        "method": [{"type": "action", "name": "break the service",
-                    "provider": {"type": "http", "url": f"{url}/break", "method": "POST", "timeout": 2},
-                    "pauses": {"after": METHOD_PAUSE_S}}],
-        "rollbacks": [{"type": "action", "name": "fix the service",
-                       "provider": {"type": "http", "url": f"{url}/fix", "method": "POST", "timeout": 2}}],
+        "steady-state-hypothesis": {
+            "title": "up",
+            "probes": [
+                {
+                    "type": "probe",
+                    "name": "svc up",
+                    "tolerance": 200,
+                    "provider": {"type": "http", "url": f"{url}/health", "timeout": 2},
+                }
+            ],
+        },
+        "method": [
+            {
+                "type": "action",
+                "name": "break the service",
+                "provider": {"type": "http", "url": f"{url}/break", "method": "POST", "timeout": 2},
+                "pauses": {"after": METHOD_PAUSE_S},
+            }
+        ],
+        "rollbacks": [
+            {
+                "type": "action",
+                "name": "fix the service",
+                "provider": {"type": "http", "url": f"{url}/fix", "method": "POST", "timeout": 2},
+            }
+        ],
         "runtime": {"rollbacks": {"strategy": "always"}},
     }
 

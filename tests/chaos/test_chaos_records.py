@@ -25,13 +25,31 @@ def _experiment(url: str, rto_s: float) -> dict:
         "version": "1.0.0",
         "title": "the service breaks for a second",
         "description": "break, wait, fix: measured by the control",
-        "extensions": [{"name": "drill", "probes": [f"svc@http={url}/health"], "writers": [], "interval": 0.05,
-                        "stable": 0.5, "baseline": 0.5, "targets": {"rto_s": rto_s}}],
+        "extensions": [
+            {
+                "name": "drill",
+                "probes": [f"svc@http={url}/health"],
+                "writers": [],
+                "interval": 0.05,
+                "stable": 0.5,
+                "baseline": 0.5,
+                "targets": {"rto_s": rto_s},
+            }
+        ],
         "controls": [{"name": "drill-measure", "provider": {"type": "python", "module": "harness.chaos.control"}}],
-        "method": [{"type": "action", "name": "break the service", "pauses": {"after": 1},
-                    "provider": {"type": "http", "url": f"{url}/break", "method": "POST", "timeout": 2}},
-                   {"type": "action", "name": "fix the service",
-                    "provider": {"type": "http", "url": f"{url}/fix", "method": "POST", "timeout": 2}}],
+        "method": [
+            {
+                "type": "action",
+                "name": "break the service",
+                "pauses": {"after": 1},
+                "provider": {"type": "http", "url": f"{url}/break", "method": "POST", "timeout": 2},
+            },
+            {
+                "type": "action",
+                "name": "fix the service",
+                "provider": {"type": "http", "url": f"{url}/fix", "method": "POST", "timeout": 2},
+            },
+        ],
         "rollbacks": [],
     }
 
@@ -43,8 +61,14 @@ def test_chaos_run_chains_a_record(service, tmp_path):  # noqa: F811
         experiment = tmp_path / f"break-{rto_s}.json"
         experiment.write_text(json.dumps(_experiment(service, rto_s)))
         journal_path = tmp_path / f"journal-{rto_s}.json"
-        proc = chaos("run", "--journal-path", str(journal_path), str(experiment), cwd=ROOT,
-                     env={"DRILL_REPORTS_DIR": str(reports)})
+        proc = chaos(
+            "run",
+            "--journal-path",
+            str(journal_path),
+            str(experiment),
+            cwd=ROOT,
+            env={"DRILL_REPORTS_DIR": str(reports)},
+        )
         results.append((experiment, proc, json.loads(journal_path.read_text())))
     (exp_ok, proc_ok, journal_ok), (_, proc_bad, journal_bad) = results
     assert proc_ok.returncode == 0 and journal_ok["drill_measurement"]["verdict"] == "met", proc_ok.stderr[-3000:]
@@ -53,8 +77,12 @@ def test_chaos_run_chains_a_record(service, tmp_path):  # noqa: F811
     ok, bad = load_records(reports)
     assert (ok["path"], bad["path"]) == ("chaos-toolkit", "chaos-toolkit")
     assert ok["id"] == journal_ok["drill_measurement"]["record"]
-    assert ok["experiment"] == {"title": "the service breaks for a second", "file": exp_ok.name, "sha256_of": "file",
-                                "sha256": hashlib.sha256(exp_ok.read_bytes()).hexdigest()}
+    assert ok["experiment"] == {
+        "title": "the service breaks for a second",
+        "file": exp_ok.name,
+        "sha256_of": "file",
+        "sha256": hashlib.sha256(exp_ok.read_bytes()).hexdigest(),
+    }
     assert [s["verdict"]["name"] for s in (ok["scenarios"][0], bad["scenarios"][0])] == ["met", "rto-breached"]
     assert (ok["scenarios"][0]["status"], bad["scenarios"][0]["status"]) == ("passed", "failed")
     assert bad["scenarios"][0]["failed_because"].startswith("objective breached: RTO")
@@ -62,7 +90,9 @@ def test_chaos_run_chains_a_record(service, tmp_path):  # noqa: F811
     kinds = [e["kind"] for e in ok["timeline"]]
     assert kinds.index("drill-started") < kinds.index("baseline-ok") < kinds.index("fault-injected")
     assert [e["detail"]["activity"] for e in ok["timeline"] if e["kind"] == "activity-finished"] == [
-        "break the service", "fix the service"]
+        "break the service",
+        "fix the service",
+    ]
     journal_entry = next(e for e in ok["evidence"] if e["path"].endswith("chaos-journal.json"))
     kept = json.loads((reports / journal_entry["path"]).read_text())
     assert kept["run"] and kept["drill_measurement"]["verdict"] == "met" and kept["status"] == "completed"
@@ -72,7 +102,10 @@ def test_chaos_run_chains_a_record(service, tmp_path):  # noqa: F811
     env = {**os.environ, "COLUMNS": "250"}
     verify = subprocess.run([DRILL, "verify", "--reports", str(reports)], capture_output=True, text=True, env=env)
     assert verify.returncode == 0 and "intact: 2 record(s)" in verify.stdout, verify.stdout + verify.stderr
-    history = subprocess.run([DRILL, "history", "--json", "--reports", str(reports)], capture_output=True,
-                             text=True, env=env)
+    history = subprocess.run(
+        [DRILL, "history", "--json", "--reports", str(reports)], capture_output=True, text=True, env=env
+    )
     assert [(r["path"], r["verdict"]) for r in json.loads(history.stdout)] == [
-        ("chaos-toolkit", "met"), ("chaos-toolkit", "rto-breached")]
+        ("chaos-toolkit", "met"),
+        ("chaos-toolkit", "rto-breached"),
+    ]

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from chaos_helpers import ROOT, chaos
+
 from harness.chaos.control import JOURNAL_KEY
 from harness.evidence.record import load_records
 
@@ -32,20 +32,36 @@ def lab():
 
 
 def drill(*args: str, reports: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([DRILL, *args, "--reports", str(reports)], capture_output=True, text=True, timeout=300,
-                          cwd=ROOT, env={**os.environ, "COLUMNS": "250"})
+    return subprocess.run(
+        [DRILL, *args, "--reports", str(reports)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "250"},
+    )
 
 
 def test_chaos_run_and_drill_measure_each_chain_a_record(lab, tmp_path):
     reports = tmp_path / "reports"
     replicas = [n for n, rec in lab.components.items() if rec.get("kind") == "app" and rec.get("zone") != "dr"]
     pids = " ".join(str(lab.components[n]["pid"]) for n in replicas)
-    restart = (f"{shlex.quote(sys.executable)} -c 'from harness.lab import Lab; lab = Lab.load(); "
-               f"[lab.start_component(n) for n in \"{' '.join(replicas)}\".split()]'")
+    restart = (
+        f"{shlex.quote(sys.executable)} -c 'from harness.lab import Lab; lab = Lab.load(); "
+        f'[lab.start_component(n) for n in "{" ".join(replicas)}".split()]\''
+    )
     env = {"APP_URL": lab.app_url, "APP_PIDS": pids, "APP_RESTART": restart, "DRILL_REPORTS_DIR": str(reports)}
     journal_path = tmp_path / "journal.json"
-    done = chaos("run", "--journal-path", str(journal_path), "--control-file",
-                 str(ROOT / "experiments/controls/measure-http.json"), str(EXPERIMENT), cwd=ROOT, env=env)
+    done = chaos(
+        "run",
+        "--journal-path",
+        str(journal_path),
+        "--control-file",
+        str(ROOT / "experiments/controls/measure-http.json"),
+        str(EXPERIMENT),
+        cwd=ROOT,
+        env=env,
+    )
     out = done.stdout + done.stderr
     journal = json.loads(journal_path.read_text())
     m = journal[JOURNAL_KEY]
@@ -65,17 +81,40 @@ def test_chaos_run_and_drill_measure_each_chain_a_record(lab, tmp_path):
     assert "fault-injected" in kinds and kinds[-1] == "drill-finished"
     evidence = {Path(e["path"]).name: e for e in rec["evidence"]}
     assert {"chaos-journal.json", "samples.csv", "result.json", "timeline.png"} <= set(evidence)
-    kept = json.loads((reports / next(e["path"] for e in rec["evidence"]
-                                      if e["path"].endswith("chaos-journal.json"))).read_text())
+    kept = json.loads(
+        (reports / next(e["path"] for e in rec["evidence"] if e["path"].endswith("chaos-journal.json"))).read_text()
+    )
     assert kept["status"] == "completed" and kept[JOURNAL_KEY]["verdict"] == "met"
     assert kept["experiment"]["title"] == journal["experiment"]["title"]
     assert not list((reports / "records").glob("*.live.jsonl")), "the live file is gone once chained"
 
     # drill measure on the same lab, into the same chain
-    measured = subprocess.run([DRILL, "measure", "--probe", f"app@http={lab.app_url}/health", "--baseline", "1",
-                               "--stable", "1", "--fault", "true", "--rto", "30", "--timeout", "30",
-                               "--reports", str(reports), "--name", "app-noop"],
-                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    measured = subprocess.run(
+        [
+            DRILL,
+            "measure",
+            "--probe",
+            f"app@http={lab.app_url}/health",
+            "--baseline",
+            "1",
+            "--stable",
+            "1",
+            "--fault",
+            "true",
+            "--rto",
+            "30",
+            "--timeout",
+            "30",
+            "--reports",
+            str(reports),
+            "--name",
+            "app-noop",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert measured.returncode == 0, measured.stderr[-3000:]
     records = load_records(reports)
     assert [r["path"] for r in records] == ["chaos-toolkit", "measure"]

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from chaos_helpers import ROOT, chaos
+
 from harness.chaos.control import JOURNAL_KEY
 from harness.faults.intent import IntentLog
 
@@ -72,11 +72,18 @@ def test_breached_inline_objective_fails_the_journal_and_the_exit_code(lab, tmp_
 def test_plain_experiment_gains_measurements_from_the_control_file(lab, tmp_path):
     replicas = [n for n, rec in lab.components.items() if rec.get("kind") == "app" and rec.get("zone") != "dr"]
     pids = " ".join(str(lab.components[n]["pid"]) for n in replicas)
-    restart = (f"{shlex.quote(sys.executable)} -c 'from harness.lab import Lab; lab = Lab.load(); "
-               f"[lab.start_component(n) for n in \"{' '.join(replicas)}\".split()]'")
+    restart = (
+        f"{shlex.quote(sys.executable)} -c 'from harness.lab import Lab; lab = Lab.load(); "
+        f'[lab.start_component(n) for n in "{" ".join(replicas)}".split()]\''
+    )
     env = {"APP_URL": lab.app_url, "APP_PIDS": pids, "APP_RESTART": restart}
-    done, journal, out = run(ROOT / "experiments/plain/app-replicas-kill.json", tmp_path,
-                             "--control-file", str(ROOT / "experiments/controls/measure.json"), env=env)
+    done, journal, out = run(
+        ROOT / "experiments/plain/app-replicas-kill.json",
+        tmp_path,
+        "--control-file",
+        str(ROOT / "experiments/controls/measure.json"),
+        env=env,
+    )
     m = journal[JOURNAL_KEY]
     assert done.returncode == 0 and journal["status"] == "completed", out[-4000:]
     assert m["recovered"] and m["outages"]["app"], m

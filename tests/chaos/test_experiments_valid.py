@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from chaos_helpers import ROOT, chaos
+
 from harness.faults import registry
 
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*/*.json"))
@@ -14,8 +14,9 @@ EXPERIMENTS = sorted((ROOT / "experiments").glob("*/*.json"))
 PLACEHOLDERS = {"APP_URL": "http://127.0.0.1:1", "APP_PIDS": "1", "APP_RESTART": "true"}
 
 
-@pytest.mark.parametrize("path", [p for p in EXPERIMENTS if p.parent.name != "controls"],
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "path", [p for p in EXPERIMENTS if p.parent.name != "controls"], ids=lambda p: f"{p.parent.name}/{p.name}"
+)
 def test_chaos_validate(path, tmp_path):
     done = chaos("validate", str(path), cwd=tmp_path, env=PLACEHOLDERS, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr

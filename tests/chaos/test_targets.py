@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
 from chaos_helpers import ROOT
-from harness.targets import load_target
+
 from harness.errors import ConfigError, HarnessError
 from harness.faults import registry
+from harness.targets import load_target
 
 
 @pytest.mark.parametrize("name", ["local", "aws-staging.example", "k8s-staging.example"])
@@ -70,7 +70,9 @@ def test_unknown_fault_name_is_an_error_with_a_suggestion(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_target(path)
     msg = str(err.value)
-    assert "broken.yaml" in msg and "unknown fault 'db-primary-crsh'" in msg and "did you mean 'db-primary-crash'" in msg
+    assert (
+        "broken.yaml" in msg and "unknown fault 'db-primary-crsh'" in msg and "did you mean 'db-primary-crash'" in msg
+    )
 
 
 def test_unknown_target_name_lists_the_known_ones():

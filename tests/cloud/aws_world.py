@@ -15,11 +15,22 @@ CLUSTER = "freight-staging"
 def aurora_cluster(s: Any, tags: list[dict] | None = None) -> dict[str, str]:
     """An Aurora PostgreSQL cluster with a writer in eu-west-1a and a reader in eu-west-1b."""
     rds = s.client("rds")
-    rds.create_db_cluster(DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql", MasterUsername="drill",
-                          MasterUserPassword="not-a-secret-1", Tags=STAGING if tags is None else tags)
+    rds.create_db_cluster(
+        DBClusterIdentifier=CLUSTER,
+        Engine="aurora-postgresql",
+        MasterUsername="drill",
+        MasterUserPassword="not-a-secret-1",
+        Tags=STAGING if tags is None else tags,
+    )
     for name, az in ((f"{CLUSTER}-a", "eu-west-1a"), (f"{CLUSTER}-b", "eu-west-1b")):
-        rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql",
-                               DBInstanceClass="db.r5.large", AvailabilityZone=az, Tags=STAGING)
+        rds.create_db_instance(
+            DBInstanceIdentifier=name,
+            DBClusterIdentifier=CLUSTER,
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r5.large",
+            AvailabilityZone=az,
+            Tags=STAGING,
+        )
     return {"writer": f"{CLUSTER}-a", "reader": f"{CLUSTER}-b"}
 
 
@@ -29,8 +40,13 @@ def instances(s: Any, per_az: dict[str, int], tags: list[dict] | None = None) ->
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     out: dict[str, list[str]] = {}
     for az, count in per_az.items():
-        spec: dict[str, Any] = {"ImageId": image, "MinCount": count, "MaxCount": count, "InstanceType": "t3.micro",
-                                "Placement": {"AvailabilityZone": az}}
+        spec: dict[str, Any] = {
+            "ImageId": image,
+            "MinCount": count,
+            "MaxCount": count,
+            "InstanceType": "t3.micro",
+            "Placement": {"AvailabilityZone": az},
+        }
         if tags if tags is not None else STAGING:
             spec["TagSpecifications"] = [{"ResourceType": "instance", "Tags": STAGING if tags is None else tags}]
         out[az] = sorted(i["InstanceId"] for i in ec2.run_instances(**spec)["Instances"])
@@ -65,10 +81,19 @@ class CallLog:
         return [n for n in self.names() if not n.split(":", 1)[1].startswith(self.READ_ONLY)]
 
 
-def clear(limits: dict | None = None, accounts: tuple[str, ...] = (MOTO_ACCOUNT,), tags: dict | None = None,
-          environment: str = "staging") -> safety.Clearance:
+def clear(
+    limits: dict | None = None,
+    accounts: tuple[str, ...] = (MOTO_ACCOUNT,),
+    tags: dict | None = None,
+    environment: str = "staging",
+) -> safety.Clearance:
     """Preflight a staging target whose allowlist holds moto's account (or not) with these limits."""
-    section = safety.validate_section(environment, {
-        "aws": {"account_ids": list(accounts), "regions": [REGION], "resource_tags": tags or {}},
-        "limits": limits or {}}, "test target")
+    section = safety.validate_section(
+        environment,
+        {
+            "aws": {"account_ids": list(accounts), "regions": [REGION], "resource_tags": tags or {}},
+            "limits": limits or {},
+        },
+        "test target",
+    )
     return safety.preflight(section)

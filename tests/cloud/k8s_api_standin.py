@@ -40,7 +40,7 @@ import socket
 import sys
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -55,7 +55,7 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def safe_hash(value: Any, length: int = 10) -> str:
@@ -69,8 +69,16 @@ class ApiError(Exception):
         self.code, self.reason, self.message, self.details = code, reason, message, details or {}
 
     def response(self) -> JSONResponse:
-        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": self.message, "reason": self.reason, "details": self.details, "code": self.code}
+        body = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "details": self.details,
+            "code": self.code,
+        }
         return JSONResponse(body, status_code=self.code)
 
 
@@ -155,8 +163,12 @@ def merge_patch(target: Any, patch: Any, strategic: bool = False) -> Any:
             continue
         if value is None:
             out.pop(key, None)
-        elif (strategic and isinstance(value, list) and isinstance(out.get(key), list)
-              and all(isinstance(v, dict) and "name" in v for v in value + out[key])):
+        elif (
+            strategic
+            and isinstance(value, list)
+            and isinstance(out.get(key), list)
+            and all(isinstance(v, dict) and "name" in v for v in value + out[key])
+        ):
             merged = {item["name"]: item for item in copy.deepcopy(out[key])}
             order = [item["name"] for item in out[key]]
             for item in value:
@@ -185,7 +197,9 @@ def json_patch(target: Any, ops: list[dict[str, Any]]) -> Any:
         if isinstance(parent, list):
             idx = len(parent) if last == "-" else int(last)
             if kind == "test" and parent[idx] != op["value"]:
-                raise ApiError(422, "Invalid", f"the server rejected our request: test operation failed at {op['path']}")
+                raise ApiError(
+                    422, "Invalid", f"the server rejected our request: test operation failed at {op['path']}"
+                )
             if kind == "add":
                 parent.insert(idx, op["value"])
             elif kind == "replace":
@@ -194,7 +208,9 @@ def json_patch(target: Any, ops: list[dict[str, Any]]) -> Any:
                 parent.pop(idx)
         else:
             if kind == "test" and parent.get(last) != op["value"]:
-                raise ApiError(422, "Invalid", f"the server rejected our request: test operation failed at {op['path']}")
+                raise ApiError(
+                    422, "Invalid", f"the server rejected our request: test operation failed at {op['path']}"
+                )
             if kind in ("add", "replace"):
                 if kind == "replace" and last not in parent:
                     raise ApiError(422, "Invalid", f"replace operation does not apply: doc is missing key {op['path']}")
@@ -214,9 +230,13 @@ def apply_patch(obj: dict[str, Any], body: Any, content_type: str) -> dict[str, 
         return merge_patch(obj, body)
     if ct == "application/strategic-merge-patch+json":
         return merge_patch(obj, body, strategic=True)
-    raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media "
-                   f"types include: application/json-patch+json, application/merge-patch+json, "
-                   f"application/strategic-merge-patch+json (got {ct!r})")
+    raise ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media "
+        f"types include: application/json-patch+json, application/merge-patch+json, "
+        f"application/strategic-merge-patch+json (got {ct!r})",
+    )
 
 
 # -- the cluster -------------------------------------------------------------------------------------------
@@ -230,38 +250,91 @@ class Cluster:
         self.requests: list[dict[str, Any]] = []
         self.broken_images = set(seed.get("broken_images", []))
         for ns in seed.get("namespaces", []):
-            self.put("Namespace", "", {"apiVersion": "v1", "kind": "Namespace",
-                                       "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
-                                       "status": {"phase": "Active"}})
+            self.put(
+                "Namespace",
+                "",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
+                    "status": {"phase": "Active"},
+                },
+            )
         for node in seed.get("nodes", []):
-            labels = {"kubernetes.io/hostname": node["name"], ZONE_LABEL: node["zone"],
-                      "topology.kubernetes.io/region": node.get("region", "standin-1"), **node.get("labels", {})}
-            self.put("Node", "", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node["name"], "labels": labels},
-                                  "spec": {"unschedulable": True} if node.get("unschedulable") else {},
-                                  "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
-                                             "addresses": [{"type": "Hostname", "address": node["name"]}]}})
+            labels = {
+                "kubernetes.io/hostname": node["name"],
+                ZONE_LABEL: node["zone"],
+                "topology.kubernetes.io/region": node.get("region", "standin-1"),
+                **node.get("labels", {}),
+            }
+            self.put(
+                "Node",
+                "",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "metadata": {"name": node["name"], "labels": labels},
+                    "spec": {"unschedulable": True} if node.get("unschedulable") else {},
+                    "status": {
+                        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+                        "addresses": [{"type": "Hostname", "address": node["name"]}],
+                    },
+                },
+            )
         for d in seed.get("deployments", []):
             labels = d.get("labels") or {"app": d["name"]}
             strategy = {"type": d.get("strategy", "RollingUpdate")}
             if strategy["type"] == "RollingUpdate":
                 strategy["rollingUpdate"] = {"maxSurge": "25%", "maxUnavailable": "25%"}
-            self.put("Deployment", d["namespace"], {
-                "apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": d["name"], "namespace": d["namespace"], "labels": dict(labels), "generation": 1,
-                             "annotations": {}},
-                "spec": {"replicas": d.get("replicas", 1), "selector": {"matchLabels": dict(labels)},
-                         "strategy": strategy, "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600,
-                         "template": {"metadata": {"labels": dict(labels)},
-                                      "spec": {"containers": [{"name": d.get("container", d["name"]),
-                                                               "image": d["image"]}]}}},
-                "status": {}})
+            self.put(
+                "Deployment",
+                d["namespace"],
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {
+                        "name": d["name"],
+                        "namespace": d["namespace"],
+                        "labels": dict(labels),
+                        "generation": 1,
+                        "annotations": {},
+                    },
+                    "spec": {
+                        "replicas": d.get("replicas", 1),
+                        "selector": {"matchLabels": dict(labels)},
+                        "strategy": strategy,
+                        "revisionHistoryLimit": 10,
+                        "progressDeadlineSeconds": 600,
+                        "template": {
+                            "metadata": {"labels": dict(labels)},
+                            "spec": {"containers": [{"name": d.get("container", d["name"]), "image": d["image"]}]},
+                        },
+                    },
+                    "status": {},
+                },
+            )
         for s in seed.get("services", []):
-            self.put("Service", s["namespace"], {
-                "apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": s["name"], "namespace": s["namespace"]},
-                "spec": {"selector": s["selector"], "ports": [{"name": "http", "port": s.get("port", 80),
-                                                                "protocol": "TCP", "targetPort": s.get("port", 80)}],
-                         "type": "ClusterIP"}})
+            self.put(
+                "Service",
+                s["namespace"],
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": s["name"], "namespace": s["namespace"]},
+                    "spec": {
+                        "selector": s["selector"],
+                        "ports": [
+                            {
+                                "name": "http",
+                                "port": s.get("port", 80),
+                                "protocol": "TCP",
+                                "targetPort": s.get("port", 80),
+                            }
+                        ],
+                        "type": "ClusterIP",
+                    },
+                },
+            )
         for p in seed.get("pods", []):  # bare pods (no controller), e.g. to show what a drain refuses
             self.new_pod(p["namespace"], p["name"], p.get("labels", {}), p["image"], p["node"], owner=None)
         self.reconcile()
@@ -288,8 +361,9 @@ class Cluster:
         self.rv += 1
         return obj
 
-    def list(self, kind: str, ns: str | None = None, label_selector: str | None = None,
-             field_selector: str | None = None) -> list[dict[str, Any]]:
+    def list(
+        self, kind: str, ns: str | None = None, label_selector: str | None = None, field_selector: str | None = None
+    ) -> list[dict[str, Any]]:
         out = []
         for (k, n, _), obj in sorted(self.objects.items(), key=lambda kv: (kv[0][1], kv[0][2])):
             if k != kind or (ns is not None and n != ns):
@@ -306,37 +380,81 @@ class Cluster:
             raise not_found("Namespace", ns)
 
     # -- controllers -------------------------------------------------------------------------------------
-    def new_pod(self, ns: str, name: str, labels: dict[str, str], image: str, node: str | None,
-                owner: dict[str, Any] | None, template_spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    def new_pod(
+        self,
+        ns: str,
+        name: str,
+        labels: dict[str, str],
+        image: str,
+        node: str | None,
+        owner: dict[str, Any] | None,
+        template_spec: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         spec = copy.deepcopy(template_spec) if template_spec else {"containers": [{"name": "main", "image": image}]}
         spec.setdefault("volumes", [])
         spec.setdefault("restartPolicy", "Always")
         broken = any(c.get("image") in self.broken_images for c in spec["containers"])
         meta: dict[str, Any] = {"name": name, "namespace": ns, "labels": dict(labels)}
         if owner:
-            meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": owner["metadata"]["name"],
-                                        "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]
+            meta["ownerReferences"] = [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": owner["metadata"]["name"],
+                    "uid": owner["metadata"]["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ]
         if node is None:
-            status = {"phase": "Pending", "conditions": [
-                {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                 "message": "0/N nodes are available: node(s) were unschedulable."}]}
+            status = {
+                "phase": "Pending",
+                "conditions": [
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": "0/N nodes are available: node(s) were unschedulable.",
+                    }
+                ],
+            }
         else:
             spec["nodeName"] = node
             ready = "False" if broken else "True"
-            status = {"phase": "Pending" if broken else "Running", "hostIP": "127.0.0.1",
-                      "podIP": f"10.0.{len(self.objects) % 250}.{self.rv % 250 + 1}",
-                      "conditions": [{"type": "PodScheduled", "status": "True"},
-                                     {"type": "Initialized", "status": "True"},
-                                     {"type": "ContainersReady", "status": ready},
-                                     {"type": "Ready", "status": ready}],
-                      "containerStatuses": [
-                          {"name": c["name"], "image": c["image"], "ready": not broken, "restartCount": 0,
-                           "imageID": "" if broken else f"{c['image'].split(':')[0]}@sha256:{safe_hash(c['image'], 32)}",
-                           "state": ({"waiting": {"reason": "ImagePullBackOff",
-                                                  "message": f'Back-off pulling image "{c["image"]}"'}}
-                                     if broken else {"running": {"startedAt": now()}})}
-                          for c in spec["containers"]]}
-        return self.put("Pod", ns, {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status})
+            status = {
+                "phase": "Pending" if broken else "Running",
+                "hostIP": "127.0.0.1",
+                "podIP": f"10.0.{len(self.objects) % 250}.{self.rv % 250 + 1}",
+                "conditions": [
+                    {"type": "PodScheduled", "status": "True"},
+                    {"type": "Initialized", "status": "True"},
+                    {"type": "ContainersReady", "status": ready},
+                    {"type": "Ready", "status": ready},
+                ],
+                "containerStatuses": [
+                    {
+                        "name": c["name"],
+                        "image": c["image"],
+                        "ready": not broken,
+                        "restartCount": 0,
+                        "imageID": "" if broken else f"{c['image'].split(':')[0]}@sha256:{safe_hash(c['image'], 32)}",
+                        "state": (
+                            {
+                                "waiting": {
+                                    "reason": "ImagePullBackOff",
+                                    "message": f'Back-off pulling image "{c["image"]}"',
+                                }
+                            }
+                            if broken
+                            else {"running": {"startedAt": now()}}
+                        ),
+                    }
+                    for c in spec["containers"]
+                ],
+            }
+        return self.put(
+            "Pod", ns, {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+        )
 
     @staticmethod
     def pod_ready(pod: dict[str, Any]) -> bool:
@@ -344,8 +462,11 @@ class Cluster:
 
     def owned(self, kind: str, ns: str, owner: dict[str, Any]) -> list[dict[str, Any]]:
         uid = owner["metadata"]["uid"]
-        return [o for o in self.list(kind, ns)
-                if any(r.get("uid") == uid and r.get("controller") for r in o["metadata"].get("ownerReferences", []))]
+        return [
+            o
+            for o in self.list(kind, ns)
+            if any(r.get("uid") == uid and r.get("controller") for r in o["metadata"].get("ownerReferences", []))
+        ]
 
     def pick_node(self, siblings: list[dict[str, Any]]) -> str | None:
         """Least-loaded schedulable node, preferring zones where the ReplicaSet has fewest pods (spreading)."""
@@ -360,8 +481,13 @@ class Cluster:
                 zone = self.objects[("Node", "", node)]["metadata"]["labels"].get(ZONE_LABEL, "")
                 zone_count[zone] = zone_count.get(zone, 0) + 1
                 node_count[node] = node_count.get(node, 0) + 1
-        nodes.sort(key=lambda n: (zone_count.get(n["metadata"]["labels"].get(ZONE_LABEL, ""), 0),
-                                  node_count.get(n["metadata"]["name"], 0), n["metadata"]["name"]))
+        nodes.sort(
+            key=lambda n: (
+                zone_count.get(n["metadata"]["labels"].get(ZONE_LABEL, ""), 0),
+                node_count.get(n["metadata"]["name"], 0),
+                n["metadata"]["name"],
+            )
+        )
         return nodes[0]["metadata"]["name"]
 
     def reconcile_replicaset(self, rs: dict[str, Any]) -> None:
@@ -379,11 +505,17 @@ class Cluster:
             tmpl = rs["spec"]["template"]
             pods.append(self.new_pod(ns, name, tmpl["metadata"]["labels"], "", self.pick_node(pods), rs, tmpl["spec"]))
         # scale down: unready pods first, then newest
-        for pod in sorted(pods, key=lambda p: (self.pod_ready(p), -int(p["metadata"]["resourceVersion"])))[:max(0, len(pods) - want)]:
+        for pod in sorted(pods, key=lambda p: (self.pod_ready(p), -int(p["metadata"]["resourceVersion"])))[
+            : max(0, len(pods) - want)
+        ]:
             self.delete("Pod", ns, pod["metadata"]["name"])
         ready = [p for p in self.owned("Pod", ns, rs) if self.pod_ready(p)]
-        rs["status"] = {"replicas": len(self.owned("Pod", ns, rs)), "readyReplicas": len(ready),
-                        "availableReplicas": len(ready), "observedGeneration": rs["metadata"].get("generation", 1)}
+        rs["status"] = {
+            "replicas": len(self.owned("Pod", ns, rs)),
+            "readyReplicas": len(ready),
+            "availableReplicas": len(ready),
+            "observedGeneration": rs["metadata"].get("generation", 1),
+        }
 
     def reconcile_deployment(self, dep: dict[str, Any]) -> None:
         ns, name = dep["metadata"]["namespace"], dep["metadata"]["name"]
@@ -404,14 +536,33 @@ class Cluster:
             tmpl["metadata"].setdefault("labels", {})["pod-template-hash"] = hash_
             sel = copy.deepcopy(spec["selector"])
             sel.setdefault("matchLabels", {})["pod-template-hash"] = hash_
-            new = self.put("ReplicaSet", ns, {
-                "apiVersion": "apps/v1", "kind": "ReplicaSet",
-                "metadata": {"name": f"{name}-{hash_}", "namespace": ns, "labels": dict(tmpl["metadata"]["labels"]),
-                             "annotations": {REVISION: str(max(revisions, default=0) + 1)},
-                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name,
-                                                  "uid": dep["metadata"]["uid"], "controller": True,
-                                                  "blockOwnerDeletion": True}], "generation": 1},
-                "spec": {"replicas": 0, "selector": sel, "template": tmpl}, "status": {}})
+            new = self.put(
+                "ReplicaSet",
+                ns,
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "metadata": {
+                        "name": f"{name}-{hash_}",
+                        "namespace": ns,
+                        "labels": dict(tmpl["metadata"]["labels"]),
+                        "annotations": {REVISION: str(max(revisions, default=0) + 1)},
+                        "ownerReferences": [
+                            {
+                                "apiVersion": "apps/v1",
+                                "kind": "Deployment",
+                                "name": name,
+                                "uid": dep["metadata"]["uid"],
+                                "controller": True,
+                                "blockOwnerDeletion": True,
+                            }
+                        ],
+                        "generation": 1,
+                    },
+                    "spec": {"replicas": 0, "selector": sel, "template": tmpl},
+                    "status": {},
+                },
+            )
             rss.append(new)
         elif int(new["metadata"]["annotations"][REVISION]) != max(revisions):
             # an older template came back (a rollback): its ReplicaSet gets the next revision
@@ -426,7 +577,9 @@ class Cluster:
             self.reconcile_replicaset(new)
         else:
             surge = _resolve(spec["strategy"].get("rollingUpdate", {}).get("maxSurge", "25%"), replicas, up=True)
-            unavail = _resolve(spec["strategy"].get("rollingUpdate", {}).get("maxUnavailable", "25%"), replicas, up=False)
+            unavail = _resolve(
+                spec["strategy"].get("rollingUpdate", {}).get("maxUnavailable", "25%"), replicas, up=False
+            )
             if surge == 0 and unavail == 0:
                 unavail = 1
             for _ in range(4 * (replicas + 2)):  # the controller's sync loop, until nothing changes
@@ -456,16 +609,29 @@ class Cluster:
         dep["metadata"]["annotations"][REVISION] = new["metadata"]["annotations"][REVISION]
         complete = len(new_ready) == replicas and len(pods) == replicas
         dep["status"] = {
-            "observedGeneration": dep["metadata"]["generation"], "replicas": len(pods),
-            "updatedReplicas": len(self.owned("Pod", ns, new)), "readyReplicas": len(ready),
-            "availableReplicas": len(ready), "unavailableReplicas": max(0, replicas - len(ready)),
+            "observedGeneration": dep["metadata"]["generation"],
+            "replicas": len(pods),
+            "updatedReplicas": len(self.owned("Pod", ns, new)),
+            "readyReplicas": len(ready),
+            "availableReplicas": len(ready),
+            "unavailableReplicas": max(0, replicas - len(ready)),
             "conditions": [
-                {"type": "Available", "status": "True" if len(ready) >= min_available else "False",
-                 "reason": "MinimumReplicasAvailable" if len(ready) >= min_available else "MinimumReplicasUnavailable"},
-                {"type": "Progressing", "status": "True",
-                 "reason": "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
-                 "message": f'ReplicaSet "{new["metadata"]["name"]}" '
-                            + ("has successfully progressed." if complete else "is progressing.")}]}
+                {
+                    "type": "Available",
+                    "status": "True" if len(ready) >= min_available else "False",
+                    "reason": "MinimumReplicasAvailable"
+                    if len(ready) >= min_available
+                    else "MinimumReplicasUnavailable",
+                },
+                {
+                    "type": "Progressing",
+                    "status": "True",
+                    "reason": "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
+                    "message": f'ReplicaSet "{new["metadata"]["name"]}" '
+                    + ("has successfully progressed." if complete else "is progressing."),
+                },
+            ],
+        }
         if not dep["status"]["readyReplicas"]:
             for key in ("readyReplicas", "availableReplicas"):
                 dep["status"].pop(key)  # the API omits zero counts
@@ -478,7 +644,10 @@ class Cluster:
         out = []
         for svc in self.list("Service", ns):
             name = svc["metadata"]["name"]
-            labels = {"kubernetes.io/service-name": name, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}
+            labels = {
+                "kubernetes.io/service-name": name,
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+            }
             if not label_selector_matches(label_selector, labels):
                 continue
             sel = ",".join(f"{k}={v}" for k, v in svc["spec"]["selector"].items())
@@ -487,15 +656,35 @@ class Cluster:
                 if not pod["status"].get("podIP"):
                     continue
                 ready = self.pod_ready(pod)
-                endpoints.append({"addresses": [pod["status"]["podIP"]], "nodeName": pod["spec"].get("nodeName"),
-                                  "conditions": {"ready": ready, "serving": ready, "terminating": False},
-                                  "targetRef": {"kind": "Pod", "namespace": ns, "name": pod["metadata"]["name"],
-                                                "uid": pod["metadata"]["uid"]}})
-            out.append({"metadata": {"name": f"{name}-{safe_hash(name, 5)}", "namespace": ns, "labels": labels,
-                                     "resourceVersion": str(self.rv)},
-                        "addressType": "IPv4", "endpoints": endpoints,
-                        "ports": [{"name": p["name"], "port": p["targetPort"], "protocol": p["protocol"]}
-                                  for p in svc["spec"]["ports"]]})
+                endpoints.append(
+                    {
+                        "addresses": [pod["status"]["podIP"]],
+                        "nodeName": pod["spec"].get("nodeName"),
+                        "conditions": {"ready": ready, "serving": ready, "terminating": False},
+                        "targetRef": {
+                            "kind": "Pod",
+                            "namespace": ns,
+                            "name": pod["metadata"]["name"],
+                            "uid": pod["metadata"]["uid"],
+                        },
+                    }
+                )
+            out.append(
+                {
+                    "metadata": {
+                        "name": f"{name}-{safe_hash(name, 5)}",
+                        "namespace": ns,
+                        "labels": labels,
+                        "resourceVersion": str(self.rv),
+                    },
+                    "addressType": "IPv4",
+                    "endpoints": endpoints,
+                    "ports": [
+                        {"name": p["name"], "port": p["targetPort"], "protocol": p["protocol"]}
+                        for p in svc["spec"]["ports"]
+                    ],
+                }
+            )
         return out
 
 
@@ -508,12 +697,17 @@ def _resolve(value: int | str, replicas: int, up: bool) -> int:
 
 # -- HTTP --------------------------------------------------------------------------------------------------
 def _list_body(kind: str, api_version: str, cluster: Cluster, items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"apiVersion": api_version, "kind": f"{kind}List", "metadata": {"resourceVersion": str(cluster.rv)},
-            "items": items}
+    return {
+        "apiVersion": api_version,
+        "kind": f"{kind}List",
+        "metadata": {"resourceVersion": str(cluster.rv)},
+        "items": items,
+    }
 
 
 def build_app(cluster: Cluster, tokens: dict[str, str]) -> Starlette:
     """`tokens`: bearer token → user name; each logged request carries the user it authenticated as."""
+
     def handler(fn):
         async def endpoint(request: Request) -> JSONResponse:
             raw = await request.body()
@@ -525,9 +719,16 @@ def build_app(cluster: Cluster, tokens: dict[str, str]) -> Starlette:
                 auth = request.headers.get("authorization", "")
                 user = tokens.get(auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
                 with cluster.lock:
-                    cluster.requests.append({"method": request.method, "path": request.url.path,
-                                             "query": str(request.url.query), "user": user,
-                                             "content_type": request.headers.get("content-type", ""), "body": body})
+                    cluster.requests.append(
+                        {
+                            "method": request.method,
+                            "path": request.url.path,
+                            "query": str(request.url.query),
+                            "user": user,
+                            "content_type": request.headers.get("content-type", ""),
+                            "body": body,
+                        }
+                    )
                 if user is None:
                     return ApiError(401, "Unauthorized", "Unauthorized").response()
             try:
@@ -541,20 +742,31 @@ def build_app(cluster: Cluster, tokens: dict[str, str]) -> Starlette:
                     return JSONResponse(copy.deepcopy(result), status_code=code)
             except ApiError as err:
                 return err.response()
+
         return endpoint
 
     q = lambda request, key: request.query_params.get(key)  # noqa: E731
 
     def version(request, body):
-        return {"major": "1", "minor": "31", "gitVersion": "v1.31.0-standin", "gitCommit": "0" * 40,
-                "gitTreeState": "clean", "buildDate": "2024-08-13T07:28:49Z", "goVersion": "go1.22.5",
-                "compiler": "gc", "platform": "linux/amd64"}
+        return {
+            "major": "1",
+            "minor": "31",
+            "gitVersion": "v1.31.0-standin",
+            "gitCommit": "0" * 40,
+            "gitTreeState": "clean",
+            "buildDate": "2024-08-13T07:28:49Z",
+            "goVersion": "go1.22.5",
+            "compiler": "gc",
+            "platform": "linux/amd64",
+        }
 
     # pods
     def list_pods(request, body, ns=None):
         if ns is not None:
             cluster.require_namespace(ns)
-        return _list_body("Pod", "v1", cluster, cluster.list("Pod", ns, q(request, "labelSelector"), q(request, "fieldSelector")))
+        return _list_body(
+            "Pod", "v1", cluster, cluster.list("Pod", ns, q(request, "labelSelector"), q(request, "fieldSelector"))
+        )
 
     def pod(request, body, ns, name):
         if request.method == "GET":
@@ -571,7 +783,9 @@ def build_app(cluster: Cluster, tokens: dict[str, str]) -> Starlette:
 
     # nodes
     def list_nodes(request, body):
-        return _list_body("Node", "v1", cluster, cluster.list("Node", "", q(request, "labelSelector"), q(request, "fieldSelector")))
+        return _list_body(
+            "Node", "v1", cluster, cluster.list("Node", "", q(request, "labelSelector"), q(request, "fieldSelector"))
+        )
 
     def node(request, body, name):
         obj = cluster.get("Node", "", name)
@@ -585,8 +799,9 @@ def build_app(cluster: Cluster, tokens: dict[str, str]) -> Starlette:
         return cluster.get("Service", ns, name)
 
     def list_slices(request, body, ns):
-        return _list_body("EndpointSlice", "discovery.k8s.io/v1", cluster,
-                          cluster.endpoint_slices(ns, q(request, "labelSelector")))
+        return _list_body(
+            "EndpointSlice", "discovery.k8s.io/v1", cluster, cluster.endpoint_slices(ns, q(request, "labelSelector"))
+        )
 
     # deployments and replicasets
     def list_deployments(request, body, ns):
@@ -605,20 +820,33 @@ def build_app(cluster: Cluster, tokens: dict[str, str]) -> Starlette:
 
     def scale(request, body, ns, name):
         dep = cluster.get("Deployment", ns, name, "apps")
-        current = {"apiVersion": "autoscaling/v1", "kind": "Scale",
-                   "metadata": {"name": name, "namespace": ns, "uid": dep["metadata"]["uid"],
-                                "resourceVersion": dep["metadata"]["resourceVersion"],
-                                "creationTimestamp": dep["metadata"]["creationTimestamp"]},
-                   "spec": {"replicas": dep["spec"]["replicas"]},
-                   "status": {"replicas": dep["status"].get("replicas", 0),
-                              "selector": match_labels_selector(dep["spec"]["selector"])}}
+        current = {
+            "apiVersion": "autoscaling/v1",
+            "kind": "Scale",
+            "metadata": {
+                "name": name,
+                "namespace": ns,
+                "uid": dep["metadata"]["uid"],
+                "resourceVersion": dep["metadata"]["resourceVersion"],
+                "creationTimestamp": dep["metadata"]["creationTimestamp"],
+            },
+            "spec": {"replicas": dep["spec"]["replicas"]},
+            "status": {
+                "replicas": dep["status"].get("replicas", 0),
+                "selector": match_labels_selector(dep["spec"]["selector"]),
+            },
+        }
         if request.method == "GET":
             return current
         patched = apply_patch(current, body, request.headers.get("content-type", ""))
         replicas = patched.get("spec", {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
-            raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
-                           f"{replicas!r}: must be greater than or equal to 0")
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
+                f"{replicas!r}: must be greater than or equal to 0",
+            )
         if replicas != dep["spec"]["replicas"]:
             dep["spec"]["replicas"] = replicas
             dep["metadata"]["generation"] += 1
@@ -635,14 +863,22 @@ def build_app(cluster: Cluster, tokens: dict[str, str]) -> Starlette:
     def networkpolicies(request, body, ns):
         cluster.require_namespace(ns)
         if request.method == "GET":
-            return _list_body("NetworkPolicy", "networking.k8s.io/v1", cluster,
-                              cluster.list("NetworkPolicy", ns, q(request, "labelSelector")))
+            return _list_body(
+                "NetworkPolicy",
+                "networking.k8s.io/v1",
+                cluster,
+                cluster.list("NetworkPolicy", ns, q(request, "labelSelector")),
+            )
         if not body or body.get("kind", "NetworkPolicy") != "NetworkPolicy" or not body.get("metadata", {}).get("name"):
             raise ApiError(422, "Invalid", "NetworkPolicy.networking.k8s.io is invalid: metadata.name: Required value")
         name = body["metadata"]["name"]
         if ("NetworkPolicy", ns, name) in cluster.objects:
-            raise ApiError(409, "AlreadyExists", f'networkpolicies.networking.k8s.io "{name}" already exists',
-                           {"name": name, "group": "networking.k8s.io", "kind": "networkpolicies"})
+            raise ApiError(
+                409,
+                "AlreadyExists",
+                f'networkpolicies.networking.k8s.io "{name}" already exists',
+                {"name": name, "group": "networking.k8s.io", "kind": "networkpolicies"},
+            )
         obj = copy.deepcopy(body)
         obj.update({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy"})
         obj["metadata"]["namespace"] = ns
@@ -653,9 +889,18 @@ def build_app(cluster: Cluster, tokens: dict[str, str]) -> Starlette:
         if request.method == "GET":
             return cluster.get("NetworkPolicy", ns, name, "networking.k8s.io")
         obj = cluster.delete("NetworkPolicy", ns, name, "networking.k8s.io")
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "details": {"name": name, "group": "networking.k8s.io", "kind": "networkpolicies",
-                            "uid": obj["metadata"]["uid"]}}
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {
+                "name": name,
+                "group": "networking.k8s.io",
+                "kind": "networkpolicies",
+                "uid": obj["metadata"]["uid"],
+            },
+        }
 
     # the stand-in's own inspection endpoints (not Kubernetes API)
     def requests_log(request, body):
@@ -675,15 +920,23 @@ def build_app(cluster: Cluster, tokens: dict[str, str]) -> Starlette:
         Route("/apis/apps/v1/namespaces/{ns}/deployments/{name}", handler(deployment), methods=["GET", "PATCH"]),
         Route("/apis/apps/v1/namespaces/{ns}/deployments/{name}/scale", handler(scale), methods=["GET", "PATCH"]),
         Route("/apis/apps/v1/namespaces/{ns}/replicasets", handler(list_replicasets)),
-        Route("/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies", handler(networkpolicies),
-              methods=["GET", "POST"]),
-        Route("/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies/{name}", handler(networkpolicy),
-              methods=["GET", "DELETE"]),
+        Route(
+            "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies",
+            handler(networkpolicies),
+            methods=["GET", "POST"],
+        ),
+        Route(
+            "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies/{name}",
+            handler(networkpolicy),
+            methods=["GET", "DELETE"],
+        ),
         Route("/_standin/requests", handler(requests_log)),
     ]
 
     async def unknown(request: Request, exc: Exception) -> JSONResponse:
-        return ApiError(404, "NotFound", f"the server could not find the requested resource ({request.url.path})").response()
+        return ApiError(
+            404, "NotFound", f"the server could not find the requested resource ({request.url.path})"
+        ).response()
 
     return Starlette(routes=routes, exception_handlers={404: unknown, 405: unknown})
 
@@ -693,9 +946,13 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", required=True, help="JSON file: namespaces, nodes, deployments, services, ...")
-    parser.add_argument("--token", action="append", metavar="USER:TOKEN",
-                        help="a user and the bearer token it sends (from the kubeconfig); repeatable. Default: "
-                             "STANDIN_TOKENS (comma-separated), which keeps tokens off the process list")
+    parser.add_argument(
+        "--token",
+        action="append",
+        metavar="USER:TOKEN",
+        help="a user and the bearer token it sends (from the kubeconfig); repeatable. Default: "
+        "STANDIN_TOKENS (comma-separated), which keeps tokens off the process list",
+    )
     args = parser.parse_args()
     with open(args.seed) as f:
         cluster = Cluster(json.load(f))

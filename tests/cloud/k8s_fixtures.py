@@ -16,9 +16,10 @@ import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -36,13 +37,23 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # three zones of two nodes; node-a3 is cordoned already (an undo must leave it cordoned)
 SEED: dict[str, Any] = {
     "namespaces": ["freight", "payments", "kube-system"],
-    "nodes": [{"name": "node-a1", "zone": "zone-a"}, {"name": "node-a2", "zone": "zone-a"},
-              {"name": "node-a3", "zone": "zone-a", "unschedulable": True},
-              {"name": "node-b1", "zone": "zone-b"}, {"name": "node-b2", "zone": "zone-b"},
-              {"name": "node-c1", "zone": "zone-c"}, {"name": "node-c2", "zone": "zone-c"}],
+    "nodes": [
+        {"name": "node-a1", "zone": "zone-a"},
+        {"name": "node-a2", "zone": "zone-a"},
+        {"name": "node-a3", "zone": "zone-a", "unschedulable": True},
+        {"name": "node-b1", "zone": "zone-b"},
+        {"name": "node-b2", "zone": "zone-b"},
+        {"name": "node-c1", "zone": "zone-c"},
+        {"name": "node-c2", "zone": "zone-c"},
+    ],
     "deployments": [
         {"namespace": "freight", "name": "freight-api", "replicas": 3, "image": "registry.example/freight-api:1.0"},
-        {"namespace": "freight", "name": "freight-worker", "replicas": 3, "image": "registry.example/freight-worker:1.0"},
+        {
+            "namespace": "freight",
+            "name": "freight-worker",
+            "replicas": 3,
+            "image": "registry.example/freight-worker:1.0",
+        },
         {"namespace": "freight", "name": "postgresql", "replicas": 1, "image": "postgres:16"},
         {"namespace": "payments", "name": "payments-api", "replicas": 3, "image": "registry.example/payments:2.1"},
     ],
@@ -74,8 +85,9 @@ class StandIn:
 
     def get(self, path: str, **params: str) -> dict[str, Any]:
         """Read cluster state directly (the test's own eyes, independent of the code under test)."""
-        resp = httpx.get(f"{self.url}{path}", params=params, headers={"Authorization": f"Bearer {self.token}"},
-                         timeout=5)
+        resp = httpx.get(
+            f"{self.url}{path}", params=params, headers={"Authorization": f"Bearer {self.token}"}, timeout=5
+        )
         resp.raise_for_status()
         return resp.json()
 
@@ -98,11 +110,16 @@ class StandIn:
 def write_kubeconfig(path: Path, port: int, token: str, other_token: str) -> Path:
     server = f"http://127.0.0.1:{port}"
     config = {
-        "apiVersion": "v1", "kind": "Config", "current-context": OTHER_CONTEXT, "preferences": {},
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": OTHER_CONTEXT,
+        "preferences": {},
         "clusters": [{"name": "standin", "cluster": {"server": server}}],
         "users": [{"name": "drill", "user": {"token": token}}, {"name": "prod-admin", "user": {"token": other_token}}],
-        "contexts": [{"name": ALLOWED_CONTEXT, "context": {"cluster": "standin", "user": "drill", "namespace": NAMESPACE}},
-                     {"name": OTHER_CONTEXT, "context": {"cluster": "standin", "user": "prod-admin"}}],
+        "contexts": [
+            {"name": ALLOWED_CONTEXT, "context": {"cluster": "standin", "user": "drill", "namespace": NAMESPACE}},
+            {"name": OTHER_CONTEXT, "context": {"cluster": "standin", "user": "prod-admin"}},
+        ],
     }
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
@@ -114,14 +131,21 @@ def start_standin(tmp: Path, seed: dict[str, Any] | None = None) -> StandIn:
     seed_file.write_text(json.dumps(seed or SEED))
     token, other = secrets.token_hex(16), secrets.token_hex(16)  # throwaway tokens of a throwaway server
     env = {**os.environ, "STANDIN_TOKENS": f"drill:{token},prod-admin:{other}"}
-    proc = subprocess.Popen([sys.executable, str(HERE / "k8s_api_standin.py"), "--seed", str(seed_file)],
-                            stdout=subprocess.PIPE, text=True, start_new_session=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "k8s_api_standin.py"), "--seed", str(seed_file)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=env,
+    )
     line = proc.stdout.readline()  # "PORT n" once it is bound
     if not line.startswith("PORT "):
         proc.kill()
         raise RuntimeError(f"the K8s API stand-in did not start (said {line!r})")
     port = int(line.split()[1])
-    standin = StandIn(proc=proc, port=port, token=token, kubeconfig=write_kubeconfig(tmp / "kubeconfig", port, token, other))
+    standin = StandIn(
+        proc=proc, port=port, token=token, kubeconfig=write_kubeconfig(tmp / "kubeconfig", port, token, other)
+    )
     for _ in range(100):  # bound before uvicorn serves: wait for the first answer
         try:
             standin.requests()
@@ -135,10 +159,14 @@ def start_standin(tmp: Path, seed: dict[str, Any] | None = None) -> StandIn:
 
 
 def safety_for(max_pods: int | None = 5, resources: list[str] | None = None, max_azs: int = 1) -> TargetSafety:
-    return validate_section("staging", {
-        "kubernetes": {"contexts": [ALLOWED_CONTEXT], "namespaces": [NAMESPACE]},
-        "limits": {"max_azs": max_azs, "max_pods": max_pods, "resources": resources or ["freight-*", "postgresql"]},
-    }, where="test")
+    return validate_section(
+        "staging",
+        {
+            "kubernetes": {"contexts": [ALLOWED_CONTEXT], "namespaces": [NAMESPACE]},
+            "limits": {"max_azs": max_azs, "max_pods": max_pods, "resources": resources or ["freight-*", "postgresql"]},
+        },
+        where="test",
+    )
 
 
 @pytest.fixture

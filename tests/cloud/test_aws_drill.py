@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from aws_world import CLUSTER, MOTO_ACCOUNT, REGION, aurora_cluster
-from harness.targets.aws import AwsTarget
+from test_aws_faults import RECONNECT_S, WriterBoundApp
+
 from harness.drills.scenario import DrillScenario
-from harness.targets import load as load_drill_target
 from harness.errors import HarnessError
 from harness.evidence.record import load_records
 from harness.faults import aws as faults
 from harness.faults.intent import IntentLog
-from test_aws_faults import RECONNECT_S, WriterBoundApp
+from harness.targets import load as load_drill_target
+from harness.targets.aws import AwsTarget
 
 ROOT = Path(__file__).resolve().parents[2]
 DRILL = str(Path(sys.executable).with_name("drill"))
@@ -51,8 +51,14 @@ def staging_target(tmp_path: Path, account: str, environment: str = "staging") -
 def drill_run(tmp_path: Path, target: Path, app_url: str, *extra: str) -> subprocess.CompletedProcess:
     # The drill's values come from the environment, as on staging: the app's URL and the cluster id.
     env = {**os.environ, "APP_URL": app_url.removesuffix("/health"), "RDS_CLUSTER_ID": CLUSTER}
-    return subprocess.run([DRILL, "run", "--target", str(target), "--yes", "--reports", str(tmp_path / "reports"),
-                           *extra, str(FEATURE)], capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    return subprocess.run(
+        [DRILL, "run", "--target", str(target), "--yes", "--reports", str(tmp_path / "reports"), *extra, str(FEATURE)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env=env,
+    )
 
 
 def test_feature_runs_on_aws_the_writer_flips_and_the_outage_is_measured(aws, tmp_path):
@@ -110,8 +116,15 @@ def test_production_runs_only_with_the_approval_which_the_drill_process_gets_too
     cluster = aurora_cluster(aws)
     app = WriterBoundApp(aws)
     try:
-        done = drill_run(tmp_path, staging_target(tmp_path, MOTO_ACCOUNT, "production"), app.url,
-                         "--approval", "CHG-42", "--approver", "dr-lead")
+        done = drill_run(
+            tmp_path,
+            staging_target(tmp_path, MOTO_ACCOUNT, "production"),
+            app.url,
+            "--approval",
+            "CHG-42",
+            "--approver",
+            "dr-lead",
+        )
     finally:
         app.close()
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
@@ -126,7 +139,7 @@ def test_steps_a_cloud_target_lacks_name_the_step(tmp_path, monkeypatch):
     monkeypatch.setenv("APP_URL", "http://127.0.0.1:9")
     target = load_drill_target(str(staging_target(tmp_path, MOTO_ACCOUNT))).connect()
     assert isinstance(target, AwsTarget) and target.lab is None and not target.started
-    with pytest.raises(HarnessError, match='step \'Then the component "pg-1" is healthy again\' cannot run'):
+    with pytest.raises(HarnessError, match="step 'Then the component \"pg-1\" is healthy again' cannot run"):
         target.component_healthy("pg-1")
     with pytest.raises(HarnessError, match="step 'Given the database replication mode is sync'"):
         target.set_replication("sync")
@@ -172,10 +185,23 @@ def test_a_procedure_on_a_cloud_target_runs_the_files_activity_journaled(aws, tm
 def test_an_unset_endpoint_variable_is_one_error_before_any_scenario(aws, tmp_path, monkeypatch):
     monkeypatch.delenv("APP_URL", raising=False)
     cluster = aurora_cluster(aws)
-    done = subprocess.run([DRILL, "run", "--target", str(staging_target(tmp_path, MOTO_ACCOUNT)), "--yes",
-                           "--reports", str(tmp_path / "reports"), str(FEATURE)],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                          env={**os.environ, "RDS_CLUSTER_ID": CLUSTER})
+    done = subprocess.run(
+        [
+            DRILL,
+            "run",
+            "--target",
+            str(staging_target(tmp_path, MOTO_ACCOUNT)),
+            "--yes",
+            "--reports",
+            str(tmp_path / "reports"),
+            str(FEATURE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "RDS_CLUSTER_ID": CLUSTER},
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "probes.app: environment variable APP_URL is not set" in " ".join(done.stderr.split())
     assert faults.rds_cluster_writer(CLUSTER, {"aws_region": REGION}) == cluster["writer"]

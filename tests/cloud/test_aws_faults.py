@@ -3,13 +3,12 @@ here: the requests are real boto3/chaostoolkit-aws HTTP calls, the state changes
 
 from __future__ import annotations
 
-
 import pytest
-
 from aws_world import CLUSTER, REGION, CallLog, aurora_cluster, clear, instances, states
+from standin_app import ReconnectingApp
+
 from harness.faults import aws as faults
 from harness.measure import Measurement, parse_probe_spec
-from standin_app import ReconnectingApp
 
 RECONNECT_S = 1.0  # the stand-in app's known outage after its database writer changes (ground truth)
 
@@ -33,8 +32,9 @@ def test_aurora_cluster_failover_flips_the_writer_and_the_outage_is_measured(aws
     clear({"max_azs": 1, "max_instances": 2, "resources": ["freight-staging*"]}, tags={"Environment": "staging"})
     app = WriterBoundApp(aws)
     try:
-        with Measurement(probes=[parse_probe_spec(f"app@http={app.url}")], interval=0.05, stable=1.0,
-                         out_dir=tmp_path / "m") as m:
+        with Measurement(
+            probes=[parse_probe_spec(f"app@http={app.url}")], interval=0.05, stable=1.0, out_dir=tmp_path / "m"
+        ) as m:
             m.start()
             m.baseline(0.5)
             m.mark_inject("rds_cluster_failover")
@@ -67,7 +67,9 @@ def test_az_stop_touches_only_that_az_and_undo_starts_exactly_those(aws):
     assert calls.changing() == ["ec2:StopInstances"]
     stop_params = next(p for n, p in calls.calls if n == "ec2:StopInstances")
     assert sorted(stop_params["InstanceIds"]) == staged["eu-west-1a"]
-    assert faults.ec2_instance_states("eu-west-1a", {"Environment": "staging"}, config) == {"eu-west-1a": {"stopped": 3}}
+    assert faults.ec2_instance_states("eu-west-1a", {"Environment": "staging"}, config) == {
+        "eu-west-1a": {"stopped": 3}
+    }
     faults.undo(out["id"], configuration=config)
     assert set(states(aws, staged["eu-west-1a"]).values()) == {"running"}
     assert faults.undo(out["id"])["why"] == "already undone"
@@ -78,10 +80,15 @@ def test_asg_terminate_in_one_az_keeps_capacity(aws):
     ec2, asg = aws.client("ec2"), aws.client("autoscaling")
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     asg.create_launch_configuration(LaunchConfigurationName="lc", ImageId=image, InstanceType="t3.micro")
-    asg.create_auto_scaling_group(AutoScalingGroupName="freight-staging-app", LaunchConfigurationName="lc",
-                                  MinSize=3, MaxSize=3, DesiredCapacity=3,
-                                  AvailabilityZones=["eu-west-1a", "eu-west-1b", "eu-west-1c"],
-                                  Tags=[{"Key": "Environment", "Value": "staging", "PropagateAtLaunch": True}])
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="freight-staging-app",
+        LaunchConfigurationName="lc",
+        MinSize=3,
+        MaxSize=3,
+        DesiredCapacity=3,
+        AvailabilityZones=["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+        Tags=[{"Key": "Environment", "Value": "staging", "PropagateAtLaunch": True}],
+    )
     before = asg.describe_auto_scaling_groups()["AutoScalingGroups"][0]["Instances"]
     zone = before[0]["AvailabilityZone"]  # moto places the group's instances itself
     in_a = sorted(i["InstanceId"] for i in before if i["AvailabilityZone"] == zone)
@@ -97,10 +104,16 @@ def test_alb_loses_one_az_and_gets_it_back(aws):
     # moto stands in for AWS (no real account here)
     ec2, elb = aws.client("ec2"), aws.client("elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = {az: ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
-               for n, az in enumerate(("eu-west-1a", "eu-west-1b", "eu-west-1c"))}
-    elb.create_load_balancer(Name="freight-staging-alb", Subnets=list(subnets.values()), Type="application",
-                             Tags=[{"Key": "Environment", "Value": "staging"}])
+    subnets = {
+        az: ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
+        for n, az in enumerate(("eu-west-1a", "eu-west-1b", "eu-west-1c"))
+    }
+    elb.create_load_balancer(
+        Name="freight-staging-alb",
+        Subnets=list(subnets.values()),
+        Type="application",
+        Tags=[{"Key": "Environment", "Value": "staging"}],
+    )
     clear({"max_azs": 1, "resources": ["freight-staging-*"]}, tags={"Environment": "staging"})
     out = faults.alb_remove_az("freight-staging-alb", "eu-west-1b", configuration={"aws_region": REGION})
 
@@ -117,7 +130,9 @@ def test_s3_object_deleted_then_restored_from_versioning(aws):
     # moto stands in for AWS (no real account here)
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="freight-staging-docs", CreateBucketConfiguration={"LocationConstraint": REGION})
-    s3.put_bucket_tagging(Bucket="freight-staging-docs", Tagging={"TagSet": [{"Key": "Environment", "Value": "staging"}]})
+    s3.put_bucket_tagging(
+        Bucket="freight-staging-docs", Tagging={"TagSet": [{"Key": "Environment", "Value": "staging"}]}
+    )
     s3.put_bucket_versioning(Bucket="freight-staging-docs", VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket="freight-staging-docs", Key="bol/42.pdf", Body=b"bill of lading 42")
     clear({"resources": ["freight-staging-*"]}, tags={"Environment": "staging"})
@@ -142,15 +157,26 @@ def test_s3_delete_is_refused_on_an_unversioned_bucket(aws):
 def test_point_in_time_restore_creates_a_new_instance_and_undo_deletes_only_it(aws):
     # moto stands in for AWS (no real account here); it accepts the restore but restores no data
     rds = aws.client("rds")
-    rds.create_db_instance(DBInstanceIdentifier="freight-staging-pg", Engine="postgres", DBInstanceClass="db.t3.micro",
-                           MultiAZ=True, AllocatedStorage=20, MasterUsername="drill", MasterUserPassword="not-a-secret-1",
-                           Tags=[{"Key": "Environment", "Value": "staging"}])
+    rds.create_db_instance(
+        DBInstanceIdentifier="freight-staging-pg",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MultiAZ=True,
+        AllocatedStorage=20,
+        MasterUsername="drill",
+        MasterUserPassword="not-a-secret-1",
+        Tags=[{"Key": "Environment", "Value": "staging"}],
+    )
     clear({"resources": ["freight-staging-*"]}, tags={"Environment": "staging"})
-    out = faults.rds_point_in_time_restore("freight-staging-pg", "freight-staging-pg-pitr", configuration={"aws_region": REGION})
+    out = faults.rds_point_in_time_restore(
+        "freight-staging-pg", "freight-staging-pg-pitr", configuration={"aws_region": REGION}
+    )
     restored = rds.describe_db_instances(DBInstanceIdentifier="freight-staging-pg-pitr")["DBInstances"][0]
     assert {"Key": "drill-restored-from", "Value": "freight-staging-pg"} in restored["TagList"]
     with pytest.raises(Exception, match="already exists"):
-        faults.plan_rds_point_in_time_restore("freight-staging-pg", "freight-staging-pg-pitr", configuration={"aws_region": REGION})
+        faults.plan_rds_point_in_time_restore(
+            "freight-staging-pg", "freight-staging-pg-pitr", configuration={"aws_region": REGION}
+        )
     faults.undo(out["id"])
     names = {i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]}
     assert "freight-staging-pg" in names and "freight-staging-pg-pitr" not in names
@@ -159,9 +185,16 @@ def test_point_in_time_restore_creates_a_new_instance_and_undo_deletes_only_it(a
 def test_multi_az_reboot_with_failover_sends_force_failover(aws):
     # moto stands in for AWS (no real account here); it accepts the reboot but moves no standby
     rds = aws.client("rds")
-    rds.create_db_instance(DBInstanceIdentifier="freight-staging-pg", Engine="postgres", DBInstanceClass="db.t3.micro",
-                           MultiAZ=True, AllocatedStorage=20, MasterUsername="drill", MasterUserPassword="not-a-secret-1",
-                           Tags=[{"Key": "Environment", "Value": "staging"}])
+    rds.create_db_instance(
+        DBInstanceIdentifier="freight-staging-pg",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MultiAZ=True,
+        AllocatedStorage=20,
+        MasterUsername="drill",
+        MasterUserPassword="not-a-secret-1",
+        Tags=[{"Key": "Environment", "Value": "staging"}],
+    )
     clear({"resources": ["freight-staging-*"]}, tags={"Environment": "staging"})
     calls = CallLog()
     faults.rds_instance_failover("freight-staging-pg", configuration={"aws_region": REGION})
@@ -175,9 +208,14 @@ def test_elasticache_failover_request(aws, monkeypatch):
     # the exact request the harness sends (recorded by a botocore before-call hook), then moto's refusal.
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     ec = aws.client("elasticache")
-    ec.create_replication_group(ReplicationGroupId="freight-staging-cache", ReplicationGroupDescription="cache",
-                                Engine="redis", CacheNodeType="cache.t3.micro", NumCacheClusters=2,
-                                AutomaticFailoverEnabled=True)
+    ec.create_replication_group(
+        ReplicationGroupId="freight-staging-cache",
+        ReplicationGroupDescription="cache",
+        Engine="redis",
+        CacheNodeType="cache.t3.micro",
+        NumCacheClusters=2,
+        AutomaticFailoverEnabled=True,
+    )
     clear({"resources": ["freight-staging-*"]})
     plan = faults.plan_elasticache_failover("freight-staging-cache", "0001", {"aws_region": REGION})
     assert [r.id for r in plan.resources if r.acted and r.kind == "cache-node"] == ["freight-staging-cache-001"]
@@ -192,18 +230,30 @@ def test_fis_az_power_interruption_template_targets_only_that_az(aws):
     # moto stands in for AWS (no real account here). moto stores the FIS template and a started experiment but
     # executes nothing: we check the template chaostoolkit-aws created through the harness (moto's state), and
     # the plan's list of what the scenario's tags select.
-    tagged = instances(aws, {"eu-west-1a": 2, "eu-west-1b": 1},
-                       tags=[{"Key": "Environment", "Value": "staging"}, {"Key": "AzImpairmentPower", "Value": "StopInstances"}])
+    tagged = instances(
+        aws,
+        {"eu-west-1a": 2, "eu-west-1b": 1},
+        tags=[{"Key": "Environment", "Value": "staging"}, {"Key": "AzImpairmentPower", "Value": "StopInstances"}],
+    )
     clear({"max_azs": 1, "max_instances": 2}, tags={"Environment": "staging"})
-    out = faults.fis_az_power_interruption("eu-west-1a", role_arn="arn:aws:iam::123456789012:role/fis", duration="PT5M",
-                                        tags={"drill": "az-outage"}, configuration={"aws_region": REGION})
+    out = faults.fis_az_power_interruption(
+        "eu-west-1a",
+        role_arn="arn:aws:iam::123456789012:role/fis",
+        duration="PT5M",
+        tags={"drill": "az-outage"},
+        configuration={"aws_region": REGION},
+    )
     acted = sorted(r["id"] for r in out["blast"]["resources"] if r["acted"] and r["kind"] == "ec2-instance")
     assert acted == tagged["eu-west-1a"]
     fis = aws.client("fis")
     templates = fis.list_experiment_templates()["experimentTemplates"]
     assert len(templates) == 1
     template = fis.get_experiment_template(id=templates[0]["id"])["experimentTemplate"]
-    filters = [f for t in template["targets"].values() for f in t.get("filters", [])
-               if f["path"] == "Placement.AvailabilityZone"]
+    filters = [
+        f
+        for t in template["targets"].values()
+        for f in t.get("filters", [])
+        if f["path"] == "Placement.AvailabilityZone"
+    ]
     assert filters and all(f["values"] == ["eu-west-1a"] for f in filters)
     assert template["roleArn"] == "arn:aws:iam::123456789012:role/fis"

@@ -36,8 +36,14 @@ def _drill(*args: str) -> subprocess.CompletedProcess:
 
 def test_az_stop_killed_9_is_pending_and_drill_recover_starts_the_instances(aws):
     staged = instances(aws, {"eu-west-1a": 2, "eu-west-1b": 1})
-    proc = subprocess.Popen([sys.executable, "-c", INJECTOR], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, env=os.environ.copy())
+    proc = subprocess.Popen(
+        [sys.executable, "-c", INJECTOR],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=os.environ.copy(),
+    )
     try:
         fault_id = proc.stdout.readline().strip()
         assert fault_id, proc.stderr.read() if proc.poll() is not None else "no id printed"
@@ -64,12 +70,18 @@ def test_az_stop_killed_9_is_pending_and_drill_recover_starts_the_instances(aws)
 
 def test_recover_refuses_to_undo_in_another_account(aws, monkeypatch):
     staged = instances(aws, {"eu-west-1a": 1})
-    proc = subprocess.run([sys.executable, "-c", INJECTOR.replace("time.sleep(600)", "")], capture_output=True,
-                          text=True, timeout=120, env=os.environ.copy())
+    proc = subprocess.run(
+        [sys.executable, "-c", INJECTOR.replace("time.sleep(600)", "")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+    )
     assert proc.returncode == 0, proc.stderr
     # the environment now holds credentials of a role in another account (moto's STS answers with its account)
-    creds = aws.client("sts").assume_role(RoleArn="arn:aws:iam::210987654321:role/elsewhere",
-                                          RoleSessionName="other")["Credentials"]
+    creds = aws.client("sts").assume_role(RoleArn="arn:aws:iam::210987654321:role/elsewhere", RoleSessionName="other")[
+        "Credentials"
+    ]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds["SecretAccessKey"])
     monkeypatch.setenv("AWS_SESSION_TOKEN", creds["SessionToken"])

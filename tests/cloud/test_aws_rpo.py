@@ -31,11 +31,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from aws_world import CLUSTER, MOTO_ACCOUNT, REGION, aurora_cluster
+from test_aws_faults import WriterBoundApp
+
 from harness.faults import aws as faults
 from harness.faults.intent import IntentLog
-from test_aws_faults import WriterBoundApp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
 from measure_helpers import postgres_running  # noqa: E402
@@ -84,7 +84,7 @@ class FailoverProxy:
         while not self.closed:
             try:
                 client, _ = self.listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -216,13 +216,14 @@ class FailoverStandIn:
             rows = self.pg.sql(
                 "DELETE FROM drill_ledger WHERE run_id = (SELECT run_id FROM drill_ledger ORDER BY client_ts DESC"
                 " LIMIT 1) AND client_ts > to_timestamp(%s) RETURNING seq, extract(epoch FROM client_ts)",
-                (t.cutoff,))
+                (t.cutoff,),
+            )
             rows = sorted((int(seq), float(ts)) for seq, ts in rows)
             t.deleted = [seq for seq, _ in rows]
             t.deleted_client_ts = [ts for _, ts in rows]
             # one connection, one request at a time: the last K answers are the K newest rows' acks
             k = len(rows)
-            t.deleted_acks = acks[len(acks) - k:] if k else []
+            t.deleted_acks = acks[len(acks) - k :] if k else []
             t.last_kept_ack = acks[-k - 1] if len(acks) > k else None
         self.proxy.cut()
         t.cut_at = time.time()
@@ -271,9 +272,23 @@ def run_drill(aws, postgres, tmp_path: Path, loss_s: float) -> Drill:
     dsn = f"postgresql://drill:{postgres.password}@127.0.0.1:{proxy.port}/postgres"
     env = {**os.environ, "APP_URL": app.url.removesuffix("/health"), "RDS_CLUSTER_ID": CLUSTER, "PG_DSN": dsn}
     try:
-        done = subprocess.run([DRILL, "run", "--target", str(rpo_target(tmp_path)), "--yes", "--reports",
-                               str(tmp_path / "reports"), str(FEATURE)],
-                              capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+        done = subprocess.run(
+            [
+                DRILL,
+                "run",
+                "--target",
+                str(rpo_target(tmp_path)),
+                "--yes",
+                "--reports",
+                str(tmp_path / "reports"),
+                str(FEATURE),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+            env=env,
+        )
     finally:
         truth = standin.close()
         proxy.close()
@@ -316,8 +331,10 @@ def test_a_failover_that_loses_nothing_gives_rpo_zero(aws, postgres, tmp_path):
     check_db_outage_measured(m, truth)
     rows = postgres.sql("SELECT count(*) FROM drill_ledger WHERE run_id = %s", (m["run_id"],))[0][0]
     assert rows == w["present"] >= m["acked_writes"]
-    print(f"\nno-loss case: acked {m['acked_writes']}, lost {m['lost_writes']}, indeterminate "
-          f"{m['indeterminate_writes']}, RPO {m['rpo_s']}, rto {m['rto_s']:.3f} s")
+    print(
+        f"\nno-loss case: acked {m['acked_writes']}, lost {m['lost_writes']}, indeterminate "
+        f"{m['indeterminate_writes']}, RPO {m['rpo_s']}, rto {m['rto_s']:.3f} s"
+    )
 
 
 def test_a_failover_that_loses_the_last_seconds_is_an_rpo_breach_of_the_measured_size(aws, postgres, tmp_path):
@@ -346,10 +363,12 @@ def test_a_failover_that_loses_the_last_seconds_is_an_rpo_breach_of_the_measured
     assert m["verdict"]["passed"] is False and m["verdict"]["rpo"]["ok"] is False
     check_no_secret_anywhere(drill, postgres, tmp_path)
     check_db_outage_measured(m, truth)
-    print(f"\nloss case: deleted {len(truth.deleted)} writes, drill lost {m['lost_writes']}; RPO measured "
-          f"{m['rpo_s']:.4f} s vs truth {rpo_truth:.4f} s (± {m['uncertainty_s']} s); "
-          f"postgres probe recover {[p['recover_s'] for p in m['probes'] if p['name'] == 'postgres'][0]:.3f} s "
-          f"vs reopen {truth.reopened_at - t_inject(m):.3f} s; rto {m['rto_s']:.3f} s")
+    print(
+        f"\nloss case: deleted {len(truth.deleted)} writes, drill lost {m['lost_writes']}; RPO measured "
+        f"{m['rpo_s']:.4f} s vs truth {rpo_truth:.4f} s (± {m['uncertainty_s']} s); "
+        f"postgres probe recover {[p['recover_s'] for p in m['probes'] if p['name'] == 'postgres'][0]:.3f} s "
+        f"vs reopen {truth.reopened_at - t_inject(m):.3f} s; rto {m['rto_s']:.3f} s"
+    )
 
 
 def check_no_secret_anywhere(drill: Drill, postgres, tmp_path: Path) -> None:

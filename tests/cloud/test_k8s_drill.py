@@ -20,16 +20,23 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from k8s_fixtures import (ALLOWED_CONTEXT, NAMESPACE, OTHER_CONTEXT, OTHER_NAMESPACE, SEED,  # noqa: F401
-                          k8s_target_file, start_standin)
+from k8s_fixtures import (  # noqa: F401
+    ALLOWED_CONTEXT,
+    NAMESPACE,
+    OTHER_CONTEXT,
+    OTHER_NAMESPACE,
+    SEED,
+    k8s_target_file,
+    start_standin,
+)
+from standin_app import ReconnectingApp
 
-from harness.targets.kubernetes import KubernetesTarget
 from harness.drills.scenario import DrillScenario
-from harness.targets import load as load_drill_target
 from harness.errors import HarnessError
 from harness.evidence.record import load_records
 from harness.faults.intent import IntentLog
-from standin_app import ReconnectingApp
+from harness.targets import load as load_drill_target
+from harness.targets.kubernetes import KubernetesTarget
 
 DRILL = str(Path(sys.executable).with_name("drill"))
 FEATURE = Path(__file__).resolve().parent / "features" / "k8s_db_failover.feature"
@@ -64,8 +71,11 @@ def tokens(standin) -> list[str]:
 
 
 def ready_primary(standin) -> dict | None:
-    pods = [p for p in standin.pods(selector=PRIMARY_SELECTOR)
-            if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
+    pods = [
+        p
+        for p in standin.pods(selector=PRIMARY_SELECTOR)
+        if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+    ]
     return pods[0] if pods else None
 
 
@@ -80,14 +90,29 @@ def drill_env(tmp_path: Path, standin, app_url: str, **overrides: str) -> dict[s
     """The drill's values come from the environment, as on staging. DRILL_K8S_TARGET is left unset: the
     activities must act under the safety section of the file being drilled, not the default name."""
     env = {k: v for k, v in os.environ.items() if k != "DRILL_K8S_TARGET"}
-    env.update({"KUBECONFIG": str(standin.kubeconfig), "K8S_CONTEXT": ALLOWED_CONTEXT, "K8S_NAMESPACE": NAMESPACE,
-                "APP_URL": app_url, "DRILL_STATE_DIR": str(tmp_path / "state"), **ZONES, **overrides})
+    env.update(
+        {
+            "KUBECONFIG": str(standin.kubeconfig),
+            "K8S_CONTEXT": ALLOWED_CONTEXT,
+            "K8S_NAMESPACE": NAMESPACE,
+            "APP_URL": app_url,
+            "DRILL_STATE_DIR": str(tmp_path / "state"),
+            **ZONES,
+            **overrides,
+        }
+    )
     return env
 
 
 def drill_run(tmp_path: Path, target: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([DRILL, "run", "--target", str(target), "--yes", "--reports", str(tmp_path / "reports"),
-                           *extra, str(FEATURE)], capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    return subprocess.run(
+        [DRILL, "run", "--target", str(target), "--yes", "--reports", str(tmp_path / "reports"), *extra, str(FEATURE)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env=env,
+    )
 
 
 def production(target: Path) -> Path:
@@ -113,7 +138,8 @@ def dead_url() -> str:
 
 
 def test_feature_runs_on_kubernetes_the_primary_pod_is_replaced_and_the_outage_is_measured(
-        standin, k8s_target_file, tmp_path):
+    standin, k8s_target_file, tmp_path
+):
     old = ready_primary(standin)
     app = PodBoundApp(standin)
     try:
@@ -126,7 +152,8 @@ def test_feature_runs_on_kubernetes_the_primary_pod_is_replaced_and_the_outage_i
     # the pod was deleted (exactly that one write) and its controller replaced it with a Ready one
     writes = standin.writes()
     assert [(w["method"], w["path"]) for w in writes] == [
-        ("DELETE", f"/api/v1/namespaces/{NAMESPACE}/pods/{old['metadata']['name']}")], writes
+        ("DELETE", f"/api/v1/namespaces/{NAMESPACE}/pods/{old['metadata']['name']}")
+    ], writes
     new = ready_primary(standin)
     assert new["metadata"]["uid"] != old["metadata"]["uid"] and new["metadata"]["name"] != old["metadata"]["name"]
     assert len(app.outages) == 1
@@ -143,8 +170,13 @@ def test_feature_runs_on_kubernetes_the_primary_pod_is_replaced_and_the_outage_i
     # The app's outage is its RECONNECT_S window, seen from the first failed probe to the first good one.
     assert RECONNECT_S - m["uncertainty_s"] <= m["rto_s"] <= RECONNECT_S + 2 * m["uncertainty_s"] + 1.0, m
     # `the postgresql cluster has a primary again` found the replacement pod through the API
-    assert {"what": "postgresql_primary", "target": None, "measured": None, "ok": True,
-            "source": new["metadata"]["name"]} in summary["checks"], summary["checks"]
+    assert {
+        "what": "postgresql_primary",
+        "target": None,
+        "measured": None,
+        "ok": True,
+        "source": new["metadata"]["name"],
+    } in summary["checks"], summary["checks"]
 
     journal = json.loads((scenario / "chaos-journal.json").read_text())
     assert [r["activity"]["provider"]["func"] for r in journal["run"]] == ["chaos_terminate_pods"]
@@ -166,12 +198,16 @@ def test_feature_runs_on_kubernetes_the_primary_pod_is_replaced_and_the_outage_i
     assert not [t for t in tokens(standin) if t in leaked]
 
 
-@pytest.mark.parametrize("override, refusal", [
-    ({"K8S_CONTEXT": OTHER_CONTEXT}, f"Kubernetes context {OTHER_CONTEXT!r} is not on this target's allowlist"),
-    ({"K8S_NAMESPACE": OTHER_NAMESPACE}, f"namespace {OTHER_NAMESPACE!r} is not on this target's allowlist"),
-])
+@pytest.mark.parametrize(
+    "override, refusal",
+    [
+        ({"K8S_CONTEXT": OTHER_CONTEXT}, f"Kubernetes context {OTHER_CONTEXT!r} is not on this target's allowlist"),
+        ({"K8S_NAMESPACE": OTHER_NAMESPACE}, f"namespace {OTHER_NAMESPACE!r} is not on this target's allowlist"),
+    ],
+)
 def test_a_context_or_namespace_off_the_allowlist_is_refused_before_any_write(
-        standin, k8s_target_file, tmp_path, override, refusal):
+    standin, k8s_target_file, tmp_path, override, refusal
+):
     before = ready_primary(standin)["metadata"]["uid"]
     seen = len(standin.requests())  # the test's own read above
     done = drill_run(tmp_path, k8s_target_file, drill_env(tmp_path, standin, dead_url(), **override))
@@ -196,8 +232,9 @@ def test_production_runs_only_with_the_approval_which_the_drill_process_gets_too
 
     app = PodBoundApp(standin)
     try:
-        done = drill_run(tmp_path, target, drill_env(tmp_path, standin, app.url),
-                         "--approval", "CHG-42", "--approver", "dr-lead")
+        done = drill_run(
+            tmp_path, target, drill_env(tmp_path, standin, app.url), "--approval", "CHG-42", "--approver", "dr-lead"
+        )
     finally:
         app.close()
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
@@ -209,7 +246,8 @@ def test_production_runs_only_with_the_approval_which_the_drill_process_gets_too
 
 # -- the Kubernetes target's surface, in this process ----------------------------------------------------------
 def test_connect_target_gives_a_kube_target_reading_primary_zones_and_versions(
-        standin, k8s_target_file, tmp_path, monkeypatch):
+    standin, k8s_target_file, tmp_path, monkeypatch
+):
     for key, value in drill_env(tmp_path, standin, dead_url()).items():
         monkeypatch.setenv(key, value)
     target = load_drill_target(str(k8s_target_file)).connect()
@@ -230,7 +268,7 @@ def test_connect_target_gives_a_kube_target_reading_primary_zones_and_versions(
     assert not [t for t in tokens(standin) if t in json.dumps(versions)]
     with pytest.raises(HarnessError, match="not healthy after 1 s: app: "):
         target.wait_healthy(1)  # the app URL is a dead port
-    with pytest.raises(HarnessError, match='step \'Then the component "pg-1" is healthy again\' cannot run'):
+    with pytest.raises(HarnessError, match="step 'Then the component \"pg-1\" is healthy again' cannot run"):
         target.component_healthy("pg-1")
     assert standin.writes() == []
 
@@ -244,10 +282,20 @@ def test_wait_healthy_needs_the_app_deployment_available_too(standin, k8s_target
         assert target.wait_healthy(5)["healthy"]
         # a bad rollout that never becomes ready: the probe still answers, the deployment is not available
         headers = {"Authorization": f"Bearer {standin.token}", "Content-Type": "application/merge-patch+json"}
-        httpx.patch(f"{standin.url}/apis/apps/v1/namespaces/{NAMESPACE}/deployments/freight-api", headers=headers,
-                    json={"spec": {"template": {"spec": {"containers": [
-                        {"name": "freight-api", "image": "registry.example/freight-api:broken"}]}}}},
-                    timeout=5).raise_for_status()
+        httpx.patch(
+            f"{standin.url}/apis/apps/v1/namespaces/{NAMESPACE}/deployments/freight-api",
+            headers=headers,
+            json={
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [{"name": "freight-api", "image": "registry.example/freight-api:broken"}]
+                        }
+                    }
+                }
+            },
+            timeout=5,
+        ).raise_for_status()
         with pytest.raises(HarnessError, match="deployment freight-api: not every replica is available"):
             target.wait_healthy(1)
     finally:
@@ -255,7 +303,8 @@ def test_wait_healthy_needs_the_app_deployment_available_too(standin, k8s_target
 
 
 def test_procedures_run_the_files_activities_and_auto_failover_waits_for_a_ready_primary(
-        standin, k8s_target_file, tmp_path, monkeypatch):
+    standin, k8s_target_file, tmp_path, monkeypatch
+):
     for key, value in drill_env(tmp_path, standin, dead_url()).items():
         monkeypatch.setenv(key, value)
     target = load_drill_target(str(k8s_target_file)).connect()
@@ -269,6 +318,12 @@ def test_procedures_run_the_files_activities_and_auto_failover_waits_for_a_ready
     from harness.targets.kubernetes import chaos_primary_pod_ready
 
     with pytest.raises(HarnessError, match="no Ready pod matches app=postgresql,role=none"):
-        chaos_primary_pod_ready(str(k8s_target_file), ALLOWED_CONTEXT, NAMESPACE, "app=postgresql,role=none",
-                                kubeconfig=str(standin.kubeconfig), timeout_s=0.5)
+        chaos_primary_pod_ready(
+            str(k8s_target_file),
+            ALLOWED_CONTEXT,
+            NAMESPACE,
+            "app=postgresql,role=none",
+            kubeconfig=str(standin.kubeconfig),
+            timeout_s=0.5,
+        )
     assert standin.writes() == []

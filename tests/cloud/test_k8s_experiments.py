@@ -15,13 +15,12 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-import yaml
-from k8s_fixtures import ALLOWED_CONTEXT, NAMESPACE, OTHER_CONTEXT, OTHER_NAMESPACE, standin, k8s_target_file  # noqa: F401
+from k8s_fixtures import ALLOWED_CONTEXT, NAMESPACE, OTHER_CONTEXT, OTHER_NAMESPACE, k8s_target_file, standin  # noqa: F401
 
 from harness.faults.intent import INTENT_FILE, IntentLog
 
@@ -56,21 +55,31 @@ def app_url() -> Iterator[str]:
         thread.join(timeout=5)
 
 
-
-
 def chaos_run(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, dict]:
     journal = tmp_path / "journal.json"
-    done = subprocess.run([CHAOS, "--no-log-file", "run", "--journal-path", str(journal), str(EXPERIMENT)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+    done = subprocess.run(
+        [CHAOS, "--no-log-file", "run", "--journal-path", str(journal), str(EXPERIMENT)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env},
+    )
     assert journal.is_file(), done.stdout + done.stderr
     return done, json.loads(journal.read_text())
 
 
 def experiment_env(standin, k8s_target_file: Path, app_url: str, tmp_path: Path, context: str) -> dict[str, str]:
     """Every value of the experiment's `configuration` comes from here (the JSON is never edited)."""
-    return {"DRILL_K8S_TARGET": str(k8s_target_file), "KUBECONFIG": str(standin.kubeconfig), "K8S_CONTEXT": context,
-            "K8S_NAMESPACE": NAMESPACE, "APP_SELECTOR": SELECTOR, "APP_URL": app_url,
-            "DRILL_STATE_DIR": str(tmp_path / "state")}
+    return {
+        "DRILL_K8S_TARGET": str(k8s_target_file),
+        "KUBECONFIG": str(standin.kubeconfig),
+        "K8S_CONTEXT": context,
+        "K8S_NAMESPACE": NAMESPACE,
+        "APP_SELECTOR": SELECTOR,
+        "APP_URL": app_url,
+        "DRILL_STATE_DIR": str(tmp_path / "state"),
+    }
 
 
 def pod_names(standin, ns: str, selector: str = "") -> set[str]:
@@ -78,7 +87,8 @@ def pod_names(standin, ns: str, selector: str = "") -> set[str]:
 
 
 def test_pod_termination_experiment_deletes_one_pod_of_the_selector_in_the_allowlisted_namespace(
-        standin, k8s_target_file, app_url, tmp_path):
+    standin, k8s_target_file, app_url, tmp_path
+):
     before = pod_names(standin, NAMESPACE, SELECTOR)
     others_before = pod_names(standin, NAMESPACE) - before
     elsewhere_before = pod_names(standin, OTHER_NAMESPACE)
@@ -102,7 +112,7 @@ def test_pod_termination_experiment_deletes_one_pod_of_the_selector_in_the_allow
     assert len(deletes) == 1, writes
     prefix = f"/api/v1/namespaces/{NAMESPACE}/pods/"
     assert deletes[0]["path"].startswith(prefix)
-    victim = deletes[0]["path"][len(prefix):]
+    victim = deletes[0]["path"][len(prefix) :]
     assert victim in before
     after = pod_names(standin, NAMESPACE, SELECTOR)
     assert victim not in after and len(after) == 3  # the Deployment replaced it
@@ -127,7 +137,8 @@ def test_pod_termination_experiment_deletes_one_pod_of_the_selector_in_the_allow
 
 
 def test_pod_termination_experiment_refuses_a_context_off_the_allowlist_and_writes_nothing(
-        standin, k8s_target_file, app_url, tmp_path):
+    standin, k8s_target_file, app_url, tmp_path
+):
     """K8S_CONTEXT names the kubeconfig's prod context: the action is refused before any request, and the
     measurement control fails the run (exit 1)."""
     done, journal = chaos_run(tmp_path, experiment_env(standin, k8s_target_file, app_url, tmp_path, OTHER_CONTEXT))

@@ -32,7 +32,8 @@ def test_terminate_pods_deletes_exactly_the_planned_pod_and_its_controller_repla
     done = k8s.execute(cluster, plan)
     writes = standin.writes()
     assert [(w["method"], w["path"]) for w in writes] == [
-        ("DELETE", f"/api/v1/namespaces/{NAMESPACE}/pods/{before[0]}")]
+        ("DELETE", f"/api/v1/namespaces/{NAMESPACE}/pods/{before[0]}")
+    ]
     after = _names(standin.pods(selector="app=freight-api"))
     assert before[0] not in after and set(before[1:]) <= set(after) and len(after) == 3  # replaced
     assert _names(standin.pods(selector="app!=freight-api")) == others
@@ -94,8 +95,11 @@ def test_deny_all_creates_one_policy_on_the_selected_pods_and_undo_deletes_it(st
     assert len(policies) == 1
     policy = policies[0]
     assert policy["metadata"]["name"] == done.undo["name"]
-    assert policy["spec"] == {"podSelector": {"matchLabels": {"app": "postgresql"}}, "policyTypes": ["Ingress"],
-                              "ingress": []}
+    assert policy["spec"] == {
+        "podSelector": {"matchLabels": {"app": "postgresql"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [],
+    }
     assert [(w["method"], w["path"]) for w in standin.writes()] == [("POST", path)]
     egress = k8s.deny_all(cluster, NAMESPACE, {"app": "freight-api"}, direction="egress")
     assert {p["metadata"]["name"] for p in standin.get(path)["items"]} == {done.undo["name"], egress.undo["name"]}
@@ -136,10 +140,10 @@ def test_bad_rollout_stalls_and_undo_rolls_back_to_the_recorded_revision(standin
     dep = standin.get(dep_path)
     assert dep["metadata"]["annotations"][k8s.REVISION_ANNOTATION] == "2"
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == BROKEN
-    broken = [p for p in standin.pods(selector="app=freight-api")
-              if p["spec"]["containers"][0]["image"] == BROKEN]
-    assert broken and all(p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ImagePullBackOff"
-                          for p in broken)
+    broken = [p for p in standin.pods(selector="app=freight-api") if p["spec"]["containers"][0]["image"] == BROKEN]
+    assert broken and all(
+        p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ImagePullBackOff" for p in broken
+    )
     assert not k8s.deployment_available(cluster, NAMESPACE, "freight-api")  # the rollout does not complete
     assert not k8s.pods_ready(cluster, NAMESPACE, "app=freight-api")
     assert k8s.service_endpoints(cluster, NAMESPACE, "freight-api") == 3  # the old replicas still serve

@@ -8,8 +8,7 @@ stand-in, so a refusal that did not hold would show up as requests in the stand-
 from __future__ import annotations
 
 import pytest
-from k8s_fixtures import (ALLOWED_CONTEXT, NAMESPACE, OTHER_CONTEXT, OTHER_NAMESPACE, safety_for,  # noqa: F401
-                          standin)
+from k8s_fixtures import ALLOWED_CONTEXT, NAMESPACE, OTHER_CONTEXT, OTHER_NAMESPACE, safety_for, standin  # noqa: F401
 
 from harness.faults import k8s
 from harness.safety import SafetyRefused, validate_section
@@ -123,16 +122,18 @@ def test_preflight_checks_approval_then_context_then_asks_only_for_the_version(s
     """The stand-in stands in for a cluster (none can run here)."""
     from harness import safety
 
-    production = validate_section("production", {"kubernetes": {"contexts": [ALLOWED_CONTEXT],
-                                                                "namespaces": [NAMESPACE]}}, "t")
+    production = validate_section(
+        "production", {"kubernetes": {"contexts": [ALLOWED_CONTEXT], "namespaces": [NAMESPACE]}}, "t"
+    )
     try:
         with pytest.raises(SafetyRefused, match="needs an approval"):
             k8s.preflight(production, ALLOWED_CONTEXT, standin.kubeconfig)
         with pytest.raises(SafetyRefused, match="not on this target's allowlist"):
             k8s.preflight(safety_for(), OTHER_CONTEXT, standin.kubeconfig)
         assert standin.requests() == []
-        clearance, cluster = k8s.preflight(production, ALLOWED_CONTEXT, standin.kubeconfig,
-                                           approval="CHG-42", approver="dr-lead")
+        clearance, cluster = k8s.preflight(
+            production, ALLOWED_CONTEXT, standin.kubeconfig, approval="CHG-42", approver="dr-lead"
+        )
         assert clearance.kube_context == ALLOWED_CONTEXT and clearance.approval["ticket"] == "CHG-42"
         assert [(r["method"], r["path"]) for r in standin.requests()] == [("GET", "/version")]
     finally:

@@ -5,6 +5,7 @@ blast-radius verdict and guard — and not one request that changes anything."""
 from __future__ import annotations
 
 from aws_world import CLUSTER, REGION, CallLog, aurora_cluster, instances
+
 from harness.dryrun import plan_drill
 from harness.faults import aws as faults
 
@@ -15,17 +16,32 @@ def staging_world(s, monkeypatch):
     cluster = aurora_cluster(s)
     fis_targets = instances(s, {"eu-west-1a": 2, "eu-west-1b": 2}, tags=FIS_STOP)
     s.client("elasticache").create_replication_group(
-        ReplicationGroupId="freight-staging-cache", ReplicationGroupDescription="cache", Engine="redis",
-        CacheNodeType="cache.t3.micro", NumCacheClusters=2, AutomaticFailoverEnabled=True)
+        ReplicationGroupId="freight-staging-cache",
+        ReplicationGroupDescription="cache",
+        Engine="redis",
+        CacheNodeType="cache.t3.micro",
+        NumCacheClusters=2,
+        AutomaticFailoverEnabled=True,
+    )
     ec2, elb = s.client("ec2"), s.client("elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
-               for n, az in enumerate(("eu-west-1a", "eu-west-1b", "eu-west-1c"))]
-    elb.create_load_balancer(Name="freight-staging-alb", Subnets=subnets, Type="application",
-                             Tags=[{"Key": "Environment", "Value": "staging"}])
-    for key, value in (("RDS_CLUSTER_ID", CLUSTER), ("ELASTICACHE_GROUP_ID", "freight-staging-cache"),
-                       ("APP_ALB_NAME", "freight-staging-alb"), ("APP_ASG_NAME", "freight-staging-app"),
-                       ("FIS_ROLE_ARN", "arn:aws:iam::123456789012:role/fis")):
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
+        for n, az in enumerate(("eu-west-1a", "eu-west-1b", "eu-west-1c"))
+    ]
+    elb.create_load_balancer(
+        Name="freight-staging-alb",
+        Subnets=subnets,
+        Type="application",
+        Tags=[{"Key": "Environment", "Value": "staging"}],
+    )
+    for key, value in (
+        ("RDS_CLUSTER_ID", CLUSTER),
+        ("ELASTICACHE_GROUP_ID", "freight-staging-cache"),
+        ("APP_ALB_NAME", "freight-staging-alb"),
+        ("APP_ASG_NAME", "freight-staging-app"),
+        ("FIS_ROLE_ARN", "arn:aws:iam::123456789012:role/fis"),
+    ):
         monkeypatch.setenv(key, value)
     return cluster, fis_targets
 
@@ -106,11 +122,14 @@ def test_plan_knows_a_steps_fault_from_its_needs_declaration():
     from harness.dryrun import step_to_faults
 
     assert step_to_faults("the availability zone of the database primary fails") == [
-        ("fault", "az-outage", {"zone": "@primary-zone"})]
+        ("fault", "az-outage", {"zone": "@primary-zone"})
+    ]
     assert step_to_faults('the fault "cache-flush" is injected with mode=all') == [
-        ("fault", "cache-flush", {"mode": "all"})]
+        ("fault", "cache-flush", {"mode": "all"})
+    ]
     assert step_to_faults("the database primary freezes for 5 seconds") == [
-        ("fault", "db-primary-freeze", {"seconds": "5"})]
+        ("fault", "db-primary-freeze", {"seconds": "5"})
+    ]
     assert step_to_faults("3 seconds pass") == []  # injects nothing: not a fault
     assert step_to_faults("the faults are undone") == []
     assert step_to_faults("something nobody wrote a step for") is None

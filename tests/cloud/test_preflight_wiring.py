@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from aws_world import MOTO_ACCOUNT, REGION, instances, states
-from harness.targets import load_target
+
 from harness.errors import ConfigError
 from harness.faults.intent import IntentLog
+from harness.targets import load_target
 
 ROOT = Path(__file__).resolve().parents[2]
 DRILL = str(Path(sys.executable).with_name("drill"))
@@ -46,13 +46,16 @@ def test_both_example_targets_load_with_a_valid_environment():
     assert load_target("local").environment == "lab"
 
 
-@pytest.mark.parametrize("change, field, words", [
-    (lambda d: d["safety"]["aws"].update(account_ids=["1234"]), "safety.aws.account_ids", "not an AWS account id"),
-    (lambda d: d["safety"]["aws"].update(regions=["mars"]), "safety.aws.regions", "not an AWS region"),
-    (lambda d: d["safety"]["limits"].update(max_azz=1), "safety.limits.max_azz", "Extra inputs"),
-    (lambda d: d["safety"].pop("aws"), "safety", "needs an allowlist"),
-    (lambda d: d.update(environment="qa"), "environment", "'lab', 'staging' or 'production'"),
-])
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        (lambda d: d["safety"]["aws"].update(account_ids=["1234"]), "safety.aws.account_ids", "not an AWS account id"),
+        (lambda d: d["safety"]["aws"].update(regions=["mars"]), "safety.aws.regions", "not an AWS region"),
+        (lambda d: d["safety"]["limits"].update(max_azz=1), "safety.limits.max_azz", "Extra inputs"),
+        (lambda d: d["safety"].pop("aws"), "safety", "needs an allowlist"),
+        (lambda d: d.update(environment="qa"), "environment", "'lab', 'staging' or 'production'"),
+    ],
+)
 def test_a_bad_safety_section_is_one_config_error_naming_file_and_field(tmp_path, change, field, words):
     data = yaml.safe_load((ROOT / "targets" / "aws-staging.example.yaml").read_text())
     change(data)
@@ -66,8 +69,14 @@ def test_a_bad_safety_section_is_one_config_error_naming_file_and_field(tmp_path
 
 # -- 3. drill run --target -------------------------------------------------------------------------------------
 def _drill_run(tmp_path: Path, target: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([DRILL, "run", "--target", str(target), "--reports", str(tmp_path / "reports"), *extra],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path, env=os.environ.copy())
+    return subprocess.run(
+        [DRILL, "run", "--target", str(target), "--reports", str(tmp_path / "reports"), *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=os.environ.copy(),
+    )
 
 
 def test_drill_run_refuses_an_account_off_the_allowlist_before_anything(aws, tmp_path):
@@ -120,15 +129,40 @@ class _Health:
 
 def _experiment(tmp_path: Path, target: Path, app_url: str) -> Path:
     exp = {
-        "version": "1.0.0", "title": "one AZ of the app tier stops", "description": "preflight wiring",
+        "version": "1.0.0",
+        "title": "one AZ of the app tier stops",
+        "description": "preflight wiring",
         "configuration": {"aws_region": REGION, "drill_target": str(target)},
-        "controls": [{"name": "drill-measure", "provider": {
-            "type": "python", "module": "harness.chaos.control",
-            "arguments": {"probes": [f"app@http={app_url}"], "writers": [], "interval": 0.1, "baseline": 0.5,
-                          "stable": 0.5, "deadline": 30, "out_dir": str(tmp_path / "m")}}}],
-        "method": [{"type": "action", "name": "stop az a", "provider": {
-            "type": "python", "module": "harness.faults.aws", "func": "ec2_az_outage",
-            "arguments": {"zone": f"{REGION}a", "tags": {"Environment": "staging"}}}}],
+        "controls": [
+            {
+                "name": "drill-measure",
+                "provider": {
+                    "type": "python",
+                    "module": "harness.chaos.control",
+                    "arguments": {
+                        "probes": [f"app@http={app_url}"],
+                        "writers": [],
+                        "interval": 0.1,
+                        "baseline": 0.5,
+                        "stable": 0.5,
+                        "deadline": 30,
+                        "out_dir": str(tmp_path / "m"),
+                    },
+                },
+            }
+        ],
+        "method": [
+            {
+                "type": "action",
+                "name": "stop az a",
+                "provider": {
+                    "type": "python",
+                    "module": "harness.faults.aws",
+                    "func": "ec2_az_outage",
+                    "arguments": {"zone": f"{REGION}a", "tags": {"Environment": "staging"}},
+                },
+            }
+        ],
         "rollbacks": [],
     }
     path = tmp_path / "experiment.json"
@@ -138,8 +172,14 @@ def _experiment(tmp_path: Path, target: Path, app_url: str) -> Path:
 
 def _chaos_run(tmp_path: Path, experiment: Path) -> tuple[subprocess.CompletedProcess, dict]:
     journal = tmp_path / "journal.json"
-    done = subprocess.run([CHAOS, "--no-log-file", "run", "--journal-path", str(journal), str(experiment)],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path, env=os.environ.copy())
+    done = subprocess.run(
+        [CHAOS, "--no-log-file", "run", "--journal-path", str(journal), str(experiment)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=os.environ.copy(),
+    )
     return done, json.loads(journal.read_text())
 
 

@@ -8,8 +8,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from aws_world import CLUSTER, MOTO_ACCOUNT, REGION, CallLog, aurora_cluster, clear, instances, states
+
 from harness import safety
 from harness.errors import ConfigError
 from harness.faults import aws as faults
@@ -32,8 +32,9 @@ def test_an_account_outside_the_allowlist_is_refused_before_any_change(aws):
 
 
 def test_a_region_outside_the_allowlist_is_refused(aws):
-    section = safety.validate_section("staging", {"aws": {"account_ids": [MOTO_ACCOUNT], "regions": ["eu-central-1"]}},
-                                      "t.yaml")
+    section = safety.validate_section(
+        "staging", {"aws": {"account_ids": [MOTO_ACCOUNT], "regions": ["eu-central-1"]}}, "t.yaml"
+    )
     with pytest.raises(safety.SafetyRefused, match="region eu-west-1 is not on this target's allowlist"):
         safety.preflight(section, region=REGION)
 
@@ -59,7 +60,9 @@ def test_unnamed_or_untagged_resources_are_refused(aws):
     with pytest.raises(safety.SafetyRefused, match="without tag Environment=staging: rds-cluster freight-staging"):
         faults.rds_cluster_failover(CLUSTER, configuration=CONFIG)
     clear({"resources": ["billing-*"]})
-    with pytest.raises(safety.SafetyRefused, match=r"outside limits.resources \(billing-\*\): rds-cluster freight-staging"):
+    with pytest.raises(
+        safety.SafetyRefused, match=r"outside limits.resources \(billing-\*\): rds-cluster freight-staging"
+    ):
         faults.rds_cluster_failover(CLUSTER, configuration=CONFIG)
 
 
@@ -71,8 +74,9 @@ def test_acting_in_another_region_than_the_checked_one_is_refused(aws):
 
 
 def test_production_needs_an_approval_and_it_is_recorded(aws):
-    section = safety.validate_section("production", {"aws": {"account_ids": [MOTO_ACCOUNT], "regions": [REGION]}},
-                                      "prod.yaml")
+    section = safety.validate_section(
+        "production", {"aws": {"account_ids": [MOTO_ACCOUNT], "regions": [REGION]}}, "prod.yaml"
+    )
     with pytest.raises(safety.SafetyRefused, match="production: a drill needs an approval"):
         safety.preflight(section)
     with pytest.raises(safety.SafetyRefused, match="go together"):
@@ -82,14 +86,17 @@ def test_production_needs_an_approval_and_it_is_recorded(aws):
     assert granted.identity.account == MOTO_ACCOUNT and safety.current() is granted
 
 
-@pytest.mark.parametrize("env, raw, field", [
-    ("aws", {}, "environment"),
-    ("staging", {}, "safety"),
-    ("staging", {"aws": {"account_ids": ["1234"], "regions": ["eu-west-1"]}}, "safety.aws.account_ids"),
-    ("staging", {"aws": {"account_ids": [MOTO_ACCOUNT], "regions": ["mars"]}}, "safety.aws.regions"),
-    ("staging", {"kubernetes": {"contexts": [], "namespaces": ["a"]}}, "safety.kubernetes.contexts"),
-    ("lab", {"limits": {"max_azs": 0}}, "safety.limits.max_azs"),
-])
+@pytest.mark.parametrize(
+    "env, raw, field",
+    [
+        ("aws", {}, "environment"),
+        ("staging", {}, "safety"),
+        ("staging", {"aws": {"account_ids": ["1234"], "regions": ["eu-west-1"]}}, "safety.aws.account_ids"),
+        ("staging", {"aws": {"account_ids": [MOTO_ACCOUNT], "regions": ["mars"]}}, "safety.aws.regions"),
+        ("staging", {"kubernetes": {"contexts": [], "namespaces": ["a"]}}, "safety.kubernetes.contexts"),
+        ("lab", {"limits": {"max_azs": 0}}, "safety.limits.max_azs"),
+    ],
+)
 def test_a_bad_safety_section_is_one_error_naming_the_field(env, raw, field):
     with pytest.raises(ConfigError) as err:
         safety.validate_section(env, raw, "targets/x.yaml")
@@ -144,11 +151,14 @@ def test_a_guard_breached_past_its_grace_aborts_the_method_and_rollbacks_run(tog
         m.baseline(0.3)
         aborted = []
         watch = safety.GuardWatch(m, [guard], on_abort=aborted.append, poll_s=0.1)
-        steps = [("break the app", lambda: setattr(toggle_app, "ok", False)),
-                 ("hold the fault 30 s", lambda: safety.wait_unless_aborted(watch, 30)),
-                 ("never reached", lambda: pytest.fail("the method went on after the abort"))]
-        record = safety.run_guarded(steps, [("heal the app", lambda: setattr(toggle_app, "ok", True))], watch,
-                                    since=m.mark_inject("break"))
+        steps = [
+            ("break the app", lambda: setattr(toggle_app, "ok", False)),
+            ("hold the fault 30 s", lambda: safety.wait_unless_aborted(watch, 30)),
+            ("never reached", lambda: pytest.fail("the method went on after the abort")),
+        ]
+        record = safety.run_guarded(
+            steps, [("heal the app", lambda: setattr(toggle_app, "ok", True))], watch, since=m.mark_inject("break")
+        )
         m.close()
     assert record["aborted"]["by"] == "guard:app" and "grace 1 s" in record["aborted"]["reason"]
     assert [s["name"] for s in record["steps"]] == ["break the app", "hold the fault 30 s"]

@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from pathlib import Path
 
 from aws_world import CLUSTER, MOTO_ACCOUNT, REGION, aurora_cluster
-from harness.faults import aws as faults
-from harness.faults.intent import IntentLog
 from test_aws_drill import DRILL, staging_target
 from test_aws_faults import WriterBoundApp
 
-from pathlib import Path
+from harness.faults import aws as faults
+from harness.faults.intent import IntentLog
 
 FEATURE = Path(__file__).resolve().parent / "features" / "aws_mixed_support.feature"
 REASON = "no AWS API freezes an RDS writer"
@@ -22,9 +22,24 @@ REASON = "no AWS API freezes an RDS writer"
 
 def run(tmp_path: Path, app_url: str, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "APP_URL": app_url.removesuffix("/health"), "RDS_CLUSTER_ID": CLUSTER, "COLUMNS": "200"}
-    return subprocess.run([DRILL, "run", "--target", str(staging_target(tmp_path, MOTO_ACCOUNT)), "--yes",
-                           "--reports", str(tmp_path / "reports"), *extra, str(FEATURE)],
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    return subprocess.run(
+        [
+            DRILL,
+            "run",
+            "--target",
+            str(staging_target(tmp_path, MOTO_ACCOUNT)),
+            "--yes",
+            "--reports",
+            str(tmp_path / "reports"),
+            *extra,
+            str(FEATURE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env=env,
+    )
 
 
 def test_only_unsupported_scenarios_selected_is_refused_and_nothing_changes(aws, tmp_path):
@@ -52,8 +67,10 @@ def test_the_unsupported_scenario_is_skipped_with_the_reason_and_the_rest_runs(a
         app.close()
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     assert faults.rds_cluster_writer(CLUSTER, {"aws_region": REGION}) == cluster["reader"]
-    found = {json.loads(p.read_text())["name"]: json.loads(p.read_text())
-             for p in (tmp_path / "reports").glob("runs/*/scenarios/*/scenario.json")}
+    found = {
+        json.loads(p.read_text())["name"]: json.loads(p.read_text())
+        for p in (tmp_path / "reports").glob("runs/*/scenarios/*/scenario.json")
+    }
     assert found["The Aurora writer fails over"]["status"] == "passed"
     frozen = found["The database primary freezes"]
     assert frozen["status"] == "skipped" and REASON in frozen["message"], frozen

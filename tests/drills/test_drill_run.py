@@ -23,8 +23,14 @@ ROOT = HERE.parents[1]
 
 def drill(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200", "CI": "true"}
-    return subprocess.run([str(Path(sys.executable).with_name("drill")), *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=ROOT)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("drill")), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 def scenarios(reports: Path) -> list[dict]:
@@ -86,9 +92,12 @@ def test_smoke_drills_pass_on_the_lab_and_leave_evidence(sync_lab, tmp_path):
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-6000:]
     found = {s["name"]: s for s in scenarios(reports)}
-    assert {"The PostgreSQL primary crashes", "The availability zone of the database primary goes down",
-            "The zone of the database primary is partitioned from the other zones",
-            "The Redis primary crashes"} <= set(found)
+    assert {
+        "The PostgreSQL primary crashes",
+        "The availability zone of the database primary goes down",
+        "The zone of the database primary is partitioned from the other zones",
+        "The Redis primary crashes",
+    } <= set(found)
     for s in found.values():
         m = s["measurement"]
         assert s["status"] == "passed" and m["recovered"] and m["lost_writes"] == 0, s
@@ -129,8 +138,12 @@ def test_smoke_drills_pass_on_the_lab_and_leave_evidence(sync_lab, tmp_path):
     if chromium_path() is None:
         pytest.skip("headless Chromium not installed: report rendering not checked")
     report = build_report([run_dir / "allure-results"], tmp_path / "html", history_path=tmp_path / "h.jsonl")
-    tests = {t["name"]: t["id"] for t in (json.loads(v) for k, v in single_file_data(report.single_file).items()
-                                          if k.startswith("data/test-results/"))}
+    tests = {
+        t["name"]: t["id"]
+        for t in (
+            json.loads(v) for k, v in single_file_data(report.single_file).items() if k.startswith("data/test-results/")
+        )
+    }
     assert set(found) <= set(tests)
     for name in found:  # every scenario's page renders, with its evidence
         page = render_dom(report.single_file, fragment=tests[name])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ def reports(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def chain3(reports) -> list[dict]:
     """Three drills a quarter apart."""
-    base = datetime(2025, 1, 14, 10, 0, tzinfo=timezone.utc)
+    base = datetime(2025, 1, 14, 10, 0, tzinfo=UTC)
     return [make_record(reports, base + timedelta(days=91 * i)) for i in range(3)]
 
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 import random
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from synthetic_drills import make_record
 
 from harness.errors import HarnessError
 from harness.evidence import add_finding, verify
 from harness.evidence.chain import GENESIS, write_new_file
-
-from synthetic_drills import make_record
 
 
 def _flip(path, pos: int) -> None:
@@ -105,8 +104,7 @@ def test_deleting_a_middle_record_is_detected_even_with_the_index_fixed_up(repor
     index_path.write_text(json.dumps(index))
     report = verify(reports)
     assert not report.ok
-    assert report.first_problem.startswith(f"record {chain3[2]['id']} (#2): prev_hash does not match "
-                                           f"{chain3[0]['id']}")
+    assert report.first_problem.startswith(f"record {chain3[2]['id']} (#2): prev_hash does not match {chain3[0]['id']}")
 
 
 def test_deleting_the_last_record_is_detected(reports, chain3, cli):
@@ -141,8 +139,9 @@ def test_reordered_records_are_detected(reports, chain3):
 def test_record_added_outside_the_chain_is_named(reports, chain3):
     forged = dict(chain3[2], id="20991231T000000000Z-ffffff")
     (reports / "records" / f"{forged['id']}.json").write_text(json.dumps(forged))
-    assert verify(reports).first_problem == (f"record {forged['id']} is not in records/chain.json: "
-                                             f"added outside the chain")
+    assert verify(reports).first_problem == (
+        f"record {forged['id']} is not in records/chain.json: added outside the chain"
+    )
 
 
 def test_records_are_never_rewritten(reports, chain3):
@@ -155,7 +154,7 @@ def test_records_are_never_rewritten(reports, chain3):
 def test_signed_chain_without_and_with_wrong_key(reports, monkeypatch, cli):
     key = "k3y-never-printed-0123456789"
     monkeypatch.setenv("DRILL_SIGNING_KEY", key)
-    start = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
+    start = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
     recs = [make_record(reports, start + timedelta(days=i)) for i in range(2)]
     assert all(len(r["signature"]) == 64 for r in recs)
     report = verify(reports)
@@ -182,7 +181,7 @@ def test_signed_chain_forged_without_the_key_is_detected(reports, monkeypatch):
     from harness.evidence.chain import entry_hash, serialize
 
     monkeypatch.setenv("DRILL_SIGNING_KEY", "the-real-key")
-    rec = make_record(reports, datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc), evidence=False)
+    rec = make_record(reports, datetime(2025, 3, 3, 9, 0, tzinfo=UTC), evidence=False)
     forged = dict(rec)
     forged["operator"] = "someone-else"
     forged.pop("signature")
@@ -202,8 +201,9 @@ def test_unsigned_chain_reports_unsigned(reports, chain3):
 
 
 def test_finding_entries_are_chained_too(reports, chain3):
-    add_finding(reports, chain3[0]["id"], "Failover slower than planned", "Dana Okafor", "2025-03-01",
-                "Lower Patroni ttl")
+    add_finding(
+        reports, chain3[0]["id"], "Failover slower than planned", "Dana Okafor", "2025-03-01", "Lower Patroni ttl"
+    )
     assert verify(reports).ok
     entry = next((reports / "findings").glob("*-F-0001-opened.json"))
     text = entry.read_text()
@@ -215,7 +215,7 @@ def test_finding_entries_are_chained_too(reports, chain3):
 
 def test_concurrent_finishes_chain_in_some_order(reports):
     """Two drills finishing together must not both chain onto the same head."""
-    start = datetime(2025, 5, 5, 9, 0, tzinfo=timezone.utc)
+    start = datetime(2025, 5, 5, 9, 0, tzinfo=UTC)
     errors = []
 
     def run(i):

@@ -53,14 +53,21 @@ def test_good_plan_loads(tmp_path):
     assert plan.participants[1].role == "Database Lead" and plan.approver_names() == {"Sam Rivera"}
 
 
-@pytest.mark.parametrize("edit, line, field, words", [
-    (("role: Database Lead", "role: DBA"), 10, "participants[1].role", "not a role of the DR plan §7.2"),
-    (("type: scenario-based", "type: chaos-monkey"), 2, "type", "component-test"),
-    (('tags: "@quarterly and not @cloud"', 'tags: "@quarterly and and"'), 4, "scope.tags", "tag expression"),
-    (("target: local\n", "target: local\ncolour: blue\n"), 6, "colour", "Extra inputs are not permitted"),
-    (("  - name: Sam Rivera\n", "  - name: Sam Rivera\n    title: 7\n", 2), 13, "approvers[0].title",
-     "valid string"),
-])
+@pytest.mark.parametrize(
+    "edit, line, field, words",
+    [
+        (("role: Database Lead", "role: DBA"), 10, "participants[1].role", "not a role of the DR plan §7.2"),
+        (("type: scenario-based", "type: chaos-monkey"), 2, "type", "component-test"),
+        (('tags: "@quarterly and not @cloud"', 'tags: "@quarterly and and"'), 4, "scope.tags", "tag expression"),
+        (("target: local\n", "target: local\ncolour: blue\n"), 6, "colour", "Extra inputs are not permitted"),
+        (
+            ("  - name: Sam Rivera\n", "  - name: Sam Rivera\n    title: 7\n", 2),
+            13,
+            "approvers[0].title",
+            "valid string",
+        ),
+    ],
+)
 def test_plan_errors_name_file_line_and_field(tmp_path, edit, line, field, words):
     old, new, *nth = edit
     text = GOOD

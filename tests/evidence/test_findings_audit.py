@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import matplotlib.image as mpimg
 import numpy as np
@@ -19,26 +19,50 @@ from harness.evidence.browser import chromium_path, screenshot
 
 
 def _at(y, m, d):
-    return datetime(y, m, d, 9, 0, tzinfo=timezone.utc)
+    return datetime(y, m, d, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def drills(reports):
-    r1 = make_record(reports, _at(2024, 7, 20), scenarios=[
-        ("redis-primary-kill", measurement(3.1, 0.0, target_rto=60), "passed")])
+    r1 = make_record(
+        reports, _at(2024, 7, 20), scenarios=[("redis-primary-kill", measurement(3.1, 0.0, target_rto=60), "passed")]
+    )
     r2 = make_record(reports, _at(2024, 10, 18))
-    r3 = make_record(reports, _at(2025, 1, 17), scenarios=[
-        ("postgres-leader-kill", measurement(19.25, 0.4, lost=3), "failed")])
-    f1 = add_finding(reports, r1["id"], "Sentinel failover needs manual check", "Dana Okafor", "2024-09-30",
-                     "Add a sentinel health probe", at=_at(2024, 7, 21))
-    f2 = add_finding(reports, r1["id"], "Runbook step 4 outdated", "Lee Moreau", "2024-08-31", "Rewrite step 4",
-                     at=_at(2024, 7, 21))
+    r3 = make_record(
+        reports, _at(2025, 1, 17), scenarios=[("postgres-leader-kill", measurement(19.25, 0.4, lost=3), "failed")]
+    )
+    f1 = add_finding(
+        reports,
+        r1["id"],
+        "Sentinel failover needs manual check",
+        "Dana Okafor",
+        "2024-09-30",
+        "Add a sentinel health probe",
+        at=_at(2024, 7, 21),
+    )
+    f2 = add_finding(
+        reports, r1["id"], "Runbook step 4 outdated", "Lee Moreau", "2024-08-31", "Rewrite step 4", at=_at(2024, 7, 21)
+    )
     close_finding(reports, f2.id, "DOC-77", at=_at(2024, 9, 1))
-    f3 = add_finding(reports, r2["id"], "No alert on replication lag", "Ari Chen", "2025-01-31",
-                     "Alert on lag > 1 s", at=_at(2024, 10, 19))
+    f3 = add_finding(
+        reports,
+        r2["id"],
+        "No alert on replication lag",
+        "Ari Chen",
+        "2025-01-31",
+        "Alert on lag > 1 s",
+        at=_at(2024, 10, 19),
+    )
     close_finding(reports, f3.id, "PR-512", at=_at(2025, 2, 1))
-    f4 = add_finding(reports, r3["id"], "3 acknowledged writes lost on leader kill", "Dana Okafor", "2025-03-31",
-                     "Enable synchronous_mode", at=_at(2025, 1, 18))
+    f4 = add_finding(
+        reports,
+        r3["id"],
+        "3 acknowledged writes lost on leader kill",
+        "Dana Okafor",
+        "2025-03-31",
+        "Enable synchronous_mode",
+        at=_at(2025, 1, 18),
+    )
     return (r1, r2, r3), (f1, f2, f3, f4)
 
 
@@ -54,22 +78,39 @@ def test_findings_lifecycle_and_carry_over(reports, drills, cli):
     assert [f.id for f in findings_for_report(r1, records, found)] == ["F-0001", "F-0002"]
     res = cli("finding", "list", "--reports", reports, "--open", "--json")
     assert res.exit_code == 0 and [f["id"] for f in json.loads(res.stdout)] == ["F-0001", "F-0004"]
-    res = cli("finding", "add", "--reports", reports, "--record", r3["id"][:12], "--title", "Slow DNS",
-              "--owner", "Ari Chen", "--due", "2025-06-30", "--action", "Lower TTL")
+    res = cli(
+        "finding",
+        "add",
+        "--reports",
+        reports,
+        "--record",
+        r3["id"][:12],
+        "--title",
+        "Slow DNS",
+        "--owner",
+        "Ari Chen",
+        "--due",
+        "2025-06-30",
+        "--action",
+        "Lower TTL",
+    )
     assert res.exit_code == 0 and res.stdout.startswith(f"F-0005 opened on {r3['id']}")
     res = cli("finding", "close", "f-5", "--reports", reports, "--reference", "CHG-2001")
     assert res.exit_code == 0 and "F-0005 closed: CHG-2001" in res.stdout
     assert "closed" in cli("finding", "list", "--reports", reports).stdout
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda r: add_finding(r, "nope", "t", "o", "2025-01-01", "a"), "record 'nope': no match"),
-    (lambda r: add_finding(r, "2025", "t", "o", "31/01/2025", "a"), "is not a date like"),
-    (lambda r: add_finding(r, "2025", " ", "o", "2025-01-01", "a"), "non-empty --title"),
-    (lambda r: close_finding(r, "F-0002", "again"), "already closed"),
-    (lambda r: close_finding(r, "F-0099", "x"), "no finding 'F-0099'"),
-    (lambda r: close_finding(r, "F-0001", ""), "needs a --reference"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda r: add_finding(r, "nope", "t", "o", "2025-01-01", "a"), "record 'nope': no match"),
+        (lambda r: add_finding(r, "2025", "t", "o", "31/01/2025", "a"), "is not a date like"),
+        (lambda r: add_finding(r, "2025", " ", "o", "2025-01-01", "a"), "non-empty --title"),
+        (lambda r: close_finding(r, "F-0002", "again"), "already closed"),
+        (lambda r: close_finding(r, "F-0099", "x"), "no finding 'F-0099'"),
+        (lambda r: close_finding(r, "F-0001", ""), "needs a --reference"),
+    ],
+)
 def test_finding_bad_input(reports, drills, call, message):
     with pytest.raises(HarnessError, match=re.escape(message)):
         call(reports)
@@ -113,8 +154,12 @@ def test_audit_html_has_every_after_action_field(reports, drills, cli):
 
 
 def test_audit_escapes_record_content_and_reports_a_broken_chain(reports, cli):
-    rec = make_record(reports, _at(2025, 3, 1), scenarios=[
-        ("<script>alert(1)</script>", measurement(5.0, 0.0), "passed")], evidence=False)
+    rec = make_record(
+        reports,
+        _at(2025, 3, 1),
+        scenarios=[("<script>alert(1)</script>", measurement(5.0, 0.0), "passed")],
+        evidence=False,
+    )
     path = reports / "records" / f"{rec['id']}.json"
     path.chmod(0o644)
     path.write_text(path.read_text().replace('"sam"', '"mallory"'))
@@ -130,13 +175,14 @@ def test_audit_of_unknown_record(reports, drills):
         write_audit(reports, "19990101")
 
 
-needs_chromium = pytest.mark.skipif(chromium_path() is None, reason="headless Chromium not installed "
-                                    "(apt-get install -y chromium)")
+needs_chromium = pytest.mark.skipif(
+    chromium_path() is None, reason="headless Chromium not installed (apt-get install -y chromium)"
+)
 
 
 def _bg_mask(png) -> np.ndarray:
     rgb = (mpimg.imread(png)[..., :3] * 255).round().astype(int)
-    want = [int(RESULTS_TABLE_BG[i:i + 2], 16) for i in (1, 3, 5)]
+    want = [int(RESULTS_TABLE_BG[i : i + 2], 16) for i in (1, 3, 5)]
     return np.all(np.abs(rgb - want) <= 1, axis=-1)
 
 
@@ -155,7 +201,7 @@ def test_chromium_screenshot_shows_the_rto_rpo_table(reports, drills, tmp_path):
     html = page.read_text()
     start = html.index('<section id="results">')
     stripped = tmp_path / "no-table.html"
-    stripped.write_text(html[:start] + html[html.index("</section>", start) + len("</section>"):])
+    stripped.write_text(html[:start] + html[html.index("</section>", start) + len("</section>") :])
     assert _bg_mask(screenshot(stripped, tmp_path / "no-table.png", 1280, 2000)).sum() == 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import matplotlib.image as mpimg
 import numpy as np
@@ -15,28 +15,38 @@ from harness.evidence.cadence import add_months
 
 
 def _at(y, m, d):
-    return datetime(y, m, d, 9, 30, tzinfo=timezone.utc)
+    return datetime(y, m, d, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
 def drills(reports):
     """Five drills over four quarters (hand-written ground truth in the tests below)."""
     pg, redis = "postgres-leader-kill", "redis-primary-kill"
-    make_record(reports, _at(2024, 7, 20), "quarterly-scenario-drill.yaml",
-                [(pg, measurement(24.0, 0.0), "passed"), (redis, measurement(3.1, 0.0, target_rto=60), "passed")])
+    make_record(
+        reports,
+        _at(2024, 7, 20),
+        "quarterly-scenario-drill.yaml",
+        [(pg, measurement(24.0, 0.0), "passed"), (redis, measurement(3.1, 0.0, target_rto=60), "passed")],
+    )
     make_record(reports, _at(2024, 10, 18), "quarterly-scenario-drill.yaml", [(pg, measurement(21.5, 0.0), "passed")])
-    make_record(reports, _at(2025, 1, 17), "monthly-component-test.yaml",
-                [(pg, measurement(19.0, 0.4, lost=3), "failed")])
-    make_record(reports, _at(2025, 2, 12), "semiannual-dr-drill.yaml",
-                [("region-failover", measurement(900.0, 42.0, target_rto=3600, target_rpo=300), "passed")])
+    make_record(
+        reports, _at(2025, 1, 17), "monthly-component-test.yaml", [(pg, measurement(19.0, 0.4, lost=3), "failed")]
+    )
+    make_record(
+        reports,
+        _at(2025, 2, 12),
+        "semiannual-dr-drill.yaml",
+        [("region-failover", measurement(900.0, 42.0, target_rto=3600, target_rpo=300), "passed")],
+    )
     make_record(reports, _at(2025, 4, 15), None, [(pg, measurement(18.2, 0.0), "passed")])  # ad hoc
     return load_records(reports)
 
 
 def test_history_table_for_one_scenario(drills, cli, reports):
     rows = history_rows(drills, "postgres-leader-kill")
-    got = [(r.started.date().isoformat(), r.quarter, r.plan_type, r.rto_s, r.rto_target_s, r.rpo_s, r.passed)
-           for r in rows]
+    got = [
+        (r.started.date().isoformat(), r.quarter, r.plan_type, r.rto_s, r.rto_target_s, r.rpo_s, r.passed) for r in rows
+    ]
     assert got == [
         ("2024-07-20", "2024-Q3", "scenario-based", 24.0, 120.0, 0.0, True),
         ("2024-10-18", "2024-Q4", "scenario-based", 21.5, 120.0, 0.0, True),
@@ -47,7 +57,11 @@ def test_history_table_for_one_scenario(drills, cli, reports):
     res = cli("history", "--reports", reports, "--scenario", "postgres-leader-kill", "--json")
     assert res.exit_code == 0
     assert [(r["quarter"], r["rto_s"], r["lost_writes"]) for r in json.loads(res.stdout)] == [
-        ("2024-Q3", 24.0, 0), ("2024-Q4", 21.5, 0), ("2025-Q1", 19.0, 3), ("2025-Q2", 18.2, 0)]
+        ("2024-Q3", 24.0, 0),
+        ("2024-Q4", 21.5, 0),
+        ("2025-Q1", 19.0, 3),
+        ("2025-Q2", 18.2, 0),
+    ]
     table = cli("history", "--reports", reports)
     assert table.exit_code == 0 and "BREACHED" in table.stdout and "region-failover" in table.stdout
 
@@ -86,10 +100,15 @@ def test_due_on_2025_05_01(drills, cli, reports):
     assert cli("due", "--reports", reports, "--today", "2025-05-01", "--strict").exit_code == 1
 
 
-@pytest.mark.parametrize("today, status, left", [
-    ("2025-07-28", "ok", 15), ("2025-07-29", "due soon", 14), ("2025-08-12", "due soon", 0),
-    ("2025-08-13", "overdue", -1),
-])
+@pytest.mark.parametrize(
+    "today, status, left",
+    [
+        ("2025-07-28", "ok", 15),
+        ("2025-07-29", "due soon", 14),
+        ("2025-08-12", "due soon", 0),
+        ("2025-08-13", "overdue", -1),
+    ],
+)
 def test_due_soon_boundary(drills, today, status, left):
     d = next(r for r in due(drills, date.fromisoformat(today)) if r.type.value == "dr-drill")
     assert (d.status, d.days_left) == (status, left)
@@ -104,9 +123,12 @@ def test_drills_after_today_are_ignored(drills):
 
 
 def test_strict_passes_when_nothing_is_overdue(reports, cli):
-    for plan, when in (("monthly-component-test.yaml", _at(2025, 6, 20)),
-                       ("quarterly-scenario-drill.yaml", _at(2025, 6, 1)),
-                       ("semiannual-dr-drill.yaml", _at(2025, 3, 1)), ("annual-full-dr.yaml", _at(2024, 11, 8))):
+    for plan, when in (
+        ("monthly-component-test.yaml", _at(2025, 6, 20)),
+        ("quarterly-scenario-drill.yaml", _at(2025, 6, 1)),
+        ("semiannual-dr-drill.yaml", _at(2025, 3, 1)),
+        ("annual-full-dr.yaml", _at(2024, 11, 8)),
+    ):
         make_record(reports, when, plan, evidence=False)
     res = cli("due", "--reports", reports, "--today", "2025-07-01", "--strict", "--json")
     assert res.exit_code == 0

@@ -31,8 +31,10 @@ def test_live_file_from_the_first_event_to_finish(reports):
     path = rec.finish()
     assert not rec.live_path.exists() and path.exists() and live_records(reports) == []
     [record] = load_records(reports)
-    assert record["path"] == "measure" and [e["kind"] for e in record["timeline"]] == ["drill-started",
-                                                                                      "drill-finished"]
+    assert record["path"] == "measure" and [e["kind"] for e in record["timeline"]] == [
+        "drill-started",
+        "drill-finished",
+    ]
     assert verify(reports).ok
 
 

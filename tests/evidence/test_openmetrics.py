@@ -8,7 +8,7 @@ import shutil
 import socket
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -22,7 +22,7 @@ from harness.evidence.record import load_records
 
 PROMTOOL = shutil.which("promtool")
 PUSHGATEWAY = shutil.which("prometheus-pushgateway")
-BASE = datetime(2025, 1, 14, 10, 0, tzinfo=timezone.utc)
+BASE = datetime(2025, 1, 14, 10, 0, tzinfo=UTC)
 PG = "postgres-leader-kill"
 
 
@@ -36,7 +36,7 @@ def samples(text: str) -> dict[tuple[str, frozenset], str]:
     for line in text.splitlines():
         if line.startswith("#"):
             continue
-        m = re.fullmatch(r'([a-z_]+)\{(.*)\} (\S+)', line)
+        m = re.fullmatch(r"([a-z_]+)\{(.*)\} (\S+)", line)
         assert m, line
         labels = frozenset(tuple(kv.split("=", 1)) for kv in m.group(2).split(","))
         out[(m.group(1), frozenset((k, v.strip('"')) for k, v in labels))] = m.group(3)
@@ -44,8 +44,9 @@ def samples(text: str) -> dict[tuple[str, frozenset], str]:
 
 
 def labels(scenario: str, objective: str = "postgresql/primary-instance-failure", **extra: str) -> frozenset:
-    return frozenset({"scenario": scenario, "objective": objective, "target": "local", "path": "gherkin",
-                      **extra}.items())
+    return frozenset(
+        {"scenario": scenario, "objective": objective, "target": "local", "path": "gherkin", **extra}.items()
+    )
 
 
 @pytest.fixture
@@ -53,20 +54,28 @@ def three_drills(reports) -> list[dict]:
     """A quarter apart: an old met drill, a breached one with lost writes, and the newest met one for PG;
     the middle drill also has a Redis scenario that never completed."""
     return [
-        make_record(reports, BASE, evidence=False,
-                    scenarios=[(PG, measurement(30.0, 0.0), "passed")]),
-        make_record(reports, BASE + timedelta(days=91), evidence=False,
-                    scenarios=[(PG, measurement(150.5, 2.25, lost=40), "failed"),
-                               ("redis-primary-kill", measurement(2.4, 0.0), "broken")]),
-        make_record(reports, BASE + timedelta(days=182), evidence=False,
-                    scenarios=[(PG, measurement(21.4, 0.0), "passed")]),
+        make_record(reports, BASE, evidence=False, scenarios=[(PG, measurement(30.0, 0.0), "passed")]),
+        make_record(
+            reports,
+            BASE + timedelta(days=91),
+            evidence=False,
+            scenarios=[
+                (PG, measurement(150.5, 2.25, lost=40), "failed"),
+                ("redis-primary-kill", measurement(2.4, 0.0), "broken"),
+            ],
+        ),
+        make_record(
+            reports, BASE + timedelta(days=182), evidence=False, scenarios=[(PG, measurement(21.4, 0.0), "passed")]
+        ),
     ]
 
 
 def test_render_keeps_the_newest_result_per_scenario_and_objective(reports, three_drills):
     rows = openmetrics.latest(openmetrics.export_rows(load_records(reports)))
     assert [(r.history.scenario, r.history.record) for r in rows] == [
-        (PG, three_drills[2]["id"]), ("redis-primary-kill", three_drills[1]["id"])]
+        (PG, three_drills[2]["id"]),
+        ("redis-primary-kill", three_drills[1]["id"]),
+    ]
     text = openmetrics.render(rows)
     got = samples(text)
     pg, redis = labels(PG), labels("redis-primary-kill")
@@ -109,13 +118,19 @@ def test_label_values_are_escaped_and_unmeasured_values_left_out(reports):
     no_target = measurement(3.0, 0.0)
     no_target.pop("verdict")  # nothing to judge: no drill_verdict series
     no_target.pop("rpo_s")
-    make_record(reports, BASE, evidence=False, scenarios=[(odd, measurement(5.0, 0.0), "passed"),
-                                                          ("plain", no_target, "passed")])
+    make_record(
+        reports,
+        BASE,
+        evidence=False,
+        scenarios=[(odd, measurement(5.0, 0.0), "passed"), ("plain", no_target, "passed")],
+    )
     text = openmetrics.render(openmetrics.export_rows(load_records(reports)))
     assert 'scenario="db \\"primary\\"\\\\kill\\nagain"' in text
     assert 'drill_verdict{scenario="plain"' not in text and 'drill_rpo_seconds{scenario="plain"' not in text
-    assert 'drill_rto_seconds{scenario="plain",objective="postgresql/primary-instance-failure",target="local",' \
-           'path="gherkin"} 3.0' in text
+    assert (
+        'drill_rto_seconds{scenario="plain",objective="postgresql/primary-instance-failure",target="local",'
+        'path="gherkin"} 3.0' in text
+    )
     done = promtool_check(text)
     assert done.returncode == 0, done.stdout + done.stderr
     # and promtool does reject what is not valid, so the checks above mean something
@@ -152,8 +167,13 @@ def pushgateway(tmp_path):
         pytest.skip("Debian package prometheus-pushgateway not installed")
     port = free_port()
     log = open(tmp_path / "pushgateway.log", "wb")
-    proc = subprocess.Popen([PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 15
@@ -183,11 +203,15 @@ def test_push_to_a_real_pushgateway_and_read_it_back(reports, three_drills, push
     assert shown == f"{pushgateway}/metrics/job/drill"
     scraped = httpx.get(f"{pushgateway}/metrics", timeout=5, trust_env=False).text
     # the Pushgateway adds the grouping labels (job, and an empty instance)
-    want = 'drill_rto_seconds{instance="",job="drill",objective="postgresql/primary-instance-failure",path="gherkin",' \
-           f'scenario="{PG}",target="local"}} 21.4'
+    want = (
+        'drill_rto_seconds{instance="",job="drill",objective="postgresql/primary-instance-failure",path="gherkin",'
+        f'scenario="{PG}",target="local"}} 21.4'
+    )
     assert want in scraped
-    assert 'drill_verdict{instance="",job="drill",objective="postgresql/primary-instance-failure",path="gherkin",' \
-           'scenario="redis-primary-kill",target="local"} 0' in scraped
+    assert (
+        'drill_verdict{instance="",job="drill",objective="postgresql/primary-instance-failure",path="gherkin",'
+        'scenario="redis-primary-kill",target="local"} 0' in scraped
+    )
     assert "# HELP drill_rpo_seconds Measured data-loss window (RPO)" in scraped
     # the CLI does the same; a second push replaces the job's group (PUT)
     res = CliRunner().invoke(app, ["metrics", "--records", str(reports), "--push", pushgateway, "--job", "drill"])

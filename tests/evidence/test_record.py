@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from synthetic_drills import PLANS, SECRET_PASSWORD, make_record, measurement
@@ -15,11 +15,15 @@ from harness.evidence import RecordBuilder, load_plan, verify
 
 
 def test_record_fields(reports, monkeypatch):
-    started = datetime(2025, 2, 10, 14, 0, tzinfo=timezone.utc)
-    rec = make_record(reports, started, scenarios=[
-        ("postgres-leader-kill", measurement(21.4, 0.0), "passed"),
-        ("postgres-async-loss", measurement(24.0, 2.1, target_rpo=0.0, lost=40), "failed"),
-    ])
+    started = datetime(2025, 2, 10, 14, 0, tzinfo=UTC)
+    rec = make_record(
+        reports,
+        started,
+        scenarios=[
+            ("postgres-leader-kill", measurement(21.4, 0.0), "passed"),
+            ("postgres-async-loss", measurement(24.0, 2.1, target_rpo=0.0, lost=40), "failed"),
+        ],
+    )
     assert re.fullmatch(r"20250210T140000000Z-[0-9a-f]{6}", rec["id"])
     plan_file = PLANS / "quarterly-scenario-drill.yaml"
     assert rec["plan"]["sha256"] == hashlib.sha256(plan_file.read_bytes()).hexdigest()
@@ -42,7 +46,9 @@ def test_record_fields(reports, monkeypatch):
     # plan criteria: all objectives met (no: the lossy one failed), RTO <= 60 s override (yes)
     assert rec["outcome"]["passed"] is False
     assert [(c["criterion"], c["ok"]) for c in rec["outcome"]["checks"]] == [
-        ("all objectives met", False), ("RTO ≤ 60 s (plan override)", True)]
+        ("all objectives met", False),
+        ("RTO ≤ 60 s (plan override)", True),
+    ]
     assert rec["harness"]["version"] == "0.1.0"
     assert re.fullmatch(r"[0-9a-f]{40}|unknown", rec["harness"]["revision"])
     # every evidence file, relative to the reports dir, with its hash and size
@@ -54,13 +60,14 @@ def test_record_fields(reports, monkeypatch):
 
 
 def test_secrets_never_reach_the_record(reports):
-    rec = make_record(reports, datetime(2025, 2, 10, tzinfo=timezone.utc))
+    rec = make_record(reports, datetime(2025, 2, 10, tzinfo=UTC))
     text = (reports / "records" / f"{rec['id']}.json").read_text()
     assert SECRET_PASSWORD not in text
     assert not any(SECRET_PASSWORD.encode() in p.read_bytes() for p in reports.rglob("*") if p.is_file())
     b = RecordBuilder(reports, operator="x")
-    b.event("baseline-ok", detail={"dsn": f"postgresql://drill:{SECRET_PASSWORD}@127.0.0.1/db",
-                                   "password": SECRET_PASSWORD})
+    b.event(
+        "baseline-ok", detail={"dsn": f"postgresql://drill:{SECRET_PASSWORD}@127.0.0.1/db", "password": SECRET_PASSWORD}
+    )
     b.scenario(name="adhoc", measurement={"rto_s": 1.0, "verdict": None})
     path = b.finish()
     text = path.read_text()
@@ -86,8 +93,7 @@ def test_reports_dir_from_environment(tmp_path, monkeypatch):
 def test_approval_must_come_from_a_plan_approver(reports):
     plan = load_plan(PLANS / "semiannual-dr-drill.yaml")
     with pytest.raises(HarnessError, match="'Eve' is not an approver of plan semiannual-dr-drill"):
-        RecordBuilder(reports, plan=plan, approvals=[{"ticket": "CHG-9", "approver": "Eve",
-                                                      "at": datetime.now(timezone.utc)}])
+        RecordBuilder(reports, plan=plan, approvals=[{"ticket": "CHG-9", "approver": "Eve", "at": datetime.now(UTC)}])
     with pytest.raises(HarnessError, match="approval"):
         RecordBuilder(reports, plan=plan, approvals=[{"ticket": "CHG-9", "approver": "Morgan Blake"}])
 
@@ -120,11 +126,15 @@ def test_bad_input_is_refused(reports):
 
 def test_not_recovered_breaches_a_plan_rto_override(reports):
     plan = load_plan(PLANS / "quarterly-scenario-drill.yaml")
-    b = RecordBuilder(reports, plan=plan, operator="x",
-                      approvals=[{"ticket": "T", "approver": "Sam Rivera", "at": datetime.now(timezone.utc)}])
+    b = RecordBuilder(
+        reports, plan=plan, operator="x", approvals=[{"ticket": "T", "approver": "Sam Rivera", "at": datetime.now(UTC)}]
+    )
     m = measurement(45.0, 0.0)
     m["rto_s"] = None  # not recovered before the deadline
     b.scenario(name="s", tags=["@quarterly"], measurement=m, status="failed")
     rec = json.loads(b.finish(ended=b.started + timedelta(minutes=5)).read_text())
-    assert rec["outcome"]["checks"][1] == {"criterion": "RTO ≤ 60 s (plan override)", "ok": False,
-                                           "detail": "over: s (not measured)"}
+    assert rec["outcome"]["checks"][1] == {
+        "criterion": "RTO ≤ 60 s (plan override)",
+        "ok": False,
+        "detail": "over: s (not measured)",
+    }

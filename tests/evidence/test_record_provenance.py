@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 
 from synthetic_drills import REPO, make_record, measurement
@@ -17,7 +17,7 @@ from harness.evidence import record as record_mod
 
 
 def test_record_carries_harness_version_and_lock_hash(reports):
-    rec = make_record(reports, datetime(2025, 4, 15, 10, 0, tzinfo=timezone.utc))
+    rec = make_record(reports, datetime(2025, 4, 15, 10, 0, tzinfo=UTC))
     lock = REPO / "requirements.lock"
     assert lock.is_file()
     assert rec["harness"]["harness_version"] == metadata.version("drill-harness")
@@ -37,7 +37,7 @@ def test_fallbacks_without_installed_metadata_or_lock(tmp_path, monkeypatch):
 
 def test_record_without_the_fields_still_verifies(reports, cli):
     """A record of an earlier harness (no harness_version, no lock_sha256), then one of this harness."""
-    started = datetime(2025, 1, 14, 10, 0, tzinfo=timezone.utc)
+    started = datetime(2025, 1, 14, 10, 0, tzinfo=UTC)
     old = RecordBuilder(reports, operator="sam", started=started)
     old.scenario(name="postgres-leader-kill", measurement=measurement(21.4, 0.0), status="passed")
     body = old.to_dict(ended=started + timedelta(minutes=45))

@@ -17,8 +17,6 @@ from harness.lab import Lab
 from harness.lab.prereq import missing_binaries
 from harness.measure import Measurement, parse_probe_spec, parse_writer_spec
 
-
-
 # The sync lab this test session started, kept running for the next module that wants the same lab (each lab
 # start and stop costs ~25 s on a 2-core machine). tests/conftest.py runs those modules one after another and
 # stops the kept lab when the session ends; a lab that was running before the session is never reused.
@@ -83,8 +81,9 @@ def release_kept() -> None:
 def drill(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run the real `drill` CLI in a subprocess (fresh process: nothing shared with the test)."""
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([str(Path(sys.executable).with_name("drill")), *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("drill")), *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def report(name: str, **numbers) -> None:
@@ -99,9 +98,13 @@ def report(name: str, **numbers) -> None:
 
 def lab_measurement(lab, out_dir: Path) -> Measurement:
     """The lab's public entry points: the app's /health through HAProxy and a Postgres writer at 20/s."""
-    return Measurement(probes=[parse_probe_spec("app@http=" + lab.app_url + "/health")],
-                       writers=[parse_writer_spec("postgres=" + lab.pg_dsn("primary"), rate=20)],
-                       interval=0.1, stable=2.0, out_dir=out_dir)
+    return Measurement(
+        probes=[parse_probe_spec("app@http=" + lab.app_url + "/health")],
+        writers=[parse_writer_spec("postgres=" + lab.pg_dsn("primary"), rate=20)],
+        interval=0.1,
+        stable=2.0,
+        out_dir=out_dir,
+    )
 
 
 def wait_healthy(lab, timeout: float) -> dict:

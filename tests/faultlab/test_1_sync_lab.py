@@ -9,13 +9,12 @@ import sys
 import time
 
 import pytest
+from faultlab_helpers import drill, lab_measurement, lab_session, report, wait_healthy
 
 from harness import recovery
 from harness.faults import runner
 from harness.measure import Targets
 from harness.recovery import Confirmer
-
-from faultlab_helpers import drill, lab_measurement, lab_session, report, wait_healthy
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +46,16 @@ def test_db_primary_crash_sync_mode_recovers_without_losing_writes(lab, tmp_path
         result = m.stop(targets=Targets(rto_s=60, rpo_s=0))
     run = recovery.get("auto-failover").run(lab, {"old_leader": old}, confirm=Confirmer(auto=True))
     undo = runner.undo(fault_id)
-    report("db-primary-crash sync", rto_s=result.rto_s, lost=result.lost_writes, acked=result.acked_writes,
-           rpo_s=result.rpo_s, old_leader=old, new_leader=lab.postgres_leader(),
-           failover_procedure_s=round(run.duration_s, 2))
+    report(
+        "db-primary-crash sync",
+        rto_s=result.rto_s,
+        lost=result.lost_writes,
+        acked=result.acked_writes,
+        rpo_s=result.rpo_s,
+        old_leader=old,
+        new_leader=lab.postgres_leader(),
+        failover_procedure_s=round(run.duration_s, 2),
+    )
     assert recovered and result.recovered
     assert result.lost_writes == 0 and result.acked_writes > 0
     assert result.rto_s > 5, "a leader crash that recovers at once means the fault did nothing"
@@ -72,8 +78,15 @@ def test_az_outage_of_the_leader_zone_recovers_and_is_measured(lab, tmp_path):
         result = m.stop(targets=Targets(rpo_s=0))
     new_leader = lab.postgres_leader()
     undo = runner.undo(fault_id)
-    report("az-outage kill", zone=zone, rto_s=result.rto_s, rpo_s=result.rpo_s, lost=result.lost_writes,
-           acked=result.acked_writes, new_leader=new_leader)
+    report(
+        "az-outage kill",
+        zone=zone,
+        rto_s=result.rto_s,
+        rpo_s=result.rpo_s,
+        lost=result.lost_writes,
+        acked=result.acked_writes,
+        new_leader=new_leader,
+    )
     assert recovered and result.recovered and result.rto_s > 5
     assert new_leader and lab.components[new_leader]["zone"] != zone
     assert result.rpo_s is not None and result.lost_writes is not None
@@ -105,8 +118,7 @@ def test_network_partition_isolating_the_leader_zone_demotes_it_and_it_rejoins(l
     assert lab.network.partitions()["partitions"] == []
     wait_healthy(lab, 120)
     members = {m["name"]: m for m in lab.postgres_members()}
-    report("network-partition", zone=zone, old_leader=old, new_leader=new,
-           rejoin_s=round(time.monotonic() - t_new, 1))
+    report("network-partition", zone=zone, old_leader=old, new_leader=new, rejoin_s=round(time.monotonic() - t_new, 1))
     assert members[old]["state"] == "streaming" and members[old]["role"] != "leader"
 
 
@@ -125,8 +137,7 @@ time.sleep(600)
 
 def test_kill9_of_the_fault_holder_then_drill_recover_heals_the_lab(lab, intent_log):
     leader = lab.postgres_leader()
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
         pending = {i.fault for i in intent_log.pending()}

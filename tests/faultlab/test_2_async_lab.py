@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from faultlab_helpers import lab_measurement, lab_session, report, wait_healthy
 
 from harness.faults import runner
 from harness.measure import Targets
-
-from faultlab_helpers import lab_measurement, lab_session, report, wait_healthy
 
 pytestmark = pytest.mark.own_lab  # an async lab: runs after the modules sharing the sync lab
 
@@ -31,8 +30,14 @@ def test_async_lag_then_primary_crash_loses_acknowledged_writes(lab, tmp_path):
         recovered = m.wait_recovered(timeout=90)
         result = m.stop(targets=Targets(rpo_s=0))
     undos = [runner.undo(crash), runner.undo(lag)]
-    report("async lag 2s + crash", rto_s=result.rto_s, rpo_s=result.rpo_s, lost=result.lost_writes,
-           acked=result.acked_writes, verdict_passed=result.verdict.passed)
+    report(
+        "async lag 2s + crash",
+        rto_s=result.rto_s,
+        rpo_s=result.rpo_s,
+        lost=result.lost_writes,
+        acked=result.acked_writes,
+        verdict_passed=result.verdict.passed,
+    )
     assert recovered
     assert result.lost_writes > 0, "async replication + lag + crash must lose acknowledged writes"
     assert result.rpo_s > 0

@@ -80,9 +80,12 @@ def drill(state_dir: Path) -> Callable[..., subprocess.CompletedProcess]:
     prefix = _cli_prefix()
 
     def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        env = {**os.environ, "DRILL_STATE_DIR": str(state_dir), "DRILL_LAB_DIR": str(state_dir.parent / "no-lab"),
-               "COLUMNS": "200"}
-        return subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=timeout, env=env,
-                              cwd=REPO)
+        env = {
+            **os.environ,
+            "DRILL_STATE_DIR": str(state_dir),
+            "DRILL_LAB_DIR": str(state_dir.parent / "no-lab"),
+            "COLUMNS": "200",
+        }
+        return subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
 
     return run

@@ -9,10 +9,25 @@ from harness.faults.intent import IntentLog
 
 pytestmark = pytest.mark.timeout(120)
 
-VOCABULARY = ["az-outage", "db-primary-crash", "db-primary-freeze", "db-replication-lag", "db-corruption",
-              "db-accidental-delete", "cache-primary-crash", "cache-flush", "app-crash", "app-bad-deploy",
-              "dependency-failure", "network-partition", "network-latency", "network-blackhole", "region-outage",
-              "process-freeze", "process-kill"]
+VOCABULARY = [
+    "az-outage",
+    "db-primary-crash",
+    "db-primary-freeze",
+    "db-replication-lag",
+    "db-corruption",
+    "db-accidental-delete",
+    "cache-primary-crash",
+    "cache-flush",
+    "app-crash",
+    "app-bad-deploy",
+    "dependency-failure",
+    "network-partition",
+    "network-latency",
+    "network-blackhole",
+    "region-outage",
+    "process-freeze",
+    "process-kill",
+]
 
 
 def test_list_shows_the_whole_vocabulary(drill) -> None:
@@ -56,22 +71,25 @@ def test_undo_all_newest_first(drill, state_dir, spawn) -> None:
     assert proc_state(first.pid) != "T" and proc_state(second.pid) != "T"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["fault", "inject", "process-freez", "pid=1"], "unknown fault 'process-freez'; known: "),
-    (["fault", "inject", "process-freez", "pid=1"], "(did you mean 'process-freeze'?)"),
-    (["fault", "inject", "process-freeze", "pid=abc"], "fault 'process-freeze': parameter 'pid'"),
-    (["fault", "inject", "process-freeze", "pdi=3"], "unknown parameter 'pdi'"),
-    (["fault", "inject", "process-freeze", "1234"], "malformed parameter '1234': expected key=value"),
-    (["fault", "inject", "process-freeze", "=12"], "malformed parameter '=12'"),
-    (["fault", "inject", "process-freeze", "pid=1", "pid=2"], "parameter 'pid' given twice"),
-    (["fault", "inject", "process-freeze", "pid=999999999"], "no running process"),
-    (["fault", "inject", "az-outage", "zone=az-z"], "parameter 'zone': Input should be 'az-a', 'az-b' or 'az-c'"),
-    (["fault", "inject", "network-partition", "a=az-a", "service=app"], "not both"),
-    (["fault", "inject", "network-latency", "ms=0", "target=db"], "parameter 'ms'"),
-    (["fault", "inject", "db-primary-crash"], "no lab is running"),
-    (["fault", "undo"], "give exactly one of"),
-    (["procedure", "run", "pitt"], "did you mean 'pitr'?"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fault", "inject", "process-freez", "pid=1"], "unknown fault 'process-freez'; known: "),
+        (["fault", "inject", "process-freez", "pid=1"], "(did you mean 'process-freeze'?)"),
+        (["fault", "inject", "process-freeze", "pid=abc"], "fault 'process-freeze': parameter 'pid'"),
+        (["fault", "inject", "process-freeze", "pdi=3"], "unknown parameter 'pdi'"),
+        (["fault", "inject", "process-freeze", "1234"], "malformed parameter '1234': expected key=value"),
+        (["fault", "inject", "process-freeze", "=12"], "malformed parameter '=12'"),
+        (["fault", "inject", "process-freeze", "pid=1", "pid=2"], "parameter 'pid' given twice"),
+        (["fault", "inject", "process-freeze", "pid=999999999"], "no running process"),
+        (["fault", "inject", "az-outage", "zone=az-z"], "parameter 'zone': Input should be 'az-a', 'az-b' or 'az-c'"),
+        (["fault", "inject", "network-partition", "a=az-a", "service=app"], "not both"),
+        (["fault", "inject", "network-latency", "ms=0", "target=db"], "parameter 'ms'"),
+        (["fault", "inject", "db-primary-crash"], "no lab is running"),
+        (["fault", "undo"], "give exactly one of"),
+        (["procedure", "run", "pitt"], "did you mean 'pitr'?"),
+    ],
+)
 def test_bad_input_is_one_clear_error_and_writes_nothing(drill, state_dir, args, message) -> None:
     result = drill(*args)
     assert result.returncode == 2, (result.stdout, result.stderr)
@@ -82,8 +100,12 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(drill, state_dir, args,
 
 def test_recover_reports_failure_and_keeps_it_pending(drill, state_dir) -> None:
     log = IntentLog(state_dir / "intent.jsonl")
-    log.intend("f-broken", "process-kill", {"pid": 1},
-               undo=[{"kind": "restart_command", "argv": ["/nonexistent/binary"], "log": str(state_dir / "r.log")}])
+    log.intend(
+        "f-broken",
+        "process-kill",
+        {"pid": 1},
+        undo=[{"kind": "restart_command", "argv": ["/nonexistent/binary"], "log": str(state_dir / "r.log")}],
+    )
     result = drill("recover")
     assert result.returncode == 3
     assert "UNDO FAILED" in result.stdout and "/nonexistent/binary" in result.stdout

@@ -162,8 +162,7 @@ HOLDER = textwrap.dedent("""
 
 def _hold_in_child(spawn, log: IntentLog, victim_pid: int) -> subprocess.Popen:
     """A separate python process running the harness and holding a freeze of the victim."""
-    child = spawn([sys.executable, "-c", HOLDER, str(log.path), str(victim_pid)], stdout=subprocess.PIPE,
-                  text=True)
+    child = spawn([sys.executable, "-c", HOLDER, str(log.path), str(victim_pid)], stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "held"
     assert frozen(victim_pid)
     return child
@@ -206,20 +205,40 @@ def test_proxy_mode_undo_switches_a_real_proxy_back(log: IntentLog, spawn, tmp_p
     from harness.faults.proxy import ProxyControl
 
     control = tmp_path / "proxy.sock"
-    proxy = spawn([sys.executable, "-m", "harness.faults.proxy", "--listen", "127.0.0.1:0",
-                   "--upstream", "127.0.0.1:9", "--control", str(control)], stdout=subprocess.PIPE, text=True)
+    proxy = spawn(
+        [
+            sys.executable,
+            "-m",
+            "harness.faults.proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "127.0.0.1:9",
+            "--control",
+            str(control),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert "listen" in proxy.stdout.readline()
     ProxyControl(control).set(mode="blackhole")
-    log.intend("f-proxy", "network-blackhole", {"target": "db"},
-               undo=[{"kind": "proxy_mode", "control": str(control), "mode": "pass"}])
+    log.intend(
+        "f-proxy",
+        "network-blackhole",
+        {"target": "db"},
+        undo=[{"kind": "proxy_mode", "control": str(control), "mode": "pass"}],
+    )
     assert runner.recover(log=log)[0].ok
     assert ProxyControl(control).get()["mode"] == "pass"
 
 
 def test_netns_heal_of_a_network_that_is_gone_is_done(log: IntentLog, state_dir: Path) -> None:
-    log.intend("f-net", "network-partition", {"a": "az-a", "b": "az-b"},
-               undo=[{"kind": "netns_heal", "state_dir": str(state_dir), "prefix": "drilltest", "a": "az-a",
-                      "b": "az-b"}])
+    log.intend(
+        "f-net",
+        "network-partition",
+        {"a": "az-a", "b": "az-b"},
+        undo=[{"kind": "netns_heal", "state_dir": str(state_dir), "prefix": "drilltest", "a": "az-a", "b": "az-b"}],
+    )
     report = runner.recover(log=log)[0]
     assert report.ok and "nothing to heal" in report.steps[0][1]
 
@@ -266,8 +285,9 @@ SLOW_UNDO_HOLDER = textwrap.dedent("""
 
 def test_a_second_signal_does_not_cut_the_undo_short(log: IntentLog, spawn, tmp_path: Path) -> None:
     marks = tmp_path / "marks"
-    child = spawn([sys.executable, "-c", SLOW_UNDO_HOLDER, str(log.path), str(marks)], stdout=subprocess.PIPE,
-                  text=True)
+    child = spawn(
+        [sys.executable, "-c", SLOW_UNDO_HOLDER, str(log.path), str(marks)], stdout=subprocess.PIPE, text=True
+    )
     assert child.stdout.readline().strip() == "held"
     child.send_signal(signal.SIGTERM)
     wait_for(lambda: marks.exists() and marks.read_text() == "undo started", what="the undo to start")

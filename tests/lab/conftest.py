@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from faultlab_helpers import release_kept
+
 from harness.lab import running_lab
 from harness.lab.network import LabNetwork
 from harness.lab.prereq import missing_binaries
@@ -30,4 +30,3 @@ def lab(request):
     release_kept()  # another module's kept lab would be reused with its state, or clash with other options
     with running_lab(replication="sync", network=request.param, timeout=150) as the_lab:
         yield the_lab
-

@@ -85,8 +85,9 @@ def test_patroni_switchover_moves_the_primary_and_the_app_keeps_working(lab: Lab
     new = lab.switchover(candidate)
     assert new == candidate != old
     # HAProxy follows Patroni's /primary; the app's writes succeed again through it
-    load_id = _retry(lambda: httpx.post(f"{lab.app_url}/loads", json={"after": "switchover"}, timeout=3)
-                     .json().get("id"), timeout=30)
+    load_id = _retry(
+        lambda: httpx.post(f"{lab.app_url}/loads", json={"after": "switchover"}, timeout=3).json().get("id"), timeout=30
+    )
     assert load_id
     with psycopg.connect(lab.pg_dsn(new)) as conn:
         assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
@@ -101,12 +102,15 @@ def test_redis_sentinel_fails_over_after_kill9_and_the_cache_works_again(lab: La
     new = _retry(lambda: (p := lab.redis_primary()) and p != old and p, timeout=30)
     assert new and new != old
     # the apps' /health includes the cache: HAProxy takes them back once they see the new primary
-    load_id = _retry(lambda: httpx.post(f"{lab.app_url}/loads", json={"after": "redis failover"}, timeout=3)
-                     .json().get("id"), timeout=30)
+    load_id = _retry(
+        lambda: httpx.post(f"{lab.app_url}/loads", json={"after": "redis failover"}, timeout=3).json().get("id"),
+        timeout=30,
+    )
 
     def cached() -> bool:
         httpx.get(f"{lab.app_url}/loads/{load_id}", timeout=3)
         return httpx.get(f"{lab.app_url}/loads/{load_id}", timeout=3).headers.get("x-cache") == "hit"
+
     assert _retry(cached, timeout=20)
     assert lab.redis_client().get(f"load:{load_id}") is not None  # really in the new primary
     # bring the old primary back: Sentinel turns it into a replica of the new one
@@ -126,6 +130,7 @@ def test_dr_standby_cluster_receives_a_row_written_on_the_primary(lab: Lab):
         with psycopg.connect(lab.pg_dsn("dr")) as conn:
             assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
             return conn.execute("SELECT payload->>'marker' FROM loads WHERE id = %s", (load_id,)).fetchone()
+
     assert _retry(on_dr, timeout=30) == (marker,)
 
 
@@ -143,8 +148,10 @@ def test_base_backup_and_archived_wal_exist(lab: Lab):
 def test_broken_build_fails_its_health_check_and_leaves_rotation(lab: Lab):
     lab.deploy_app("app-c", version="9.9.9-bad", broken=True)
     try:
+
         def out_of_rotation() -> bool:  # HAProxy: 2 failed checks at 200 ms
             return lab.haproxy_server_state("app", "app-c").startswith("DOWN")
+
         assert _retry(out_of_rotation, timeout=20)
         version = _retry(lambda: httpx.get(f"{lab.app_replica_url('app-c')}/version", timeout=2).json(), 20)
         assert version == {"version": "9.9.9-bad", "zone": "az-c", "name": "app-c", "broken": True}

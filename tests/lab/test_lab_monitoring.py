@@ -76,8 +76,7 @@ def test_monitoring_runs_at_the_edge_and_scrapes_every_job(lab: Lab):
     assert _value(lab, 'probe_success{job="blackbox-pg-primary"}') == ["1"]
     assert _value(lab, "pg_up") == ["1"]
     assert _value(lab, "pg_endpoint_in_recovery") == ["0"]  # HAProxy's primary endpoint reaches a primary
-    assert sorted(s["metric"]["component"] for s in _query(lab, "redis_up == 1")) == [
-        s.name for s in of_kind("redis")]
+    assert sorted(s["metric"]["component"] for s in _query(lab, "redis_up == 1")) == [s.name for s in of_kind("redis")]
     assert len(_query(lab, 'redis_instance_info{role="master"}')) == 1
     # scrape and evaluation interval 1 s, as the prometheus probe reports it
     p = _probe(lab, 'probe_success{job="blackbox-app"}')

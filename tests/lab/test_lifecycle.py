@@ -32,12 +32,14 @@ def test_down_from_a_fresh_process_leaves_nothing(lab: Lab):
     assert all(postmasters)
     env = {**os.environ, "DRILL_LAB_DIR": str(lab.paths.root)}
     # A new process that knows only the state folder, as after a crashed `drill`.
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "lab", "down"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "lab", "down"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert not [n for n, r in records.items() if is_running(r)]
-    assert not [p for p in postmasters if Path(f"/proc/{p}").exists()
-                and Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"]
+    assert not [
+        p for p in postmasters if Path(f"/proc/{p}").exists() and Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"
+    ]
     assert pids_with_in_cmdline(str(lab.paths.root) + "/") == []
     pgrep = subprocess.run(["pgrep", "-f", str(lab.paths.root) + "/"], capture_output=True, text=True)
     assert pgrep.stdout.strip() == ""
@@ -45,8 +47,9 @@ def test_down_from_a_fresh_process_leaves_nothing(lab: Lab):
     assert "drill_lab" not in _nft_tables()
     assert not lab.paths.state_file.exists()
     # idempotent
-    again = subprocess.run([sys.executable, "-m", "harness.cli", "lab", "down"], env=env, capture_output=True,
-                           text=True, timeout=60)
+    again = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "lab", "down"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert again.returncode == 0 and "not running" in again.stderr
     with pytest.raises(HarnessError, match="no lab is running"):
         Lab.load(lab.paths.root)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from measure_helpers import postgres_running, start_ground_truth, start_redis, stop_redis
 
 

@@ -42,8 +42,9 @@ class GroundTruth:
                 body, status = b"down", "503 Service Unavailable"
             else:
                 body, status = b"ok", "200 OK"
-            writer.write(f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                         + body)
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
+            )
             await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass

@@ -45,16 +45,18 @@ class GroundTruthServer:
 
     def control_command(self, mode: str, seconds: float | str) -> str:
         """A shell command (for --fault) that takes the server down."""
-        code = ("import socket,sys;s=socket.create_connection(('127.0.0.1',%d));"
-                "s.sendall(b'down %s %s\\n');sys.stdout.write(s.makefile().readline())") % (
-                    self.control_port, mode, seconds)
-        return f"{sys.executable} -c \"{code}\""
+        code = (
+            "import socket,sys;s=socket.create_connection(('127.0.0.1',%d));"
+            "s.sendall(b'down %s %s\\n');sys.stdout.write(s.makefile().readline())"
+        ) % (self.control_port, mode, seconds)
+        return f'{sys.executable} -c "{code}"'
 
     def command_up(self) -> str:
         """A shell command (for --recover) that brings the server back now."""
-        code = ("import socket;s=socket.create_connection(('127.0.0.1',%d));s.sendall(b'up\\n');"
-                "s.makefile().readline()") % self.control_port
-        return f"{sys.executable} -c \"{code}\""
+        code = (
+            "import socket;s=socket.create_connection(('127.0.0.1',%d));s.sendall(b'up\\n');s.makefile().readline()"
+        ) % self.control_port
+        return f'{sys.executable} -c "{code}"'
 
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGTERM)
@@ -66,8 +68,12 @@ class GroundTruthServer:
 
 
 def start_ground_truth() -> GroundTruthServer:
-    proc = subprocess.Popen([sys.executable, str(HERE / "ground_truth_server.py")], stdout=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "ground_truth_server.py")],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     port, control = proc.stdout.readline().split()
     return GroundTruthServer(proc, int(port), int(control))
 
@@ -91,8 +97,13 @@ class Postgres:
 
 
 def _as_postgres(args: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", *args],
-                          check=True, capture_output=True, text=True, **kw)
+    return subprocess.run(
+        ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        **kw,
+    )
 
 
 def start_postgres() -> Postgres:
@@ -104,13 +115,29 @@ def start_postgres() -> Postgres:
     pwfile = base / "pw"
     pwfile.write_text(pg.password + "\n")
     shutil.chown(pwfile, "postgres", "postgres")
-    _as_postgres([str(PG_BIN / "initdb"), "-D", str(pg.datadir), "-U", "drill", f"--pwfile={pwfile}",
-                  "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-sync"])
+    _as_postgres(
+        [
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(pg.datadir),
+            "-U",
+            "drill",
+            f"--pwfile={pwfile}",
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]
+    )
     pwfile.unlink()
-    opts = (f"-c listen_addresses=127.0.0.1 -p {pg.port} -k {base} -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=50")
-    _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(pg.datadir), "-o", opts, "-l", str(base / "log"),
-                  "-w", "-t", "60", "start"])
+    opts = (
+        f"-c listen_addresses=127.0.0.1 -p {pg.port} -k {base} -c fsync=off -c synchronous_commit=off "
+        "-c full_page_writes=off -c max_connections=50"
+    )
+    _as_postgres(
+        [str(PG_BIN / "pg_ctl"), "-D", str(pg.datadir), "-o", opts, "-l", str(base / "log"), "-w", "-t", "60", "start"]
+    )
     return pg
 
 
@@ -175,9 +202,23 @@ def start_redis() -> Redis:
     """A throwaway redis-server and one Sentinel watching it, on free loopback ports, no persistence."""
     work = Path(tempfile.mkdtemp(prefix="drill-measure-redis-"))
     port, sport = free_port(), free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(work)], stdout=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(work),
+        ],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     _wait_port(port)
     conf = work / "sentinel.conf"
     conf.write_text(f"port {sport}\nbind 127.0.0.1\ndir {work}\nsentinel monitor drillmaster 127.0.0.1 {port} 1\n")

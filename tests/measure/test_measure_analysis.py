@@ -110,8 +110,9 @@ def test_verdict_margins_either_way():
 
 
 def test_combine_writers_unknown_readback_is_not_zero():
-    ok = analysis.writer_result("a", "a", 20, {1: 1.0, 2: 1.1}, {1: 1.01, 2: 1.11},
-                                classify({1, 2}, {1, 2}, {1}), None, t_inject=1.5)
+    ok = analysis.writer_result(
+        "a", "a", 20, {1: 1.0, 2: 1.1}, {1: 1.01, 2: 1.11}, classify({1, 2}, {1, 2}, {1}), None, t_inject=1.5
+    )
     failed = analysis.writer_result("b", "b", 20, {1: 1.0}, {1: 1.01}, None, "connection refused", 1.5)
     assert ok.lost_writes == 1 and ok.rpo_s == pytest.approx(1.5 - 1.01)
     combined = analysis.combine_writers([ok, failed])
@@ -132,7 +133,13 @@ def slow_stream(name: str, until: float, slow: tuple[float, float], latency: flo
 def test_slow_is_not_down_degraded_windows_and_their_union():
     a = analysis.analyse_availability(
         {"p": slow_stream("p", 8.0, (2.0, 5.0), 0.3, 0.1), "q": slow_stream("q", 8.0, (4.0, 6.0), 0.3, 0.1)},
-        {}, 1.0, 8.0, 1.0, interval=DT, t_fault_end=6.0)
+        {},
+        1.0,
+        8.0,
+        1.0,
+        interval=DT,
+        t_fault_end=6.0,
+    )
     assert a.no_outage_observed and a.rto_s == 0.0 and a.error_rate == 0.0
     [wp] = a.degraded_windows["p"]
     assert (wp.start_s, wp.end_s) == (pytest.approx(1.0), pytest.approx(4.0))

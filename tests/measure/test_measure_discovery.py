@@ -40,13 +40,15 @@ def test_a_silent_first_sentinel_costs_a_fraction_of_the_budget(redis_server, si
     # the baseline passed: no sample failed although the first Sentinel listed never answers
     assert samples and all(s.ok for s in samples)
     # after the first discovery the answering Sentinel is asked first: answers are fast again
-    assert max(s.latency_s for s in samples[len(samples) // 2:]) < 0.5 / 3
+    assert max(s.latency_s for s in samples[len(samples) // 2 :]) < 0.5 / 3
     assert f"via sentinel 127.0.0.1:{redis_server.sentinel_port}" in result.probes[0].last_member
 
 
 def test_a_silent_first_postgres_host_is_skipped_within_the_budget(postgres, silent_member, tmp_path):
-    dsn = (f"host=127.0.0.1,127.0.0.1 port={silent_member},{postgres.port} dbname=postgres user=drill "
-           f"password={postgres.password}")
+    dsn = (
+        f"host=127.0.0.1,127.0.0.1 port={silent_member},{postgres.port} dbname=postgres user=drill "
+        f"password={postgres.password}"
+    )
     samples, result = sample_for(tmp_path, f"db@postgres={dsn}|budget=0.5")
     assert samples and all(s.ok for s in samples)
     assert result.probes[0].last_member == f"127.0.0.1:{postgres.port}"

@@ -115,8 +115,9 @@ def test_flapping_counts_only_the_final_stable_run(server, tmp_path):
 
 
 def test_no_outage_observed_gives_rto_zero(server, tmp_path):
-    with Measurement(probes=[parse_probe_spec(f"http={server.url}")], interval=INTERVAL, stable=0.5,
-                     out_dir=tmp_path) as m:
+    with Measurement(
+        probes=[parse_probe_spec(f"http={server.url}")], interval=INTERVAL, stable=0.5, out_dir=tmp_path
+    ) as m:
         m.start()
         m.baseline(0.3)
         m.mark_inject("nothing")
@@ -127,8 +128,9 @@ def test_no_outage_observed_gives_rto_zero(server, tmp_path):
 
 
 def test_never_recovered_is_reported_as_such(server, tmp_path):
-    with Measurement(probes=[parse_probe_spec(f"http={server.url}")], interval=INTERVAL, stable=0.5,
-                     out_dir=tmp_path) as m:
+    with Measurement(
+        probes=[parse_probe_spec(f"http={server.url}")], interval=INTERVAL, stable=0.5, out_dir=tmp_path
+    ) as m:
         m.start()
         m.baseline(0.3)
         m.mark_inject("forever")
@@ -165,6 +167,7 @@ def measure_slowness(server, tmp_path, latency: float, seconds: float, spec: str
         _, t_up = server.down(f"slow:{latency}", seconds)
         assert m.wait_recovered(timeout=seconds + 15)
         import time
+
         time.sleep(max(0.0, t_up + latency + 0.5 - time.monotonic()))  # let the last slow answers land
         m.mark_fault_end()
         result = m.stop()
@@ -199,8 +202,7 @@ def test_slowness_against_the_budget(server, tmp_path, latency, expect):
 
 
 def test_interval_10ms_still_works(server, tmp_path):
-    with Measurement(probes=[parse_probe_spec(f"http={server.url}")], interval=0.01, stable=0.5,
-                     out_dir=tmp_path) as m:
+    with Measurement(probes=[parse_probe_spec(f"http={server.url}")], interval=0.01, stable=0.5, out_dir=tmp_path) as m:
         m.start()
         m.baseline(0.3)
         t_inject = m.mark_inject("refuse 0.5 s")

@@ -8,10 +8,10 @@ import subprocess
 import time
 
 import pytest
+from measure_helpers import free_port
 
 from harness.errors import TargetUnhealthy
 from harness.measure import Measurement, Targets, parse_probe_spec, parse_writer_spec
-from measure_helpers import free_port
 
 RATE = 20.0
 
@@ -25,8 +25,13 @@ def postgres_pids(pg) -> list[int]:
 @pytest.mark.parametrize("window", [1.0, 2.0])
 def test_deleting_the_last_w_seconds_is_measured_exactly(postgres, tmp_path, window):
     writer = parse_writer_spec(f"postgres={postgres.dsn}", rate=RATE)
-    with Measurement(probes=[parse_probe_spec(f"postgres={postgres.dsn}")], writers=[writer], interval=0.05,
-                     stable=0.5, out_dir=tmp_path) as m:
+    with Measurement(
+        probes=[parse_probe_spec(f"postgres={postgres.dsn}")],
+        writers=[writer],
+        interval=0.05,
+        stable=0.5,
+        out_dir=tmp_path,
+    ) as m:
         m.start()
         m.baseline(0.5)
         time.sleep(window + 0.5)  # enough acknowledged history to lose W seconds of it
@@ -34,7 +39,8 @@ def test_deleting_the_last_w_seconds_is_measured_exactly(postgres, tmp_path, win
         cutoff = m.clock.wall(t_inject) - window
         deleted = postgres.sql(
             "DELETE FROM drill_ledger WHERE run_id = %s AND client_ts > to_timestamp(%s) RETURNING seq",
-            (m.run_id, cutoff))
+            (m.run_id, cutoff),
+        )
         time.sleep(0.5)
         assert m.wait_recovered(timeout=10)
         result = m.stop(targets=Targets(rto_s=5, rpo_s=window + 0.5))
@@ -56,8 +62,13 @@ def test_deleting_the_last_w_seconds_is_measured_exactly(postgres, tmp_path, win
 
 def test_nothing_lost_gives_rpo_zero_and_rows_it_never_wrote_are_unexpected(postgres, tmp_path):
     writer = parse_writer_spec(f"postgres={postgres.dsn}", rate=RATE)
-    with Measurement(probes=[parse_probe_spec(f"tcp=127.0.0.1:{postgres.port}")], writers=[writer],
-                     interval=0.05, stable=0.5, out_dir=tmp_path) as m:
+    with Measurement(
+        probes=[parse_probe_spec(f"tcp=127.0.0.1:{postgres.port}")],
+        writers=[writer],
+        interval=0.05,
+        stable=0.5,
+        out_dir=tmp_path,
+    ) as m:
         m.start()
         m.baseline(0.5)
         m.mark_inject("a stranger writes into our run")
@@ -72,8 +83,14 @@ def test_nothing_lost_gives_rpo_zero_and_rows_it_never_wrote_are_unexpected(post
 
 def test_frozen_server_is_an_outage_and_unanswered_writes_are_indeterminate(postgres, tmp_path):
     writer = parse_writer_spec(f"postgres={postgres.dsn}", rate=RATE)
-    with Measurement(probes=[parse_probe_spec(f"postgres={postgres.dsn}")], writers=[writer], interval=0.05,
-                     stable=0.5, out_dir=tmp_path, write_timeout=0.3) as m:
+    with Measurement(
+        probes=[parse_probe_spec(f"postgres={postgres.dsn}")],
+        writers=[writer],
+        interval=0.05,
+        stable=0.5,
+        out_dir=tmp_path,
+        write_timeout=0.3,
+    ) as m:
         m.start()
         m.baseline(0.5)
         pids = postgres_pids(postgres)  # now, so the probe's and writer's backends are frozen too
@@ -103,8 +120,7 @@ def test_frozen_server_is_an_outage_and_unanswered_writes_are_indeterminate(post
 
 def test_writer_that_cannot_connect_fails_the_baseline(tmp_path):
     dead = f"postgresql://drill:pw@127.0.0.1:{free_port()}/postgres"
-    with Measurement(probes=[], writers=[parse_writer_spec(f"postgres={dead}")], interval=0.05,
-                     out_dir=tmp_path) as m:
+    with Measurement(probes=[], writers=[parse_writer_spec(f"postgres={dead}")], interval=0.05, out_dir=tmp_path) as m:
         m.start()
         with pytest.raises(TargetUnhealthy) as err:
             m.baseline(0.5)

@@ -18,16 +18,34 @@ SECRET = "pr0be-s3cret"
 
 
 def drill(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([DRILL, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          env={**os.environ, "COLUMNS": "250"})
+    return subprocess.run(
+        [DRILL, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env={**os.environ, "COLUMNS": "250"}
+    )
 
 
 def test_drill_measure_chains_a_record_that_verify_history_and_audit_show(server, tmp_path):
     reports = tmp_path / "reports"
     url = server.url.replace("http://", f"http://drill:{SECRET}@")
-    done = drill("measure", "--probe", f"api@http={url}", "--interval", "0.05", "--baseline", "0.5",
-                 "--stable", "0.5", "--fault", server.control_command("refuse", 1.0), "--rto", "5",
-                 "--reports", str(reports), "--name", "api-refuses", cwd=tmp_path)
+    done = drill(
+        "measure",
+        "--probe",
+        f"api@http={url}",
+        "--interval",
+        "0.05",
+        "--baseline",
+        "0.5",
+        "--stable",
+        "0.5",
+        "--fault",
+        server.control_command("refuse", 1.0),
+        "--rto",
+        "5",
+        "--reports",
+        str(reports),
+        "--name",
+        "api-refuses",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "met" in done.stdout and "record:" in done.stderr
 
@@ -68,13 +86,31 @@ def test_drill_measure_chains_a_record_that_verify_history_and_audit_show(server
 
 def test_breach_and_not_recovered_are_recorded_in_the_judgements_words(server, tmp_path):
     reports = tmp_path / "reports"
-    common = ["--probe", f"api@http={server.url}", "--interval", "0.05", "--baseline", "0.5", "--stable", "0.5",
-              "--reports", str(reports)]
-    breached = drill("measure", *common, "--fault", server.control_command("503", 1.0), "--rto", "0.3",
-                     cwd=tmp_path)
+    common = [
+        "--probe",
+        f"api@http={server.url}",
+        "--interval",
+        "0.05",
+        "--baseline",
+        "0.5",
+        "--stable",
+        "0.5",
+        "--reports",
+        str(reports),
+    ]
+    breached = drill("measure", *common, "--fault", server.control_command("503", 1.0), "--rto", "0.3", cwd=tmp_path)
     assert breached.returncode == 1 and "rto-breached" in breached.stdout, breached.stderr
-    lost = drill("measure", *common, "--fault", server.control_command("hang", "inf"), "--rto", "60",
-                 "--timeout", "1.5", cwd=tmp_path)
+    lost = drill(
+        "measure",
+        *common,
+        "--fault",
+        server.control_command("hang", "inf"),
+        "--rto",
+        "60",
+        "--timeout",
+        "1.5",
+        cwd=tmp_path,
+    )
     assert lost.returncode == 3 and "not-recovered" in lost.stdout, lost.stderr
     words = [(r["scenarios"][0]["verdict"]["name"], r["scenarios"][0]["status"]) for r in load_records(reports)]
     assert words == [("rto-breached", "failed"), ("not-recovered", "failed")]
@@ -86,8 +122,18 @@ def test_unhealthy_before_the_fault_is_recorded_broken_and_nothing_runs(server, 
     reports = tmp_path / "reports"
     server.command("down refuse inf")
     marker = tmp_path / "fault-ran"
-    done = drill("measure", "--probe", f"api@http={server.url}", "--baseline", "0.5", "--fault",
-                 f"touch {marker}", "--reports", str(reports), cwd=tmp_path)
+    done = drill(
+        "measure",
+        "--probe",
+        f"api@http={server.url}",
+        "--baseline",
+        "0.5",
+        "--fault",
+        f"touch {marker}",
+        "--reports",
+        str(reports),
+        cwd=tmp_path,
+    )
     assert done.returncode == 2 and not marker.exists()
     [rec] = load_records(reports)
     assert rec["scenarios"][0]["status"] == "broken" and rec["scenarios"][0]["verdict"]["name"] == "not-measured"
@@ -96,13 +142,29 @@ def test_unhealthy_before_the_fault_is_recorded_broken_and_nothing_runs(server, 
 
 def test_a_killed_drill_measure_leaves_an_incomplete_record(server, tmp_path):
     reports = tmp_path / "reports"
-    proc = subprocess.Popen([DRILL, "measure", "--probe", f"api@http={server.url}", "--baseline", "0.5",
-                             "--fault", "sleep 60", "--reports", str(reports)], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            DRILL,
+            "measure",
+            "--probe",
+            f"api@http={server.url}",
+            "--baseline",
+            "0.5",
+            "--fault",
+            "sleep 60",
+            "--reports",
+            str(reports),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(
-                "fault-injected" in p.read_text() for p in (reports / "records").glob("*.live.jsonl")):
+            "fault-injected" in p.read_text() for p in (reports / "records").glob("*.live.jsonl")
+        ):
             time.sleep(0.1)
         [live] = live_records(reports)
         assert live.running

@@ -11,9 +11,13 @@ RATE = 20.0
 
 def test_redis_lost_writes_and_rpo(redis_server, tmp_path):
     window = 1.0
-    with Measurement(probes=[parse_probe_spec(f"redis={redis_server.url}")],
-                     writers=[parse_writer_spec(f"redis={redis_server.url}", rate=RATE)], interval=0.05, stable=0.5,
-                     out_dir=tmp_path) as m:
+    with Measurement(
+        probes=[parse_probe_spec(f"redis={redis_server.url}")],
+        writers=[parse_writer_spec(f"redis={redis_server.url}", rate=RATE)],
+        interval=0.05,
+        stable=0.5,
+        out_dir=tmp_path,
+    ) as m:
         m.start()
         m.baseline(0.5)
         time.sleep(window + 0.5)
@@ -32,8 +36,13 @@ def test_redis_lost_writes_and_rpo(redis_server, tmp_path):
 
 def test_sentinel_url_discovers_the_master(redis_server, tmp_path):
     url = redis_server.sentinel_url
-    with Measurement(probes=[parse_probe_spec(f"redis={url}")], writers=[parse_writer_spec(f"redis={url}")],
-                     interval=0.05, stable=0.5, out_dir=tmp_path) as m:
+    with Measurement(
+        probes=[parse_probe_spec(f"redis={url}")],
+        writers=[parse_writer_spec(f"redis={url}")],
+        interval=0.05,
+        stable=0.5,
+        out_dir=tmp_path,
+    ) as m:
         m.start()
         m.baseline(1.0)
         m.mark_inject("nothing")

@@ -98,9 +98,19 @@ def prom(tmp_path_factory):
     (d / "prometheus.yml").write_text(CONFIG.format(port=metrics.port, rules=d / "rules.yml"))
     port = free_port()
     log = open(d / "prometheus.log", "wb")
-    proc = subprocess.Popen([PROMETHEUS, f"--config.file={d / 'prometheus.yml'}", f"--storage.tsdb.path={d / 'data'}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={d / 'prometheus.yml'}",
+            f"--storage.tsdb.path={d / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -113,8 +123,9 @@ def prom(tmp_path_factory):
                 pass
             time.sleep(0.2)
         else:
-            pytest.fail("Prometheus did not scrape the test server within 30 s: "
-                        + (d / "prometheus.log").read_text()[-2000:])
+            pytest.fail(
+                "Prometheus did not scrape the test server within 30 s: " + (d / "prometheus.log").read_text()[-2000:]
+            )
         yield url, metrics
     finally:
         proc.terminate()  # our own child, by PID
@@ -142,6 +153,7 @@ async def _check(p: PrometheusProbe) -> str | None:
 
 def wait_for(p: PrometheusProbe, healthy: bool, within_s: float = 6.0) -> tuple[float, str | None]:
     """Check every 100 ms until the probe's health is `healthy`; (seconds it took, last failure text)."""
+
     async def go():
         await p.open()
         try:
@@ -155,6 +167,7 @@ def wait_for(p: PrometheusProbe, healthy: bool, within_s: float = 6.0) -> tuple[
                 await asyncio.sleep(0.1)
         finally:
             await p.close()
+
     return asyncio.run(go())
 
 
@@ -190,14 +203,14 @@ def test_every_series_must_be_non_zero_and_an_empty_result_is_a_failed_check_not
     assert failure.startswith("no samples")
     assert wait_for(probe(url, 'up_thing{job="thing"} < 5'), healthy=True, within_s=1)[0] < 1
     # two series, one of them zero: not healthy
-    _, failure = wait_for(probe(url, 'up_thing or vector(0)'), healthy=False, within_s=0)
+    _, failure = wait_for(probe(url, "up_thing or vector(0)"), healthy=False, within_s=0)
     assert "of 3 series not healthy" in failure and "= 0" in failure
 
 
 @real_prometheus
 def test_scalar_results_are_healthy_when_non_zero_and_nan_is_not(prom):
     url, _ = prom
-    assert wait_for(probe(url, "scalar(up_thing{job=\"thing\"})"), healthy=True, within_s=1)[0] < 1
+    assert wait_for(probe(url, 'scalar(up_thing{job="thing"})'), healthy=True, within_s=1)[0] < 1
     _, failure = wait_for(probe(url, "0"), healthy=False, within_s=0)
     assert failure == "scalar result '0' (want non-zero)"
     _, failure = wait_for(probe(url, "0/0"), healthy=False, within_s=0)
@@ -238,8 +251,9 @@ def test_resolution_is_the_scrape_interval_of_the_targets_the_result_comes_from(
     # the rule group runs every 3 s: until its first evaluation the rule's series does not exist, and the
     # probe honestly falls back to every active target (2 s + 3 s); wait for it so the case is the one meant
     deadline = time.monotonic() + 20
-    while not httpx.get(f"{url}/api/v1/query", params={"query": 'job:up_thing:max{job="thing"}'},
-                        timeout=2).json()["data"]["result"]:
+    while not httpx.get(f"{url}/api/v1/query", params={"query": 'job:up_thing:max{job="thing"}'}, timeout=2).json()[
+        "data"
+    ]["result"]:
         assert time.monotonic() < deadline, "the recording rule was not evaluated within 20 s"
         time.sleep(0.2)
     for expr, want in cases.items():

@@ -12,13 +12,12 @@ import time
 
 import httpx
 import psycopg
+from faultlab_helpers import drill, report
+from netfaults_helpers import post_load_seconds
 
 from harness.faults import runner
 from harness.lab import apps, proxies
 from harness.measure import Measurement, Targets, parse_probe_spec
-
-from faultlab_helpers import drill, report
-from netfaults_helpers import post_load_seconds
 
 LATENCY_MS = 100
 
@@ -72,8 +71,9 @@ def test_the_db_proxy_is_a_lab_component_in_the_apps_path(lab):
     # Pass-mode overhead, reported (not asserted): SELECT 1 through the proxy vs straight to HAProxy.
     direct = _select_one_seconds(lab.pg_dsn("primary"))
     proxied = _select_one_seconds(apps.pg_dsn(lab.ctx, host, port))
-    report("proxy-db pass overhead", select1_direct_ms=round(direct * 1000, 2),
-           select1_proxied_ms=round(proxied * 1000, 2))
+    report(
+        "proxy-db pass overhead", select1_direct_ms=round(direct * 1000, 2), select1_proxied_ms=round(proxied * 1000, 2)
+    )
 
 
 def _select_one_seconds(dsn: str, n: int = 50) -> float:
@@ -102,20 +102,27 @@ def test_latency_on_db_slows_the_apps_queries_and_undo_restores_pass(lab, intent
     shown = []
     # 100 ms, not more: the app gives every DB call 1 s, connect included, and a new connection (the app's
     # short /health checks discard theirs when slow) takes ~4 delayed replies; at 300 ms it timed out in CI.
-    fault_id = runner.inject("network-latency", {"ms": LATENCY_MS, "target": "db"}, lab, log=intent_log,
-                             show=shown.append)
+    fault_id = runner.inject(
+        "network-latency", {"ms": LATENCY_MS, "target": "db"}, lab, log=intent_log, show=shown.append
+    )
     try:
         assert _proxy_state(lab)["mode"] == "latency"
         undo = intent_log.get(fault_id).undo
-        assert undo == [{"kind": "proxy_mode", "control": str(proxies.control_path(lab.ctx, "proxy-db")),
-                         "mode": "pass"}]
+        assert undo == [
+            {"kind": "proxy_mode", "control": str(proxies.control_path(lab.ctx, "proxy-db")), "mode": "pass"}
+        ]
         assert "proxy-db" in shown[0].summary and "PostgreSQL primary" in shown[0].summary
         during = post_load_seconds(url)
     finally:
         result = runner.undo(fault_id, log=intent_log)
     after = post_load_seconds(url)
-    report(f"network-latency ms={LATENCY_MS} target=db", baseline_s=round(baseline, 3), during_s=round(during, 3),
-           after_s=round(after, 3), extra_s=round(during - baseline, 3))
+    report(
+        f"network-latency ms={LATENCY_MS} target=db",
+        baseline_s=round(baseline, 3),
+        during_s=round(during, 3),
+        after_s=round(after, 3),
+        extra_s=round(during - baseline, 3),
+    )
     assert result.ok, result.line()
     assert during - baseline >= 0.8 * LATENCY_MS / 1000, (baseline, during)  # one delayed reply per INSERT
     assert _proxy_state(lab)["mode"] == "pass"
@@ -154,8 +161,13 @@ def test_measured_outage_of_a_held_blackhole_matches_the_hold(lab, intent_log, t
         timer_pid = intent_log.get(fault_id).detail["timer_pid"]
         recovered = m.wait_recovered(timeout=60)
         result = m.stop(targets=Targets(rto_s=60))
-    report("network-blackhole held", hold_s=HOLD_S, rto_s=result.rto_s, uncertainty_s=result.uncertainty_s,
-           detect_s=result.detect_s)
+    report(
+        "network-blackhole held",
+        hold_s=HOLD_S,
+        rto_s=result.rto_s,
+        uncertainty_s=result.uncertainty_s,
+        detect_s=result.detect_s,
+    )
     assert recovered and result.recovered and not result.no_outage_observed
     assert intent_log.get(fault_id).pending is False  # the detached timer undid it
     assert _proxy_state(lab)["mode"] == "pass"
@@ -174,8 +186,7 @@ def _zombie(pid: int) -> bool:
 
 
 def test_kill9_of_the_latency_injector_then_drill_recover_restores_pass(lab, intent_log):
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
         assert [i.fault for i in intent_log.pending()] == ["network-latency"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from netlab_helpers import ECHO_PORT, ZONES, Processes, leftovers, require_netns

@@ -1,9 +1,9 @@
 """Clients the network tests run inside a zone (or at the edge) through LabNetwork.exec_prefix().
 
-    python probe_client.py once HOST PORT TIMEOUT     exit 0 if a connect + echo round trip succeeds, else 1
-    python probe_client.py stream HOST PORT           keep one connection open, round-trip a message every
-                                                      2 ms; print "ready", then on the first message without
-                                                      an answer print {"first_lost_sent": <monotonic time>}
+python probe_client.py once HOST PORT TIMEOUT     exit 0 if a connect + echo round trip succeeds, else 1
+python probe_client.py stream HOST PORT           keep one connection open, round-trip a message every
+                                                  2 ms; print "ready", then on the first message without
+                                                  an answer print {"first_lost_sent": <monotonic time>}
 """
 
 import json
@@ -34,7 +34,7 @@ def stream(host: str, port: int) -> int:
         try:
             if sock.recv(1) != b"x":
                 return 1
-        except socket.timeout:
+        except TimeoutError:
             print(json.dumps({"first_lost_sent": sent}), flush=True)
             return 0
         time.sleep(0.002)

@@ -10,11 +10,10 @@ import textwrap
 import time
 
 import pytest
+from netlab_helpers import ECHO_PORT, HERE, PYTHON, leftovers, reachable, require_netns
 
 from harness.errors import HarnessError
 from harness.lab.network import LabNetwork
-
-from netlab_helpers import ECHO_PORT, HERE, PYTHON, leftovers, reachable, require_netns
 
 EDGE: list[str] = []  # the root namespace: no prefix
 
@@ -58,7 +57,8 @@ def test_partition_drops_both_directions_between_two_zones_only(lab_net, zone_ec
     # A long-lived connection from az-b to az-a, round-tripping every 2 ms, finds the first dropped packet.
     stream = subprocess.Popen(
         lab_net.exec_prefix("az-b") + [PYTHON, str(HERE / "probe_client.py"), "stream", a, str(ECHO_PORT)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert stream.stdout.readline().strip() == "ready"

@@ -67,7 +67,9 @@ def test_latency_adds_the_configured_delay_per_direction(proxy):
         state = proxy.set_mode("latency", latency_ms=150)
         assert state["mode"] == "latency" and state["latency_ms"] == 150
         delayed = [round_trip(sock) for _ in range(3)]  # the same connection slows down at once
-        print(f"\nround trip: {1000 * baseline:.1f} ms in pass, {[round(1000 * d, 1) for d in delayed]} ms with 150 ms/direction")
+        print(
+            f"\nround trip: {1000 * baseline:.1f} ms in pass, {[round(1000 * d, 1) for d in delayed]} ms with 150 ms/direction"
+        )
         assert min(delayed) >= 0.300  # 150 ms on the way there + 150 ms on the way back
         assert max(delayed) < 3.0
         proxy.set_mode("latency", latency_ms=150, direction="downstream")
@@ -134,8 +136,17 @@ def test_bad_settings_are_refused_and_change_nothing(proxy, tmp_path):
 
 def test_proxy_process_is_controlled_from_other_processes(upstream, processes, tmp_path):
     control_path = tmp_path / "ctl.sock"
-    argv = [PYTHON, "-m", "harness.faults.proxy", "--listen", "127.0.0.1:0",
-            "--upstream", f"{upstream[0]}:{upstream[1]}", "--control", str(control_path)]
+    argv = [
+        PYTHON,
+        "-m",
+        "harness.faults.proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        f"{upstream[0]}:{upstream[1]}",
+        "--control",
+        str(control_path),
+    ]
     proxy = processes.spawn(argv)
     ready = json.loads(proxy.stdout.readline())
     host, port = ready["listen"].rsplit(":", 1)
@@ -146,7 +157,10 @@ def test_proxy_process_is_controlled_from_other_processes(upstream, processes, t
         assert round_trip(sock) < 2
         # A third process (neither the proxy nor this test) switches the mode through the control socket.
         switch = f"from harness.faults.proxy import ProxyControl; print(ProxyControl({str(control_path)!r}).set(mode='blackhole')['mode'])"
-        assert subprocess.run([PYTHON, "-c", switch], capture_output=True, text=True, check=True).stdout.strip() == "blackhole"
+        assert (
+            subprocess.run([PYTHON, "-c", switch], capture_output=True, text=True, check=True).stdout.strip()
+            == "blackhole"
+        )
         sock.settimeout(0.5)
         with pytest.raises(socket.timeout):
             round_trip(sock)
@@ -166,8 +180,17 @@ def test_proxy_process_is_controlled_from_other_processes(upstream, processes, t
 
 
 def test_cli_bad_address_is_one_clear_error(tmp_path):
-    argv = [PYTHON, "-m", "harness.faults.proxy", "--listen", "0.0.0.0:0", "--upstream", "127.0.0.1:1",
-            "--control", str(tmp_path / "c.sock")]
+    argv = [
+        PYTHON,
+        "-m",
+        "harness.faults.proxy",
+        "--listen",
+        "0.0.0.0:0",
+        "--upstream",
+        "127.0.0.1:1",
+        "--control",
+        str(tmp_path / "c.sock"),
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert "listen host must be an address in 127.0.0.0/8" in done.stderr

@@ -108,9 +108,13 @@ def test_unknown_kind_and_numbers_on_a_word_kind_are_refused(tmp_path):
     bad = _write(tmp_path, o.DEFAULT_PATH.read_text().replace("kind: near_zero}", "kind: nearly_zero}", 1))
     with pytest.raises(ConfigError, match=r"classes\[3\] \(object-storage\)\.rto\.kind"):
         o.load(bad)
-    bad = _write(tmp_path, o.DEFAULT_PATH.read_text().replace(
-        '{text: "Last training cycle", kind: last_training_cycle}',
-        '{text: "Last training cycle", kind: last_training_cycle, max_s: 5}'))
+    bad = _write(
+        tmp_path,
+        o.DEFAULT_PATH.read_text().replace(
+            '{text: "Last training cycle", kind: last_training_cycle}',
+            '{text: "Last training cycle", kind: last_training_cycle, max_s: 5}',
+        ),
+    )
     with pytest.raises(ConfigError, match="carries no seconds"):
         o.load(bad)
 
@@ -123,7 +127,9 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 
 def test_catalog_change_is_caught_by_the_plan_check(tmp_path, catalog):
     _plan_text()
-    bad = _write(tmp_path, o.DEFAULT_PATH.read_text().replace('"5-15 minutes (asynchronous replication)"', '"5 minutes"'))
+    bad = _write(
+        tmp_path, o.DEFAULT_PATH.read_text().replace('"5-15 minutes (asynchronous replication)"', '"5 minutes"')
+    )
     problems = o.check_against_plan(o.load(bad), PLAN)
     assert len(problems) == 1 and "Region Failure" in problems[0] and "§5.1.1" in problems[0]
 
@@ -133,8 +139,14 @@ def test_cli_json_and_exit_codes(tmp_path):
     out = subprocess.run(drill + ["objectives", "--json"], capture_output=True, text=True, check=True)
     rows = json.loads(out.stdout)
     assert len(rows) == 64 and {r["key"] for r in rows} >= {"postgresql/az-failure", "critical-services"}
-    one = json.loads(subprocess.run(drill + ["objectives", "-c", "redis", "-s", "Cache Flush", "--json"],
-                                    capture_output=True, text=True, check=True).stdout)
+    one = json.loads(
+        subprocess.run(
+            drill + ["objectives", "-c", "redis", "-s", "Cache Flush", "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert one[0]["rto"]["judged_s"] == 900 and one[0]["rpo"]["kind"] == "not_applicable"
     table = subprocess.run(drill + ["objectives", "-c", "postgres"], capture_output=True, text=True, check=True)
     assert "primary-instance-failure" in table.stdout and "120 s" in table.stdout

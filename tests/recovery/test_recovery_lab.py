@@ -16,9 +16,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from faultlab_helpers import lab_session, report
 
 from harness import recovery
-from harness.targets.local import LocalTarget
 from harness.faults import runner
 from harness.lab.haproxy import APP_BACKEND, PG_PRIMARY_BACKEND
 from harness.lab.topology import PRIMARY_ZONES, SPECS
@@ -27,8 +27,7 @@ from harness.measure.ledger import LocalLedger
 from harness.recovery import Confirmer
 from harness.recovery.pitr import leftover_instance_running
 from harness.recovery.region import PRIMARY_DBS, dr_member
-
-from faultlab_helpers import lab_session, report
+from harness.targets.local import LocalTarget
 
 RATE = 20.0
 INTERVAL = 1.0 / RATE
@@ -47,8 +46,9 @@ def _loads(lab) -> list[tuple]:
 
 def _acks(m: Measurement) -> dict[int, float]:
     """seq -> wall-clock time of the writer's acknowledgement, from the measurement's own ledger."""
-    return {e["seq"]: m.clock.wall(e["t_ack"]) for e in LocalLedger.read(m.out_dir / "ledger.jsonl")
-            if e["kind"] == "ack"}
+    return {
+        e["seq"]: m.clock.wall(e["t_ack"]) for e in LocalLedger.read(m.out_dir / "ledger.jsonl") if e["kind"] == "ack"
+    }
 
 
 def _attempts(m: Measurement) -> dict[int, float]:
@@ -67,8 +67,13 @@ def _run(name: str, lab, params: dict[str, str]):
 
 def _measure(lab, tmp_path: Path, *probes: str) -> Measurement:
     target = LocalTarget.on(lab)
-    m = Measurement(probes=[target.probe(p) for p in probes], writers=[target.writer("postgres", RATE)],
-                    interval=0.1, stable=2.0, out_dir=tmp_path / "measure")
+    m = Measurement(
+        probes=[target.probe(p) for p in probes],
+        writers=[target.writer("postgres", RATE)],
+        interval=0.1,
+        stable=2.0,
+        out_dir=tmp_path / "measure",
+    )
     m.start()
     m.baseline(2.0)
     return m
@@ -81,13 +86,15 @@ def test_pitr_after_corruption_restores_rows_and_loses_exactly_the_writes_after_
     m = _measure(lab, tmp_path, "app", "integrity")
     try:
         m.mark_inject("db-corruption")
-        fid = runner.inject("db-corruption", {"table": "loads", "statement": "UPDATE loads SET payload = '{}'"},
-                            lab, log=intent_log)
+        fid = runner.inject(
+            "db-corruption", {"table": "loads", "statement": "UPDATE loads SET payload = '{}'"}, lab, log=intent_log
+        )
         detail = intent_log.get(fid).detail
         assert _loads(lab) != before  # the damage is real
         time.sleep(1.0)  # the writer keeps writing after the fault: those writes are given up by the restore
-        run = _run("pitr", lab, {"old_t_fault": str(detail["t_fault"]), "old_table": "loads",
-                                 "old_rows": str(detail["rows"])})
+        run = _run(
+            "pitr", lab, {"old_t_fault": str(detail["t_fault"]), "old_table": "loads", "old_rows": str(detail["rows"])}
+        )
         m.wait_recovered(120)
         result = m.stop(targets=Targets(rto_s=3600))
     finally:
@@ -119,10 +126,20 @@ def test_pitr_after_corruption_restores_rows_and_loses_exactly_the_writes_after_
     t_inject = m.clock.wall(m.t_inject)
     assert integrity.failures > 0 and integrity.recovered
     # The integrity probe comes back when the recovered data is committed: during the switch step.
-    assert switch.started_at - t_inject - 0.5 <= integrity.recover_s <= switch_end - t_inject + 1.0, \
-        (integrity.recover_s, switch.started_at - t_inject, switch_end - t_inject)
-    report("pitr db-corruption", rto_s=round(result.rto_s, 2), procedure_s=round(run.duration_s, 2),
-           lost=writer.lost_writes, acked=writer.acked, rpo_s=round(writer.rpo_s, 3), truth_s=round(truth, 3))
+    assert switch.started_at - t_inject - 0.5 <= integrity.recover_s <= switch_end - t_inject + 1.0, (
+        integrity.recover_s,
+        switch.started_at - t_inject,
+        switch_end - t_inject,
+    )
+    report(
+        "pitr db-corruption",
+        rto_s=round(result.rto_s, 2),
+        procedure_s=round(run.duration_s, 2),
+        lost=writer.lost_writes,
+        acked=writer.acked,
+        rpo_s=round(writer.rpo_s, 3),
+        truth_s=round(truth, 3),
+    )
 
 
 def test_pitr_surgical_restore_of_deleted_rows_keeps_every_other_write(lab, intent_log, tmp_path):
@@ -143,8 +160,13 @@ def test_pitr_surgical_restore_of_deleted_rows_keeps_every_other_write(lab, inte
     writer = result.writers[0]
     assert writer.lost_writes == 0 and writer.acked > 20
     assert "loads (" in _step(run, "switch to the recovered data").outcome
-    report("pitr db-accidental-delete tables=loads", rto_s=round(result.rto_s, 2),
-           procedure_s=round(run.duration_s, 2), lost=writer.lost_writes, acked=writer.acked)
+    report(
+        "pitr db-accidental-delete tables=loads",
+        rto_s=round(result.rto_s, 2),
+        procedure_s=round(run.duration_s, 2),
+        lost=writer.lost_writes,
+        acked=writer.acked,
+    )
 
 
 def test_region_failover_serves_from_pg_dr_and_failback_restores_the_lab(lab, intent_log, tmp_path):
@@ -180,8 +202,9 @@ def test_region_failover_serves_from_pg_dr_and_failback_restores_the_lab(lab, in
 
     leader = lab.postgres_leader()
     assert leader in PRIMARY_DBS
-    assert [sv for sv in PRIMARY_DBS + ["pg-dr"]
-            if lab.haproxy_server_state(PG_PRIMARY_BACKEND, sv).startswith("UP")] == [leader]
+    assert [
+        sv for sv in PRIMARY_DBS + ["pg-dr"] if lab.haproxy_server_state(PG_PRIMARY_BACKEND, sv).startswith("UP")
+    ] == [leader]
     assert lab.haproxy_server_state(APP_BACKEND, "app-dr").startswith("MAINT")
     assert all(lab.haproxy_server_state(APP_BACKEND, n).startswith("UP") for n in ("app-a", "app-b", "app-c"))
     member = dr_member(lab)
@@ -202,9 +225,15 @@ def test_region_failover_serves_from_pg_dr_and_failback_restores_the_lab(lab, in
     assert on_dr() == 2, "the DR standby does not receive new rows after the failback"
     assert {m["name"] for m in lab.postgres_members()} == set(PRIMARY_DBS)
     assert all(lab.components[n]["zone"] in PRIMARY_ZONES for n in PRIMARY_DBS)
-    report("region failover+failback", rto_s=round(result.rto_s, 2), failover_s=round(failover.duration_s, 2),
-           failback_s=round(failback.duration_s, 2), lost=writer.lost_writes, acked=writer.acked,
-           rpo_s=writer.rpo_s)
+    report(
+        "region failover+failback",
+        rto_s=round(result.rto_s, 2),
+        failover_s=round(failover.duration_s, 2),
+        failback_s=round(failback.duration_s, 2),
+        lost=writer.lost_writes,
+        acked=writer.acked,
+        rpo_s=writer.rpo_s,
+    )
 
 
 def test_pitr_still_works_after_the_failback(lab, intent_log):

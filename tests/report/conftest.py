@@ -15,8 +15,20 @@ from harness.evidence.allure_report import Report, build_report
 @pytest.fixture(autouse=True)
 def _no_ci_or_reports_env(monkeypatch):
     # the tests decide whether they run "in CI"; the real reports/ folder stays untouched
-    for var in ("CI", "GITHUB_ACTIONS", "GITHUB_RUN_ID", "GITLAB_CI", "CI_PIPELINE_ID", "DRILL_REPORTS_DIR",
-                "DRILL_ALLURE", "BUILD_NUMBER", "BUILD_URL", "CI_JOB_URL", "CI_PIPELINE_URL", "CI_PROJECT_URL"):
+    for var in (
+        "CI",
+        "GITHUB_ACTIONS",
+        "GITHUB_RUN_ID",
+        "GITLAB_CI",
+        "CI_PIPELINE_ID",
+        "DRILL_REPORTS_DIR",
+        "DRILL_ALLURE",
+        "BUILD_NUMBER",
+        "BUILD_URL",
+        "CI_JOB_URL",
+        "CI_PIPELINE_URL",
+        "CI_PROJECT_URL",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 

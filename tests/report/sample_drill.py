@@ -30,7 +30,7 @@ Feature: Sample database failover drills
     Given the probe endpoint refuses connections
 """
 
-STEPS = '''\
+STEPS = """\
 import json
 
 import allure
@@ -74,7 +74,7 @@ def attach_evidence(measured, tmp_path):
 def rpo_within(measured, limit):
     assert measured["rpo_s"] <= limit, (
         f"RPO breached: measured {measured['rpo_s']} s > target {limit} s ({measured['lost']} writes lost)")
-'''
+"""
 
 
 def run_sample_drill(workdir: Path) -> Path:
@@ -86,9 +86,11 @@ def run_sample_drill(workdir: Path) -> Path:
     (workdir / "pytest.ini").write_text("[pytest]\n")
     results = workdir / "allure-results"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--alluredir={results}",
-         "test_drills.py"],
-        cwd=workdir, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--alluredir={results}", "test_drills.py"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     # exit 1 = the RPO and the broken scenarios failed, as designed; anything else is a broken sample
     assert proc.returncode == 1, textwrap.shorten(proc.stdout + proc.stderr, 2000)

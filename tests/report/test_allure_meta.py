@@ -18,8 +18,14 @@ READER = PROJECT_ROOT / "node_modules" / "@allurereport" / "reader" / "dist" / "
 
 def _node(script: str, payload: object) -> object:
     """Run an ES module snippet under Node with `payload` on stdin; it prints JSON back."""
-    proc = subprocess.run(["node", "--input-type=module", "-e", script], input=json.dumps(payload),
-                          capture_output=True, text=True, timeout=60, check=True)
+    proc = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(proc.stdout)
 
 
@@ -28,12 +34,22 @@ def _allure_parse_properties(text: str) -> dict[str, str]:
     return _node(
         f"import {{ parseProperties }} from {json.dumps(READER.as_uri())};"
         "let s=''; for await (const c of process.stdin) s+=c;"
-        "console.log(JSON.stringify(parseProperties(JSON.parse(s))));", text)
+        "console.log(JSON.stringify(parseProperties(JSON.parse(s))));",
+        text,
+    )
 
 
 def test_environment_properties_as_allure_reads_them(tmp_path):
-    write_metadata(tmp_path, target="local", environment={
-        "postgresql": "15.8", "patroni": "4.1.5", "operator": "Zoë Müller", "note": "a=b: c # d\nsecond line"})
+    write_metadata(
+        tmp_path,
+        target="local",
+        environment={
+            "postgresql": "15.8",
+            "patroni": "4.1.5",
+            "operator": "Zoë Müller",
+            "note": "a=b: c # d\nsecond line",
+        },
+    )
     raw = (tmp_path / "environment.properties").read_bytes()
     raw.decode("ascii")  # \uXXXX escapes, no bytes Allure could mis-decode
     env = _allure_parse_properties(raw.decode())
@@ -51,16 +67,24 @@ def test_no_secret_reaches_the_metadata(tmp_path, monkeypatch):
     monkeypatch.setenv("CI", "true")
     monkeypatch.setenv("BUILD_URL", "https://bot:tok3n-abc@ci.example.net/job/drills/42/")
     monkeypatch.setenv("BUILD_NUMBER", "42")
-    write_metadata(tmp_path, target="staging", environment={
-        "database": "postgresql://drill:s3cr3t-pw@127.0.0.1:5432/freight",
-        "cache": "redis://:hunter2@127.0.0.1:6379/0", "pgdsn": "host=127.0.0.1 password=pa55word user=drill"})
+    write_metadata(
+        tmp_path,
+        target="staging",
+        environment={
+            "database": "postgresql://drill:s3cr3t-pw@127.0.0.1:5432/freight",
+            "cache": "redis://:hunter2@127.0.0.1:6379/0",
+            "pgdsn": "host=127.0.0.1 password=pa55word user=drill",
+        },
+    )
     text = "".join(p.read_text() for p in tmp_path.iterdir())
     for secret in ("s3cr3t-pw", "hunter2", "pa55word", "tok3n-abc"):
         assert secret not in text
     env = _allure_parse_properties((tmp_path / "environment.properties").read_text())
     assert env["database"] == "postgresql://drill:***@127.0.0.1:5432/freight"
-    assert json.loads((tmp_path / "executor.json").read_text())["buildUrl"] == \
-        "https://bot:***@ci.example.net/job/drills/42/"
+    assert (
+        json.loads((tmp_path / "executor.json").read_text())["buildUrl"]
+        == "https://bot:***@ci.example.net/job/drills/42/"
+    )
 
 
 def test_executor_only_in_ci(tmp_path, monkeypatch):
@@ -68,16 +92,25 @@ def test_executor_only_in_ci(tmp_path, monkeypatch):
     assert not (tmp_path / "executor.json").exists()
 
     monkeypatch.setenv("CI", "true")
-    for var, value in {"GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://github.com",
-                       "GITHUB_REPOSITORY": "freight/dr-drills", "GITHUB_RUN_ID": "9876543210",
-                       "GITHUB_RUN_NUMBER": "17", "GITHUB_WORKFLOW": "smoke drills"}.items():
+    for var, value in {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "freight/dr-drills",
+        "GITHUB_RUN_ID": "9876543210",
+        "GITHUB_RUN_NUMBER": "17",
+        "GITHUB_WORKFLOW": "smoke drills",
+    }.items():
         monkeypatch.setenv(var, value)
     write_metadata(tmp_path, target="staging")
     executor = json.loads((tmp_path / "executor.json").read_text())
     assert executor == {
-        "name": "GitHub Actions", "type": "github", "url": "https://github.com/freight/dr-drills",
-        "buildOrder": 17, "buildName": "smoke drills #17",
-        "buildUrl": "https://github.com/freight/dr-drills/actions/runs/9876543210"}
+        "name": "GitHub Actions",
+        "type": "github",
+        "url": "https://github.com/freight/dr-drills",
+        "buildOrder": 17,
+        "buildName": "smoke drills #17",
+        "buildUrl": "https://github.com/freight/dr-drills/actions/runs/9876543210",
+    }
 
     for var in ("GITHUB_ACTIONS", "GITHUB_RUN_ID"):
         monkeypatch.delenv(var)
@@ -88,7 +121,11 @@ def test_executor_only_in_ci(tmp_path, monkeypatch):
     write_metadata(tmp_path, target="staging")
     executor = json.loads((tmp_path / "executor.json").read_text())
     assert (executor["type"], executor["buildOrder"], executor["buildName"], executor["buildUrl"]) == (
-        "gitlab", 5, "drill #5", "https://gitlab.example/freight/dr/-/jobs/77")
+        "gitlab",
+        5,
+        "drill #5",
+        "https://gitlab.example/freight/dr/-/jobs/77",
+    )
 
     monkeypatch.delenv("GITLAB_CI")
     monkeypatch.delenv("CI_PIPELINE_IID")
@@ -110,34 +147,50 @@ CASES = [
     ("KeyError: 'leader'", "broken", "Harness error"),
     ("AssertionError: error rate 12 % above 5 %", "failed", None),  # no DR category: Allure's default
     ("AssertionError: latency breached: p99 of app during the fault 812 ms >= 500 ms", "failed", "Latency breached"),
-    ("AssertionError: degraded too long: 9.20 s slower than the degraded threshold, limit 5 s", "failed",
-     "Latency breached"),
+    (
+        "AssertionError: degraded too long: 9.20 s slower than the degraded threshold, limit 5 s",
+        "failed",
+        "Latency breached",
+    ),
 ]
 
 
 def _first_match(match) -> list[str | None]:
-    return [next((c["name"] for c in CATEGORIES
-                  if status in c["matchedStatuses"] and ("messageRegex" not in c or match(c["messageRegex"], msg))),
-                 None) for msg, status, _ in CASES]
+    return [
+        next(
+            (
+                c["name"]
+                for c in CATEGORIES
+                if status in c["matchedStatuses"] and ("messageRegex" not in c or match(c["messageRegex"], msg))
+            ),
+            None,
+        )
+        for msg, status, _ in CASES
+    ]
 
 
 def test_categories_file_and_regexes_in_both_allure_engines(tmp_path):
     write_metadata(tmp_path, target="local")
     assert json.loads((tmp_path / "categories.json").read_text()) == CATEGORIES
     assert [c["name"] for c in CATEGORIES] == [
-        "RTO breached", "RPO breached", "Latency breached", "Fault injection failed", "Target not healthy",
-        "Harness error"]
+        "RTO breached",
+        "RPO breached",
+        "Latency breached",
+        "Fault injection failed",
+        "Target not healthy",
+        "Harness error",
+    ]
     want = [expected for *_, expected in CASES]
     # Allure 2 (Java) matches the whole message: Python's fullmatch has the same semantics here
     assert _first_match(lambda rx, msg: re.fullmatch(rx, msg) is not None) == want
     # Allure 3 (JavaScript): new RegExp(messageRegex).test(message)
-    js = _node("let s=''; for await (const c of process.stdin) s+=c; const {pairs}=JSON.parse(s);"
-               "console.log(JSON.stringify(pairs.map(([rx,m]) => new RegExp(rx).test(m))));",
-               {"pairs": [[c["messageRegex"], msg] for c in CATEGORIES if "messageRegex" in c
-                          for msg, _, _ in CASES]})
+    js = _node(
+        "let s=''; for await (const c of process.stdin) s+=c; const {pairs}=JSON.parse(s);"
+        "console.log(JSON.stringify(pairs.map(([rx,m]) => new RegExp(rx).test(m))));",
+        {"pairs": [[c["messageRegex"], msg] for c in CATEGORIES if "messageRegex" in c for msg, _, _ in CASES]},
+    )
     verdicts = iter(js)
-    table = {(c["messageRegex"], msg): next(verdicts) for c in CATEGORIES if "messageRegex" in c
-             for msg, _, _ in CASES}
+    table = {(c["messageRegex"], msg): next(verdicts) for c in CATEGORIES if "messageRegex" in c for msg, _, _ in CASES}
     assert _first_match(lambda rx, msg: table[(rx, msg)]) == want
 
 

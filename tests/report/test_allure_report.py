@@ -14,8 +14,14 @@ import pytest
 from sample_drill import BROKEN, FAILING, PASSING
 
 from harness.errors import HarnessError
-from harness.evidence.allure_report import (ANALYTICS_MARKERS, MARKER, build_report, latest_results,
-                                            serve_report, single_file_data)
+from harness.evidence.allure_report import (
+    ANALYTICS_MARKERS,
+    MARKER,
+    build_report,
+    latest_results,
+    serve_report,
+    single_file_data,
+)
 
 
 def _tests(data: dict[str, bytes]) -> dict[str, dict]:
@@ -39,7 +45,10 @@ def test_single_file_report_holds_the_whole_drill(built):
     assert by_name["RPO breached"]["statistic"] == {"total": 1, "failed": 1}
     assert by_name["Harness error"]["statistic"] == {"total": 1, "broken": 1}
     assert [[c["name"] for c in tests[n]["categories"]] for n in (FAILING, BROKEN, PASSING)] == [
-        ["RPO breached"], ["Harness error"], []]
+        ["RPO breached"],
+        ["Harness error"],
+        [],
+    ]
 
     env = {e["name"]: e["values"] for e in json.loads(data["widgets/allure_environment.json"])}
     assert env["target"] == ["local"] and env["postgresql"] == ["15.8"] and env["patroni"] == ["4.1.5"]
@@ -87,8 +96,7 @@ def test_history_across_builds_and_output_cleared(built, sample_results, tmp_pat
 
 
 def test_no_single_file(sample_results, tmp_path):
-    report = build_report([sample_results], tmp_path / "out", history_path=tmp_path / "h.jsonl",
-                          single_file=False)
+    report = build_report([sample_results], tmp_path / "out", history_path=tmp_path / "h.jsonl", single_file=False)
     assert report.single_file is None and not (tmp_path / "out" / "report.html").exists()
     assert report.index_html.is_file() and (report.out_dir / "data" / "test-results").is_dir()
 
@@ -98,7 +106,7 @@ def test_served_on_loopback(built):
     with serve_report(report.out_dir) as server:
         assert server.url.startswith("http://127.0.0.1:")
         index = httpx.get(server.url, timeout=10)
-        assert index.status_code == 200 and "<div id=\"app\">" in index.text
+        assert index.status_code == 200 and '<div id="app">' in index.text
         result = next((report.out_dir / "data" / "test-results").glob("*.json")).name
         data = httpx.get(f"{server.url}data/test-results/{result}", timeout=10)
         assert data.status_code == 200 and data.json()["name"] in (PASSING, FAILING, BROKEN)
@@ -144,8 +152,13 @@ def test_cli_builds_and_rejects_an_empty_dir(sample_results, tmp_path):
     env = {**os.environ, "DRILL_REPORTS_DIR": str(tmp_path / "reports")}
     empty = tmp_path / "empty"
     empty.mkdir()
-    bad = subprocess.run([sys.executable, "-m", "harness.cli", "report", str(empty)], env=env,
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "report", str(empty)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2
     assert f"{empty}: no Allure results" in bad.stderr.replace("\n", "") and bad.stderr.count("error:") == 1
     assert bad.stdout == "" and not (tmp_path / "reports").exists()
@@ -154,8 +167,9 @@ def test_cli_builds_and_rejects_an_empty_dir(sample_results, tmp_path):
     run = tmp_path / "reports" / "runs" / "20250101T000000Z"
     run.mkdir(parents=True)
     sample_results.rename(run / "allure-results")
-    good = subprocess.run([sys.executable, "-m", "harness.cli", "report"], env=env,
-                          capture_output=True, text=True, timeout=300)
+    good = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "report"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert good.returncode == 0, good.stderr
     out = tmp_path / "reports" / "allure-report"
     assert f"{out / 'index.html'}" in good.stdout and f"{out / 'report.html'}" in good.stdout

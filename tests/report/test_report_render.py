@@ -15,8 +15,9 @@ from sample_drill import BROKEN, FAILING, PASSING
 from harness.evidence.allure_report import render_dom, render_screenshot, single_file_data
 from harness.evidence.browser import chromium_path
 
-pytestmark = pytest.mark.skipif(chromium_path() is None,
-                                reason="headless Chromium not installed (apt-get install -y chromium)")
+pytestmark = pytest.mark.skipif(
+    chromium_path() is None, reason="headless Chromium not installed (apt-get install -y chromium)"
+)
 
 
 def _app(dom: str) -> str:
@@ -38,12 +39,14 @@ def test_rendered_tree_lists_every_scenario_with_its_metadata(built):
 
 def test_failing_scenario_page_shows_category_and_message(built):
     report, _ = built
-    tests = [json.loads(v) for k, v in single_file_data(report.single_file).items()
-             if k.startswith("data/test-results/")]
+    tests = [
+        json.loads(v) for k, v in single_file_data(report.single_file).items() if k.startswith("data/test-results/")
+    ]
     failing = next(t["id"] for t in tests if t["name"] == FAILING)
     app = _app(render_dom(report.single_file, fragment=failing))
-    assert "RPO breached: measured 8.0 s &gt; target 5.0 s" in app or \
-        "RPO breached: measured 8.0 s > target 5.0 s" in app
+    assert (
+        "RPO breached: measured 8.0 s &gt; target 5.0 s" in app or "RPO breached: measured 8.0 s > target 5.0 s" in app
+    )
     assert re.search(r"Category:\s*(?:<[^>]+>\s*)*RPO breached", app)
     assert f">{FAILING}<" in app
 

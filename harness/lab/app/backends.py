@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 import psycopg
 import redis
@@ -36,9 +37,15 @@ class Database:
         self._lock = threading.Lock()
 
     def _connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.dsn, autocommit=True, connect_timeout=max(1, int(self.timeout + 0.999)),
-                               tcp_user_timeout=int(self.timeout * 1000), keepalives_idle=1,
-                               keepalives_interval=1, keepalives_count=2)
+        return psycopg.connect(
+            self.dsn,
+            autocommit=True,
+            connect_timeout=max(1, int(self.timeout + 0.999)),
+            tcp_user_timeout=int(self.timeout * 1000),
+            keepalives_idle=1,
+            keepalives_interval=1,
+            keepalives_count=2,
+        )
 
     def _run(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self._lock:
@@ -66,14 +73,17 @@ class Cache:
         no_retry = Retry(NoBackoff(), 0)
         self.timeout = timeout
         if url:
-            self._client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                                retry=no_retry)
+            self._client = redis.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=no_retry
+            )
             self._sentinel = None
         else:
-            self._sentinel = Sentinel(list(sentinels), socket_timeout=timeout / 2,
-                                      socket_connect_timeout=timeout / 2, retry=no_retry)
-            self._client = self._sentinel.master_for(service, socket_timeout=timeout,
-                                                     socket_connect_timeout=timeout, retry=no_retry)
+            self._sentinel = Sentinel(
+                list(sentinels), socket_timeout=timeout / 2, socket_connect_timeout=timeout / 2, retry=no_retry
+            )
+            self._client = self._sentinel.master_for(
+                service, socket_timeout=timeout, socket_connect_timeout=timeout, retry=no_retry
+            )
         self.service = service
 
     async def get(self, key: str) -> Any:
@@ -81,8 +91,7 @@ class Cache:
         return json.loads(raw) if raw is not None else None
 
     async def set(self, key: str, value: Any, ttl: int) -> None:
-        await with_deadline(lambda: self._client.set(key, json.dumps(value, default=str), ex=ttl),
-                            self.timeout * 2)
+        await with_deadline(lambda: self._client.set(key, json.dumps(value, default=str), ex=ttl), self.timeout * 2)
 
     async def ping(self) -> dict:
         def check() -> dict:
@@ -92,4 +101,5 @@ class Cache:
                 host, port = self._sentinel.discover_master(self.service)
                 info["primary"] = f"{host}:{port}"
             return info
+
         return await with_deadline(check, self.timeout * 2)

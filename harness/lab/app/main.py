@@ -39,8 +39,9 @@ def create_app(settings: Settings) -> Starlette:
         try:
             # autocommit: the INSERT has committed (and, in sync mode, reached the sync standby) when
             # execute returns, so a 201 is only ever sent for a durable row.
-            rows = await db.query("INSERT INTO loads (payload, zone) VALUES (%s::jsonb, %s) RETURNING id",
-                                  (_json(body), settings.zone))
+            rows = await db.query(
+                "INSERT INTO loads (payload, zone) VALUES (%s::jsonb, %s) RETURNING id", (_json(body), settings.zone)
+            )
         except Exception as err:  # noqa: BLE001 - any DB failure is a 503 with its reason
             return JSONResponse({"error": "database", "detail": _err(err)}, status_code=503)
         return JSONResponse({"id": rows[0][0]}, status_code=201)
@@ -90,24 +91,32 @@ def create_app(settings: Settings) -> Starlette:
                 return {"ok": False, "error": _err(err)}
 
         db_state, cache_state = await asyncio.gather(check_db(), check_cache())
-        details = {"name": settings.name, "zone": settings.zone, "version": settings.version,
-                   "db": db_state, "cache": cache_state,
-                   "elapsed_ms": round((time.monotonic() - started) * 1000, 1)}
+        details = {
+            "name": settings.name,
+            "zone": settings.zone,
+            "version": settings.version,
+            "db": db_state,
+            "cache": cache_state,
+            "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+        }
         if settings.broken:
             details["broken"] = "this build is broken on purpose (--broken)"
         ok = db_state["ok"] and cache_state["ok"] and not settings.broken
         return JSONResponse(details, status_code=200 if ok else 503)
 
     async def version(request: Request) -> JSONResponse:
-        return JSONResponse({"version": settings.version, "zone": settings.zone, "name": settings.name,
-                             "broken": settings.broken})
+        return JSONResponse(
+            {"version": settings.version, "zone": settings.zone, "name": settings.name, "broken": settings.broken}
+        )
 
-    return Starlette(routes=[
-        Route("/loads", create_load, methods=["POST"]),
-        Route("/loads/{id}", get_load, methods=["GET"]),
-        Route("/health", health, methods=["GET"]),
-        Route("/version", version, methods=["GET"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/loads", create_load, methods=["POST"]),
+            Route("/loads/{id}", get_load, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/version", version, methods=["GET"]),
+        ]
+    )
 
 
 def _json(value) -> str:

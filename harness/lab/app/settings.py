@@ -44,8 +44,12 @@ def parse(argv: list[str] | None = None) -> Settings:
     p.add_argument("--redis-service", default=env("DRILL_APP_REDIS_SERVICE", "freight"))
     p.add_argument("--redis-url", default=env("DRILL_APP_REDIS_URL", ""))
     p.add_argument("--version", default=env("DRILL_APP_VERSION", "1.0.0"))
-    p.add_argument("--broken", action="store_true", default=env("DRILL_APP_BROKEN", "") in ("1", "true", "yes"),
-                   help="ship a broken build: /health fails")
+    p.add_argument(
+        "--broken",
+        action="store_true",
+        default=env("DRILL_APP_BROKEN", "") in ("1", "true", "yes"),
+        help="ship a broken build: /health fails",
+    )
     p.add_argument("--db-timeout", type=float, default=float(env("DRILL_APP_DB_TIMEOUT", "1.0")))
     p.add_argument("--cache-timeout", type=float, default=float(env("DRILL_APP_CACHE_TIMEOUT", "0.5")))
     p.add_argument("--state-dir", default="", help="only marks the process as the lab's (pgrep -f)")
@@ -54,6 +58,17 @@ def parse(argv: list[str] | None = None) -> Settings:
         p.error("--db-dsn (or DRILL_APP_DB_DSN) is required")
     if not a.sentinels and not a.redis_url:
         p.error("--sentinels or --redis-url is required")
-    return Settings(host=a.host, port=a.port, zone=a.zone, name=a.name, db_dsn=a.db_dsn,
-                    sentinels=_sentinels(a.sentinels), redis_service=a.redis_service, redis_url=a.redis_url,
-                    version=a.version, broken=a.broken, db_timeout=a.db_timeout, cache_timeout=a.cache_timeout)
+    return Settings(
+        host=a.host,
+        port=a.port,
+        zone=a.zone,
+        name=a.name,
+        db_dsn=a.db_dsn,
+        sentinels=_sentinels(a.sentinels),
+        redis_service=a.redis_service,
+        redis_url=a.redis_url,
+        version=a.version,
+        broken=a.broken,
+        db_timeout=a.db_timeout,
+        cache_timeout=a.cache_timeout,
+    )
