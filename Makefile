@@ -3,14 +3,20 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 
-.PHONY: setup test drill lab-up lab-down clean lock
+.PHONY: setup check test drill lab-up lab-down clean lock
 
 setup:
 	@bash scripts/bootstrap.sh
 
 ## make test: the project's own suite, unit and integration against the real local lab.
-test: setup
+test: setup check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make check: the house rules, in seconds: lint, format and the import layers (pyproject.toml says which).
+check: setup
+	$(BIN)/ruff check --quiet .
+	$(BIN)/ruff format --check --quiet .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 ## make drill: the @smoke drills on the local lab (started and stopped by the run), the Allure report, and a
 ## table of measured RTO/RPO against the plan. Manual procedure steps are auto-confirmed and marked so.
