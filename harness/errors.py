@@ -24,3 +24,15 @@ class ConfigError(HarnessError):
 
 class TargetUnhealthy(HarnessError):
     """The system under test was not healthy before the fault, so nothing was injected."""
+
+
+class LabNotRunning(HarnessError):
+    """No lab state in the folder: nothing is running there (an undo then has nothing left to act on)."""
+
+
+class LabNetworkMissing(HarnessError):
+    """No network state recorded for the lab (it was never made, or `drill lab down` removed it)."""
+
+
+class FaultParamError(HarnessError):
+    """A fault's parameters or preconditions are wrong; the message already names the fault."""

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.errors import HarnessError
+from harness.errors import FaultParamError, HarnessError
 from harness.faults import undo
 from harness.faults.intent import IntentLog
 
@@ -121,7 +121,7 @@ class Fault:
         try:
             return cls.Params.model_validate(raw)
         except ValidationError as err:
-            raise HarnessError(f"fault '{cls.name}': " + "; ".join(_explain(cls, e) for e in err.errors())) from None
+            raise FaultParamError(f"fault '{cls.name}': " + "; ".join(_explain(cls, e) for e in err.errors())) from None
 
     @classmethod
     def param_help(cls) -> str:

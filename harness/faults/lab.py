@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, LabNotRunning
 from harness.faults import vocabulary
 from harness.faults.base import BlastRadius, Injection, Journal, ProcessRef
 from harness.faults.registry import register
@@ -196,10 +196,8 @@ def _lab_start(record: dict[str, Any]) -> str:
 
     try:
         lab = Lab.load(record.get("state_dir"))
-    except HarnessError as err:
-        if "no lab is running" in str(err):
-            return "lab is down; nothing to start"
-        raise
+    except LabNotRunning:
+        return "lab is down; nothing to start"
     rec = lab.components.get(record["name"])
     if rec is not None and is_running(rec):
         return f"{record['name']} already running"
@@ -214,10 +212,8 @@ def _app_deploy(record: dict[str, Any]) -> str:
 
     try:
         lab = Lab.load(record.get("state_dir"))
-    except HarnessError as err:
-        if "no lab is running" in str(err):
-            return "lab is down; nothing to redeploy"
-        raise
+    except LabNotRunning:
+        return "lab is down; nothing to redeploy"
     now = apps.version_of(lab.ctx, record["name"])
     if now and now.get("version") == record["version"] and not now.get("broken"):
         return f"{record['name']} already runs {record['version']}"
@@ -232,10 +228,8 @@ def _haproxy_enable(record: dict[str, Any]) -> str:
 
     try:
         lab = Lab.load(record.get("state_dir"))
-    except HarnessError as err:
-        if "no lab is running" in str(err):
-            return "lab is down; nothing to enable"
-        raise
+    except LabNotRunning:
+        return "lab is down; nothing to enable"
     for server in record["servers"]:
         lab.haproxy_command(f"enable server {server}")
     return "enabled " + ", ".join(record["servers"])

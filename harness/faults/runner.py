@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import EXIT_NOT_RECOVERED, HarnessError
+from harness.errors import EXIT_NOT_RECOVERED, FaultParamError, HarnessError
 from harness.faults import registry
 from harness.faults import undo as undo_actions
 from harness.faults.base import BlastRadius, Fault, Injection, Journal
@@ -70,10 +70,10 @@ def prepare(name: str, params: dict[str, Any], target: Any = None) -> tuple[Faul
     try:
         fault.preflight(target)
         return fault, fault.describe(target)
+    except FaultParamError:
+        raise
     except HarnessError as err:
-        if str(err).startswith("fault '"):
-            raise
-        raise HarnessError(f"fault '{name}': {err}") from None
+        raise FaultParamError(f"fault '{name}': {err}") from None
 
 
 def inject(

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, LabNetworkMissing
 
 UndoAction = Callable[[dict[str, Any]], str]
 _ACTIONS: dict[str, UndoAction] = {}
@@ -193,10 +193,8 @@ def _netns_heal(record: dict[str, Any]) -> str:
     if record.get("state_dir"):
         try:
             net = LabNetwork.load(Path(record["state_dir"]), record.get("prefix", "drill"))
-        except HarnessError as err:
-            if "no lab network recorded" in str(err):
-                return "lab network gone; nothing to heal"
-            raise
+        except LabNetworkMissing:
+            return "lab network gone; nothing to heal"
     else:
         net = _load_lab().network
     if record.get("a") and record.get("b"):

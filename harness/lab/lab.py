@@ -23,7 +23,7 @@ import redis
 from psycopg import sql
 from redis.sentinel import Sentinel
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, LabNotRunning
 from harness.lab import apps, backup, etcd, haproxy, health, monitoring, postgres, prereq, proxies, redis_cache
 from harness.lab.app.main import SCHEMA_SQL
 from harness.lab.context import LabContext, Launch
@@ -177,7 +177,7 @@ class Lab:
         paths = LabPaths(Path(state_dir).resolve() if state_dir else default_state_dir())
         state = read_state(paths)
         if not state or not state.get("components"):
-            raise HarnessError(f"no lab is running (no state in {paths.root}); start one with `drill lab up`")
+            raise LabNotRunning(f"no lab is running (no state in {paths.root}); start one with `drill lab up`")
         return cls(paths, state)
 
     def down(self, progress: Progress | None = None) -> None:

@@ -53,7 +53,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, LabNetworkMissing
 
 NetworkMode = Literal["netns", "loopback"]
 
@@ -250,7 +250,7 @@ class LabNetwork:
         try:
             state = json.loads(path.read_text())
         except FileNotFoundError:
-            raise HarnessError(f"{path}: no lab network recorded") from None
+            raise LabNetworkMissing(f"{path}: no lab network recorded") from None
         except (OSError, ValueError) as exc:
             raise HarnessError(f"{path}: unreadable network state: {exc}") from exc
         return cls(state_dir, state["mode"], state["zones"], prefix=state["prefix"], octet=state["octet"])

@@ -13,7 +13,7 @@ import importlib.metadata
 import subprocess
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, LabNotRunning
 from harness.measure import ProbeSpec, WriterSpec, parse_probe_spec, parse_writer_spec
 from harness.targets.base import FaultPlanView, Target
 
@@ -67,8 +67,8 @@ class LocalTarget(Target):
         try:
             self.lab = Lab.load()
             return self
-        except HarnessError as err:
-            if not bring_up or "no lab is running" not in str(err):
+        except LabNotRunning:
+            if not bring_up:
                 raise
         say("no lab running: starting it (drill lab up)")
         lab = Lab.up(progress=say)
