@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, model_validator
 
 from harness.errors import HarnessError
-from harness.faults.base import BlastRadius, Fault, FaultParams, Injection, Journal, ProcessRef
-from harness.faults.registry import register
+from harness.faults.base import BlastRadius, Fault, FaultParams, Injection, Journal, ProcessRef, register
 from harness.faults.undo import cmdline, group_members, process_identity, read_stat
 
 # A freeze converges in a few rounds (a stopped process cannot fork); this only bounds a pathological case.
@@ -146,7 +145,3 @@ class ProcessKill(Fault):
             journal.record_undo("noop", reason=f"process {self.params.pid} was killed; no restart command given")
         os.kill(self.params.pid, signal.SIGKILL)
         return Injection(detail={"killed": self.params.pid})
-
-
-# -- the lab vocabulary (stubs until the lab implementations land) ------------------------------------------
-AZ = Literal["az-a", "az-b", "az-c"]

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness.errors import EXIT_NOT_RECOVERED, FaultParamError, HarnessError
@@ -66,7 +69,6 @@ def prepare(name: str, params: dict[str, Any], target: Any = None) -> tuple[Faul
     """Validate and describe without touching anything or writing anything."""
     cls = registry.get(name)
     fault = cls.from_raw(params)
-    cls.check_available()
     try:
         fault.preflight(target)
         return fault, fault.describe(target)
@@ -290,3 +292,31 @@ def _undo_locked(log: IntentLog, id: str) -> UndoReport:
         return UndoReport(intent.id, intent.fault, False, steps)
     log.undone(intent.id)
     return UndoReport(intent.id, intent.fault, True, steps)
+
+
+# -- the undo timer of timed faults (harness.faults.base.start_undo_timer) ---------------------------------------
+def undo_after(fault_id: str, seconds: float, log_path: str, until: float | None = None) -> None:
+    """Wait, then undo the fault, unless it was undone earlier (then exit at once)."""
+    log = IntentLog(Path(log_path))
+    if until is not None:
+        seconds = min(seconds, max(0.0, until - time.time()))
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        intent = log.intents().get(fault_id)
+        if intent is not None and not intent.pending:
+            print(f"{fault_id}: already undone; timer exits")
+            return
+        time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+    print(undo(fault_id, log=log).line())
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) in (4, 5) and argv[0] == "undo-after":
+        undo_after(argv[1], float(argv[2]), argv[3], float(argv[4]) if len(argv) == 5 else None)
+        return 0
+    print("usage: python -m harness.faults.runner undo-after ID SECONDS INTENT_LOG [UNTIL_WALL_TIME]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

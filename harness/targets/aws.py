@@ -50,7 +50,7 @@ class AwsTarget(FileTarget):
         module, func = view.activity.split(":", 1)
         planner = aws.planner(module, func)
         if planner is None:
-            if module == "harness.faults.aws":
+            if module == aws.ACTIVITY_MODULE:
                 view.problem = f"{func} has no planner in harness.faults.aws: its targets cannot be shown"
             return
         try:

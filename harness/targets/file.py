@@ -230,7 +230,7 @@ class TargetFile(BaseModel):
         known = {f.name for f in registry.list()}
         for name in faults:
             if name not in known:
-                raise ValueError(registry._unknown("fault", name, sorted(known)))
+                raise ValueError(registry.unknown("fault", name, sorted(known)))
         missing = sorted(known - set(faults))
         if missing:
             raise ValueError(
@@ -245,7 +245,7 @@ class TargetFile(BaseModel):
 
         for name in procs:
             if name not in registry.PROCEDURES:
-                raise ValueError(registry._unknown("procedure", name, sorted(registry.PROCEDURES)))
+                raise ValueError(registry.unknown("procedure", name, sorted(registry.PROCEDURES)))
         return procs
 
     @model_validator(mode="after")
@@ -263,7 +263,7 @@ class TargetFile(BaseModel):
         if fault not in self.faults:
             from harness.faults import registry
 
-            raise HarnessError(f"{self.path}: " + registry._unknown("fault", fault, sorted(self.faults)))
+            raise HarnessError(f"{self.path}: " + registry.unknown("fault", fault, sorted(self.faults)))
         m = self.faults[fault]
         if m.action is None:
             raise HarnessError(
