@@ -93,7 +93,7 @@ def _undo_record(plan: FaultPlan, configuration: Configuration, clearance: safet
     """The intent-log undo record of a plan: a registered kind plus where to act (region, profile, account)."""
     kind = plan.undo_record.get("kind", "none")
     if kind == "none":
-        return {"kind": "noop", "reason": plan.undo}
+        return {"kind": "noop", "reason": plan.undo_summary}
     return {
         **plan.undo_record,
         "kind": UNDO_KINDS[kind],
@@ -117,19 +117,20 @@ def _caller_args() -> dict[str, Any]:
 def _inject(
     plan: FaultPlan, configuration: Configuration, act: Callable[[], Any], intent_log: str | None = None
 ) -> dict[str, Any]:
-    """Clearance and blast radius, then intend -> undo record (fsync'd) -> the changing call -> injected. A
-    failing call undoes what was recorded before the error propagates (as harness.faults.runner.inject does)."""
+    """Clearance and blast radius, then the one inject path (harness.faults.runner.inject_plan): intend -> undo
+    record (fsync'd) -> the changing call -> injected; a failing call undoes what was recorded first."""
     params = _caller_args()
     clearance = _cleared(plan, configuration)
     record = _undo_record(plan, configuration, clearance)
     blast = plan.to_dict()
 
-    def changing_call(record_undo):
-        record_undo(record)
-        return act(), {"region": plan.region, "action": plan.action}
+    def changing_call(journal):
+        journal.record_undo(**record)
+        return act(), {"region": plan.region, "action": plan.summary}
 
-    id, response = runner.run_logged(plan.fault, params, blast, changing_call, intent_log)
-    return {"id": id, "fault": plan.fault, "blast": blast, "detail": _jsonable(response), "undo": plan.undo}
+    log = IntentLog(intent_log) if intent_log else IntentLog()
+    id, response = runner.inject_plan(plan, params, changing_call, log=log, blast=blast)
+    return {"id": id, "fault": plan.fault, "blast": blast, "detail": _jsonable(response), "undo": plan.undo_summary}
 
 
 def _jsonable(value: Any) -> Any:

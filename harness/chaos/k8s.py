@@ -11,9 +11,9 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.faults import runner
+from harness.faults.intent import IntentLog
 from harness.faults.k8s import (
     Cluster,
-    Plan,
     check,
     deployment_available,
     execute,
@@ -26,23 +26,25 @@ from harness.faults.k8s import (
     rollback_deployment,
     service_endpoints,
 )
+from harness.faults.plan import FaultPlan
 from harness.targets.kubernetes import cluster_for
 
 
 def inject_logged(
-    fault: str, params: dict[str, Any], cluster: Cluster, plan: Plan, intent_log: str | None = None
+    fault: str, params: dict[str, Any], cluster: Cluster, plan: FaultPlan, intent_log: str | None = None
 ) -> dict[str, Any]:
-    """Check, then intend → undo record → act → injected in the intent log. A failure half-way undoes what was
-    recorded before the error propagates (as harness.faults.runner.inject does for lab faults)."""
+    """Check, then the one inject path (harness.faults.runner.inject_plan): intend → undo record → act →
+    injected in the intent log; a failure half-way undoes what was recorded before the error propagates."""
 
     check(cluster, plan)  # refusals leave no trace in the intent log and make no request that writes
     blast = plan.blast().model_dump(mode="json")
 
-    def changing_calls(record_undo):
-        done = execute(cluster, plan, record_undo=record_undo)
+    def changing_calls(journal):
+        done = execute(cluster, plan, record_undo=lambda record: journal.record_undo(**record))
         return done, {"outcome": done.outcome, "context": cluster.context}
 
-    id, done = runner.run_logged(fault, params, blast, changing_calls, intent_log)
+    log = IntentLog(intent_log) if intent_log else IntentLog()
+    id, done = runner.inject_plan(plan, params, changing_calls, name=fault, log=log, blast=blast)
     return {"id": id, "fault": fault, "blast": blast, "outcome": done.outcome}
 
 

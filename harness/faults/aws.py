@@ -23,12 +23,12 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from harness import safety
 from harness.errors import HarnessError
 from harness.faults import undo as undo_actions
+from harness.faults.plan import FaultPlan
 from harness.safety import Resource
 
 ZONE_ALIASES = ("az-a", "az-b", "az-c")
@@ -73,40 +73,6 @@ def ctk_config(configuration: Configuration) -> dict[str, Any]:
 
 def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in items or []}
-
-
-# -- a fault's plan --------------------------------------------------------------------------------------------
-@dataclass
-class FaultPlan:
-    """What one fault would do, from read-only describe calls."""
-
-    fault: str
-    action: str  # what it does, in words
-    region: str
-    resources: list[Resource]
-    calls: list[str]  # the changing API calls, e.g. "rds:FailoverDBCluster(freight-staging -> reader-2)"
-    undo: str
-    undo_record: dict[str, Any] = field(default_factory=dict)  # what `undo(id)` needs
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "fault": self.fault,
-            "action": self.action,
-            "region": self.region,
-            "resources": [r.model_dump(exclude_none=True) for r in self.resources],
-            "calls": self.calls,
-            "undo": self.undo,
-            "notes": self.notes,
-        }
-
-    def lines(self) -> list[str]:
-        out = [self.action, f"region: {self.region}"]
-        out += [("touches: " if r.acted else "context: ") + r.line() for r in self.resources]
-        out += [f"call: {c}" for c in self.calls]
-        out.append(f"undo: {self.undo}")
-        out += [f"note: {n}" for n in self.notes]
-        return out
 
 
 # -- zones -----------------------------------------------------------------------------------------------------
@@ -197,11 +163,11 @@ def plan_rds_cluster_failover(
     ]
     return FaultPlan(
         fault="db-primary-crash",
-        action=f"fail over Aurora cluster {cluster_id}: writer {writer} -> {promoted}",
+        summary=f"fail over Aurora cluster {cluster_id}: writer {writer} -> {promoted}",
         region=region_of(configuration),
         resources=resources,
         calls=[f"rds:FailoverDBCluster({cluster_id}, target={promoted})"],
-        undo=f"none needed ({writer} rejoins as a reader); to fail back: rds_cluster_failover target_instance={writer}",
+        undo_summary=f"none needed ({writer} rejoins as a reader); to fail back: rds_cluster_failover target_instance={writer}",
         undo_record={"kind": "none", "old_writer": writer},
     )
 
@@ -216,7 +182,7 @@ def plan_rds_instance_failover(instance_id: str, configuration: Configuration = 
     az, standby = inst.get("AvailabilityZone"), inst.get("SecondaryAvailabilityZone")
     return FaultPlan(
         fault="db-primary-crash",
-        action=f"reboot Multi-AZ RDS instance {instance_id} with failover ({az} -> standby in {standby or '?'})",
+        summary=f"reboot Multi-AZ RDS instance {instance_id} with failover ({az} -> standby in {standby or '?'})",
         region=region_of(configuration),
         resources=[
             Resource(
@@ -229,7 +195,7 @@ def plan_rds_instance_failover(instance_id: str, configuration: Configuration = 
             )
         ],
         calls=[f"rds:RebootDBInstance({instance_id}, ForceFailover=true)"],
-        undo="none needed (the old primary host becomes the standby); reboot with failover again to go back",
+        undo_summary="none needed (the old primary host becomes the standby); reboot with failover again to go back",
         undo_record={"kind": "none", "old_az": az},
     )
 
@@ -245,7 +211,7 @@ def plan_rds_point_in_time_restore(
     when = restore_time or f"latest restorable time ({src.get('LatestRestorableTime', '?')})"
     return FaultPlan(
         fault="pitr",
-        action=f"restore RDS instance {source_instance} to {when} as new instance {target_instance} (plan 4.3.1)",
+        summary=f"restore RDS instance {source_instance} to {when} as new instance {target_instance} (plan 4.3.1)",
         region=region_of(configuration),
         resources=[
             Resource(
@@ -259,7 +225,7 @@ def plan_rds_point_in_time_restore(
             Resource(kind="rds-instance-new", id=target_instance, role="created", az=src.get("AvailabilityZone")),
         ],
         calls=[f"rds:RestoreDBInstanceToPointInTime({source_instance} -> {target_instance})"],
-        undo=f"delete the restored instance {target_instance} (only it, tagged drill-restored-from)",
+        undo_summary=f"delete the restored instance {target_instance} (only it, tagged drill-restored-from)",
         undo_record={"kind": "delete-restored-instance", "instance": target_instance},
     )
 
@@ -332,11 +298,11 @@ def plan_elasticache_failover(
         )
     return FaultPlan(
         fault="cache-primary-crash",
-        action=f"ElastiCache TestFailover of {replication_group_id} shard {node_group_id}",
+        summary=f"ElastiCache TestFailover of {replication_group_id} shard {node_group_id}",
         region=region_of(configuration),
         resources=resources,
         calls=[f"elasticache:TestFailover({replication_group_id}, {node_group_id})"],
-        undo="none needed (a replica is promoted, the old primary comes back as a replica)",
+        undo_summary="none needed (a replica is promoted, the old primary comes back as a replica)",
         undo_record={"kind": "none"},
         notes=["AWS allows TestFailover on at most 5 shards per rolling 24 h"],
     )
@@ -385,11 +351,11 @@ def plan_ec2_az_outage(
     )
     return FaultPlan(
         fault="az-outage",
-        action=f"{mode} every EC2 instance in {az}" + (f" tagged {tags}" if tags else "") + f" ({len(ids)})",
+        summary=f"{mode} every EC2 instance in {az}" + (f" tagged {tags}" if tags else "") + f" ({len(ids)})",
         region=region_of(configuration),
         resources=sorted(resources, key=lambda r: r.id),
         calls=[f"ec2:{'StopInstances' if mode == 'stop' else 'TerminateInstances'}({', '.join(ids)})"],
-        undo=undo,
+        undo_summary=undo,
         undo_record={"kind": "start-instances" if mode == "stop" else "none", "instance_ids": ids},
     )
 
@@ -439,13 +405,13 @@ def plan_asg_terminate(
     ids = [r.id for r in picked]
     return FaultPlan(
         fault="app-crash",
-        action=f"terminate {len(ids)} instance(s) of {', '.join(asg_names)}{where}",
+        summary=f"terminate {len(ids)} instance(s) of {', '.join(asg_names)}{where}",
         region=region_of(configuration),
         resources=context + picked,
         calls=[
             f"autoscaling:TerminateInstanceInAutoScalingGroup({i}, ShouldDecrementDesiredCapacity=false)" for i in ids
         ],
-        undo="none needed: the group keeps its desired capacity and launches replacements",
+        undo_summary="none needed: the group keeps its desired capacity and launches replacements",
         undo_record={"kind": "none", "instance_ids": ids},
     )
 
@@ -491,7 +457,7 @@ def plan_alb_remove_az(load_balancer_name: str, zone: str, configuration: Config
     tags = _tags(client("elbv2", configuration).describe_tags(ResourceArns=[arn])["TagDescriptions"][0].get("Tags"))
     return FaultPlan(
         fault="network-partition",
-        action=f"remove {az} from ALB {load_balancer_name} (subnet {', '.join(removed)})",
+        summary=f"remove {az} from ALB {load_balancer_name} (subnet {', '.join(removed)})",
         region=region_of(configuration),
         resources=[
             Resource(
@@ -504,7 +470,7 @@ def plan_alb_remove_az(load_balancer_name: str, zone: str, configuration: Config
             )
         ],
         calls=[f"elbv2:SetSubnets({load_balancer_name}, {', '.join(kept)})"],
-        undo=f"set the subnets back to {', '.join(sorted(zones))}",
+        undo_summary=f"set the subnets back to {', '.join(sorted(zones))}",
         undo_record={"kind": "set-subnets", "arn": arn, "subnets": sorted(zones)},
     )
 
@@ -577,11 +543,11 @@ def plan_fis_az_power_interruption(
         )
     return FaultPlan(
         fault="az-outage",
-        action=f"FIS 'AZ Availability: Power Interruption' in {az} for {duration}",
+        summary=f"FIS 'AZ Availability: Power Interruption' in {az} for {duration}",
         region=region_of(configuration),
         resources=resources,
         calls=["fis:CreateExperimentTemplate(scenario, tags " + json.dumps(tags or {}) + ")", "fis:StartExperiment"],
-        undo="stop the FIS experiment(s) tagged " + json.dumps(tags or {}) + " and delete the template; "
+        undo_summary="stop the FIS experiment(s) tagged " + json.dumps(tags or {}) + " and delete the template; "
         "stopped instances start again when the experiment ends",
         undo_record={"kind": "fis-restore", "tags": tags or {}},
         notes=[
@@ -601,14 +567,14 @@ def plan_s3_delete_object(bucket: str, key: str, configuration: Configuration = 
     tags = _tags(s3.get_bucket_tagging(Bucket=bucket).get("TagSet")) if _has_tags(s3, bucket) else {}
     return FaultPlan(
         fault="object-delete",
-        action=f"delete s3://{bucket}/{key} (a delete marker on a versioned bucket)",
+        summary=f"delete s3://{bucket}/{key} (a delete marker on a versioned bucket)",
         region=region_of(configuration),
         resources=[
             Resource(kind="s3-bucket", id=bucket, tags=tags, acted=False),
             Resource(kind="s3-object", id=f"{bucket}/{key}", role="deleted", state=f"version {head.get('VersionId')}"),
         ],
         calls=[f"s3:DeleteObject({bucket}, {key})"],
-        undo=f"delete the delete marker: version {head.get('VersionId')} is current again",
+        undo_summary=f"delete the delete marker: version {head.get('VersionId')} is current again",
         undo_record={
             "kind": "s3-remove-delete-marker",
             "bucket": bucket,

@@ -65,7 +65,7 @@ class AwsTarget(FileTarget):
             f"note: {n}" for n in plan.notes
         ]
         view.calls = plan.calls
-        view.undo = plan.undo + (f" ({view.undo})" if view.undo else "")
+        view.undo = plan.undo_summary + (f" ({view.undo})" if view.undo else "")
         guard = self.guard
         required = guard.safety.aws.resource_tags if guard.safety.aws else {}
         try:
