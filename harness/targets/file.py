@@ -341,7 +341,7 @@ def target_path(name_or_path: str | Path) -> Path:
     return path
 
 
-_LOADED: dict[tuple[str, str, int, int], TargetFile] = {}
+_LOADED: dict[tuple[str, str, int, int, tuple[str, ...]], TargetFile] = {}
 
 
 def load_target(name_or_path: str | Path) -> TargetFile:
@@ -352,7 +352,8 @@ def load_target(name_or_path: str | Path) -> TargetFile:
     path = target_path(name_or_path)
     shown = _shown(path)
     stat = path.stat()
-    key = (str(path.resolve()), shown, stat.st_mtime_ns, stat.st_size)
+    # A file is checked against the vocabulary too: a fault registered since (a plugin, a test) means a new check.
+    key = (str(path.resolve()), shown, stat.st_mtime_ns, stat.st_size, tuple(registry.names()))
     if key in _LOADED:
         return _LOADED[key]
     target, _ = load_model(path, TargetFile, what="target file", expect="name, environment and faults")
