@@ -32,6 +32,7 @@ from harness.errors import HarnessError
 from harness.faults import undo as undo_actions
 from harness.faults.plan import FaultPlan
 from harness.safety import Resource, SafetyRefused, SafetySection, TargetSafety, check_blast
+from harness.safety import preflight as safety_preflight
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -170,9 +171,7 @@ def preflight(
 ) -> tuple[Any, Cluster]:
     """The check before the first fault: approval (production), the context on the allowlist, and the API
     server answering (one GET /version). Returns the clearance (with `kube_context`) and the cluster."""
-    from harness import safety
-
-    clearance = safety.preflight(target, approval=approval, approver=approver)
+    clearance = safety_preflight(target, approval=approval, approver=approver)
     cluster = connect(target, context, kubeconfig)
     try:
         cluster.server_version()
