@@ -1,7 +1,7 @@
 """Process-level faults that need no lab: `process-freeze` and `process-kill`.
 
 They are the building blocks (a frozen process is a zombie primary; a killed one a crashed node) and run
-against any process the harness may signal. The named vocabulary of the DR plan lives in vocabulary.py.
+against any process the harness may signal. The DR plan's named lab faults live in lab.py.
 """
 
 from __future__ import annotations
