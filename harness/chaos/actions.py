@@ -1,5 +1,6 @@
-"""Chaos Toolkit actions for the local lab: every fault of the vocabulary, its rollback, and the recovery
-procedures. Thin on purpose: each one calls harness.faults.runner / harness.recovery on `Lab.load()`.
+"""Chaos Toolkit actions for the local lab: every fault of the vocabulary (one provider, `inject`), its rollback,
+and the recovery procedures. Thin on purpose: each one calls harness.faults.runner / harness.recovery on
+`Lab.load()`. No fault is named here: `inject` takes any name of the vocabulary (harness.faults.registry).
 
 A fault action works exactly like `drill fault inject`: parameters validated, blast radius written to the
 intent log with the undo records BEFORE the side effect, and the fault left in force. Its output (the
@@ -8,7 +9,8 @@ id, or every fault of a name this process put in (what an experiment's rollbacks
 undo that fails raises, so the journal shows the rollback failed and `drill recover` retries it.
 
     {"type": "action", "name": "kill the database primary",
-     "provider": {"type": "python", "module": "harness.chaos.actions", "func": "db_primary_crash"}}
+     "provider": {"type": "python", "module": "harness.chaos.actions", "func": "inject",
+                  "arguments": {"fault": "db-primary-crash"}}}
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.faults import runner
+from harness.faults import registry, runner
 from harness.faults.intent import IntentLog
 
 
@@ -50,10 +52,15 @@ def resolve(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def inject_fault(fault: str, params: dict[str, Any] | None = None, intent_log: str | None = None) -> dict[str, Any]:
-    """Any fault of the vocabulary by name (what the per-fault actions below call)."""
-    from harness.faults import registry
+def inject(fault: str, intent_log: str | None = None, **params: Any) -> dict[str, Any]:
+    """Any fault of the vocabulary by name, its parameters as keyword arguments: the one fault provider
+    (targets/local.yaml maps every fault to it; `drill fault list` names the faults and their parameters).
+    Unknown fault or bad parameters: one error before anything is written."""
+    return inject_fault(fault, params, intent_log)
 
+
+def inject_fault(fault: str, params: dict[str, Any] | None = None, intent_log: str | None = None) -> dict[str, Any]:
+    """`inject` with the parameters as one mapping."""
     needs_lab = registry.get(fault).needs_lab  # unknown fault: error before anything else
     params = resolve(dict(params or {}))
     target = _lab() if needs_lab else None
@@ -64,85 +71,6 @@ def inject_fault(fault: str, params: dict[str, Any] | None = None, intent_log: s
     )
     intent = log.get(id)
     return {"id": id, "fault": fault, "params": intent.params, "detail": intent.detail, "blast": shown.get("blast")}
-
-
-# -- one action per fault of the vocabulary (drill fault list) ------------------------------------------------
-def az_outage(zone: str, mode: str = "kill", intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("az-outage", {"zone": zone, "mode": mode}, intent_log)
-
-
-def db_primary_crash(intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("db-primary-crash", {}, intent_log)
-
-
-def db_primary_freeze(seconds: float, intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("db-primary-freeze", {"seconds": seconds}, intent_log)
-
-
-def db_replication_lag(seconds: float, intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("db-replication-lag", {"seconds": seconds}, intent_log)
-
-
-def db_corruption(table: str, statement: str, intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("db-corruption", {"table": table, "statement": statement}, intent_log)
-
-
-def db_accidental_delete(table: str, where: str, intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("db-accidental-delete", {"table": table, "where": where}, intent_log)
-
-
-def cache_primary_crash(intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("cache-primary-crash", {}, intent_log)
-
-
-def cache_flush(intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("cache-flush", {}, intent_log)
-
-
-def app_crash(replica: str = "one", intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("app-crash", {"replica": replica}, intent_log)
-
-
-def app_bad_deploy(version: str, intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("app-bad-deploy", {"version": version}, intent_log)
-
-
-def dependency_failure(dependency: str, intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("dependency-failure", {"dependency": dependency}, intent_log)
-
-
-def network_partition(
-    a: str | None = None,
-    b: str | None = None,
-    service: str | None = None,
-    dependency: str | None = None,
-    intent_log: str | None = None,
-) -> dict[str, Any]:
-    return inject_fault("network-partition", {"a": a, "b": b, "service": service, "dependency": dependency}, intent_log)
-
-
-def network_latency(
-    ms: int, target: str, jitter: int = 0, seconds: float | None = None, intent_log: str | None = None
-) -> dict[str, Any]:
-    return inject_fault(
-        "network-latency", {"ms": ms, "jitter": jitter, "target": target, "seconds": seconds}, intent_log
-    )
-
-
-def network_blackhole(target: str, seconds: float | None = None, intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("network-blackhole", {"target": target, "seconds": seconds}, intent_log)
-
-
-def region_outage(region: str = "primary", intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("region-outage", {"region": region}, intent_log)
-
-
-def process_freeze(pid: int, group: bool = True, intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("process-freeze", {"pid": pid, "group": group}, intent_log)
-
-
-def process_kill(pid: int, restart: str | None = None, intent_log: str | None = None) -> dict[str, Any]:
-    return inject_fault("process-kill", {"pid": pid, "restart": restart}, intent_log)
 
 
 def isolate_zone(zone: str = "@primary-zone", intent_log: str | None = None) -> dict[str, Any]:

@@ -86,7 +86,6 @@ def validate_fault(fault: str, params: str | None = None) -> None:
         raise HarnessError(
             f"fault '{fault}': unknown dynamic value {unknown[0]}; known: {', '.join(DYNAMIC_STAND_INS)}"
         )
-    cls.check_available()
     try:
         cls.from_raw(raw)
     except HarnessError as err:

@@ -23,13 +23,12 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from harness import safety
 from harness.errors import HarnessError
 from harness.faults import undo as undo_actions
+from harness.faults.plan import FaultPlan
 from harness.safety import Resource
 
 ZONE_ALIASES = ("az-a", "az-b", "az-c")
@@ -67,146 +66,13 @@ def client(service: str, configuration: Configuration = None) -> Any:
     return session(configuration).client(service, region_name=region_of(configuration))
 
 
-def _ctk_config(configuration: Configuration) -> dict[str, Any]:
+def ctk_config(configuration: Configuration) -> dict[str, Any]:
     """The configuration handed to chaostoolkit-aws: the same region we planned in."""
     return {**(configuration or {}), "aws_region": region_of(configuration)}
 
 
 def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in items or []}
-
-
-# -- a fault's plan --------------------------------------------------------------------------------------------
-@dataclass
-class FaultPlan:
-    """What one fault would do, from read-only describe calls."""
-
-    fault: str
-    action: str  # what it does, in words
-    region: str
-    resources: list[Resource]
-    calls: list[str]  # the changing API calls, e.g. "rds:FailoverDBCluster(freight-staging -> reader-2)"
-    undo: str
-    undo_record: dict[str, Any] = field(default_factory=dict)  # what `undo(id)` needs
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "fault": self.fault,
-            "action": self.action,
-            "region": self.region,
-            "resources": [r.model_dump(exclude_none=True) for r in self.resources],
-            "calls": self.calls,
-            "undo": self.undo,
-            "notes": self.notes,
-        }
-
-    def lines(self) -> list[str]:
-        out = [self.action, f"region: {self.region}"]
-        out += [("touches: " if r.acted else "context: ") + r.line() for r in self.resources]
-        out += [f"call: {c}" for c in self.calls]
-        out.append(f"undo: {self.undo}")
-        out += [f"note: {n}" for n in self.notes]
-        return out
-
-
-# -- clearance: the safety checks every action passes before its first changing call ---------------------------
-def _clearance(configuration: Configuration) -> safety.Clearance:
-    """The process's safety clearance; preflight it now from configuration `drill_target` (a target file)
-    when none ran (a plain `chaos run`). SafetyRefused when neither."""
-    clearance = safety.current()
-    if clearance is None and conf(configuration, "drill_target"):
-        from harness.targets.file import load_target
-
-        target = load_target(str(conf(configuration, "drill_target")))
-        clearance = safety.preflight(
-            target.guard,
-            os.environ.get("DRILL_APPROVAL") or None,
-            os.environ.get("DRILL_APPROVER") or None,
-            region=region_of(target.configuration),
-        )
-    if clearance is None:
-        raise safety.SafetyRefused(
-            "no safety preflight ran in this process (who we are, allowlist, approval): "
-            "run through `drill`, or give configuration drill_target; nothing was touched"
-        )
-    if clearance.provider != "aws" or clearance.identity is None:
-        raise safety.SafetyRefused(f"the safety clearance is for a {clearance.provider} target, not AWS")
-    region = region_of(configuration)
-    if region != clearance.identity.region:
-        raise safety.SafetyRefused(
-            f"AWS region {region} is not the region preflight checked "
-            f"({clearance.identity.region}); nothing was touched"
-        )
-    return clearance
-
-
-def _cleared(plan: FaultPlan, configuration: Configuration) -> safety.Clearance:
-    clearance = _clearance(configuration)
-    safety.check_blast(plan.fault, plan.resources, clearance.limits, clearance.required_tags)
-    return clearance
-
-
-# -- undo through the intent log: recorded before the changing call -----------------------------------------------
-# Like every other fault (harness.faults.runner, harness.faults.k8s), an AWS fault writes intend -> undo record ->
-# act -> injected into the harness intent log, so `drill fault pending` lists it and `drill recover` in a fresh
-# process (after a kill -9) replays its undo. The records carry region, profile and account: nothing else needed.
-UNDO_KINDS = {
-    "start-instances": "aws_start_instances",
-    "set-subnets": "aws_set_subnets",
-    "s3-remove-delete-marker": "aws_s3_restore_object",
-    "delete-restored-instance": "aws_delete_restored_instance",
-    "fis-restore": "aws_fis_restore",
-}
-
-
-def _undo_record(plan: FaultPlan, configuration: Configuration, clearance: safety.Clearance) -> dict[str, Any]:
-    """The intent-log undo record of a plan: a registered kind plus where to act (region, profile, account)."""
-    kind = plan.undo_record.get("kind", "none")
-    if kind == "none":
-        return {"kind": "noop", "reason": plan.undo}
-    return {
-        **plan.undo_record,
-        "kind": UNDO_KINDS[kind],
-        "region": plan.region,
-        "profile": conf(configuration, "aws_profile_name") or None,
-        "account": clearance.identity.account if clearance.identity else None,
-    }
-
-
-def _caller_args() -> dict[str, Any]:
-    """The arguments of the fault action that called _inject, for the intent log's `params` (what `drill fault
-    pending` shows); configuration, secrets and the log path are left out."""
-    import sys
-
-    frame = sys._getframe(2)
-    code = frame.f_code
-    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    return {n: _jsonable(frame.f_locals.get(n)) for n in names if n not in ("configuration", "secrets", "intent_log")}
-
-
-def _inject(
-    plan: FaultPlan, configuration: Configuration, act: Callable[[], Any], intent_log: str | None = None
-) -> dict[str, Any]:
-    """Clearance and blast radius, then intend -> undo record (fsync'd) -> the changing call -> injected. A
-    failing call undoes what was recorded before the error propagates (as harness.faults.runner.inject does)."""
-    from harness.faults import runner
-
-    params = _caller_args()
-    clearance = _cleared(plan, configuration)
-    record = _undo_record(plan, configuration, clearance)
-    blast = plan.to_dict()
-
-    def changing_call(record_undo):
-        record_undo(record)
-        return act(), {"region": plan.region, "action": plan.action}
-
-    id, response = runner.run_logged(plan.fault, params, blast, changing_call, intent_log)
-    return {"id": id, "fault": plan.fault, "blast": blast, "detail": _jsonable(response), "undo": plan.undo}
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str)) if value is not None else None
 
 
 # -- zones -----------------------------------------------------------------------------------------------------
@@ -297,41 +163,13 @@ def plan_rds_cluster_failover(
     ]
     return FaultPlan(
         fault="db-primary-crash",
-        action=f"fail over Aurora cluster {cluster_id}: writer {writer} -> {promoted}",
+        summary=f"fail over Aurora cluster {cluster_id}: writer {writer} -> {promoted}",
         region=region_of(configuration),
         resources=resources,
         calls=[f"rds:FailoverDBCluster({cluster_id}, target={promoted})"],
-        undo=f"none needed ({writer} rejoins as a reader); to fail back: rds_cluster_failover target_instance={writer}",
+        undo_summary=f"none needed ({writer} rejoins as a reader); to fail back: rds_cluster_failover target_instance={writer}",
         undo_record={"kind": "none", "old_writer": writer},
     )
-
-
-def rds_cluster_failover(
-    cluster_id: str,
-    target_instance: str | None = None,
-    configuration: Configuration = None,
-    secrets: Any = None,
-    intent_log: str | None = None,
-) -> dict[str, Any]:
-    """Aurora cluster failover (plan 5.1.1): the writer flips to a reader (`target_instance` or the first)."""
-    from chaosaws.rds.actions import failover_db_cluster
-
-    _clearance(configuration)  # refuse before even describing when not cleared
-    plan = plan_rds_cluster_failover(cluster_id, target_instance, configuration)
-    promoted = next(r.id for r in plan.resources if r.role == "reader -> writer")
-    out = _inject(
-        plan,
-        configuration,
-        intent_log=intent_log,
-        act=lambda: failover_db_cluster(
-            cluster_id,
-            target_db_instance_identifier=promoted,
-            configuration=_ctk_config(configuration),
-            secrets=secrets,
-        ),
-    )
-    out["detail"] = {"cluster": cluster_id, "old_writer": plan.undo_record["old_writer"], "new_writer": promoted}
-    return out
 
 
 def plan_rds_instance_failover(instance_id: str, configuration: Configuration = None) -> FaultPlan:
@@ -344,7 +182,7 @@ def plan_rds_instance_failover(instance_id: str, configuration: Configuration = 
     az, standby = inst.get("AvailabilityZone"), inst.get("SecondaryAvailabilityZone")
     return FaultPlan(
         fault="db-primary-crash",
-        action=f"reboot Multi-AZ RDS instance {instance_id} with failover ({az} -> standby in {standby or '?'})",
+        summary=f"reboot Multi-AZ RDS instance {instance_id} with failover ({az} -> standby in {standby or '?'})",
         region=region_of(configuration),
         resources=[
             Resource(
@@ -357,26 +195,8 @@ def plan_rds_instance_failover(instance_id: str, configuration: Configuration = 
             )
         ],
         calls=[f"rds:RebootDBInstance({instance_id}, ForceFailover=true)"],
-        undo="none needed (the old primary host becomes the standby); reboot with failover again to go back",
+        undo_summary="none needed (the old primary host becomes the standby); reboot with failover again to go back",
         undo_record={"kind": "none", "old_az": az},
-    )
-
-
-def rds_instance_failover(
-    instance_id: str, configuration: Configuration = None, secrets: Any = None, intent_log: str | None = None
-) -> dict[str, Any]:
-    """RDS Multi-AZ failover (plan 5.1.1): reboot with ForceFailover; the standby becomes the primary."""
-    from chaosaws.rds.actions import reboot_db_instance
-
-    _clearance(configuration)  # refuse before even describing when not cleared
-    plan = plan_rds_instance_failover(instance_id, configuration)
-    return _inject(
-        plan,
-        configuration,
-        intent_log=intent_log,
-        act=lambda: reboot_db_instance(
-            instance_id, force_failover=True, configuration=_ctk_config(configuration), secrets=secrets
-        ),
     )
 
 
@@ -391,7 +211,7 @@ def plan_rds_point_in_time_restore(
     when = restore_time or f"latest restorable time ({src.get('LatestRestorableTime', '?')})"
     return FaultPlan(
         fault="pitr",
-        action=f"restore RDS instance {source_instance} to {when} as new instance {target_instance} (plan 4.3.1)",
+        summary=f"restore RDS instance {source_instance} to {when} as new instance {target_instance} (plan 4.3.1)",
         region=region_of(configuration),
         resources=[
             Resource(
@@ -405,41 +225,8 @@ def plan_rds_point_in_time_restore(
             Resource(kind="rds-instance-new", id=target_instance, role="created", az=src.get("AvailabilityZone")),
         ],
         calls=[f"rds:RestoreDBInstanceToPointInTime({source_instance} -> {target_instance})"],
-        undo=f"delete the restored instance {target_instance} (only it, tagged drill-restored-from)",
+        undo_summary=f"delete the restored instance {target_instance} (only it, tagged drill-restored-from)",
         undo_record={"kind": "delete-restored-instance", "instance": target_instance},
-    )
-
-
-def rds_point_in_time_restore(
-    source_instance: str,
-    target_instance: str,
-    restore_time: str | None = None,
-    configuration: Configuration = None,
-    secrets: Any = None,
-    intent_log: str | None = None,
-) -> dict[str, Any]:
-    """Point-in-time restore of an RDS instance to a NEW instance (plan 4.3.1); the source is only read.
-    `restore_time`: ISO 8601 UTC, default the latest restorable time."""
-    _clearance(configuration)  # refuse before even describing when not cleared
-    plan = plan_rds_point_in_time_restore(source_instance, target_instance, restore_time, configuration)
-    src = next(r for r in plan.resources if r.role.startswith("source"))
-    args: dict[str, Any] = {
-        "SourceDBInstanceIdentifier": source_instance,
-        "TargetDBInstanceIdentifier": target_instance,
-        "Tags": [
-            *({"Key": k, "Value": v} for k, v in (src.tags or {}).items() if k != "drill-restored-from"),
-            {"Key": "drill-restored-from", "Value": source_instance},
-        ],
-    }
-    if restore_time:
-        args["RestoreTime"] = datetime.fromisoformat(restore_time.replace("Z", "+00:00"))
-    else:
-        args["UseLatestRestorableTime"] = True
-    return _inject(
-        plan,
-        configuration,
-        intent_log=intent_log,
-        act=lambda: client("rds", configuration).restore_db_instance_to_point_in_time(**args),
     )
 
 
@@ -511,34 +298,13 @@ def plan_elasticache_failover(
         )
     return FaultPlan(
         fault="cache-primary-crash",
-        action=f"ElastiCache TestFailover of {replication_group_id} shard {node_group_id}",
+        summary=f"ElastiCache TestFailover of {replication_group_id} shard {node_group_id}",
         region=region_of(configuration),
         resources=resources,
         calls=[f"elasticache:TestFailover({replication_group_id}, {node_group_id})"],
-        undo="none needed (a replica is promoted, the old primary comes back as a replica)",
+        undo_summary="none needed (a replica is promoted, the old primary comes back as a replica)",
         undo_record={"kind": "none"},
         notes=["AWS allows TestFailover on at most 5 shards per rolling 24 h"],
-    )
-
-
-def elasticache_failover(
-    replication_group_id: str,
-    node_group_id: str = "0001",
-    configuration: Configuration = None,
-    secrets: Any = None,
-    intent_log: str | None = None,
-) -> dict[str, Any]:
-    """ElastiCache replication-group failover (plan 5.1.3) through TestFailover. boto3 directly: the
-    chaostoolkit-aws `test_failover` makes the same single call but skips the plan."""
-    _clearance(configuration)  # refuse before even describing when not cleared
-    plan = plan_elasticache_failover(replication_group_id, node_group_id, configuration)
-    return _inject(
-        plan,
-        configuration,
-        intent_log=intent_log,
-        act=lambda: client("elasticache", configuration).test_failover(
-            ReplicationGroupId=replication_group_id, NodeGroupId=node_group_id
-        ),
     )
 
 
@@ -585,36 +351,12 @@ def plan_ec2_az_outage(
     )
     return FaultPlan(
         fault="az-outage",
-        action=f"{mode} every EC2 instance in {az}" + (f" tagged {tags}" if tags else "") + f" ({len(ids)})",
+        summary=f"{mode} every EC2 instance in {az}" + (f" tagged {tags}" if tags else "") + f" ({len(ids)})",
         region=region_of(configuration),
         resources=sorted(resources, key=lambda r: r.id),
         calls=[f"ec2:{'StopInstances' if mode == 'stop' else 'TerminateInstances'}({', '.join(ids)})"],
-        undo=undo,
+        undo_summary=undo,
         undo_record={"kind": "start-instances" if mode == "stop" else "none", "instance_ids": ids},
-    )
-
-
-def ec2_az_outage(
-    zone: str,
-    tags: dict[str, str] | None = None,
-    mode: str = "stop",
-    configuration: Configuration = None,
-    secrets: Any = None,
-    intent_log: str | None = None,
-) -> dict[str, Any]:
-    """Stop (or terminate) every EC2 instance of one AZ that carries `tags` (plan 1.3 Single AZ Failure).
-    Acts on exactly the instance ids of the plan (chaostoolkit-aws by id), never a fresh query."""
-    from chaosaws.ec2.actions import stop_instances, terminate_instances
-
-    _clearance(configuration)  # refuse before even describing when not cleared
-    plan = plan_ec2_az_outage(zone, tags, mode, configuration)
-    ids = plan.undo_record["instance_ids"]
-    act = stop_instances if mode == "stop" else terminate_instances
-    return _inject(
-        plan,
-        configuration,
-        intent_log=intent_log,
-        act=lambda: act(instance_ids=ids, configuration=_ctk_config(configuration), secrets=secrets),
     )
 
 
@@ -663,38 +405,14 @@ def plan_asg_terminate(
     ids = [r.id for r in picked]
     return FaultPlan(
         fault="app-crash",
-        action=f"terminate {len(ids)} instance(s) of {', '.join(asg_names)}{where}",
+        summary=f"terminate {len(ids)} instance(s) of {', '.join(asg_names)}{where}",
         region=region_of(configuration),
         resources=context + picked,
         calls=[
             f"autoscaling:TerminateInstanceInAutoScalingGroup({i}, ShouldDecrementDesiredCapacity=false)" for i in ids
         ],
-        undo="none needed: the group keeps its desired capacity and launches replacements",
+        undo_summary="none needed: the group keeps its desired capacity and launches replacements",
         undo_record={"kind": "none", "instance_ids": ids},
-    )
-
-
-def asg_terminate(
-    asg_names: list[str],
-    replica: str = "one",
-    zone: str | None = None,
-    configuration: Configuration = None,
-    secrets: Any = None,
-    intent_log: str | None = None,
-) -> dict[str, Any]:
-    """Terminate Auto Scaling instances (one, all, or by id; optionally only in one AZ), keeping desired
-    capacity so the group must replace them. boto3: chaostoolkit-aws terminates a random pick, not the plan."""
-    _clearance(configuration)  # refuse before even describing when not cleared
-    plan = plan_asg_terminate(asg_names, replica, zone, configuration)
-    asg = client("autoscaling", configuration)
-    return _inject(
-        plan,
-        configuration,
-        intent_log=intent_log,
-        act=lambda: [
-            asg.terminate_instance_in_auto_scaling_group(InstanceId=i, ShouldDecrementDesiredCapacity=False)["Activity"]
-            for i in plan.undo_record["instance_ids"]
-        ],
     )
 
 
@@ -739,7 +457,7 @@ def plan_alb_remove_az(load_balancer_name: str, zone: str, configuration: Config
     tags = _tags(client("elbv2", configuration).describe_tags(ResourceArns=[arn])["TagDescriptions"][0].get("Tags"))
     return FaultPlan(
         fault="network-partition",
-        action=f"remove {az} from ALB {load_balancer_name} (subnet {', '.join(removed)})",
+        summary=f"remove {az} from ALB {load_balancer_name} (subnet {', '.join(removed)})",
         region=region_of(configuration),
         resources=[
             Resource(
@@ -752,28 +470,8 @@ def plan_alb_remove_az(load_balancer_name: str, zone: str, configuration: Config
             )
         ],
         calls=[f"elbv2:SetSubnets({load_balancer_name}, {', '.join(kept)})"],
-        undo=f"set the subnets back to {', '.join(sorted(zones))}",
+        undo_summary=f"set the subnets back to {', '.join(sorted(zones))}",
         undo_record={"kind": "set-subnets", "arn": arn, "subnets": sorted(zones)},
-    )
-
-
-def alb_remove_az(
-    load_balancer_name: str,
-    zone: str,
-    configuration: Configuration = None,
-    secrets: Any = None,
-    intent_log: str | None = None,
-) -> dict[str, Any]:
-    """Remove one AZ's subnet from an application load balancer (plan 5.5.2). boto3: chaostoolkit-aws
-    `set_subnets` needs the new list and keeps no record of the old one."""
-    _clearance(configuration)  # refuse before even describing when not cleared
-    plan = plan_alb_remove_az(load_balancer_name, zone, configuration)
-    kept = plan.calls[0].split(", ", 1)[1].rstrip(")").split(", ")
-    return _inject(
-        plan,
-        configuration,
-        intent_log=intent_log,
-        act=lambda: client("elbv2", configuration).set_subnets(LoadBalancerArn=plan.undo_record["arn"], Subnets=kept),
     )
 
 
@@ -845,48 +543,17 @@ def plan_fis_az_power_interruption(
         )
     return FaultPlan(
         fault="az-outage",
-        action=f"FIS 'AZ Availability: Power Interruption' in {az} for {duration}",
+        summary=f"FIS 'AZ Availability: Power Interruption' in {az} for {duration}",
         region=region_of(configuration),
         resources=resources,
         calls=["fis:CreateExperimentTemplate(scenario, tags " + json.dumps(tags or {}) + ")", "fis:StartExperiment"],
-        undo="stop the FIS experiment(s) tagged " + json.dumps(tags or {}) + " and delete the template; "
+        undo_summary="stop the FIS experiment(s) tagged " + json.dumps(tags or {}) + " and delete the template; "
         "stopped instances start again when the experiment ends",
         undo_record={"kind": "fis-restore", "tags": tags or {}},
         notes=[
             f"targets are chosen by FIS at start time by tag {FIS_TAG_KEY}; this list is what the "
             "tags select now (ElastiCache groups tagged DisruptElasticache are not listed)"
         ],
-    )
-
-
-def fis_az_power_interruption(
-    zone: str,
-    role_arn: str,
-    duration: str = "PT10M",
-    tags: dict[str, str] | None = None,
-    configuration: Configuration = None,
-    secrets: Any = None,
-    intent_log: str | None = None,
-) -> dict[str, Any]:
-    """The FIS AZ power-interruption scenario (chaostoolkit-aws builds the template), with a plan first."""
-    from chaosaws.fis.actions import start_availability_zone_power_interruption_scenario
-
-    _clearance(configuration)  # refuse before even describing when not cleared
-    plan = plan_fis_az_power_interruption(zone, role_arn, duration, tags, configuration)
-    az = resolve_zone(zone, configuration)
-    return _inject(
-        plan,
-        configuration,
-        intent_log=intent_log,
-        act=lambda: start_availability_zone_power_interruption_scenario(
-            az=az,
-            tags=tags or {},
-            role_arn=role_arn,
-            autocreate_necessary_role=False,
-            duration=duration,
-            configuration=_ctk_config(configuration),
-            secrets=secrets,
-        ),
     )
 
 
@@ -900,14 +567,14 @@ def plan_s3_delete_object(bucket: str, key: str, configuration: Configuration = 
     tags = _tags(s3.get_bucket_tagging(Bucket=bucket).get("TagSet")) if _has_tags(s3, bucket) else {}
     return FaultPlan(
         fault="object-delete",
-        action=f"delete s3://{bucket}/{key} (a delete marker on a versioned bucket)",
+        summary=f"delete s3://{bucket}/{key} (a delete marker on a versioned bucket)",
         region=region_of(configuration),
         resources=[
             Resource(kind="s3-bucket", id=bucket, tags=tags, acted=False),
             Resource(kind="s3-object", id=f"{bucket}/{key}", role="deleted", state=f"version {head.get('VersionId')}"),
         ],
         calls=[f"s3:DeleteObject({bucket}, {key})"],
-        undo=f"delete the delete marker: version {head.get('VersionId')} is current again",
+        undo_summary=f"delete the delete marker: version {head.get('VersionId')} is current again",
         undo_record={
             "kind": "s3-remove-delete-marker",
             "bucket": bucket,
@@ -927,20 +594,6 @@ def _has_tags(s3: Any, bucket: str) -> bool:
         return False
 
 
-def s3_delete_object(
-    bucket: str, key: str, configuration: Configuration = None, secrets: Any = None, intent_log: str | None = None
-) -> dict[str, Any]:
-    """Delete one object of a versioned bucket; `undo` restores it by removing the delete marker."""
-    _clearance(configuration)  # refuse before even describing when not cleared
-    plan = plan_s3_delete_object(bucket, key, configuration)
-    return _inject(
-        plan,
-        configuration,
-        intent_log=intent_log,
-        act=lambda: client("s3", configuration).delete_object(Bucket=bucket, Key=key),
-    )
-
-
 def s3_restore_object(bucket: str, key: str, configuration: Configuration = None) -> dict[str, Any]:
     """Restore a deleted object of a versioned bucket: remove the delete marker(s) newer than the last version."""
     s3 = client("s3", configuration)
@@ -955,26 +608,7 @@ def s3_restore_object(bucket: str, key: str, configuration: Configuration = None
     return {"restored": True, "version_id": head.get("VersionId")}
 
 
-# -- the one rollback and the undo kinds the intent log replays ---------------------------------------------------
-def undo(
-    id: str, configuration: Configuration = None, secrets: Any = None, intent_log: str | None = None
-) -> dict[str, Any]:
-    """Undo one AWS fault by the id its action returned (the target files' rollback), replaying its undo record
-    from the intent log; the same thing `drill fault undo ID` and `drill recover` do. Idempotent: an undone
-    fault, or one whose undo is "none needed", does nothing. HarnessError when the undo failed."""
-    from harness.faults import runner
-    from harness.faults.intent import IntentLog
-
-    report = runner.undo(id, log=IntentLog(intent_log) if intent_log else IntentLog())
-    if not report.ok:
-        raise HarnessError(report.line())
-    acted = [kind for kind, _ in report.steps if kind != "noop"]
-    return {
-        "id": id,
-        "undone": bool(acted),
-        "steps": [{"kind": k, "outcome": o} for k, o in report.steps],
-        "why": report.note or ("nothing to undo" if not acted else ""),
-    }
+# -- the undo kinds the intent log replays (recorded by harness/chaos/aws.py before the changing call) ---------------------------------------------------
 
 
 def _undo_config(record: dict[str, Any]) -> dict[str, Any]:
@@ -1055,5 +689,9 @@ PLANNERS: dict[str, Callable[..., FaultPlan]] = {
 }
 
 
+ACTIVITY_MODULE = "harness.chaos.aws"  # where the Chaos Toolkit activities these plans belong to live
+
+
 def planner(module: str, func: str) -> Callable[..., FaultPlan] | None:
-    return PLANNERS.get(func) if module == __name__ else None
+    """The read-only planner of the activity `module:func` (an AWS fault action of harness/chaos/aws.py)."""
+    return PLANNERS.get(func) if module == ACTIVITY_MODULE else None

@@ -21,6 +21,8 @@ The runner (harness/faults/runner.py) is the only caller: validate → describe 
 from __future__ import annotations
 
 import difflib
+import subprocess
+import sys
 from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -97,6 +99,33 @@ class Journal:
         return record
 
 
+def start_undo_timer(journal: Journal, seconds: float, until: float | None = None) -> int:
+    """A detached process (`python -m harness.faults.runner undo-after ID SECONDS LOG [UNTIL]`) that undoes this
+    fault after `seconds`, or exits as soon as the intent is no longer pending, so it never outlives its fault.
+    `until` (wall time) pins the deadline instead, so the timer's own start-up is not added to the hold."""
+    log = journal.state_dir / "restarts" / f"{journal.id}.timer.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "harness.faults.runner",
+        "undo-after",
+        journal.id,
+        str(seconds),
+        str(journal.log.path),
+    ]
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            argv + ([repr(until)] if until is not None else []),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            close_fds=True,
+        )
+    return proc.pid
+
+
 class Fault:
     """One fault of the vocabulary. Subclasses set the class attributes and implement describe/inject."""
 
@@ -106,7 +135,6 @@ class Fault:
     undo_summary: ClassVar[str] = ""
     Params: ClassVar[type[FaultParams]] = NoParams
     needs_lab: ClassVar[bool] = False  # the CLI passes Lab.load() as target when True
-    unavailable: ClassVar[str | None] = None  # why this fault cannot run yet (a stub), else None
 
     def __init__(self, params: FaultParams):
         self.params = params
@@ -132,11 +160,6 @@ class Fault:
             parts.append(f"{pname}: {_type_name(info.annotation)}{default}")
         return ", ".join(parts)
 
-    @classmethod
-    def check_available(cls) -> None:
-        if cls.unavailable:
-            raise HarnessError(f"fault '{cls.name}' {cls.unavailable}")
-
     def preflight(self, target: Any) -> None:
         """Refuse early (HarnessError) when the fault cannot run on this target. Nothing is written yet."""
 
@@ -148,6 +171,30 @@ class Fault:
 
     def params_dict(self) -> dict[str, Any]:
         return self.params.model_dump(mode="json")
+
+
+# -- the vocabulary's store: every Fault class by name (harness.faults.registry imports the modules that fill it) --
+_DECLARED: dict[str, type[Fault]] = {}
+
+
+def register(cls: type[Fault]) -> type[Fault]:
+    """Class decorator: add a fault to the vocabulary. A name is declared once: a second class with the same
+    name is a programming error, refused at import."""
+    known = _DECLARED.get(cls.name)
+    if known is not None and known.__qualname__ != cls.__qualname__:
+        raise HarnessError(f"fault '{cls.name}' is declared twice: {known.__module__} and {cls.__module__}")
+    _DECLARED[cls.name] = cls
+    return cls
+
+
+def unregister(name: str) -> None:
+    """Remove a fault from the vocabulary (a throwaway fault a test registered)."""
+    _DECLARED.pop(name, None)
+
+
+def declared() -> dict[str, type[Fault]]:
+    """Every registered fault by name (what is imported so far; harness.faults.registry imports them all)."""
+    return dict(_DECLARED)
 
 
 def _type_name(annotation: Any) -> str:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.faults.undo import process_identity
 
 INTENT_FILE = "intent.jsonl"
 
@@ -109,8 +110,6 @@ class IntentLog:
         blast: dict[str, Any] | None = None,
         undo: list[dict[str, Any]] | None = None,
     ) -> None:
-        from harness.faults.undo import process_identity  # late: undo imports nothing from here
-
         self.append(
             {
                 "event": "intend",

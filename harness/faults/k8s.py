@@ -28,12 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
 from harness.errors import HarnessError
 from harness.faults import undo as undo_actions
-from harness.faults.base import BlastRadius
+from harness.faults.plan import FaultPlan
 from harness.safety import Resource, SafetyRefused, SafetySection, TargetSafety, check_blast
+from harness.safety import preflight as safety_preflight
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -172,9 +171,7 @@ def preflight(
 ) -> tuple[Any, Cluster]:
     """The check before the first fault: approval (production), the context on the allowlist, and the API
     server answering (one GET /version). Returns the clearance (with `kube_context`) and the cluster."""
-    from harness import safety
-
-    clearance = safety.preflight(target, approval=approval, approver=approver)
+    clearance = safety_preflight(target, approval=approval, approver=approver)
     cluster = connect(target, context, kubeconfig)
     try:
         cluster.server_version()
@@ -186,40 +183,16 @@ def preflight(
 
 
 # -- plans -----------------------------------------------------------------------------------------------------
-class Plan(BaseModel):
-    """What one fault will do, found by reads only: shown before it runs, checked against the limits, and the
-    only objects the act touches."""
-
-    fault: str
-    summary: str
-    namespace: str | None = None
-    resources: list[Resource] = Field(default_factory=list)
-    zones: list[str] = Field(default_factory=list)
-    action: dict[str, Any] = Field(default_factory=dict)  # exactly what execute() does
-    undo: dict[str, Any] = Field(default_factory=dict)  # the undo record (harness/faults/undo.py)
-    undo_summary: str = ""
-    problems: list[str] = Field(default_factory=list)  # refusals found while planning (checked before acting)
-
-    def blast(self) -> BlastRadius:
-        return BlastRadius(
-            summary=self.summary,
-            zones=self.zones,
-            undo=self.undo_summary,
-            components=[self.namespace] if self.namespace else [],
-            resources=[r.line() for r in self.resources],
-        )
-
-
 @dataclass
 class Done:
     """A fault that was put in force: its plan, what each request returned, and the undo record."""
 
-    plan: Plan
+    plan: FaultPlan
     outcome: list[str] = field(default_factory=list)
 
     @property
     def undo(self) -> dict[str, Any]:
-        return self.plan.undo
+        return self.plan.undo_record
 
 
 def _where(cluster: Cluster) -> dict[str, str]:
@@ -277,7 +250,7 @@ def plan_terminate_pods(
     label_selector: str | dict[str, str],
     count: int | None = 1,
     grace_period: int | None = None,
-) -> Plan:
+) -> FaultPlan:
     """Delete `count` pods (None: all) matching the selector, in name order (reproducible). Their controller
     replaces them; there is nothing to undo."""
     check_namespace(cluster.safety, namespace)
@@ -291,19 +264,19 @@ def plan_terminate_pods(
     problems = [] if chosen else [f"no pod in namespace {namespace} matches {selector}"]
     zones = _node_zones(cluster)
     workloads = {r.id: r for r in (_workload_of(p) for p in chosen) if r is not None}
-    return Plan(
+    return FaultPlan(
         fault="terminate-pods",
         namespace=namespace,
         summary=f"delete {len(chosen)} of {len(pods)} pods matching {selector} in {namespace}",
         resources=[_pod_resource(p, zones) for p in chosen] + list(workloads.values()),
-        action={"delete_pods": [p.metadata.name for p in chosen], "grace_period": grace_period},
-        undo={"kind": "noop", "reason": "deleted pods are replaced by their controller"},
+        changes={"delete_pods": [p.metadata.name for p in chosen], "grace_period": grace_period},
+        undo_record={"kind": "noop", "reason": "deleted pods are replaced by their controller"},
         undo_summary="nothing to undo: the pods' controller (ReplicaSet/StatefulSet) replaces them",
         problems=problems,
     )
 
 
-def plan_drain_zone(cluster: Cluster, zone: str, evict: bool = True) -> Plan:
+def plan_drain_zone(cluster: Cluster, zone: str, evict: bool = True) -> FaultPlan:
     """Cordon every node labelled topology.kubernetes.io/zone=<zone> and (evict=True) evict the pods of the
     allowlisted namespaces running there, as `kubectl drain --ignore-daemonsets` would (DaemonSet and mirror
     pods stay; a pod without a controller refuses the drain). Pods of other namespaces are left running: the
@@ -364,13 +337,13 @@ def plan_drain_zone(cluster: Cluster, zone: str, evict: bool = True) -> Plan:
         )
         + (f" (left in place: {len(kept)} DaemonSet/mirror pods)" if kept else "")
     )
-    return Plan(
+    return FaultPlan(
         fault=f"{verb}-zone",
         summary=summary,
         resources=resources,
         zones=[zone] if nodes else [],
-        action={"cordon": to_cordon, "evict": evictions},
-        undo={"kind": "k8s_uncordon", **_where(cluster), "nodes": to_cordon},
+        changes={"cordon": to_cordon, "evict": evictions},
+        undo_record={"kind": "k8s_uncordon", **_where(cluster), "nodes": to_cordon},
         undo_summary=f"uncordon {', '.join(to_cordon) or 'nothing (all were cordoned already)'}",
         problems=problems,
     )
@@ -381,7 +354,7 @@ def plan_deny_all(
     namespace: str,
     label_selector: str | dict[str, str],
     direction: Literal["ingress", "egress", "both"] = "ingress",
-) -> Plan:
+) -> FaultPlan:
     """A deny-all NetworkPolicy on the pods matching the selector: `ingress` cuts them off from every client
     (partition a dependency from the workloads using it), `egress` cuts them off from everything they call.
     Its name is unique per injection; undo deletes exactly that policy."""
@@ -415,14 +388,14 @@ def plan_deny_all(
         },
     }
     workloads = {r.id: r for r in (_workload_of(p) for p in pods) if r is not None}
-    return Plan(
+    return FaultPlan(
         fault="deny-all",
         namespace=namespace,
         summary=f"deny all {direction} traffic of {len(pods)} pods matching {selector} in {namespace} "
         f"(NetworkPolicy {name})",
         resources=[_pod_resource(p, zones) for p in pods] + list(workloads.values()),
-        action={"create_network_policy": policy},
-        undo={"kind": "k8s_delete_network_policy", **_where(cluster), "namespace": namespace, "name": name},
+        changes={"create_network_policy": policy},
+        undo_record={"kind": "k8s_delete_network_policy", **_where(cluster), "namespace": namespace, "name": name},
         undo_summary=f"delete NetworkPolicy {namespace}/{name}",
         problems=[] if pods else [f"no pod in namespace {namespace} matches {selector}"],
     )
@@ -448,21 +421,21 @@ def _deployment_pods(cluster: Cluster, dep: Any) -> list[Any]:
     ).items
 
 
-def plan_scale_to_zero(cluster: Cluster, namespace: str, deployment: str) -> Plan:
+def plan_scale_to_zero(cluster: Cluster, namespace: str, deployment: str) -> FaultPlan:
     """Scale a named deployment to 0 replicas; undo scales it back to the replica count read now."""
     check_namespace(cluster.safety, namespace)
     dep = _deployment(cluster, namespace, deployment)
     replicas = dep.spec.replicas if dep.spec.replicas is not None else 1
     pods = _deployment_pods(cluster, dep)
     zones = _node_zones(cluster)
-    return Plan(
+    return FaultPlan(
         fault="scale-to-zero",
         namespace=namespace,
         summary=f"scale deployment {namespace}/{deployment} from {replicas} to 0 replicas ({len(pods)} pods go away)",
         resources=[Resource(kind="deployment", id=deployment, state=f"{replicas} replicas")]
         + [_pod_resource(p, zones) for p in pods],
-        action={"scale": {"deployment": deployment, "replicas": 0}},
-        undo={
+        changes={"scale": {"deployment": deployment, "replicas": 0}},
+        undo_record={
             "kind": "k8s_scale",
             **_where(cluster),
             "namespace": namespace,
@@ -483,7 +456,7 @@ def plan_bad_rollout(
     deployment: str,
     image: str,
     container: str | None = None,
-) -> Plan:
+) -> FaultPlan:
     """Roll a broken image out to a named deployment (a new revision); undo rolls back to the revision
     recorded now, as `kubectl rollout undo --to-revision` does."""
     check_namespace(cluster.safety, namespace)
@@ -504,21 +477,21 @@ def plan_bad_rollout(
     template = cluster.api.sanitize_for_serialization(dep.spec.template)
     pods = _deployment_pods(cluster, dep)
     path = f"/spec/template/spec/containers/{index}"
-    return Plan(
+    return FaultPlan(
         fault="bad-rollout",
         namespace=namespace,
         summary=f"roll out image {image} to {namespace}/{deployment} container {names[index]} "
         f"(now {old_image}, revision {revision}; {len(pods)} pods will be replaced)",
         resources=[Resource(kind="deployment", id=deployment, state=f"revision {revision}")]
         + [Resource(kind="pod", id=f"{namespace}/{p.metadata.name}") for p in pods],
-        action={
+        changes={
             "json_patch": [
                 {"op": "test", "path": f"{path}/name", "value": names[index]},
                 {"op": "test", "path": f"{path}/image", "value": old_image},
                 {"op": "replace", "path": f"{path}/image", "value": image},
             ]
         },
-        undo={
+        undo_record={
             "kind": "k8s_rollback",
             **_where(cluster),
             "namespace": namespace,
@@ -531,7 +504,7 @@ def plan_bad_rollout(
 
 
 # -- check and act -------------------------------------------------------------------------------------------------
-def check(cluster: Cluster, plan: Plan) -> None:
+def check(cluster: Cluster, plan: FaultPlan) -> None:
     """Refuse (SafetyRefused) before any write: the context and namespace allowlists, what planning found
     wrong, and the blast-radius limits (max_azs, max_pods, limits.resources) over the planned objects."""
     check_context(cluster.safety, cluster.context)
@@ -550,18 +523,18 @@ def check(cluster: Cluster, plan: Plan) -> None:
     check_blast(plan.fault, [r for r in plan.resources if r.kind != "node"], limits)
 
 
-def execute(cluster: Cluster, plan: Plan, record_undo: Any = None) -> Done:
+def execute(cluster: Cluster, plan: FaultPlan, record_undo: Any = None) -> Done:
     """Check, write the undo (via `record_undo(record)`, durable before the first write, when given), then
     do exactly what the plan says. Returns what happened; raises on an API error after undoing nothing
     itself (the recorded undo is the caller's to run)."""
     from kubernetes.client.exceptions import ApiException
 
     check(cluster, plan)
-    undo_actions.check_record(plan.undo)
+    undo_actions.check_record(plan.undo_record)
     if record_undo is not None:
-        record_undo(plan.undo)
+        record_undo(plan.undo_record)
     done = Done(plan=plan)
-    act = plan.action
+    act = plan.changes
     ns = plan.namespace
     if "delete_pods" in act:
         from kubernetes import client
@@ -618,7 +591,7 @@ def execute(cluster: Cluster, plan: Plan, record_undo: Any = None) -> Done:
         )
         done.outcome.append(f"scaled deployment {ns}/{act['scale']['deployment']} to {act['scale']['replicas']}")
     if "json_patch" in act:
-        name = plan.undo["deployment"]
+        name = plan.undo_record["deployment"]
         try:
             dep = cluster.apps.patch_namespaced_deployment(
                 name, ns, act["json_patch"], _content_type=JSON_PATCH, _request_timeout=REQUEST_TIMEOUT
@@ -823,172 +796,3 @@ def service_endpoints(cluster: Cluster, namespace: str, service: str) -> int:
 
 def service_has_endpoints(cluster: Cluster, namespace: str, service: str, min_ready: int = 1) -> bool:
     return service_endpoints(cluster, namespace, service) >= min_ready
-
-
-# -- Chaos Toolkit activities (targets/k8s-staging.example.yaml) ---------------------------------------------------
-# Each takes the target file (for its safety section), the kubeconfig and the context explicitly; a fault action
-# writes the intent log like `drill fault inject` (blast radius and undo BEFORE the first write) and returns
-# {"id", "fault", "blast", "outcome"}; its rollback is harness.chaos.actions:undo_fault with that id.
-def cluster_for(target: str, context: str | None, kubeconfig: str | None = None) -> Cluster:
-    """Connect to `context` under the safety section of a target file (name or path)."""
-    from harness.targets.file import load_target
-
-    return connect(load_target(target).guard, context or None, kubeconfig or None)
-
-
-def inject_logged(
-    fault: str, params: dict[str, Any], cluster: Cluster, plan: Plan, intent_log: str | None = None
-) -> dict[str, Any]:
-    """Check, then intend → undo record → act → injected in the intent log. A failure half-way undoes what was
-    recorded before the error propagates (as harness.faults.runner.inject does for lab faults)."""
-    from harness.faults import runner
-
-    check(cluster, plan)  # refusals leave no trace in the intent log and make no request that writes
-    blast = plan.blast().model_dump(mode="json")
-
-    def changing_calls(record_undo):
-        done = execute(cluster, plan, record_undo=record_undo)
-        return done, {"outcome": done.outcome, "context": cluster.context}
-
-    id, done = runner.run_logged(fault, params, blast, changing_calls, intent_log)
-    return {"id": id, "fault": fault, "blast": blast, "outcome": done.outcome}
-
-
-def _count(replica: Any) -> int | None:
-    """The vocabulary's app-crash `replica` (one | all | a number) as a pod count; missing means one."""
-    if replica in (None, "", "one"):
-        return 1
-    if replica == "all":
-        return None
-    try:
-        return int(replica)
-    except (TypeError, ValueError):
-        raise HarnessError(f"replica={replica!r}: give one, all or a number of pods") from None
-
-
-def _pick(name: str | None, aliases: dict[str, str] | None, what: str) -> str:
-    """A selector given directly, or by a vocabulary name (db, cache, ...) through `aliases`."""
-    if not name:
-        raise HarnessError(f"{what}: no selector given")
-    return (aliases or {}).get(name, name)
-
-
-def chaos_terminate_pods(
-    target: str,
-    context: str,
-    ns: str,
-    label_selector: str,
-    kubeconfig: str | None = None,
-    replica: Any = "one",
-    grace_period: int | None = None,
-    fault: str = "app-crash",
-    intent_log: str | None = None,
-) -> dict[str, Any]:
-    cluster = cluster_for(target, context, kubeconfig)
-    plan = plan_terminate_pods(cluster, ns, label_selector, _count(replica), grace_period)
-    return inject_logged(
-        fault, {"ns": ns, "label_selector": label_selector, "replica": replica}, cluster, plan, intent_log
-    )
-
-
-def chaos_drain_zone(
-    target: str,
-    context: str,
-    zone: str,
-    kubeconfig: str | None = None,
-    zones: dict[str, str] | None = None,
-    evict: bool = True,
-    fault: str = "az-outage",
-    intent_log: str | None = None,
-) -> dict[str, Any]:
-    """`zone` is a cluster zone label value, or a vocabulary zone (az-a ...) mapped by `zones`."""
-    cluster = cluster_for(target, context, kubeconfig)
-    real = (zones or {}).get(zone, zone)
-    return inject_logged(
-        fault, {"zone": zone, "label": real, "evict": evict}, cluster, plan_drain_zone(cluster, real, evict), intent_log
-    )
-
-
-def chaos_deny_all(
-    target: str,
-    context: str,
-    ns: str,
-    label_selector: str | None,
-    kubeconfig: str | None = None,
-    aliases: dict[str, str] | None = None,
-    direction: str = "ingress",
-    fault: str = "network-partition",
-    intent_log: str | None = None,
-) -> dict[str, Any]:
-    cluster = cluster_for(target, context, kubeconfig)
-    selector = _pick(
-        label_selector,
-        aliases,
-        f"{fault} (zone-to-zone partitions need a network chaos operator; give service and dependency)",
-    )
-    return inject_logged(
-        fault,
-        {"ns": ns, "label_selector": selector, "direction": direction},
-        cluster,
-        plan_deny_all(cluster, ns, selector, direction),
-        intent_log,
-    )  # type: ignore[arg-type]
-
-
-def chaos_scale_to_zero(
-    target: str,
-    context: str,
-    ns: str,
-    deployment: str,
-    kubeconfig: str | None = None,
-    aliases: dict[str, str] | None = None,
-    fault: str = "dependency-failure",
-    intent_log: str | None = None,
-) -> dict[str, Any]:
-    cluster = cluster_for(target, context, kubeconfig)
-    name = _pick(deployment, aliases, fault)
-    return inject_logged(
-        fault, {"ns": ns, "deployment": name}, cluster, plan_scale_to_zero(cluster, ns, name), intent_log
-    )
-
-
-def chaos_bad_rollout(
-    target: str,
-    context: str,
-    ns: str,
-    deployment: str,
-    image: str,
-    kubeconfig: str | None = None,
-    container: str | None = None,
-    fault: str = "app-bad-deploy",
-    intent_log: str | None = None,
-) -> dict[str, Any]:
-    cluster = cluster_for(target, context, kubeconfig)
-    return inject_logged(
-        fault,
-        {"ns": ns, "deployment": deployment, "image": image},
-        cluster,
-        plan_bad_rollout(cluster, ns, deployment, image, container or None),
-        intent_log,
-    )
-
-
-def chaos_rollback_deployment(
-    target: str, context: str, ns: str, deployment: str, kubeconfig: str | None = None, to_revision: int | None = None
-) -> dict[str, Any]:
-    cluster = cluster_for(target, context, kubeconfig)
-    return {"deployment": deployment, "outcome": rollback_deployment(cluster, ns, deployment, to_revision)}
-
-
-def chaos_deployment_available(target: str, context: str, ns: str, name: str, kubeconfig: str | None = None) -> bool:
-    return deployment_available(cluster_for(target, context, kubeconfig), ns, name)
-
-
-def chaos_pods_ready(
-    target: str, context: str, ns: str, label_selector: str, kubeconfig: str | None = None, min_ready: int = 1
-) -> bool:
-    return pods_ready(cluster_for(target, context, kubeconfig), ns, label_selector, min_ready)
-
-
-def chaos_service_endpoints(target: str, context: str, ns: str, service: str, kubeconfig: str | None = None) -> int:
-    return service_endpoints(cluster_for(target, context, kubeconfig), ns, service)

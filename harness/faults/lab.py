@@ -1,17 +1,20 @@
-"""The lab implementations of the fault vocabulary: the declarations of harness/faults/vocabulary.py made real.
+"""The lab's faults: every fault of the DR plan's vocabulary that acts on the local lab, one class each.
 
-Each class subclasses its stub (same name, parameters and plan section) and re-registers the name, so the
-vocabulary, validation and `drill fault list` stay one table. Every inject writes its undo record BEFORE
-the side effect it undoes (Journal.record_undo fsyncs), and every undo kind added here is idempotent:
+A class is the whole fault: its declaration (name, `Params`, plan section, summary, undo summary) and its lab
+implementation (preflight, blast radius, inject) together; `@register` adds it to the vocabulary that
+`drill fault list`, the target files, the Chaos Toolkit provider and `drill plan` read (harness.faults.registry).
+Every inject writes its undo record BEFORE the side effect it undoes (Journal.record_undo fsyncs), and every
+undo kind added here is idempotent:
 
     lab_start      start a lab component unless it already runs (the old Patroni node rejoins as replica)
     app_deploy     redeploy an app replica to a version unless it already runs that (healthy) version
     haproxy_enable enable servers put in maintenance by the fault
+    netns_heal     heal a partition of the lab network (from the network's own state file)
+    proxy_mode     switch a fault proxy back (to pass, or reset its connections)
 
 Timed faults (db-primary-freeze, db-replication-lag; network-latency / network-blackhole given `seconds`) also
-start a small detached timer process (`python -m harness.faults.lab undo-after ID SECONDS LOG`) that undoes
-the fault after N seconds, unless it was undone earlier — it exits as soon as the intent is no longer
-pending, so it never outlives its fault.
+start a small detached timer process (harness.faults.base.start_undo_timer) that undoes the fault after N
+seconds, unless it was undone earlier.
 """
 
 from __future__ import annotations
@@ -19,28 +22,59 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from harness.errors import HarnessError, LabNotRunning
-from harness.faults import vocabulary
-from harness.faults.base import BlastRadius, Injection, Journal, ProcessRef
-from harness.faults.registry import register
-from harness.faults.undo import cmdline, process_identity, read_stat, undo_action
+from pydantic import Field, model_validator
+
+from harness.errors import HarnessError, LabNetworkMissing, LabNotRunning
+from harness.faults.base import (
+    BlastRadius,
+    Fault,
+    FaultParams,
+    Injection,
+    Journal,
+    NoParams,
+    ProcessRef,
+    register,
+    start_undo_timer,
+)
+from harness.faults.undo import (
+    cmdline,
+    group_members,
+    process_identity,
+    read_stat,
+    same_process,
+    undo_action,
+)
+from harness.lab import Lab, apps, proxies
+from harness.lab.fault_proxy import ProxyControl
+from harness.lab.network import LabNetwork
+from harness.lab.process import is_running
+from harness.lab.state import read_state
+
+Zone = Literal["az-a", "az-b", "az-c", "dr"]
+AZ = Literal["az-a", "az-b", "az-c"]
+Service = Literal["app", "db", "cache", "dcs"]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$"
 
 PRIMARY_ZONES = ("az-a", "az-b", "az-c")
 # Components killed/frozen by a zone outage: everything the zone runs (HAProxy lives at the edge).
 ZONE_KINDS = ("etcd", "patroni", "redis", "sentinel", "app")
 
 
+class LabFault(Fault):
+    """A fault whose target is the running lab (`drill fault inject` passes Lab.load())."""
+
+    needs_lab = True
+
+
 # -- helpers on a lab target -------------------------------------------------------------------------------
 def _lab(target: Any) -> Any:
     if target is None or not hasattr(target, "components"):
         raise HarnessError("this fault needs the running lab (start it with `drill lab up`)")
-    from harness.lab.state import read_state
-
     # Components restart with new PIDs (an undo in another process): always act on the state file's view.
     target.state = read_state(target.paths) or target.state
     return target
@@ -81,8 +115,6 @@ def _walsenders(lab: Any, member: str) -> list[int]:
 
 def _group_pids(rec: dict) -> list[int]:
     """Live members of a component's process group (its own session; checked by start time first)."""
-    from harness.faults.undo import group_members, same_process
-
     if not same_process({"pid": rec["pid"], "start_time": rec["start_time"]}):
         return []
     return group_members(int(rec["pgid"]))
@@ -152,48 +184,10 @@ def _need_netns(lab: Any, fallback: str) -> None:
         )
 
 
-def start_undo_timer(journal: Journal, seconds: float, until: float | None = None) -> int:
-    """A detached process that undoes this fault after `seconds` (or exits once it is undone otherwise).
-    `until` (wall time) pins the deadline instead, so the timer's own start-up is not added to the hold."""
-    log = journal.state_dir / "restarts" / f"{journal.id}.timer.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "harness.faults.lab", "undo-after", journal.id, str(seconds), str(journal.log.path)]
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            argv + ([repr(until)] if until is not None else []),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-            close_fds=True,
-        )
-    return proc.pid
-
-
-def _undo_after(fault_id: str, seconds: float, log_path: str, until: float | None = None) -> None:
-    from harness.faults import runner
-    from harness.faults.intent import IntentLog
-
-    log = IntentLog(Path(log_path))
-    if until is not None:
-        seconds = min(seconds, max(0.0, until - time.time()))
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        intent = log.intents().get(fault_id)
-        if intent is not None and not intent.pending:
-            print(f"{fault_id}: already undone; timer exits")
-            return
-        time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
-    print(runner.undo(fault_id, log=log).line())
-
-
 # -- undo kinds --------------------------------------------------------------------------------------------
 @undo_action("lab_start")
 def _lab_start(record: dict[str, Any]) -> str:
     """{"kind": "lab_start", "name": component, "state_dir": path}: start it unless it already runs."""
-    from harness.lab import Lab
-    from harness.lab.process import is_running
-
     try:
         lab = Lab.load(record.get("state_dir"))
     except LabNotRunning:
@@ -208,8 +202,6 @@ def _lab_start(record: dict[str, Any]) -> str:
 @undo_action("app_deploy")
 def _app_deploy(record: dict[str, Any]) -> str:
     """{"kind": "app_deploy", "name": replica, "version": v, "state_dir": path}: roll back to `version`."""
-    from harness.lab import Lab, apps
-
     try:
         lab = Lab.load(record.get("state_dir"))
     except LabNotRunning:
@@ -224,8 +216,6 @@ def _app_deploy(record: dict[str, Any]) -> str:
 @undo_action("haproxy_enable")
 def _haproxy_enable(record: dict[str, Any]) -> str:
     """{"kind": "haproxy_enable", "servers": ["pg_primary/pg-a", ...], "state_dir": path}."""
-    from harness.lab import Lab
-
     try:
         lab = Lab.load(record.get("state_dir"))
     except LabNotRunning:
@@ -235,11 +225,49 @@ def _haproxy_enable(record: dict[str, Any]) -> str:
     return "enabled " + ", ".join(record["servers"])
 
 
+@undo_action("netns_heal")
+def _netns_heal(record: dict[str, Any]) -> str:
+    """Heal a partition: {"kind": "netns_heal", "state_dir": path, "prefix": "drill", "a": zone, "b": zone}, or
+    "zone": z (isolate), or neither (heal all). Rebuilt from the network's own state file, so it needs no
+    running harness; a network that is gone (lab down) has nothing left to heal."""
+    if record.get("state_dir"):
+        try:
+            net = LabNetwork.load(Path(record["state_dir"]), record.get("prefix", "drill"))
+        except LabNetworkMissing:
+            return "lab network gone; nothing to heal"
+    else:
+        net = Lab.load().network
+    if record.get("a") and record.get("b"):
+        net.heal(record["a"], record["b"])
+        return f"healed {record['a']} <-> {record['b']}"
+    if record.get("zone"):
+        net.heal_zone(record["zone"])
+        return f"healed zone {record['zone']}"
+    net.heal_all()
+    return "healed all partitions"
+
+
+@undo_action("proxy_mode")
+def _proxy_mode(record: dict[str, Any]) -> str:
+    """Switch a fault proxy back: {"kind": "proxy_mode", "control": path, "mode": "pass"}. A proxy whose
+    control socket is gone is no longer in the path, so there is nothing to switch back."""
+    control = Path(record["control"])
+    if not control.exists():
+        return f"proxy {control} gone; nothing to switch back"
+    mode = record.get("mode", "pass")
+    ProxyControl(control).set(mode=mode)
+    return f"proxy {control} set to {mode}"
+
+
 # -- the faults --------------------------------------------------------------------------------------------
 @register
-class DbPrimaryCrash(vocabulary.DbPrimaryCrash):
+class DbPrimaryCrash(LabFault):
     __doc__ = "kill -9 the Patroni leader's patroni process group AND its postmaster (with its children)."
-    unavailable = None
+    name = "db-primary-crash"
+    plan_section = "5.1.1 Primary Instance Failure; 6.3 Database Failure Simulation"
+    summary = "kill -9 the PostgreSQL leader (Patroni and postmaster)"
+    undo_summary = "start the killed Patroni node again (it rejoins as a replica)"
+    Params = NoParams
 
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
@@ -260,8 +288,14 @@ class DbPrimaryCrash(vocabulary.DbPrimaryCrash):
 
 
 @register
-class DbPrimaryFreeze(vocabulary.DbPrimaryFreeze):
-    unavailable = None
+class DbPrimaryFreeze(LabFault):
+    name = "db-primary-freeze"
+    plan_section = "5.1.1 Primary Instance Failure (zombie primary); 6.3 Database Failure Simulation"
+    summary = "SIGSTOP the PostgreSQL leader's process group for a while"
+    undo_summary = "SIGCONT the same processes"
+
+    class Params(FaultParams):
+        seconds: float = Field(gt=0, le=3600)
 
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
@@ -284,8 +318,14 @@ class DbPrimaryFreeze(vocabulary.DbPrimaryFreeze):
 
 
 @register
-class DbReplicationLag(vocabulary.DbReplicationLag):
-    unavailable = None
+class DbReplicationLag(LabFault):
+    name = "db-replication-lag"
+    plan_section = "3.2 Data Replication; 5.1.1 RPO (asynchronous replication)"
+    summary = "freeze the leader's WAL senders so replicas fall behind"
+    undo_summary = "SIGCONT the WAL sender processes"
+
+    class Params(FaultParams):
+        seconds: float = Field(gt=0, le=3600)
 
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
@@ -340,8 +380,15 @@ def _zone_down(lab: Any, journal: Journal, zones: list[str], mode: str) -> dict[
 
 
 @register
-class AzOutage(vocabulary.AzOutage):
-    unavailable = None
+class AzOutage(LabFault):
+    name = "az-outage"
+    plan_section = "1.3 Single AZ Failure; 5.1.1/5.1.3/5.5.1 AZ Failure; 6.3 AZ Failure Simulation"
+    summary = "every lab component in one availability zone goes down"
+    undo_summary = "start (mode=kill) or SIGCONT (mode=freeze) every component of the zone; heal its network"
+
+    class Params(FaultParams):
+        zone: AZ
+        mode: Literal["kill", "freeze"] = "kill"
 
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
@@ -353,8 +400,14 @@ class AzOutage(vocabulary.AzOutage):
 
 
 @register
-class RegionOutage(vocabulary.RegionOutage):
-    unavailable = None
+class RegionOutage(LabFault):
+    name = "region-outage"
+    plan_section = "1.3 Region Failure; 3.3 Regional Failover Process; 5.x Region Failure rows"
+    summary = "every component of the primary region (az-a, az-b, az-c) goes down"
+    undo_summary = "start every primary-region component again (then the region-failback procedure)"
+
+    class Params(FaultParams):
+        region: Literal["primary"] = "primary"
 
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
@@ -366,8 +419,34 @@ class RegionOutage(vocabulary.RegionOutage):
 
 
 @register
-class NetworkPartition(vocabulary.NetworkPartition):
-    unavailable = None
+class NetworkPartition(LabFault):
+    name = "network-partition"
+    plan_section = "6.3 Network Failure Simulation; 5.5.1 Route Table / NACL Issues"
+    summary = "drop packets between two zones, or between a service and its dependency"
+    undo_summary = "heal the partition (nft rules removed)"
+
+    class Params(FaultParams):
+        a: Zone | None = None
+        b: Zone | None = None
+        service: Service | None = None
+        dependency: Service | None = None
+
+        @model_validator(mode="after")
+        def _one_form(self) -> NetworkPartition.Params:
+            zones, services = (self.a, self.b), (self.service, self.dependency)
+            if any(zones) and any(services):
+                raise ValueError("give either a and b (zones) or service and dependency, not both")
+            if any(zones):
+                if not all(zones):
+                    raise ValueError("parameters 'a' and 'b' go together (two zones)")
+                if self.a == self.b:
+                    raise ValueError(f"parameters 'a' and 'b' must be different zones (both {self.a!r})")
+            elif all(services):
+                if self.service == self.dependency:
+                    raise ValueError("parameters 'service' and 'dependency' must differ")
+            else:
+                raise ValueError("give a and b (zones) or service and dependency")
+            return self
 
     def preflight(self, target: Any) -> None:
         lab = _lab(target)
@@ -398,8 +477,12 @@ class NetworkPartition(vocabulary.NetworkPartition):
 
 
 @register
-class CachePrimaryCrash(vocabulary.CachePrimaryCrash):
-    unavailable = None
+class CachePrimaryCrash(LabFault):
+    name = "cache-primary-crash"
+    plan_section = "5.1.3 Primary Node Failure"
+    summary = "kill -9 the Redis primary"
+    undo_summary = "start the killed Redis again (Sentinel makes it a replica)"
+    Params = NoParams
 
     def _primary(self, lab: Any) -> str:
         primary = lab.redis_primary()
@@ -426,8 +509,12 @@ class CachePrimaryCrash(vocabulary.CachePrimaryCrash):
 
 
 @register
-class CacheFlush(vocabulary.CacheFlush):
-    unavailable = None
+class CacheFlush(LabFault):
+    name = "cache-flush"
+    plan_section = "5.1.3 Cache Flush"
+    summary = "FLUSHALL on the Redis primary"
+    undo_summary = "none needed: the cache rebuilds from the database (cache-rebuild procedure)"
+    Params = NoParams
 
     def describe(self, target: Any) -> BlastRadius:
         lab = _lab(target)
@@ -447,8 +534,14 @@ class CacheFlush(vocabulary.CacheFlush):
 
 
 @register
-class AppCrash(vocabulary.AppCrash):
-    unavailable = None
+class AppCrash(LabFault):
+    name = "app-crash"
+    plan_section = "1.3 Application Failure; 5.3.1 Service Failure; 5.2.3 Pod Failure; 6.3"
+    summary = "kill -9 app replicas"
+    undo_summary = "start the killed app replicas again"
+
+    class Params(FaultParams):
+        replica: str = Field("one", pattern=NAME_PATTERN, description="one | all | a replica's name")
 
     def _replicas(self, lab: Any) -> list[str]:
         azs = [n for n, r in lab.components.items() if r.get("kind") == "app" and r.get("zone") in PRIMARY_ZONES]
@@ -484,8 +577,14 @@ class AppCrash(vocabulary.AppCrash):
 
 
 @register
-class AppBadDeploy(vocabulary.AppBadDeploy):
-    unavailable = None
+class AppBadDeploy(LabFault):
+    name = "app-bad-deploy"
+    plan_section = "5.3.1 Deployment Failure; 5.2.3 Deployment Failure"
+    summary = "roll a broken build of the app out to the replicas"
+    undo_summary = "redeploy the previous version (the drill measures the app-rollback procedure)"
+
+    class Params(FaultParams):
+        version: str = Field(pattern=NAME_PATTERN)
 
     def _replicas(self, lab: Any) -> list[str]:
         return [n for n, r in lab.components.items() if r.get("kind") == "app" and r.get("zone") in PRIMARY_ZONES]
@@ -500,8 +599,6 @@ class AppBadDeploy(vocabulary.AppBadDeploy):
         )
 
     def inject(self, target: Any, journal: Journal) -> Injection:
-        from harness.lab import apps
-
         lab = _lab(target)
         previous = {}
         for name in self._replicas(lab):
@@ -519,8 +616,13 @@ def _argv_version(lab: Any, name: str) -> str:
 
 
 @register
-class DependencyFailure(vocabulary.DependencyFailure):
-    unavailable = None
+class DependencyFailure(LabFault):
+    name = "dependency-failure"
+    plan_section = "5.3.1 Dependency Failure"
+
+    class Params(FaultParams):
+        dependency: Literal["db", "cache"]
+
     summary = (
         "make the app's dependency unavailable (db: HAProxy primary endpoint in maintenance; "
         "cache: Redis and Sentinels frozen)"
@@ -573,8 +675,6 @@ class _ProxyFault:
     (harness/lab/proxies.py). The undo (proxy back to `pass`) is recorded before the mode changes."""
 
     def _proxy(self, lab: Any) -> tuple[Any, Any, dict[str, Any]]:
-        from harness.lab import proxies
-
         path = proxies.path_for(self.params.target)  # unknown target: one error naming the known ones
         ctl = proxies.control(lab.ctx, path.target)
         try:
@@ -588,12 +688,10 @@ class _ProxyFault:
         return path, ctl, state
 
     def preflight(self, target: Any) -> None:
-        from harness.lab.proxies import describe_mode
-
         path, _, state = self._proxy(_lab(target))
         if state.get("mode") != "pass":
             raise HarnessError(
-                f"fault proxy {path.component} is already in mode {describe_mode(state)} (another "
+                f"fault proxy {path.component} is already in mode {proxies.describe_mode(state)} (another "
                 "fault holds it); undo that one first (`drill fault undo ID` or `drill recover`)"
             )
 
@@ -617,8 +715,6 @@ class _ProxyFault:
         )
 
     def _switch(self, lab: Any, journal: Journal, settings: dict[str, Any], reset_on_undo: bool) -> Injection:
-        from harness.lab import proxies
-
         path, ctl, _ = self._proxy(lab)
         control = str(proxies.control_path(lab.ctx, path.component))
         journal.record_undo("proxy_mode", control=control, mode="pass")
@@ -640,9 +736,24 @@ class _ProxyFault:
 
 
 @register
-class NetworkLatency(_ProxyFault, vocabulary.NetworkLatency):
+class NetworkLatency(_ProxyFault, LabFault):
     __doc__ = "Delay every reply through the target's fault proxy: each request/response round trip grows by ms."
-    unavailable = None
+    name = "network-latency"
+    plan_section = "6.3 Network Failure Simulation"
+    summary = "add latency (and jitter) to every round trip on the path to a target through its fault proxy"
+    undo_summary = "switch the target's fault proxy back to pass"
+
+    class Params(FaultParams):
+        ms: int = Field(ge=1, le=60_000, description="added to every request/response round trip")
+        jitter: int = Field(0, ge=0, le=60_000, description="uniform ± on each delay; at most ms")
+        target: str = Field(pattern=NAME_PATTERN)
+        seconds: float | None = Field(None, gt=0, le=3600, description="undo by itself after this long")
+
+        @model_validator(mode="after")
+        def _jitter_within_delay(self) -> NetworkLatency.Params:
+            if self.jitter > self.ms:
+                raise ValueError(f"parameter 'jitter' ({self.jitter}) must not exceed 'ms' ({self.ms})")
+            return self
 
     def describe(self, target: Any) -> BlastRadius:
         jitter = f" ± {self.params.jitter} ms" if self.params.jitter else ""
@@ -664,9 +775,16 @@ class NetworkLatency(_ProxyFault, vocabulary.NetworkLatency):
 
 
 @register
-class NetworkBlackhole(_ProxyFault, vocabulary.NetworkBlackhole):
+class NetworkBlackhole(_ProxyFault, LabFault):
     __doc__ = "Accept and hold connections through the target's fault proxy, forward nothing."
-    unavailable = None
+    name = "network-blackhole"
+    plan_section = "6.3 Network Failure Simulation; 5.5.2 Load Balancer Failure"
+    summary = "accept connections to a target but forward nothing"
+    undo_summary = "reset the connections that crossed the blackhole, then switch the target's fault proxy back to pass"
+
+    class Params(FaultParams):
+        target: str = Field(pattern=NAME_PATTERN)
+        seconds: float | None = Field(None, gt=0, le=3600, description="undo by itself after this long")
 
     def describe(self, target: Any) -> BlastRadius:
         return self._blast(target, "blackhole (connections accepted, nothing forwarded)")
@@ -716,8 +834,15 @@ def _check_table(lab: Any, table: str) -> int:
 
 
 @register
-class DbAccidentalDelete(_Destructive, vocabulary.DbAccidentalDelete):
-    unavailable = None
+class DbAccidentalDelete(_Destructive, LabFault):
+    name = "db-accidental-delete"
+    plan_section = "1.3 Data Loss; 5.1.1 Accidental Deletion"
+    summary = "DELETE rows matching a condition from one table on the primary"
+
+    class Params(FaultParams):
+        table: str = Field(pattern=IDENT_PATTERN)
+        where: str = Field(min_length=1, description="SQL condition; use 'true' to delete every row")
+
     undo_summary = "none: the recovery is point-in-time recovery to t_fault (the pitr procedure)"
 
     def preflight(self, target: Any) -> None:
@@ -738,8 +863,15 @@ class DbAccidentalDelete(_Destructive, vocabulary.DbAccidentalDelete):
 
 
 @register
-class DbCorruption(_Destructive, vocabulary.DbCorruption):
-    unavailable = None
+class DbCorruption(_Destructive, LabFault):
+    name = "db-corruption"
+    plan_section = "1.3 Database Corruption; 5.1.1 Data Corruption"
+    summary = "run a corrupting statement against one table on the primary"
+
+    class Params(FaultParams):
+        table: str = Field(pattern=IDENT_PATTERN)
+        statement: str = Field(min_length=1)
+
     undo_summary = "none: the recovery is point-in-time recovery to t_fault (the pitr procedure)"
 
     def preflight(self, target: Any) -> None:
@@ -760,15 +892,3 @@ class DbCorruption(_Destructive, vocabulary.DbCorruption):
         return Injection(
             detail={"table": self.params.table, **self._run_sql(_lab(target), journal, sql.SQL(self.params.statement))}
         )
-
-
-def main(argv: list[str]) -> int:
-    if len(argv) in (4, 5) and argv[0] == "undo-after":
-        _undo_after(argv[1], float(argv[2]), argv[3], float(argv[4]) if len(argv) == 5 else None)
-        return 0
-    print("usage: python -m harness.faults.lab undo-after ID SECONDS INTENT_LOG [UNTIL_WALL_TIME]", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,7 +1,7 @@
 """Process-level faults that need no lab: `process-freeze` and `process-kill`.
 
 They are the building blocks (a frozen process is a zombie primary; a killed one a crashed node) and run
-against any process the harness may signal. The named vocabulary of the DR plan lives in vocabulary.py.
+against any process the harness may signal. The DR plan's named lab faults live in lab.py.
 """
 
 from __future__ import annotations
@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, model_validator
 
 from harness.errors import HarnessError
-from harness.faults.base import BlastRadius, Fault, FaultParams, Injection, Journal, ProcessRef
-from harness.faults.registry import register
+from harness.faults.base import BlastRadius, Fault, FaultParams, Injection, Journal, ProcessRef, register
 from harness.faults.undo import cmdline, group_members, process_identity, read_stat
 
 # A freeze converges in a few rounds (a stopped process cannot fork); this only bounds a pathological case.
@@ -146,7 +145,3 @@ class ProcessKill(Fault):
             journal.record_undo("noop", reason=f"process {self.params.pid} was killed; no restart command given")
         os.kill(self.params.pid, signal.SIGKILL)
         return Injection(detail={"killed": self.params.pid})
-
-
-# -- the lab vocabulary (stubs until the lab implementations land) ------------------------------------------
-AZ = Literal["az-a", "az-b", "az-c"]

@@ -1,58 +1,39 @@
-"""The fault vocabulary: name → Fault class (and the names of the recovery procedures).
+"""The fault vocabulary: name → Fault class, every undo kind, and the names of the recovery procedures.
 
-Implementations register themselves with `@register`; `get()`/`list()` import the built-in modules first, so
-a fresh process (`drill recover`, `drill fault list`) sees the whole vocabulary.
+The one module that imports every fault implementation (local process faults, the lab's faults, and the AWS
+and Kubernetes modules for their undo kinds), so `get()`/`list()` see the whole vocabulary in any process and a
+fresh `drill recover` can replay any undo record. Nothing in the faults core (base, intent, undo) imports this
+module; implementations register with `harness.faults.base.register`.
 """
 
 from __future__ import annotations
 
 import builtins
 import difflib
-import importlib
 from dataclasses import dataclass
 
 from harness.errors import HarnessError
-from harness.faults.base import Fault
+from harness.faults import aws, k8s, lab, local  # noqa: F401 - importing them registers faults and undo kinds
+from harness.faults.base import Fault, declared, register, unregister
 
-# Modules whose import registers faults; harness.faults.lab re-registers the vocabulary's declarations with real classes.
-BUILTIN_MODULES = (
-    "harness.faults.local",
-    "harness.faults.vocabulary",
-    "harness.faults.lab",
-    "harness.faults.k8s",
-    "harness.faults.aws",
-)  # aws: its undo kinds, for `drill recover` (boto3 imported lazily)
-
-_FAULTS: dict[str, type[Fault]] = {}
-_loaded = False
-
-
-def register(cls: type[Fault]) -> type[Fault]:
-    """Class decorator: add a fault to the vocabulary. A later registration of the same name replaces the
-    earlier one, so a real lab implementation can take over a stub's name."""
-    _FAULTS[cls.name] = cls
-    return cls
-
-
-def load_builtins() -> None:
-    """Import the modules that register faults (and the undo actions they bring)."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in BUILTIN_MODULES:
-            importlib.import_module(module)
+__all__ = ["PROCEDURES", "Procedure", "get", "get_procedure", "list_faults", "names", "register", "unregister"]
 
 
 def get(name: str) -> type[Fault]:
-    load_builtins()
-    if name in _FAULTS:
-        return _FAULTS[name]
-    raise HarnessError(_unknown("fault", name, builtins.list(_FAULTS)))
+    faults = declared()
+    if name in faults:
+        return faults[name]
+    raise HarnessError(unknown("fault", name, builtins.list(faults)))
 
 
 def list_faults() -> builtins.list[type[Fault]]:
-    load_builtins()
-    return [_FAULTS[n] for n in sorted(_FAULTS)]
+    faults = declared()
+    return [faults[n] for n in sorted(faults)]
+
+
+def names() -> builtins.list[str]:
+    """Every fault name of the vocabulary, sorted (what target files map and the chaos provider accepts)."""
+    return sorted(declared())
 
 
 @dataclass(frozen=True)
@@ -80,10 +61,10 @@ PROCEDURES: dict[str, Procedure] = {
 def get_procedure(name: str) -> Procedure:
     if name in PROCEDURES:
         return PROCEDURES[name]
-    raise HarnessError(_unknown("procedure", name, builtins.list(PROCEDURES)))
+    raise HarnessError(unknown("procedure", name, builtins.list(PROCEDURES)))
 
 
-def _unknown(what: str, name: str, known: builtins.list[str]) -> str:
+def unknown(what: str, name: str, known: builtins.list[str]) -> str:
     hint = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     msg = f"unknown {what} '{name}'; known: {', '.join(sorted(known))}"
     return msg + (f" (did you mean '{hint[0]}'?)" if hint else "")

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness.errors import EXIT_NOT_RECOVERED, FaultParamError, HarnessError
@@ -26,6 +29,7 @@ from harness.faults import registry
 from harness.faults import undo as undo_actions
 from harness.faults.base import BlastRadius, Fault, Injection, Journal
 from harness.faults.intent import Intent, IntentLog
+from harness.faults.plan import FaultPlan
 
 
 class UndoFailed(HarnessError):
@@ -66,7 +70,6 @@ def prepare(name: str, params: dict[str, Any], target: Any = None) -> tuple[Faul
     """Validate and describe without touching anything or writing anything."""
     cls = registry.get(name)
     fault = cls.from_raw(params)
-    cls.check_available()
     try:
         fault.preflight(target)
         return fault, fault.describe(target)
@@ -85,19 +88,61 @@ def inject(
     show: Callable[[BlastRadius], None] | None = None,
     id: str | None = None,
 ) -> str:
-    """Inject a fault and leave it in force. Returns its id. If the inject breaks half-way (or is interrupted),
-    what it had recorded is undone before the error propagates."""
-    log = log or IntentLog()
+    """Inject a fault of the vocabulary and leave it in force. Returns its id. If the inject breaks half-way (or
+    is interrupted), what it had recorded is undone before the error propagates."""
     fault, blast = prepare(name, params, target)  # bad input stops here: nothing written, nothing touched
+
+    def act(journal: Journal) -> tuple[None, dict[str, Any]]:
+        return None, fault.inject(target, journal).detail
+
+    id = id or new_id(name)
+    put_in_force(id, name, fault.params_dict(), blast, act, log=log, show=show)
+    return id
+
+
+def inject_plan(
+    plan: FaultPlan,
+    params: dict[str, Any],
+    act: Callable[[Journal], tuple[Any, dict[str, Any]]],
+    *,
+    name: str | None = None,
+    log: IntentLog | None = None,
+    show: Callable[[BlastRadius], None] | None = None,
+    blast: dict[str, Any] | None = None,
+) -> tuple[str, Any]:
+    """Put an AWS or Kubernetes fault's plan in force under the vocabulary's `name` (default: the plan's):
+    `act(journal)` records each undo (journal.record_undo) before the change it undoes and returns (result,
+    detail for the log). `blast` is what the intent log keeps (default: the plan's blast radius). Returns
+    (id, result)."""
+    name = name or plan.fault
+    id = new_id(name)
+    result = put_in_force(id, name, params, plan.blast(), act, log=log, show=show, logged_blast=blast)
+    return id, result
+
+
+def put_in_force(
+    id: str,
+    name: str,
+    params: dict[str, Any],
+    blast: BlastRadius,
+    act: Callable[[Journal], tuple[Any, dict[str, Any]]],
+    *,
+    log: IntentLog | None = None,
+    show: Callable[[BlastRadius], None] | None = None,
+    logged_blast: dict[str, Any] | None = None,
+) -> Any:
+    """The one inject path of every fault (lab, AWS, Kubernetes): show the blast radius, intend (with it) ->
+    act (each undo recorded, fsync'd, before the side effect it undoes) -> injected. A failure half-way undoes
+    what was recorded, then the error propagates. Returns what `act` returned first."""
+    log = log or IntentLog()
     if show is not None:
         show(blast)
-    id = id or new_id(name)
     # Holding the undo lock while injecting means a concurrent `recover` waits until the fault is either fully
     # in force or fully undone, never undoes a record whose side effect happens a moment later.
     with log.undo_lock():
-        log.intend(id, name, fault.params_dict(), blast=blast.model_dump(mode="json"))
+        log.intend(id, name, params, blast=logged_blast or blast.model_dump(mode="json"))
         try:
-            injection = fault.inject(target, Journal(log, id))
+            result, detail = act(Journal(log, id))
         except BaseException as err:
             log.inject_failed(id, f"{type(err).__name__}: {err}")
             with _deferred_signals():
@@ -105,39 +150,8 @@ def inject(
             if not report.ok:
                 err.add_note(f"undo after the failed inject also failed: {report.line()}")
             raise
-        log.injected(id, injection.detail)
-    return id
-
-
-def run_logged(
-    fault: str,
-    params: dict[str, Any],
-    blast: dict[str, Any],
-    act: Callable[[Callable[[dict[str, Any]], None]], tuple[Any, dict[str, Any]]],
-    intent_log: str | None = None,
-) -> tuple[str, Any]:
-    """For faults that are not Fault classes (the AWS and Kubernetes activities): intend -> act -> injected in
-    the intent log. `act(record_undo)` records each undo before the change it undoes and returns (result,
-    detail for the log). A failure half-way undoes what was recorded, then the error propagates."""
-    log = IntentLog(intent_log) if intent_log else IntentLog()
-    id = new_id(fault)
-    failed: BaseException | None = None
-    result: Any = None
-    with log.undo_lock():
-        log.intend(id, fault, params, blast=blast)
-        try:
-            result, detail = act(lambda record: log.add_undo(id, record))
-        except BaseException as err:  # noqa: BLE001 - undo what was recorded, then re-raise
-            log.inject_failed(id, f"{type(err).__name__}: {err}")
-            failed = err
-        else:
-            log.injected(id, detail)
-    if failed is not None:
-        report = undo(id, log=log)
-        if not report.ok:
-            failed.add_note(f"undo after the failed inject also failed: {report.line()}")
-        raise failed
-    return id, result
+        log.injected(id, detail)
+    return result
 
 
 def undo(id: str, *, log: IntentLog | None = None) -> UndoReport:
@@ -290,3 +304,31 @@ def _undo_locked(log: IntentLog, id: str) -> UndoReport:
         return UndoReport(intent.id, intent.fault, False, steps)
     log.undone(intent.id)
     return UndoReport(intent.id, intent.fault, True, steps)
+
+
+# -- the undo timer of timed faults (harness.faults.base.start_undo_timer) ---------------------------------------
+def undo_after(fault_id: str, seconds: float, log_path: str, until: float | None = None) -> None:
+    """Wait, then undo the fault, unless it was undone earlier (then exit at once)."""
+    log = IntentLog(Path(log_path))
+    if until is not None:
+        seconds = min(seconds, max(0.0, until - time.time()))
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        intent = log.intents().get(fault_id)
+        if intent is not None and not intent.pending:
+            print(f"{fault_id}: already undone; timer exits")
+            return
+        time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+    print(undo(fault_id, log=log).line())
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) in (4, 5) and argv[0] == "undo-after":
+        undo_after(argv[1], float(argv[2]), argv[3], float(argv[4]) if len(argv) == 5 else None)
+        return 0
+    print("usage: python -m harness.faults.runner undo-after ID SECONDS INTENT_LOG [UNTIL_WALL_TIME]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

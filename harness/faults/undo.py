@@ -7,6 +7,10 @@ fresh `drill recover` after the harness was killed -9 — looks the kind up here
 Every action must be idempotent (running it twice, or after the thing already healed, is harmless) and must
 never signal a process it did not mean: a PID is only signalled when its start time (field 22 of
 /proc/<pid>/stat) and the boot id match what was recorded, so a recycled PID is left alone.
+
+The kinds here need no environment (noop, sigcont, restart_command). Each environment module registers its own
+(harness/faults/lab.py: lab_start, netns_heal, proxy_mode, ...; aws.py; k8s.py), and harness.faults.registry
+imports every one of them, so whoever replays undo through the runner knows every kind.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError, LabNetworkMissing
+from harness.errors import HarnessError
 
 UndoAction = Callable[[dict[str, Any]], str]
 _ACTIONS: dict[str, UndoAction] = {}
@@ -42,10 +46,6 @@ def known_kinds() -> list[str]:
 def check_record(record: dict[str, Any]) -> None:
     """Refuse a record nobody could replay — checked before the side effect it protects."""
     kind = record.get("kind")
-    if kind not in _ACTIONS:  # maybe registered by a fault module a fresh `drill recover` has not imported yet
-        from harness.faults import registry
-
-        registry.load_builtins()
     if kind not in _ACTIONS:
         raise HarnessError(f"undo record kind '{kind}' has no undo action; known: {', '.join(known_kinds())}")
 
@@ -172,62 +172,6 @@ def _restart_command(record: dict[str, Any]) -> str:
         except OSError as err:
             raise HarnessError(f"restart command {shlex.join(record['argv'])!r} failed: {err}") from err
     return f"restarted as pid {proc.pid} ({shlex.join(record['argv'])}; log {log})"
-
-
-@undo_action("start_component")
-def _start_component(record: dict[str, Any]) -> str:
-    """Start a lab component again: {"kind": "start_component", "name": ..., "state_dir": path}. Starting a
-    component that already runs is a no-op in the lab, so replaying this is safe."""
-    lab = _load_lab(record.get("state_dir"))
-    lab.start_component(record["name"])
-    return f"lab component {record['name']} started"
-
-
-@undo_action("netns_heal")
-def _netns_heal(record: dict[str, Any]) -> str:
-    """Heal a partition: {"kind": "netns_heal", "state_dir": path, "prefix": "drill", "a": zone, "b": zone}, or
-    "zone": z (isolate), or neither (heal all). Rebuilt from the network's own state file, so it needs no
-    running harness; a network that is gone (lab down) has nothing left to heal."""
-    from harness.lab.network import LabNetwork
-
-    if record.get("state_dir"):
-        try:
-            net = LabNetwork.load(Path(record["state_dir"]), record.get("prefix", "drill"))
-        except LabNetworkMissing:
-            return "lab network gone; nothing to heal"
-    else:
-        net = _load_lab().network
-    if record.get("a") and record.get("b"):
-        net.heal(record["a"], record["b"])
-        return f"healed {record['a']} <-> {record['b']}"
-    if record.get("zone"):
-        net.heal_zone(record["zone"])
-        return f"healed zone {record['zone']}"
-    net.heal_all()
-    return "healed all partitions"
-
-
-@undo_action("proxy_mode")
-def _proxy_mode(record: dict[str, Any]) -> str:
-    """Switch a fault proxy back: {"kind": "proxy_mode", "control": path, "mode": "pass"}. A proxy whose
-    control socket is gone is no longer in the path, so there is nothing to switch back."""
-    from harness.faults.proxy import ProxyControl  # the network room's proxy; imported only when needed
-
-    control = Path(record["control"])
-    if not control.exists():
-        return f"proxy {control} gone; nothing to switch back"
-    mode = record.get("mode", "pass")
-    ProxyControl(control).set(mode=mode)
-    return f"proxy {control} set to {mode}"
-
-
-def _load_lab(state_dir: str | None = None) -> Any:
-    """The running lab (from its state dir, so a fresh process finds the one the fault was injected into)."""
-    try:
-        from harness.lab import Lab
-    except ImportError as err:
-        raise HarnessError(f"this undo needs the local lab API (harness.lab.Lab): {err}") from err
-    return Lab.load(state_dir) if state_dir else Lab.load()
 
 
 def _pids(pids: list[int]) -> str:

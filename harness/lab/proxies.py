@@ -1,7 +1,7 @@
 """Fault proxies in the lab's real traffic paths: where `network-latency` and `network-blackhole` act.
 
 The kernel here has no tc netem, so latency and blackholes come from the user-space TCP proxy of
-harness/faults/proxy.py, run as a lab component at the edge (root namespace) in the path of one client
+harness/lab/fault_proxy.py, run as a lab component at the edge (root namespace) in the path of one client
 class to one dependency. Each proxy normally runs in `pass` mode; a fault switches its mode through the
 proxy's Unix control socket and its undo switches it back.
 
@@ -25,6 +25,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.lab.context import LabContext, Launch
+from harness.lab.fault_proxy import ProxyControl
 from harness.lab.state import ensure_dir
 from harness.lab.topology import EDGE, SPECS, ComponentSpec, of_kind
 
@@ -86,7 +87,7 @@ def launch(ctx: LabContext, spec: ComponentSpec) -> Launch:
         argv=[
             ctx.python,
             "-m",
-            "harness.faults.proxy",
+            "harness.lab.fault_proxy",
             "--listen",
             f"{host}:{port}",
             "--upstream",
@@ -106,8 +107,6 @@ def app_db_address(ctx: LabContext) -> tuple[str, int]:
 
 def control(ctx: LabContext, target: str, timeout: float = 2.0):
     """A ProxyControl for the proxy of `target` (its mode: `.get()`, `.set(mode=...)`)."""
-    from harness.faults.proxy import ProxyControl
-
     return ProxyControl(control_path(ctx, path_for(target).component), timeout=timeout)
 
 
@@ -123,8 +122,6 @@ def describe_mode(state: dict[str, Any]) -> str:
 def health_rows(ctx: LabContext) -> list[dict[str, Any]]:
     """One status row per proxy: healthy = its control socket answers and it is in `pass` mode (any other
     mode is a fault in force; the fault's undo or `drill recover` puts it back)."""
-    from harness.faults.proxy import ProxyControl
-
     rows = []
     for spec in of_kind("proxy"):
         role = f"fault proxy {_BY_COMPONENT[spec.name].target}"

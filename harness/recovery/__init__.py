@@ -7,7 +7,7 @@ report = get("auto-failover").run(lab, {"old_leader": "pg-a"})
 from __future__ import annotations
 
 from harness.errors import HarnessError
-from harness.faults.registry import _unknown
+from harness.faults.registry import unknown as _unknown
 from harness.recovery.app import APP_ROLLBACK
 from harness.recovery.cache import CACHE_REBUILD
 from harness.recovery.failover import AUTO_FAILOVER

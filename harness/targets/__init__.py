@@ -41,7 +41,7 @@ _NOT_ENVIRONMENTS = {"base", "file"}
 def _classes() -> dict[str, type[Target]]:
     """provider -> Target subclass, over this package's environment modules."""
     found: dict[str, type[Target]] = {}
-    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+    for info in pkgutil.iter_modules(__path__):  # the package's path: a module added to it is found too
         if info.name in _NOT_ENVIRONMENTS or info.name.startswith("_"):
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")

@@ -50,7 +50,7 @@ class AwsTarget(FileTarget):
         module, func = view.activity.split(":", 1)
         planner = aws.planner(module, func)
         if planner is None:
-            if module == "harness.faults.aws":
+            if module == aws.ACTIVITY_MODULE:
                 view.problem = f"{func} has no planner in harness.faults.aws: its targets cannot be shown"
             return
         try:
@@ -65,7 +65,7 @@ class AwsTarget(FileTarget):
             f"note: {n}" for n in plan.notes
         ]
         view.calls = plan.calls
-        view.undo = plan.undo + (f" ({view.undo})" if view.undo else "")
+        view.undo = plan.undo_summary + (f" ({view.undo})" if view.undo else "")
         guard = self.guard
         required = guard.safety.aws.resource_tags if guard.safety.aws else {}
         try:

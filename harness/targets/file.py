@@ -11,8 +11,9 @@ The environment-specific behaviour (preflight, probes, blast radius, ...) lives 
 this package (harness.targets.load picks one by `provider`); this module is only the file.
 
 Everything is checked when the file is loaded, not when a drill is half-way through: the schema (pydantic),
-every fault and procedure name against the vocabulary (unknown = error; every name must be mapped or marked
-`unsupported` with a reason), and every activity's module and function are imported and its arguments bound
+every fault and procedure name against the vocabulary (unknown = error; every fault must be mapped, marked
+`unsupported` with a reason, or covered by `every_fault`: the mapping derived for each fault the file does not
+list), and every activity's module and function are imported and its arguments bound
 to the function's signature. Each error names the file, the fault (or procedure) and the activity.
 """
 
@@ -25,9 +26,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from harness.errors import ConfigError, HarnessError
+from harness.faults import registry
 from harness.yamlfile import load_model
 
 TARGETS_DIR_ENV = "DRILL_TARGETS_DIR"
@@ -200,7 +202,12 @@ class TargetFile(BaseModel):
         description="allowlists, limits and guards: as written; the typed, checked "
         "form is `guard` (harness.safety.TargetSafety)",
     )
-    faults: dict[str, Mapping]
+    every_fault: Mapping | None = Field(
+        None,
+        description="the mapping of every fault of the vocabulary that `faults` does not list: its action gets "
+        "`fault` (the name) and each of the fault's parameters (`${param:NAME}`), so the file restates no fault",
+    )
+    faults: dict[str, Mapping] = Field(default_factory=dict, validate_default=True)
     procedures: dict[str, Mapping] = Field(default_factory=dict)
     probes: dict[str, ProbeRef] = Field(default_factory=dict)
     writers: dict[str, WriterRef] = Field(default_factory=dict)
@@ -224,28 +231,26 @@ class TargetFile(BaseModel):
 
     @field_validator("faults")
     @classmethod
-    def _known_faults(cls, faults: dict[str, Mapping]) -> dict[str, Mapping]:
-        from harness.faults import registry
-
-        known = {f.name for f in registry.list()}
+    def _known_faults(cls, faults: dict[str, Mapping], info: ValidationInfo) -> dict[str, Mapping]:
+        known = set(registry.names())
         for name in faults:
             if name not in known:
-                raise ValueError(registry._unknown("fault", name, sorted(known)))
+                raise ValueError(registry.unknown("fault", name, sorted(known)))
         missing = sorted(known - set(faults))
-        if missing:
+        every = info.data.get("every_fault")
+        if missing and every is None:
             raise ValueError(
-                f"fault(s) not mapped: {', '.join(missing)} (map each, or mark it 'unsupported: <reason>')"
+                f"fault(s) not mapped: {', '.join(missing)} (map each, mark it 'unsupported: <reason>', "
+                "or give every_fault)"
             )
-        return faults
+        return {**faults, **{name: _for_fault(every, name) for name in missing}}
 
     @field_validator("procedures")
     @classmethod
     def _known_procedures(cls, procs: dict[str, Mapping]) -> dict[str, Mapping]:
-        from harness.faults import registry
-
         for name in procs:
             if name not in registry.PROCEDURES:
-                raise ValueError(registry._unknown("procedure", name, sorted(registry.PROCEDURES)))
+                raise ValueError(registry.unknown("procedure", name, sorted(registry.PROCEDURES)))
         return procs
 
     @model_validator(mode="after")
@@ -261,9 +266,7 @@ class TargetFile(BaseModel):
     # -- lookups -----------------------------------------------------------------------------------------
     def mapping(self, fault: str) -> Mapping:
         if fault not in self.faults:
-            from harness.faults import registry
-
-            raise HarnessError(f"{self.path}: " + registry._unknown("fault", fault, sorted(self.faults)))
+            raise HarnessError(f"{self.path}: " + registry.unknown("fault", fault, sorted(self.faults)))
         m = self.faults[fault]
         if m.action is None:
             raise HarnessError(
@@ -338,7 +341,7 @@ def target_path(name_or_path: str | Path) -> Path:
     return path
 
 
-_LOADED: dict[tuple[str, str, int, int], TargetFile] = {}
+_LOADED: dict[tuple[str, str, int, int, tuple[str, ...]], TargetFile] = {}
 
 
 def load_target(name_or_path: str | Path) -> TargetFile:
@@ -349,7 +352,8 @@ def load_target(name_or_path: str | Path) -> TargetFile:
     path = target_path(name_or_path)
     shown = _shown(path)
     stat = path.stat()
-    key = (str(path.resolve()), shown, stat.st_mtime_ns, stat.st_size)
+    # A file is checked against the vocabulary too: a fault registered since (a plugin, a test) means a new check.
+    key = (str(path.resolve()), shown, stat.st_mtime_ns, stat.st_size, tuple(registry.names()))
     if key in _LOADED:
         return _LOADED[key]
     target, _ = load_model(path, TargetFile, what="target file", expect="name, environment and faults")
@@ -373,9 +377,20 @@ def load_target(name_or_path: str | Path) -> TargetFile:
 
 
 def _param_names(fault: str) -> list[str]:
-    from harness.faults import registry
-
     return list(registry.get(fault).Params.model_fields)
+
+
+def _for_fault(every: Mapping, fault: str) -> Mapping:
+    """`every_fault` made concrete for one fault of the vocabulary: the action gets the fault's name and each of
+    its parameters by reference (a parameter not given arrives as None and is left out by the provider)."""
+    if every.action is None:
+        return every
+    arguments = {
+        **(every.action.arguments or {}),
+        "fault": fault,
+        **{p: f"${{param:{p}}}" for p in _param_names(fault)},
+    }
+    return every.model_copy(update={"action": every.action.model_copy(update={"arguments": arguments})})
 
 
 def _shown(path: Path) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.faults import k8s
 from harness.targets.base import FaultPlanView, FileTarget
+from harness.targets.file import load_target
 
 VOCABULARY_ZONES = {"az-a": "zone_a", "az-b": "zone_b", "az-c": "zone_c"}  # vocabulary zone → configuration key
 PRIMARY_SELECTORS = {
@@ -124,7 +125,7 @@ class KubernetesTarget(FileTarget):
         checked against the limits then)."""
         module, func = view.activity.split(":", 1)
         args = view.arguments
-        if module != "harness.faults.k8s":
+        if module != "harness.chaos.k8s":
             super()._plan_activity(view, kind, name, params, configuration)
             return
         ns = args.get("ns") or self.namespace or "?"
@@ -301,13 +302,19 @@ def primary_pod(cluster: k8s.Cluster, namespace: str | None, selector: str) -> A
     return ready[0] if ready else None
 
 
+def cluster_for(target: str, context: str | None, kubeconfig: str | None = None) -> k8s.Cluster:
+    """Connect to `context` under the safety section of a target file (name or path): what every Kubernetes
+    Chaos Toolkit activity does first (harness/chaos/k8s.py)."""
+    return k8s.connect(load_target(target).guard, context or None, kubeconfig or None)
+
+
 # -- Chaos Toolkit probe (targets/k8s-staging.example.yaml, procedure auto-failover) ------------------------------
 def chaos_primary_pod_ready(
     target: str, context: str, ns: str, label_selector: str, kubeconfig: str | None = None, timeout_s: float = 60.0
 ) -> str:
     """Wait until a pod matching the primary's selector is Ready (the operator or its controller brought one
     back); its name. Raises at `timeout_s`, so the procedure fails instead of reporting a bare False."""
-    cluster = k8s.cluster_for(target, context, kubeconfig)
+    cluster = cluster_for(target, context, kubeconfig)
     k8s.check_namespace(cluster.safety, ns)
     deadline = time.monotonic() + timeout_s
     while True:

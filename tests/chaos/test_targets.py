@@ -29,12 +29,21 @@ def test_local_target_maps_every_fault_to_a_harness_action():
         assert m.rollback is not None and m.rollback.accepts("id"), fault
 
 
+def test_local_target_derives_its_faults_from_the_vocabulary():
+    """targets/local.yaml names no fault: each one's activity is the one provider with the fault's name and
+    every parameter of its declaration."""
+    raw = yaml.safe_load((ROOT / "targets" / "local.yaml").read_text())
+    assert "faults" not in raw and raw["every_fault"]["action"] == "harness.chaos.actions:inject"
+    target = load_target("local")
+    freeze = target.fault_activity("db-primary-freeze", {"seconds": "5"})["provider"]
+    assert (freeze["func"], freeze["arguments"]) == ("inject", {"fault": "db-primary-freeze", "seconds": "5"})
+    latency = target.fault_activity("network-latency", {"ms": "300", "target": "db"})["provider"]["arguments"]
+    assert latency == {"fault": "network-latency", "ms": "300", "jitter": None, "target": "db", "seconds": None}
+
+
 def _broken(tmp_path, fault, action):
     data = yaml.safe_load((ROOT / "targets" / "local.yaml").read_text())
-    if action is None:
-        data["faults"][fault] = {"action": "harness.chaos.actions:db_primary_crash"}
-    else:
-        data["faults"][fault]["action"] = action
+    data["faults"] = {fault: {"action": action or "harness.chaos.actions:inject"}}
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -59,7 +68,7 @@ def test_missing_function_is_named_with_file_fault_and_activity(tmp_path):
 
 
 def test_arguments_that_do_not_fit_the_function_are_refused(tmp_path):
-    path = _broken(tmp_path, "db-primary-freeze", "harness.chaos.actions:db_primary_crash")  # takes no seconds
+    path = _broken(tmp_path, "db-primary-freeze", "harness.chaos.actions:start_component")  # takes no seconds
     with pytest.raises(ConfigError) as err:
         load_target(path)
     assert "'db-primary-freeze'" in str(err.value) and "seconds" in str(err.value)

@@ -7,6 +7,7 @@ import pytest
 from aws_world import CLUSTER, REGION, CallLog, aurora_cluster, clear, instances, states
 from standin_app import ReconnectingApp
 
+from harness.chaos import aws as chaos_aws
 from harness.faults import aws as faults
 from harness.measure import Measurement, parse_probe_spec
 
@@ -38,7 +39,7 @@ def test_aurora_cluster_failover_flips_the_writer_and_the_outage_is_measured(aws
             m.start()
             m.baseline(0.5)
             m.mark_inject("rds_cluster_failover")
-            out = faults.rds_cluster_failover(CLUSTER, configuration={"aws_region": REGION})
+            out = chaos_aws.rds_cluster_failover(CLUSTER, configuration={"aws_region": REGION})
             assert m.wait_recovered(30)
             result = m.stop()
     finally:
@@ -49,7 +50,7 @@ def test_aurora_cluster_failover_flips_the_writer_and_the_outage_is_measured(aws
     assert not result.no_outage_observed and result.recovered
     # RTO = time to the first failed sample (<= one interval) + the known 1.0 s reconnect
     assert RECONNECT_S - result.uncertainty_s <= result.rto_s <= RECONNECT_S + 2 * result.uncertainty_s + 1.0
-    assert faults.undo(out["id"])["undone"] is False  # a failover's undo is "none needed"
+    assert chaos_aws.undo(out["id"])["undone"] is False  # a failover's undo is "none needed"
 
 
 def test_az_stop_touches_only_that_az_and_undo_starts_exactly_those(aws):
@@ -59,7 +60,7 @@ def test_az_stop_touches_only_that_az_and_undo_starts_exactly_those(aws):
     clear({"max_azs": 1, "max_instances": 3}, tags={"Environment": "staging"})
     calls = CallLog()
     config = {"aws_region": REGION, "zones": {"az-a": "eu-west-1a", "az-b": "eu-west-1b", "az-c": "eu-west-1c"}}
-    out = faults.ec2_az_outage("az-a", tags={"Environment": "staging"}, configuration=config)
+    out = chaos_aws.ec2_az_outage("az-a", tags={"Environment": "staging"}, configuration=config)
     every = [i for ids in staged.values() for i in ids] + untagged["eu-west-1a"]
     now = states(aws, every)
     assert {i: now[i] for i in staged["eu-west-1a"]} == {i: "stopped" for i in staged["eu-west-1a"]}
@@ -70,9 +71,9 @@ def test_az_stop_touches_only_that_az_and_undo_starts_exactly_those(aws):
     assert faults.ec2_instance_states("eu-west-1a", {"Environment": "staging"}, config) == {
         "eu-west-1a": {"stopped": 3}
     }
-    faults.undo(out["id"], configuration=config)
+    chaos_aws.undo(out["id"], configuration=config)
     assert set(states(aws, staged["eu-west-1a"]).values()) == {"running"}
-    assert faults.undo(out["id"])["why"] == "already undone"
+    assert chaos_aws.undo(out["id"])["why"] == "already undone"
 
 
 def test_asg_terminate_in_one_az_keeps_capacity(aws):
@@ -93,7 +94,9 @@ def test_asg_terminate_in_one_az_keeps_capacity(aws):
     zone = before[0]["AvailabilityZone"]  # moto places the group's instances itself
     in_a = sorted(i["InstanceId"] for i in before if i["AvailabilityZone"] == zone)
     clear({"max_azs": 1, "max_instances": 3, "resources": ["freight-staging-*"]}, tags={"Environment": "staging"})
-    out = faults.asg_terminate(["freight-staging-app"], replica="all", zone=zone, configuration={"aws_region": REGION})
+    out = chaos_aws.asg_terminate(
+        ["freight-staging-app"], replica="all", zone=zone, configuration={"aws_region": REGION}
+    )
     assert [r["id"] for r in out["blast"]["resources"] if r["acted"]] == in_a
     group = asg.describe_auto_scaling_groups()["AutoScalingGroups"][0]
     assert group["DesiredCapacity"] == 3
@@ -115,14 +118,14 @@ def test_alb_loses_one_az_and_gets_it_back(aws):
         Tags=[{"Key": "Environment", "Value": "staging"}],
     )
     clear({"max_azs": 1, "resources": ["freight-staging-*"]}, tags={"Environment": "staging"})
-    out = faults.alb_remove_az("freight-staging-alb", "eu-west-1b", configuration={"aws_region": REGION})
+    out = chaos_aws.alb_remove_az("freight-staging-alb", "eu-west-1b", configuration={"aws_region": REGION})
 
     def zones():
         lb = elb.describe_load_balancers(Names=["freight-staging-alb"])["LoadBalancers"][0]
         return sorted(z["ZoneName"] for z in lb["AvailabilityZones"])
 
     assert zones() == ["eu-west-1a", "eu-west-1c"]
-    faults.undo(out["id"])
+    chaos_aws.undo(out["id"])
     assert zones() == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 
 
@@ -136,10 +139,10 @@ def test_s3_object_deleted_then_restored_from_versioning(aws):
     s3.put_bucket_versioning(Bucket="freight-staging-docs", VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket="freight-staging-docs", Key="bol/42.pdf", Body=b"bill of lading 42")
     clear({"resources": ["freight-staging-*"]}, tags={"Environment": "staging"})
-    out = faults.s3_delete_object("freight-staging-docs", "bol/42.pdf", configuration={"aws_region": REGION})
+    out = chaos_aws.s3_delete_object("freight-staging-docs", "bol/42.pdf", configuration={"aws_region": REGION})
     with pytest.raises(Exception):
         s3.head_object(Bucket="freight-staging-docs", Key="bol/42.pdf")
-    faults.undo(out["id"])
+    chaos_aws.undo(out["id"])
     assert s3.get_object(Bucket="freight-staging-docs", Key="bol/42.pdf")["Body"].read() == b"bill of lading 42"
 
 
@@ -150,7 +153,7 @@ def test_s3_delete_is_refused_on_an_unversioned_bucket(aws):
     s3.put_object(Bucket="freight-staging-tmp", Key="k", Body=b"x")
     clear()
     with pytest.raises(Exception, match="versioning is off"):
-        faults.s3_delete_object("freight-staging-tmp", "k", configuration={"aws_region": REGION})
+        chaos_aws.s3_delete_object("freight-staging-tmp", "k", configuration={"aws_region": REGION})
     assert s3.get_object(Bucket="freight-staging-tmp", Key="k")["Body"].read() == b"x"
 
 
@@ -168,7 +171,7 @@ def test_point_in_time_restore_creates_a_new_instance_and_undo_deletes_only_it(a
         Tags=[{"Key": "Environment", "Value": "staging"}],
     )
     clear({"resources": ["freight-staging-*"]}, tags={"Environment": "staging"})
-    out = faults.rds_point_in_time_restore(
+    out = chaos_aws.rds_point_in_time_restore(
         "freight-staging-pg", "freight-staging-pg-pitr", configuration={"aws_region": REGION}
     )
     restored = rds.describe_db_instances(DBInstanceIdentifier="freight-staging-pg-pitr")["DBInstances"][0]
@@ -177,7 +180,7 @@ def test_point_in_time_restore_creates_a_new_instance_and_undo_deletes_only_it(a
         faults.plan_rds_point_in_time_restore(
             "freight-staging-pg", "freight-staging-pg-pitr", configuration={"aws_region": REGION}
         )
-    faults.undo(out["id"])
+    chaos_aws.undo(out["id"])
     names = {i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]}
     assert "freight-staging-pg" in names and "freight-staging-pg-pitr" not in names
 
@@ -197,7 +200,7 @@ def test_multi_az_reboot_with_failover_sends_force_failover(aws):
     )
     clear({"resources": ["freight-staging-*"]}, tags={"Environment": "staging"})
     calls = CallLog()
-    faults.rds_instance_failover("freight-staging-pg", configuration={"aws_region": REGION})
+    chaos_aws.rds_instance_failover("freight-staging-pg", configuration={"aws_region": REGION})
     assert calls.changing() == ["rds:RebootDBInstance"]
     assert next(p for n, p in calls.calls if n == "rds:RebootDBInstance")["ForceFailover"] is True
 
@@ -221,7 +224,7 @@ def test_elasticache_failover_request(aws, monkeypatch):
     assert [r.id for r in plan.resources if r.acted and r.kind == "cache-node"] == ["freight-staging-cache-001"]
     calls = CallLog()
     with pytest.raises(Exception):
-        faults.elasticache_failover("freight-staging-cache", "0001", configuration={"aws_region": REGION})
+        chaos_aws.elasticache_failover("freight-staging-cache", "0001", configuration={"aws_region": REGION})
     assert calls.changing() == ["elasticache:TestFailover"]
     assert calls.calls[-1][1] == {"ReplicationGroupId": "freight-staging-cache", "NodeGroupId": "0001"}
 
@@ -236,7 +239,7 @@ def test_fis_az_power_interruption_template_targets_only_that_az(aws):
         tags=[{"Key": "Environment", "Value": "staging"}, {"Key": "AzImpairmentPower", "Value": "StopInstances"}],
     )
     clear({"max_azs": 1, "max_instances": 2}, tags={"Environment": "staging"})
-    out = faults.fis_az_power_interruption(
+    out = chaos_aws.fis_az_power_interruption(
         "eu-west-1a",
         role_arn="arn:aws:iam::123456789012:role/fis",
         duration="PT5M",

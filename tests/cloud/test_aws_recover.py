@@ -20,7 +20,7 @@ DRILL = str(Path(sys.executable).with_name("drill"))
 INJECTOR = textwrap.dedent(f"""
     import sys, time
     from harness import safety
-    from harness.faults import aws
+    from harness.chaos import aws
     section = safety.validate_section("staging", {{"aws": {{"account_ids": ["{MOTO_ACCOUNT}"], "regions": ["{REGION}"],
         "resource_tags": {{"Environment": "staging"}}}}, "limits": {{"max_azs": 1, "max_instances": 3}}}}, "t")
     safety.preflight(section)

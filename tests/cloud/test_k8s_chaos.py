@@ -12,7 +12,8 @@ import pytest
 from k8s_fixtures import ALLOWED_CONTEXT, NAMESPACE, OTHER_CONTEXT, k8s_target_file, standin  # noqa: F401
 
 from harness.chaos import actions
-from harness.faults import k8s, runner
+from harness.chaos import k8s as chaos_k8s
+from harness.faults import runner
 from harness.faults.intent import IntentLog
 from harness.safety import SafetyRefused, target_safety
 from harness.targets import load_target
@@ -36,7 +37,7 @@ def test_example_target_loads_maps_k8s_faults_to_harness_activities_and_has_a_ku
         "network-partition",
     ):
         mapping = target.faults[fault]
-        assert mapping.action.module == "harness.faults.k8s", fault
+        assert mapping.action.module == "harness.chaos.k8s", fault
         assert mapping.action.arguments["context"] == "${kube_context}", fault
         assert mapping.rollback.ref == "harness.chaos.actions:undo_fault", fault
     assert not any(m.action and m.action.module.startswith("chaosk8s") for m in target.faults.values())
@@ -45,7 +46,7 @@ def test_example_target_loads_maps_k8s_faults_to_harness_activities_and_has_a_ku
 def test_activity_writes_intent_and_undo_before_acting_and_undo_fault_puts_it_back(standin, k8s_target_file, tmp_path):
     """The stand-in stands in for a cluster (none can run here)."""
     log_path = tmp_path / "intent.jsonl"
-    out = k8s.chaos_drain_zone(
+    out = chaos_k8s.chaos_drain_zone(
         str(k8s_target_file),
         ALLOWED_CONTEXT,
         "az-a",
@@ -74,7 +75,7 @@ def test_activity_writes_intent_and_undo_before_acting_and_undo_fault_puts_it_ba
 def test_recover_replays_pending_k8s_undos(standin, k8s_target_file, tmp_path):
     """The stand-in stands in for a cluster (none can run here)."""
     log = IntentLog(tmp_path / "intent.jsonl")
-    k8s.chaos_scale_to_zero(
+    chaos_k8s.chaos_scale_to_zero(
         str(k8s_target_file),
         ALLOWED_CONTEXT,
         NAMESPACE,
@@ -83,7 +84,7 @@ def test_recover_replays_pending_k8s_undos(standin, k8s_target_file, tmp_path):
         aliases={"db": "postgresql"},
         intent_log=str(log.path),
     )
-    k8s.chaos_deny_all(
+    chaos_k8s.chaos_deny_all(
         str(k8s_target_file),
         ALLOWED_CONTEXT,
         NAMESPACE,
@@ -107,7 +108,7 @@ def test_activity_refusals_leave_no_intent_and_no_write(standin, k8s_target_file
     log_path = tmp_path / "intent.jsonl"
     for context in ("", OTHER_CONTEXT):
         with pytest.raises(SafetyRefused):
-            k8s.chaos_terminate_pods(
+            chaos_k8s.chaos_terminate_pods(
                 str(k8s_target_file),
                 context,
                 NAMESPACE,
@@ -116,7 +117,7 @@ def test_activity_refusals_leave_no_intent_and_no_write(standin, k8s_target_file
                 intent_log=str(log_path),
             )
     with pytest.raises(SafetyRefused, match="limit max_pods=5"):
-        k8s.chaos_terminate_pods(
+        chaos_k8s.chaos_terminate_pods(
             str(k8s_target_file),
             ALLOWED_CONTEXT,
             NAMESPACE,

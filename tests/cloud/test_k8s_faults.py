@@ -27,7 +27,7 @@ def test_terminate_pods_deletes_exactly_the_planned_pod_and_its_controller_repla
     before = _names(standin.pods(selector="app=freight-api"))
     others = _names(standin.pods(selector="app!=freight-api"))
     plan = k8s.plan_terminate_pods(cluster, NAMESPACE, "app=freight-api", count=1)
-    assert plan.action["delete_pods"] == before[:1]
+    assert plan.changes["delete_pods"] == before[:1]
     assert standin.writes() == []  # planning only reads
     done = k8s.execute(cluster, plan)
     writes = standin.writes()

@@ -59,7 +59,7 @@ def test_plan_of_the_smoke_drills_on_aws_shows_concrete_targets_and_changes_noth
     # @primary-zone resolved from the cluster writer's AZ (eu-west-1a): the FIS plan lists exactly those instances
     az = by_name["az-outage"]
     assert all(i in text for i in fis_targets["eu-west-1a"]) and not any(i in text for i in fis_targets["eu-west-1b"])
-    assert az.activity == "harness.faults.aws:fis_az_power_interruption" and az.blast == "within limits"
+    assert az.activity == "harness.chaos.aws:fis_az_power_interruption" and az.blast == "within limits"
     crash = by_name["db-primary-crash"]
     assert any(cluster["writer"] in t and t.startswith("touches:") for t in crash.touches)
     assert crash.calls == [f"rds:FailoverDBCluster({CLUSTER}, target={cluster['reader']})"]
@@ -90,7 +90,7 @@ def test_plan_on_the_kubernetes_example_shows_cluster_resources_and_no_lab_compo
     assert view.provider == "kubernetes" and "kubernetes contexts" in view.allowlist[0]
     by_name = {s.name: s for s in view.steps if s.kind == "fault"}
     crash = by_name["app-crash"]
-    assert crash.activity == "harness.faults.k8s:chaos_terminate_pods"
+    assert crash.activity == "harness.chaos.k8s:chaos_terminate_pods"
     assert "namespace: freight (context not set)" in crash.touches
     assert any("pods in namespace freight matching app=freight-api" in t for t in crash.touches)
     assert any("DELETE pod" in c for c in crash.calls)
@@ -113,7 +113,7 @@ def test_plan_on_the_aws_example_offline_names_aws_resources_and_no_lab_componen
     text = "\n".join(view.lines())
     assert view.provider == "aws" and view.allowlist[0].startswith("aws accounts")
     crash = next(s for s in view.steps if s.name == "db-primary-crash")
-    assert crash.activity == "harness.faults.aws:rds_cluster_failover"
+    assert crash.activity == "harness.chaos.aws:rds_cluster_failover"
     assert "acts on: cluster_id=freight-staging" in crash.touches and crash.problem
     assert not any(word in text for word in LAB_WORDS), text
 

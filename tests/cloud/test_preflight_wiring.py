@@ -157,7 +157,7 @@ def _experiment(tmp_path: Path, target: Path, app_url: str) -> Path:
                 "name": "stop az a",
                 "provider": {
                     "type": "python",
-                    "module": "harness.faults.aws",
+                    "module": "harness.chaos.aws",
                     "func": "ec2_az_outage",
                     "arguments": {"zone": f"{REGION}a", "tags": {"Environment": "staging"}},
                 },

@@ -11,6 +11,7 @@ import pytest
 from aws_world import CLUSTER, MOTO_ACCOUNT, REGION, CallLog, aurora_cluster, clear, instances, states
 
 from harness import safety
+from harness.chaos import aws as chaos_aws
 from harness.errors import ConfigError
 from harness.faults import aws as faults
 from harness.measure import Measurement, parse_probe_spec
@@ -26,7 +27,7 @@ def test_an_account_outside_the_allowlist_is_refused_before_any_change(aws):
         clear(accounts=("210987654321",))
     assert f"AWS account {MOTO_ACCOUNT}" in str(err.value) and "210987654321" in str(err.value)
     with pytest.raises(safety.SafetyRefused, match="no safety preflight"):
-        faults.rds_cluster_failover(CLUSTER, configuration=CONFIG)
+        chaos_aws.rds_cluster_failover(CLUSTER, configuration=CONFIG)
     assert calls.changing() == [] and "sts:GetCallerIdentity" in calls.names()
     assert faults.rds_cluster_writer(CLUSTER, CONFIG) == cluster["writer"]
 
@@ -45,7 +46,7 @@ def test_a_fault_over_the_blast_radius_is_refused_and_names_what_it_would_touch(
     clear({"max_azs": 1, "max_instances": 2})
     calls = CallLog()
     with pytest.raises(safety.SafetyRefused) as err:
-        faults.ec2_az_outage("eu-west-1a", configuration=CONFIG)
+        chaos_aws.ec2_az_outage("eu-west-1a", configuration=CONFIG)
     msg = str(err.value)
     assert "touches 3 instances, limit max_instances=2" in msg
     assert all(i in msg for i in staged["eu-west-1a"])
@@ -58,19 +59,19 @@ def test_unnamed_or_untagged_resources_are_refused(aws):
     aurora_cluster(aws, tags=[{"Key": "Environment", "Value": "production"}])
     clear({"resources": ["freight-staging*"]}, tags={"Environment": "staging"})
     with pytest.raises(safety.SafetyRefused, match="without tag Environment=staging: rds-cluster freight-staging"):
-        faults.rds_cluster_failover(CLUSTER, configuration=CONFIG)
+        chaos_aws.rds_cluster_failover(CLUSTER, configuration=CONFIG)
     clear({"resources": ["billing-*"]})
     with pytest.raises(
         safety.SafetyRefused, match=r"outside limits.resources \(billing-\*\): rds-cluster freight-staging"
     ):
-        faults.rds_cluster_failover(CLUSTER, configuration=CONFIG)
+        chaos_aws.rds_cluster_failover(CLUSTER, configuration=CONFIG)
 
 
 def test_acting_in_another_region_than_the_checked_one_is_refused(aws):
     aurora_cluster(aws)
     clear()
     with pytest.raises(safety.SafetyRefused, match="region us-east-1 is not the region preflight checked"):
-        faults.rds_cluster_failover(CLUSTER, configuration={"aws_region": "us-east-1"})
+        chaos_aws.rds_cluster_failover(CLUSTER, configuration={"aws_region": "us-east-1"})
 
 
 def test_production_needs_an_approval_and_it_is_recorded(aws):

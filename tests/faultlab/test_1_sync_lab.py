@@ -155,7 +155,7 @@ def test_kill9_of_the_fault_holder_then_drill_recover_heals_the_lab(lab, intent_
     assert lab.network.partitions()["partitions"] == []
     wait_healthy(lab, 90)
     time.sleep(0.6)  # the undo timers poll every 0.25 s and exit once their fault is undone
-    timers = subprocess.run(["pgrep", "-f", "harness.faults.lab undo-after"], capture_output=True, text=True)
+    timers = subprocess.run(["pgrep", "-f", "harness.faults.runner undo-after"], capture_output=True, text=True)
     assert timers.stdout.strip() == ""
     report("kill -9 holder + drill recover", recover_output=out.stdout.count("undone"))
 

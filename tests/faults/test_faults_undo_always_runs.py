@@ -116,7 +116,7 @@ def test_failed_inject_undoes_what_it_recorded(log: IntentLog, victim) -> None:
         with pytest.raises(RuntimeError, match="half-way"):
             runner.inject(HalfWayFailure.name, {}, log=log)
     finally:
-        registry._FAULTS.pop(HalfWayFailure.name)
+        registry.unregister(HalfWayFailure.name)
     assert not frozen(victim.pid)
     events = [e["event"] for e in log.events()]
     assert events == ["intend", "undo_record", "inject_failed", "undo_step", "undone"]
@@ -202,14 +202,14 @@ def _group(pgid: int) -> list[int]:
 
 # -- undo kinds the lab faults build on ----------------------------------------------------------------------
 def test_proxy_mode_undo_switches_a_real_proxy_back(log: IntentLog, spawn, tmp_path: Path) -> None:
-    from harness.faults.proxy import ProxyControl
+    from harness.lab.fault_proxy import ProxyControl
 
     control = tmp_path / "proxy.sock"
     proxy = spawn(
         [
             sys.executable,
             "-m",
-            "harness.faults.proxy",
+            "harness.lab.fault_proxy",
             "--listen",
             "127.0.0.1:0",
             "--upstream",

@@ -12,7 +12,7 @@ import pytest
 from netlab_helpers import PYTHON
 
 from harness.errors import HarnessError
-from harness.faults.proxy import FaultProxy, ProxyControl
+from harness.lab.fault_proxy import FaultProxy, ProxyControl
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -139,7 +139,7 @@ def test_proxy_process_is_controlled_from_other_processes(upstream, processes, t
     argv = [
         PYTHON,
         "-m",
-        "harness.faults.proxy",
+        "harness.lab.fault_proxy",
         "--listen",
         "127.0.0.1:0",
         "--upstream",
@@ -156,7 +156,7 @@ def test_proxy_process_is_controlled_from_other_processes(upstream, processes, t
     with connect(address) as sock:
         assert round_trip(sock) < 2
         # A third process (neither the proxy nor this test) switches the mode through the control socket.
-        switch = f"from harness.faults.proxy import ProxyControl; print(ProxyControl({str(control_path)!r}).set(mode='blackhole')['mode'])"
+        switch = f"from harness.lab.fault_proxy import ProxyControl; print(ProxyControl({str(control_path)!r}).set(mode='blackhole')['mode'])"
         assert (
             subprocess.run([PYTHON, "-c", switch], capture_output=True, text=True, check=True).stdout.strip()
             == "blackhole"
@@ -183,7 +183,7 @@ def test_cli_bad_address_is_one_clear_error(tmp_path):
     argv = [
         PYTHON,
         "-m",
-        "harness.faults.proxy",
+        "harness.lab.fault_proxy",
         "--listen",
         "0.0.0.0:0",
         "--upstream",

@@ -18,7 +18,7 @@ out: {"op": "set", "mode": "latency", "latency_ms": 200, "jitter_ms": 20, "direc
 bad input replies {"ok": false, "error": "..."} and changes nothing. A mode change is in force when the
 reply arrives.
 
-Run it:  python -m harness.faults.proxy --listen 127.0.0.1:15401 --upstream 127.100.1.2:5432 --control PATH
+Run it:  python -m harness.lab.fault_proxy --listen 127.0.0.1:15401 --upstream 127.100.1.2:5432 --control PATH
 (prints one JSON line {"listen": ..., "upstream": ..., "control": ..., "pid": ...} once ready; SIGTERM stops it)
 
 Python API:
@@ -486,7 +486,7 @@ class ProxyControl:
         return self._request({"op": "get"})
 
 
-# ---- python -m harness.faults.proxy ---------------------------------------------------------------------
+# ---- python -m harness.lab.fault_proxy ---------------------------------------------------------------------
 async def _serve(args: argparse.Namespace) -> None:
     settings = _settings(mode=args.mode, latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, direction=args.direction)
     server = ProxyServer(args.listen, args.upstream, args.control, settings)
@@ -507,7 +507,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.faults.proxy", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.lab.fault_proxy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--listen", required=True, help="HOST:PORT to accept clients on (127.0.0.0/8; port 0 = any)")
     parser.add_argument("--upstream", required=True, help="HOST:PORT to forward to (127.0.0.0/8)")
     parser.add_argument("--control", required=True, type=Path, help="path of the Unix control socket")

@@ -1,0 +1,368 @@
+"""The AWS faults as Chaos Toolkit activities (targets/aws-staging.example.yaml maps the fault vocabulary onto
+them). The read-only planners, the AWS probes and the undo kinds live in harness/faults/aws.py; this module adds
+what a Chaos Toolkit run needs above them: the safety clearance (preflighted here from configuration
+`drill_target`, a target file, when no `drill` command ran one), the blast radius checked against the target's
+limits, and the one inject path (harness.faults.runner.inject_plan: intend -> undo record (fsync'd) -> the
+changing call -> injected).
+
+    rds_cluster_failover(cluster_id)        refuses without a safety clearance (harness.safety.preflight),
+                                            plans, checks the blast radius against the target's limits,
+                                            records its undo in the intent log, THEN acts on exactly
+                                            what it planned (`drill recover` replays the undo)
+
+An action returns {"id", "fault", "blast", "detail", "undo"}; `undo(id)` is the one rollback for all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from harness import safety
+from harness.errors import HarnessError
+from harness.faults import runner
+from harness.faults.aws import (
+    Configuration,
+    FaultPlan,
+    client,
+    conf,
+    ctk_config,
+    plan_alb_remove_az,
+    plan_asg_terminate,
+    plan_ec2_az_outage,
+    plan_elasticache_failover,
+    plan_fis_az_power_interruption,
+    plan_rds_cluster_failover,
+    plan_rds_instance_failover,
+    plan_rds_point_in_time_restore,
+    plan_s3_delete_object,
+    region_of,
+    resolve_zone,
+)
+from harness.faults.intent import IntentLog
+from harness.targets.file import load_target
+
+
+def _clearance(configuration: Configuration) -> safety.Clearance:
+    """The process's safety clearance; preflight it now from configuration `drill_target` (a target file)
+    when none ran (a plain `chaos run`). SafetyRefused when neither."""
+    clearance = safety.current()
+    if clearance is None and conf(configuration, "drill_target"):
+        target = load_target(str(conf(configuration, "drill_target")))
+        clearance = safety.preflight(
+            target.guard,
+            os.environ.get("DRILL_APPROVAL") or None,
+            os.environ.get("DRILL_APPROVER") or None,
+            region=region_of(target.configuration),
+        )
+    if clearance is None:
+        raise safety.SafetyRefused(
+            "no safety preflight ran in this process (who we are, allowlist, approval): "
+            "run through `drill`, or give configuration drill_target; nothing was touched"
+        )
+    if clearance.provider != "aws" or clearance.identity is None:
+        raise safety.SafetyRefused(f"the safety clearance is for a {clearance.provider} target, not AWS")
+    region = region_of(configuration)
+    if region != clearance.identity.region:
+        raise safety.SafetyRefused(
+            f"AWS region {region} is not the region preflight checked "
+            f"({clearance.identity.region}); nothing was touched"
+        )
+    return clearance
+
+
+def _cleared(plan: FaultPlan, configuration: Configuration) -> safety.Clearance:
+    clearance = _clearance(configuration)
+    safety.check_blast(plan.fault, plan.resources, clearance.limits, clearance.required_tags)
+    return clearance
+
+
+UNDO_KINDS = {
+    "start-instances": "aws_start_instances",
+    "set-subnets": "aws_set_subnets",
+    "s3-remove-delete-marker": "aws_s3_restore_object",
+    "delete-restored-instance": "aws_delete_restored_instance",
+    "fis-restore": "aws_fis_restore",
+}
+
+
+def _undo_record(plan: FaultPlan, configuration: Configuration, clearance: safety.Clearance) -> dict[str, Any]:
+    """The intent-log undo record of a plan: a registered kind plus where to act (region, profile, account)."""
+    kind = plan.undo_record.get("kind", "none")
+    if kind == "none":
+        return {"kind": "noop", "reason": plan.undo_summary}
+    return {
+        **plan.undo_record,
+        "kind": UNDO_KINDS[kind],
+        "region": plan.region,
+        "profile": conf(configuration, "aws_profile_name") or None,
+        "account": clearance.identity.account if clearance.identity else None,
+    }
+
+
+def _caller_args() -> dict[str, Any]:
+    """The arguments of the fault action that called _inject, for the intent log's `params` (what `drill fault
+    pending` shows); configuration, secrets and the log path are left out."""
+    import sys
+
+    frame = sys._getframe(2)
+    code = frame.f_code
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    return {n: _jsonable(frame.f_locals.get(n)) for n in names if n not in ("configuration", "secrets", "intent_log")}
+
+
+def _inject(
+    plan: FaultPlan, configuration: Configuration, act: Callable[[], Any], intent_log: str | None = None
+) -> dict[str, Any]:
+    """Clearance and blast radius, then the one inject path (harness.faults.runner.inject_plan): intend -> undo
+    record (fsync'd) -> the changing call -> injected; a failing call undoes what was recorded first."""
+    params = _caller_args()
+    clearance = _cleared(plan, configuration)
+    record = _undo_record(plan, configuration, clearance)
+    blast = plan.to_dict()
+
+    def changing_call(journal):
+        journal.record_undo(**record)
+        return act(), {"region": plan.region, "action": plan.summary}
+
+    log = IntentLog(intent_log) if intent_log else IntentLog()
+    id, response = runner.inject_plan(plan, params, changing_call, log=log, blast=blast)
+    return {"id": id, "fault": plan.fault, "blast": blast, "detail": _jsonable(response), "undo": plan.undo_summary}
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str)) if value is not None else None
+
+
+def rds_cluster_failover(
+    cluster_id: str,
+    target_instance: str | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """Aurora cluster failover (plan 5.1.1): the writer flips to a reader (`target_instance` or the first)."""
+    from chaosaws.rds.actions import failover_db_cluster
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_rds_cluster_failover(cluster_id, target_instance, configuration)
+    promoted = next(r.id for r in plan.resources if r.role == "reader -> writer")
+    out = _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: failover_db_cluster(
+            cluster_id,
+            target_db_instance_identifier=promoted,
+            configuration=ctk_config(configuration),
+            secrets=secrets,
+        ),
+    )
+    out["detail"] = {"cluster": cluster_id, "old_writer": plan.undo_record["old_writer"], "new_writer": promoted}
+    return out
+
+
+def rds_instance_failover(
+    instance_id: str, configuration: Configuration = None, secrets: Any = None, intent_log: str | None = None
+) -> dict[str, Any]:
+    """RDS Multi-AZ failover (plan 5.1.1): reboot with ForceFailover; the standby becomes the primary."""
+    from chaosaws.rds.actions import reboot_db_instance
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_rds_instance_failover(instance_id, configuration)
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: reboot_db_instance(
+            instance_id, force_failover=True, configuration=ctk_config(configuration), secrets=secrets
+        ),
+    )
+
+
+def rds_point_in_time_restore(
+    source_instance: str,
+    target_instance: str,
+    restore_time: str | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """Point-in-time restore of an RDS instance to a NEW instance (plan 4.3.1); the source is only read.
+    `restore_time`: ISO 8601 UTC, default the latest restorable time."""
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_rds_point_in_time_restore(source_instance, target_instance, restore_time, configuration)
+    src = next(r for r in plan.resources if r.role.startswith("source"))
+    args: dict[str, Any] = {
+        "SourceDBInstanceIdentifier": source_instance,
+        "TargetDBInstanceIdentifier": target_instance,
+        "Tags": [
+            *({"Key": k, "Value": v} for k, v in (src.tags or {}).items() if k != "drill-restored-from"),
+            {"Key": "drill-restored-from", "Value": source_instance},
+        ],
+    }
+    if restore_time:
+        args["RestoreTime"] = datetime.fromisoformat(restore_time.replace("Z", "+00:00"))
+    else:
+        args["UseLatestRestorableTime"] = True
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: client("rds", configuration).restore_db_instance_to_point_in_time(**args),
+    )
+
+
+def elasticache_failover(
+    replication_group_id: str,
+    node_group_id: str = "0001",
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """ElastiCache replication-group failover (plan 5.1.3) through TestFailover. boto3 directly: the
+    chaostoolkit-aws `test_failover` makes the same single call but skips the plan."""
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_elasticache_failover(replication_group_id, node_group_id, configuration)
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: client("elasticache", configuration).test_failover(
+            ReplicationGroupId=replication_group_id, NodeGroupId=node_group_id
+        ),
+    )
+
+
+def ec2_az_outage(
+    zone: str,
+    tags: dict[str, str] | None = None,
+    mode: str = "stop",
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """Stop (or terminate) every EC2 instance of one AZ that carries `tags` (plan 1.3 Single AZ Failure).
+    Acts on exactly the instance ids of the plan (chaostoolkit-aws by id), never a fresh query."""
+    from chaosaws.ec2.actions import stop_instances, terminate_instances
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_ec2_az_outage(zone, tags, mode, configuration)
+    ids = plan.undo_record["instance_ids"]
+    act = stop_instances if mode == "stop" else terminate_instances
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: act(instance_ids=ids, configuration=ctk_config(configuration), secrets=secrets),
+    )
+
+
+def asg_terminate(
+    asg_names: list[str],
+    replica: str = "one",
+    zone: str | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """Terminate Auto Scaling instances (one, all, or by id; optionally only in one AZ), keeping desired
+    capacity so the group must replace them. boto3: chaostoolkit-aws terminates a random pick, not the plan."""
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_asg_terminate(asg_names, replica, zone, configuration)
+    asg = client("autoscaling", configuration)
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: [
+            asg.terminate_instance_in_auto_scaling_group(InstanceId=i, ShouldDecrementDesiredCapacity=False)["Activity"]
+            for i in plan.undo_record["instance_ids"]
+        ],
+    )
+
+
+def alb_remove_az(
+    load_balancer_name: str,
+    zone: str,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """Remove one AZ's subnet from an application load balancer (plan 5.5.2). boto3: chaostoolkit-aws
+    `set_subnets` needs the new list and keeps no record of the old one."""
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_alb_remove_az(load_balancer_name, zone, configuration)
+    kept = plan.calls[0].split(", ", 1)[1].rstrip(")").split(", ")
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: client("elbv2", configuration).set_subnets(LoadBalancerArn=plan.undo_record["arn"], Subnets=kept),
+    )
+
+
+def fis_az_power_interruption(
+    zone: str,
+    role_arn: str,
+    duration: str = "PT10M",
+    tags: dict[str, str] | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """The FIS AZ power-interruption scenario (chaostoolkit-aws builds the template), with a plan first."""
+    from chaosaws.fis.actions import start_availability_zone_power_interruption_scenario
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_fis_az_power_interruption(zone, role_arn, duration, tags, configuration)
+    az = resolve_zone(zone, configuration)
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: start_availability_zone_power_interruption_scenario(
+            az=az,
+            tags=tags or {},
+            role_arn=role_arn,
+            autocreate_necessary_role=False,
+            duration=duration,
+            configuration=ctk_config(configuration),
+            secrets=secrets,
+        ),
+    )
+
+
+def s3_delete_object(
+    bucket: str, key: str, configuration: Configuration = None, secrets: Any = None, intent_log: str | None = None
+) -> dict[str, Any]:
+    """Delete one object of a versioned bucket; `undo` restores it by removing the delete marker."""
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_s3_delete_object(bucket, key, configuration)
+    return _inject(
+        plan,
+        configuration,
+        intent_log=intent_log,
+        act=lambda: client("s3", configuration).delete_object(Bucket=bucket, Key=key),
+    )
+
+
+def undo(
+    id: str, configuration: Configuration = None, secrets: Any = None, intent_log: str | None = None
+) -> dict[str, Any]:
+    """Undo one AWS fault by the id its action returned (the target files' rollback), replaying its undo record
+    from the intent log; the same thing `drill fault undo ID` and `drill recover` do. Idempotent: an undone
+    fault, or one whose undo is "none needed", does nothing. HarnessError when the undo failed."""
+    report = runner.undo(id, log=IntentLog(intent_log) if intent_log else IntentLog())
+    if not report.ok:
+        raise HarnessError(report.line())
+    acted = [kind for kind, _ in report.steps if kind != "noop"]
+    return {
+        "id": id,
+        "undone": bool(acted),
+        "steps": [{"kind": k, "outcome": o} for k, o in report.steps],
+        "why": report.note or ("nothing to undo" if not acted else ""),
+    }
