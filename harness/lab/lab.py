@@ -13,6 +13,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -453,11 +454,23 @@ class Lab:
         return view.get("members", []) if view else []
 
     def postgres_leader(self) -> str | None:
-        """Name of the running primary (e.g. "pg-a"), or None during an election."""
+        """Name of the leader in Patroni's DCS view (e.g. "pg-a"), or None during an election. A crashed leader
+        stays in it until its key expires; postgres_primary() asks the node itself."""
         for m in self.postgres_members():
             if m.get("role") == "leader" and m.get("state") == "running":
                 return m["name"]
         return None
+
+    def postgres_primary(self, timeout: float = 0.5) -> str | None:
+        """Name of the one primary-cluster member whose own Patroni answers GET /primary with 200, or None
+        (none or several do). Stricter than postgres_leader(), which reads the DCS: a leader killed with
+        kill -9 stays "leader, running" there until its key's TTL runs out. Asks all members at once, so
+        it takes at most `timeout` even when a frozen node does not answer."""
+        names = [s.name for s in of_kind("patroni", PRIMARY_ZONES)]
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            answers = list(pool.map(lambda n: postgres.answers_as_primary(self.ctx, n, timeout), names))
+        primaries = [n for n, ok in zip(names, answers, strict=True) if ok]
+        return primaries[0] if len(primaries) == 1 else None
 
     def postmaster_pid(self, member: str) -> int | None:
         """PID of a member's postmaster (not Patroni's): the thing to kill -9 for a database crash."""
