@@ -652,8 +652,7 @@ def incomplete_reason(state: dict[str, Any]) -> str:
     """Why a state is not a complete lab, in words: who was starting it, how far it got."""
     starter = state.get("starter") or {}
     who = f"`drill lab up` (pid {starter['pid']})" if starter.get("pid") else "`drill lab up`"
-    comps = state.get("components", {})
-    got = f"{len(comps)} of {len(SPECS)} components started" + (f", last {list(comps)[-1]}" if comps else "")
+    got = f"{len(state.get('components', {}))} of {len(SPECS)} components started"
     backup_note = "base backup started" if state.get("backup_job") else "no base backup"
     if starter_running(state):
         return f"{who} is still starting it ({got}, {backup_note})"
