@@ -41,7 +41,8 @@ def wait_pg_primary(ctx: Context) -> str:
         return now if now and now != old else None
 
     ctx.facts["leader"] = poll(
-        "a PostgreSQL member answering as primary (Patroni GET /primary)" + (f" other than {old}" if old else ""),
+        "a PostgreSQL member answering as primary (Patroni GET /primary)"
+        + (f" other than {old} (the old leader, {source})" if old else ""),
         primary,
         _timeout(ctx),
     )
