@@ -30,6 +30,11 @@ class LabNotRunning(HarnessError):
     """No lab state in the folder: nothing is running there (an undo then has nothing left to act on)."""
 
 
+class LabStartIncomplete(HarnessError):
+    """The lab's state says `drill lab up` has not finished (killed half way, or still starting): its processes
+    may run and even look healthy, but it is not the lab a drill may use until `drill lab up` completes."""
+
+
 class LabNetworkMissing(HarnessError):
     """No network state recorded for the lab (it was never made, or `drill lab down` removed it)."""
 

@@ -44,9 +44,10 @@ def up(
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="print the status as JSON")) -> None:
-    """Show every component: zone, address, role, health; the backup; the endpoints."""
+    """Show every component: zone, address, role, health; the backup; the endpoints. Exit 1 unless healthy
+    (a lab whose `drill lab up` has not finished is never healthy)."""
     try:
-        lab = Lab.load()
+        lab = Lab.load(partial=True)
     except HarnessError:
         if as_json:
             out.print_json(json.dumps({"up": False, "healthy": False, "components": []}))
@@ -70,9 +71,9 @@ def logs(
 
 @app.command()
 def down() -> None:
-    """Stop every lab process and remove its namespaces/firewall rules. Idempotent."""
+    """Stop every lab process and remove its namespaces/firewall rules. Idempotent; stops a half-started lab too."""
     try:
-        lab = Lab.load()
+        lab = Lab.load(partial=True)
     except HarnessError:
         from harness.lab.network import LabNetwork
         from harness.lab.state import LabPaths, default_state_dir

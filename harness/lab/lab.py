@@ -13,6 +13,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import redis
 from psycopg import sql
 from redis.sentinel import Sentinel
 
-from harness.errors import HarnessError, LabNotRunning
+from harness.errors import HarnessError, LabNotRunning, LabStartIncomplete
 from harness.lab import apps, backup, etcd, haproxy, health, monitoring, postgres, prereq, proxies, redis_cache
 from harness.lab.app.main import SCHEMA_SQL
 from harness.lab.context import LabContext, Launch
@@ -63,6 +64,9 @@ from harness.lab.topology import (
 )
 
 Progress = Callable[[str], None]
+# `phase` in the state file: "starting" from the first byte `up` writes until the lab is complete (healthy, the
+# base backup under way, the monitoring waited for), then "up". Only an "up" lab is one a drill may use.
+PHASE_STARTING, PHASE_UP = "starting", "up"
 REPLICATION_MODES = ("sync", "async")
 NETWORK_MODES = ("netns", "loopback")
 _LAUNCHERS: dict[str, Callable[[LabContext, ComponentSpec], Launch]] = {
@@ -113,8 +117,9 @@ class Lab:
         progress: Progress | None = None,
     ) -> Lab:
         """Start the whole lab and wait until it is healthy; return it. If a lab is already running in the
-        state folder, return that one (`lab.already_up` is True). On any failure everything started so far
-        is stopped again and a HarnessError says why."""
+        state folder, return that one (`lab.already_up` is True). A half-started lab (a `drill lab up` killed
+        before it finished) is stopped and started again. On any failure everything started so far is
+        stopped again and a HarnessError says why."""
         if replication not in REPLICATION_MODES:
             raise HarnessError(f"--db-replication must be one of {', '.join(REPLICATION_MODES)}, not {replication!r}")
         if network is not None and network not in NETWORK_MODES:
@@ -124,11 +129,18 @@ class Lab:
         ensure_dir(paths.root, 0o755)
         with state_lock(paths):
             existing = read_state(paths)
-            if existing and any(is_running(r) for r in existing.get("components", {}).values()):
+            if (
+                existing
+                and existing.get("phase") == PHASE_UP
+                and any(is_running(r) for r in existing.get("components", {}).values())
+            ):
                 lab = cls(paths, existing)
                 lab.already_up = True
                 return lab
-            if existing:  # a crashed lab: clean up what its state file knows about first
+            if existing:  # a crashed or half-started lab: clean up what its state file knows about first
+                if existing.get("phase") != PHASE_UP:
+                    # We hold the state lock, which its `up` held until it died: nobody is finishing it.
+                    say(f"a previous `drill lab up` did not finish ({incomplete_reason(existing)}): starting again")
                 cls(paths, existing)._teardown(say)
             mode = network or default_network_mode()
             if mode == "netns":
@@ -142,7 +154,8 @@ class Lab:
                 "network": mode,
                 "replication": replication,
                 "components": {},
-                "phase": "starting",
+                "phase": PHASE_STARTING,
+                "starter": {"pid": os.getpid(), "start_time": proc_start_time(os.getpid())},
                 "started_at": time.time(),
                 "network_setup": False,
             }
@@ -172,10 +185,24 @@ class Lab:
         return cls(paths, state)
 
     @classmethod
-    def load(cls, state_dir: Path | str | None = None) -> Lab:
-        """The lab running in the state folder. HarnessError if there is none."""
+    def load(cls, state_dir: Path | str | None = None, *, partial: bool = False) -> Lab:
+        """The lab running in the state folder: LabNotRunning if there is none, LabStartIncomplete if its
+        `drill lab up` has not finished (killed half way, or still starting), since a drill must not use a
+        lab without, say, its base backup. `partial=True` returns a half-started lab too: for `status` (which
+        reports it unhealthy) and `down` (which stops it)."""
         paths = LabPaths(Path(state_dir).resolve() if state_dir else default_state_dir())
         state = read_state(paths)
+        if state and state.get("phase") != PHASE_UP:
+            if partial:
+                return cls(paths, state)
+            raise LabStartIncomplete(
+                f"the lab in {paths.root} is not completely started: {incomplete_reason(state)}; "
+                + (
+                    "wait until that `drill lab up` has finished"
+                    if starter_running(state)
+                    else "run `drill lab up` again (it stops a half-started lab and starts it afresh)"
+                )
+            )
         if not state or not state.get("components"):
             raise LabNotRunning(f"no lab is running (no state in {paths.root}); start one with `drill lab up`")
         return cls(paths, state)
@@ -221,7 +248,7 @@ class Lab:
         missing = monitoring.wait_ready(ctx, min(monitoring.READY_WAIT_S, max(0.0, deadline - time.monotonic())))
         if missing:
             say("monitoring not ready (the lab is healthy without it): " + "; ".join(missing))
-        self.state["phase"] = "up"
+        self.state["phase"] = PHASE_UP
         self.state["healthy_at"] = healthy_at
         write_state(self.paths, self.state)
 
@@ -355,6 +382,10 @@ class Lab:
             return {"up": False, "healthy": False, "state_dir": str(self.paths.root), "components": [], "problems": []}
         self.state = fresh
         result = health.collect(self.ctx, self.state.get("components", {}))
+        if self.state.get("phase") != PHASE_UP:
+            # Its processes may all answer, but the lab is not finished (no base backup yet, say): never healthy.
+            result["healthy"] = False
+            result["problems"].insert(0, f"start incomplete: {incomplete_reason(self.state)}")
         wal = backup.archived_wal(self.ctx)
         result.update(
             {
@@ -423,11 +454,23 @@ class Lab:
         return view.get("members", []) if view else []
 
     def postgres_leader(self) -> str | None:
-        """Name of the running primary (e.g. "pg-a"), or None during an election."""
+        """Name of the leader in Patroni's DCS view (e.g. "pg-a"), or None during an election. A crashed leader
+        stays in it until its key expires; postgres_primary() asks the node itself."""
         for m in self.postgres_members():
             if m.get("role") == "leader" and m.get("state") == "running":
                 return m["name"]
         return None
+
+    def postgres_primary(self, timeout: float = 0.5) -> str | None:
+        """Name of the one primary-cluster member whose own Patroni answers GET /primary with 200, or None
+        (none or several do). Stricter than postgres_leader(), which reads the DCS: a leader killed with
+        kill -9 stays "leader, running" there until its key's TTL runs out. Asks all members at once, so
+        it takes at most `timeout` even when a frozen node does not answer."""
+        names = [s.name for s in of_kind("patroni", PRIMARY_ZONES)]
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            answers = list(pool.map(lambda n: postgres.answers_as_primary(self.ctx, n, timeout), names))
+        primaries = [n for n, ok in zip(names, answers, strict=True) if ok]
+        return primaries[0] if len(primaries) == 1 else None
 
     def postmaster_pid(self, member: str) -> int | None:
         """PID of a member's postmaster (not Patroni's): the thing to kill -9 for a database crash."""
@@ -597,6 +640,23 @@ class Lab:
         if rec is None:
             raise HarnessError(f"unknown lab component {name!r}; one of: {', '.join(self.state.get('components', {}))}")
         return rec
+
+
+def starter_running(state: dict[str, Any]) -> bool:
+    """True while the `drill lab up` that wrote this state is still alive (pid and start time match)."""
+    starter = state.get("starter") or {}
+    return bool(starter.get("pid")) and is_running(starter)
+
+
+def incomplete_reason(state: dict[str, Any]) -> str:
+    """Why a state is not a complete lab, in words: who was starting it, how far it got."""
+    starter = state.get("starter") or {}
+    who = f"`drill lab up` (pid {starter['pid']})" if starter.get("pid") else "`drill lab up`"
+    got = f"{len(state.get('components', {}))} of {len(SPECS)} components started"
+    backup_note = "base backup started" if state.get("backup_job") else "no base backup"
+    if starter_running(state):
+        return f"{who} is still starting it ({got}, {backup_note})"
+    return f"{who} stopped before it finished (phase {state.get('phase', 'unknown')}; {got}, {backup_note})"
 
 
 @contextmanager

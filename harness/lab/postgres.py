@@ -143,6 +143,16 @@ def cluster_view(ctx: LabContext, zones: list[str], timeout: float = 0.5) -> dic
     return None
 
 
+def answers_as_primary(ctx: LabContext, name: str, timeout: float = 0.5) -> bool:
+    """True when the member's own Patroni answers GET /primary with 200: it runs PostgreSQL as the primary
+    and holds the leader lock. Unlike the DCS view (/cluster), a killed or frozen node never passes: its
+    leader key outlives it until the TTL expires (~20 s). The check HAProxy routes by."""
+    try:
+        return httpx.get(f"{rest_url(ctx, SPECS[name])}/primary", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def postmaster_pid(ctx: LabContext, name: str) -> int | None:
     """PID of a node's postmaster (Patroni starts it in its own session, so it outlives a killed Patroni)."""
     try:

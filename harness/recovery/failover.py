@@ -1,11 +1,17 @@
 """auto-failover (plan 5.1.1, 5.1.3): wait for and verify the automatic failover — nothing is promoted by
-hand; the procedure checks that Patroni, Sentinel and HAProxy did their job and the app serves again."""
+hand; the procedure checks that Patroni, Sentinel and HAProxy did their job and the app serves again.
+
+Its first step is the plan's runbook 8.3 "verify if automatic failover has occurred". Run by hand right after
+`drill fault inject db-primary-crash`, two things make that honest: the leader that failed is learned from
+the pending fault in the intent log (as a Gherkin drill passes it), and a leader counts only when its own
+Patroni answers GET /primary, since a kill -9'd leader's DCS key says "leader, running" until its TTL ends."""
 
 from __future__ import annotations
 
 import httpx
 import psycopg
 
+from harness.faults.intent import IntentLog
 from harness.recovery.procedure import Context, Procedure, Step, poll
 
 
@@ -13,17 +19,35 @@ def _timeout(ctx: Context) -> float:
     return float(ctx.param("timeout", "60"))
 
 
-def wait_pg_leader(ctx: Context) -> str:
-    old = ctx.param("old_leader")
+def old_leader(ctx: Context) -> tuple[str | None, str]:
+    """The leader that failed and must not count, and where that came from: the `old_leader` parameter,
+    else the newest pending fault whose detail names the leader it took away (db-primary-crash records
+    `leader`), else (None, "") and any member answering as primary counts."""
+    given = ctx.param("old_leader")
+    if given:
+        return given, "given"
+    for intent in reversed(IntentLog().pending()):
+        leader = intent.detail.get("leader") if isinstance(intent.detail, dict) else None
+        if leader:
+            return str(leader), f"from the pending fault {intent.id}"
+    return None, ""
 
-    def leader() -> str | None:
-        now = ctx.lab.postgres_leader()
+
+def wait_pg_primary(ctx: Context) -> str:
+    old, source = old_leader(ctx)
+
+    def primary() -> str | None:
+        now = ctx.lab.postgres_primary()
         return now if now and now != old else None
 
     ctx.facts["leader"] = poll(
-        "a running PostgreSQL leader" + (f" other than {old}" if old else ""), leader, _timeout(ctx)
+        "a PostgreSQL member answering as primary (Patroni GET /primary)"
+        + (f" other than {old} (the old leader, {source})" if old else ""),
+        primary,
+        _timeout(ctx),
     )
-    return f"leader is {ctx.facts['leader']}"
+    failed = f"; old leader {old} ({source})" if old else ""
+    return f"leader is {ctx.facts['leader']}, answering as primary{failed}"
 
 
 def verify_haproxy_primary(ctx: Context) -> str:
@@ -77,7 +101,7 @@ AUTO_FAILOVER = Procedure(
     "5.1.1, 5.1.3",
     "verify the automatic failover: new primary, writes resume",
     steps=(
-        Step("wait for a PostgreSQL leader (Patroni)", wait_pg_leader),
+        Step("verify the automatic failover occurred: a new PostgreSQL primary (Patroni)", wait_pg_primary),
         Step("verify HAProxy routes the primary endpoint to it", verify_haproxy_primary),
         Step("verify writes through the primary endpoint", verify_writes),
         Step("verify the Redis primary (Sentinel)", verify_redis_primary),
@@ -87,5 +111,8 @@ AUTO_FAILOVER = Procedure(
             manual="Announce the DB failover in the incident channel with the new leader's name",
         ),
     ),
-    params={"old_leader": "a leader that must NOT count (the one that failed)", "timeout": "seconds per step (60)"},
+    params={
+        "old_leader": "a leader that must NOT count (the one that failed; default: the pending fault's leader)",
+        "timeout": "seconds per step (60)",
+    },
 )
