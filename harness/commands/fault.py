@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -145,13 +146,22 @@ def pending_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
         _out.print(escape(f"{i.id} {i.fault} {i.state} {json.dumps(i.params)} undo steps: {len(i.undo)}"))
 
 
-def recover() -> None:
-    """Undo everything the intent log says is still in force (after a crashed or killed drill)."""
-    reports = runner.recover()
+def recover(
+    reports_dir: Path | None = typer.Option(
+        None, "--reports", help="Reports directory (default: $DRILL_REPORTS_DIR or ./reports)."
+    ),
+) -> None:
+    """Undo everything the intent log says is still in force (after a crashed or killed drill), and finish a
+    drill record whose chaining a kill stopped part way."""
+    from harness.evidence import integrity
+
+    reports = runner.recover()  # faults first: evidence bookkeeping never delays an undo
     if not reports:
         _err.print("nothing to recover: no pending faults")
-        return
-    _report(reports)
+    for line in integrity.complete_interrupted(reports_dir):
+        _out.print("[green]✓[/] " + escape(line))
+    if reports:
+        _report(reports)
 
 
 def _report(reports: list[runner.UndoReport]) -> None:
