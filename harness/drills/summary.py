@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from harness.measure import judgement
+from harness.measure import after_fault, judgement
 
 VERDICT_STYLE = {"PASS": "green", "MET": "green", "SKIPPED": "dim", "BROKEN": "magenta", "ABORTED": "magenta"}
 # The judgement's words for an objective's outcome: a scenario failed on its RTO or RPO shows the record's word.
@@ -58,6 +58,10 @@ def row(s: dict[str, Any]) -> list[str]:
     writers = m.get("writers") or []
     rpo = _s(m.get("rpo_s")) if writers and m.get("lost_writes") is not None else "-"
     lost = f"{m.get('lost_writes')} / {m.get('acked_writes')}" if writers else "-"
+    restored = any(p.get("procedure") in after_fault.RESTORE_PROCEDURES for p in s.get("procedures") or [])
+    given_up = after_fault.text(m.get("lost_after_fault_writes"), m.get("lost_after_fault_window"), restored)
+    if writers and given_up:
+        lost += f": {given_up}"
     v = verdict(s)
     style = VERDICT_STYLE.get(v, "red")
     return [s.get("name", "?"), _s(t.get("rto_s")), rto, _s(t.get("rpo_s")), rpo, lost, f"[{style}]{v}[/]"]

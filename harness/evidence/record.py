@@ -80,6 +80,8 @@ MEASURED_FIELDS = (
     "unexpected_writes",
     "indeterminate_writes",
     "lost_window",
+    "lost_after_fault_writes",
+    "lost_after_fault_window",
     "error_rate",
     "t_inject_wall",
     "run_id",
