@@ -63,6 +63,11 @@ def _show_blast(blast: BlastRadius) -> None:
         _err.print(f"  {escape(line)}")
 
 
+def _name_column(table: Table, header: str, names: list[str]) -> None:
+    """Names are what a user copies into a command: never wrapped, always whole; the other columns fold."""
+    table.add_column(header, no_wrap=True, min_width=max(map(len, names), default=len(header)))
+
+
 @app.command("list")
 def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """List the fault vocabulary: name, parameters, plan section, undo."""
@@ -85,7 +90,8 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
         )
         return
     table = Table(title="faults")
-    for col in ("name", "parameters", "plan section", "undo"):
+    _name_column(table, "name", [c.name for c in faults])
+    for col in ("parameters", "plan section", "undo"):
         table.add_column(col, overflow="fold")
     for c in faults:
         table.add_row(c.name, c.param_help() or "-", c.plan_section, c.undo_summary)
@@ -178,7 +184,8 @@ def procedure_list() -> None:
     from harness import recovery
 
     table = Table(title="procedures")
-    for col in ("name", "plan section", "what it does", "parameters", "status"):
+    _name_column(table, "name", [*recovery.PROCEDURES, *registry.PROCEDURES])
+    for col in ("plan section", "what it does", "parameters", "status"):
         table.add_column(col, overflow="fold")
     for p in recovery.PROCEDURES.values():
         table.add_row(p.name, p.plan_section, p.summary, ", ".join(p.params) or "-", "runnable")
