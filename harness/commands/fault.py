@@ -162,17 +162,24 @@ def recover(
     from harness.evidence import integrity
 
     reports = runner.recover()  # faults first: evidence bookkeeping never delays an undo
-    if not reports:
-        _err.print("nothing to recover: no pending faults")
-    for line in integrity.complete_interrupted(reports_dir):
-        _out.print("[green]✓[/] " + escape(line))
     if reports:
-        _report(reports)
+        _report(reports, then=lambda: _complete_records(integrity.complete_interrupted(reports_dir)))
+        return
+    done = integrity.complete_interrupted(reports_dir)
+    _err.print("no pending faults" if done else "nothing to recover: no pending faults")
+    _complete_records(done)
 
 
-def _report(reports: list[runner.UndoReport]) -> None:
+def _complete_records(lines: list[str]) -> None:
+    for line in lines:
+        _out.print("[green]✓[/] " + escape(line))
+
+
+def _report(reports: list[runner.UndoReport], then: Any = None) -> None:
     for r in reports:
         _out.print(("[green]✓[/] " if r.ok else "[bold red]✗[/] ") + escape(r.line()))
+    if then is not None:
+        then()  # e.g. finish a torn drill record, before a failed undo ends the command
     if not all(r.ok for r in reports):
         _err.print("[bold red]some undo steps failed[/]; fix the cause and run `drill recover` again")
         raise typer.Exit(EXIT_NOT_RECOVERED)

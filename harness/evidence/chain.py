@@ -228,6 +228,11 @@ class Chain:
                 return None
             index = self.read_index()
             torn = torn_append(self, index, journal, key)
+            if torn is not None and torn.ok and key is None and ("signature" in torn.entry or "signature" in index):
+                raise HarnessError(
+                    f"{self.label} {torn.id}: its append was stopped part way and the chain is signed: "
+                    f"set {SIGNING_KEY_ENV} to complete it (the index must be signed again)"
+                )
             if torn is not None and torn.ok:
                 self._write_index(index, torn.entry, key)
                 self._drop_journal()

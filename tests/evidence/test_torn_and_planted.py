@@ -199,3 +199,19 @@ def test_records_without_folders_still_verify(reports, chain3):
     """A record written before `evidence_folders` existed: verify checks the files it lists, as before."""
     assert all("evidence_folders" in r for r in chain3)
     assert verify(reports).ok
+
+
+def test_a_torn_append_in_a_signed_chain_needs_the_key(reports, monkeypatch):
+    from datetime import UTC, datetime
+
+    monkeypatch.setenv("DRILL_SIGNING_KEY", "k" * 32)
+    make_record(reports, datetime(2025, 1, 14, tzinfo=UTC))
+    record_id = killed_append(reports, "before-index")  # the child inherits the key: the record is signed
+    assert verify(reports).ok
+    monkeypatch.delenv("DRILL_SIGNING_KEY")
+    with pytest.raises(HarnessError, match="the chain is signed: set DRILL_SIGNING_KEY to complete it"):
+        complete_interrupted(reports)
+    monkeypatch.setenv("DRILL_SIGNING_KEY", "k" * 32)
+    assert complete_interrupted(reports)[0].startswith(f"record {record_id}: its append was stopped")
+    after = verify(reports)
+    assert after.ok and not after.interrupted and after.key_used
