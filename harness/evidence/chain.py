@@ -147,7 +147,9 @@ class Chain:
             return None
         except (OSError, ValueError):
             return {"unreadable": True}
-        return journal if isinstance(journal, dict) else {"unreadable": True}
+        if not isinstance(journal, dict) or not _plain_id(journal.get("id")):
+            return {"unreadable": True}  # an id like ../x would name a file outside the chain
+        return journal
 
     def read_index(self) -> dict[str, Any]:
         if not self.index_path.exists():
@@ -248,6 +250,12 @@ class Chain:
             raise HarnessError(f"{self.dir / JOURNAL}: not completing the pending append: {reason}")
 
 
+def _plain_id(value: Any) -> bool:
+    return (
+        isinstance(value, str) and bool(value) and not value.startswith(".") and "/" not in value and "\\" not in value
+    )
+
+
 # --- verification ------------------------------------------------------------------------------------
 
 
@@ -333,14 +341,16 @@ def verify_chain(chain: Chain, key: bytes | None, base_dir: Path | None = None, 
     rows: list[EntryCheck] = []
     index_exists = chain.index_path.exists()
     on_disk = sorted(p.stem for p in chain.dir.glob("*.json") if p.name != INDEX) if chain.dir.exists() else []
-    if not index_exists:
+    first = torn_append(chain, {"ids": [], "head": GENESIS}, chain.read_journal(), key) if on_disk else None
+    if not index_exists and not (first is not None and first.ok and on_disk == [first.id]):
         if on_disk:
             problems.append(
                 f"{chain.dir.name}/{INDEX} is missing but {len(on_disk)} {chain.label}(s) exist: the index was removed"
             )
         return ChainCheck(name, rows, problems, GENESIS)
     try:
-        index = json.loads(chain.index_path.read_text())
+        # no index yet: the very first append was stopped before it wrote one (a torn append, below)
+        index = json.loads(chain.index_path.read_text()) if index_exists else {"ids": [], "head": GENESIS}
         ids = list(index["ids"])
     except (OSError, ValueError, KeyError, TypeError) as err:
         return ChainCheck(name, rows, [f"{chain.dir.name}/{INDEX} is unreadable or malformed: {err}"], GENESIS)

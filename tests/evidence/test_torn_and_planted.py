@@ -215,3 +215,22 @@ def test_a_torn_append_in_a_signed_chain_needs_the_key(reports, monkeypatch):
     assert complete_interrupted(reports)[0].startswith(f"record {record_id}: its append was stopped")
     after = verify(reports)
     assert after.ok and not after.interrupted and after.key_used
+
+
+def test_the_very_first_append_torn_before_any_index_exists(reports):
+    record_id = killed_append(reports, "before-index")
+    assert not (reports / "records" / "chain.json").exists()
+    report = verify(reports)
+    assert report.ok, report.problems
+    assert report.interrupted[0].startswith(f"records {record_id}: torn append")
+    complete_interrupted(reports)
+    assert json.loads((reports / "records" / "chain.json").read_text())["ids"] == [record_id]
+    assert verify(reports).ok and not verify(reports).interrupted
+
+
+def test_a_journal_naming_a_file_outside_the_chain_is_not_followed(reports, chain3):
+    (reports / "records" / chain_mod.JOURNAL).write_text(json.dumps({"id": "../runs/x", "hash": "0" * 64}))
+    assert verify(reports).ok  # nothing outside the index in records/: nothing to explain
+    with pytest.raises(HarnessError, match="not completing the pending append: the journal is unreadable"):
+        complete_interrupted(reports)
+    assert json.loads((reports / "records" / "chain.json").read_text())["ids"] == [r["id"] for r in chain3]
