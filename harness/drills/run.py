@@ -96,7 +96,7 @@ def pytest_argv(root: Path, run_dir: Path, req: RunRequest) -> list[str]:
         str(run_dir / "cucumber.json"),
     ]
     if req.tags:
-        argv += ["--drill-tags", req.tags]
+        argv += [f"--drill-tags={req.tags}"]  # one argument: pytest reads a separate "@x" as an @file
     if req.plan is not None and req.plan.path is not None:
         argv += ["--drill-plan", str(req.plan.path)]
     return argv
@@ -120,7 +120,7 @@ def preflight_only(root: Path, run_dir: Path, req: RunRequest, files: list[Path]
         str(run_dir),
     ]
     if req.tags:
-        argv += ["--drill-tags", req.tags]
+        argv += [f"--drill-tags={req.tags}"]  # one argument: pytest reads a separate "@x" as an @file
     if req.plan is not None and req.plan.path is not None:
         argv += ["--drill-plan", str(req.plan.path)]
     env = {**os.environ, "DRILL_FEATURES": os.pathsep.join(str(f) for f in files)}

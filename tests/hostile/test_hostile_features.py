@@ -112,3 +112,11 @@ def test_allure_runs_a_feature_outside_the_rootdir_only_with_the_widened_rootdir
     results = [json.loads(p.read_text()) for p in (tmp_path / "wide").glob("*-result.json")]
     assert [r["status"] for r in results] == ["passed"]
     assert results[0]["titlePath"][-1] == "outside"
+
+
+def test_a_tag_expression_starting_with_an_at_sign_is_a_tag_not_an_argument_file(tmp_path):
+    """`--tags "@redis"` was passed to pytest as its own argument, which pytest reads as an @file."""
+    req = run.RunRequest(tags="@redis or @plan-4.3.1", reports_dir=tmp_path / "reports")
+    files = run.feature_files(ROOT, [])
+    assert run.preflight_only(ROOT, tmp_path / "reports" / "runs" / "x", req, files) is None
+    assert f"--drill-tags={req.tags}" in run.pytest_argv(ROOT, tmp_path, req)
