@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -61,6 +62,11 @@ def _show_blast(blast: BlastRadius) -> None:
         _err.print(f"  {escape(line)}")
 
 
+def _name_column(table: Table, header: str, names: list[str]) -> None:
+    """Names are what a user copies into a command: never wrapped, always whole; the other columns fold."""
+    table.add_column(header, no_wrap=True, min_width=max(map(len, names), default=len(header)))
+
+
 @app.command("list")
 def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """List the fault vocabulary: name, parameters, plan section, undo."""
@@ -83,7 +89,8 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
         )
         return
     table = Table(title="faults")
-    for col in ("name", "parameters", "plan section", "undo"):
+    _name_column(table, "name", [c.name for c in faults])
+    for col in ("parameters", "plan section", "undo"):
         table.add_column(col, overflow="fold")
     for c in faults:
         table.add_row(c.name, c.param_help() or "-", c.plan_section, c.undo_summary)
@@ -144,18 +151,34 @@ def pending_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
         _out.print(escape(f"{i.id} {i.fault} {i.state} {json.dumps(i.params)} undo steps: {len(i.undo)}"))
 
 
-def recover() -> None:
-    """Undo everything the intent log says is still in force (after a crashed or killed drill)."""
-    reports = runner.recover()
-    if not reports:
-        _err.print("nothing to recover: no pending faults")
+def recover(
+    reports_dir: Path | None = typer.Option(
+        None, "--reports", help="Reports directory (default: $DRILL_REPORTS_DIR or ./reports)."
+    ),
+) -> None:
+    """Undo everything the intent log says is still in force (after a crashed or killed drill), and finish a
+    drill record whose chaining a kill stopped part way."""
+    from harness.evidence import integrity
+
+    reports = runner.recover()  # faults first: evidence bookkeeping never delays an undo
+    if reports:
+        _report(reports, then=lambda: _complete_records(integrity.complete_interrupted(reports_dir)))
         return
-    _report(reports)
+    done = integrity.complete_interrupted(reports_dir)
+    _err.print("no pending faults" if done else "nothing to recover: no pending faults")
+    _complete_records(done)
 
 
-def _report(reports: list[runner.UndoReport]) -> None:
+def _complete_records(lines: list[str]) -> None:
+    for line in lines:
+        _out.print("[green]✓[/] " + escape(line))
+
+
+def _report(reports: list[runner.UndoReport], then: Any = None) -> None:
     for r in reports:
         _out.print(("[green]✓[/] " if r.ok else "[bold red]✗[/] ") + escape(r.line()))
+    if then is not None:
+        then()  # e.g. finish a torn drill record, before a failed undo ends the command
     if not all(r.ok for r in reports):
         _err.print("[bold red]some undo steps failed[/]; fix the cause and run `drill recover` again")
         raise typer.Exit(EXIT_NOT_RECOVERED)
@@ -167,7 +190,8 @@ def procedure_list() -> None:
     from harness import recovery
 
     table = Table(title="procedures")
-    for col in ("name", "plan section", "what it does", "parameters", "status"):
+    _name_column(table, "name", [*recovery.PROCEDURES, *registry.PROCEDURES])
+    for col in ("plan section", "what it does", "parameters", "status"):
         table.add_column(col, overflow="fold")
     for p in recovery.PROCEDURES.values():
         table.add_row(p.name, p.plan_section, p.summary, ", ".join(p.params) or "-", "runnable")

@@ -9,6 +9,15 @@ from harness.errors import HarnessError
 from harness.measure import judgement
 from harness.recovery.procedure import poll
 
+# A failed check's word, stored on it (Checked.breach) for the summary table: typed, not read from the message.
+RTO_BREACHED, RPO_BREACHED = judgement.RTO_BREACHED, judgement.RPO_BREACHED
+ERROR_RATE_BREACHED, DEGRADED_TOO_LONG, LATENCY_BREACHED = (
+    "error-rate-breached",
+    "degraded-too-long",
+    "latency-breached",
+)
+BREACHES = (RTO_BREACHED, RPO_BREACHED, ERROR_RATE_BREACHED, DEGRADED_TOO_LONG, LATENCY_BREACHED)
+
 
 def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
@@ -36,13 +45,13 @@ def recovered_within(drill: DrillScenario, seconds: float | None = None) -> Chec
     target, source = _target(drill, "RTO", seconds)
     result = drill.measure(max(drill.deadline(), judgement.deadline(target)))
     if not result.recovered:
-        drill.judged(Checked("rto", target, None, False, source))
+        drill.judged(Checked("rto", target, None, False, source, RTO_BREACHED))
         raise AssertionError(
             f"RTO breached: not recovered (no {result.stable_s:g} s of stable success) within the deadline; "
             f"outage lasted at least {_fmt(result.rto_at_least_s)} s; target {target:g} s ({source})"
         )
     ok = judgement.within(result.rto_s, target)
-    check = drill.judged(Checked("rto", target, result.rto_s, ok, source))
+    check = drill.judged(Checked("rto", target, result.rto_s, ok, source, None if ok else RTO_BREACHED))
     if not ok:
         raise AssertionError(
             f"RTO breached: measured {result.rto_s:.2f} ± {result.uncertainty_s:.2f} s > target {target:g} s "
@@ -69,14 +78,21 @@ def stays_up(drill: DrillScenario, seconds: float) -> Checked:
     than the degraded threshold) stayed within `seconds`."""
     result = drill.measure()
     if not result.no_outage_observed:
-        drill.judged(Checked("degraded", seconds, None, False, "inline (stays up)"))
+        drill.judged(Checked("degraded", seconds, None, False, "inline (stays up)", RTO_BREACHED))
         seen = f"{_fmt(result.rto_s)} ± {result.uncertainty_s:.2f} s" if result.recovered else "not recovered"
         raise AssertionError(
             f"RTO breached: the service went down (outage {seen}), expected it to stay up, "
             f"degraded at most {seconds:g} s"
         )
     check = drill.judged(
-        Checked("degraded", seconds, round(result.degraded_s, 3), result.degraded_s <= seconds, "inline (stays up)")
+        Checked(
+            "degraded",
+            seconds,
+            round(result.degraded_s, 3),
+            result.degraded_s <= seconds,
+            "inline (stays up)",
+            None if result.degraded_s <= seconds else DEGRADED_TOO_LONG,
+        )
     )
     if not check.ok:
         raise AssertionError(
@@ -112,10 +128,11 @@ def p99_during_below(drill: DrillScenario, ms: float) -> Checked:
     result = drill.measure()
     p99s = {name: lat.during.p99_ms for name, lat in result.latency.items() if lat.during.n}
     if not p99s:
-        drill.judged(Checked("p99_during_ms", ms, None, False, "inline"))
+        drill.judged(Checked("p99_during_ms", ms, None, False, "inline", LATENCY_BREACHED))
         raise AssertionError("latency breached: no successful sample during the fault to take a p99 of")
     worst = max(p99s, key=p99s.get)
-    check = drill.judged(Checked("p99_during_ms", ms, p99s[worst], p99s[worst] < ms, "inline"))
+    ok = p99s[worst] < ms
+    check = drill.judged(Checked("p99_during_ms", ms, p99s[worst], ok, "inline", None if ok else LATENCY_BREACHED))
     if not check.ok:
         raise AssertionError(f"latency breached: p99 of {worst} during the fault {p99s[worst]:.0f} ms >= {ms:g} ms")
     return check
@@ -125,7 +142,9 @@ def no_acknowledged_writes_lost(drill: DrillScenario) -> Checked:
     drill.set_inline(rpo_s=0.0)  # "no loss" is an RPO of 0, in the record's verdict too
     result = _with_writer(drill)
     lost = result.lost_writes or 0
-    check = drill.judged(Checked("rpo", 0.0, result.rpo_s, lost == 0, "inline (no loss)"))
+    check = drill.judged(
+        Checked("rpo", 0.0, result.rpo_s, lost == 0, "inline (no loss)", RPO_BREACHED if lost else None)
+    )
     if lost:
         raise AssertionError(
             f"RPO breached: {lost} of {result.acked_writes} acknowledged writes lost; measured RPO "
@@ -139,7 +158,7 @@ def rpo_within(drill: DrillScenario, seconds: float | None = None) -> Checked:
     result = _with_writer(drill)
     rpo = result.rpo_s or 0.0
     ok = judgement.within(rpo, target)
-    check = drill.judged(Checked("rpo", target, rpo, ok, source))
+    check = drill.judged(Checked("rpo", target, rpo, ok, source, None if ok else RPO_BREACHED))
     if not ok:
         raise AssertionError(
             f"RPO breached: measured {rpo:.2f} s > target {target:g} s ({source}); {result.lost_writes} of "
@@ -151,7 +170,10 @@ def rpo_within(drill: DrillScenario, seconds: float | None = None) -> Checked:
 def error_rate_below(drill: DrillScenario, percent: float) -> Checked:
     result = drill.measure()
     rate = 100.0 * result.error_rate
-    check = drill.judged(Checked("error_rate_pct", percent, round(rate, 3), rate < percent, "inline"))
+    ok = rate < percent
+    check = drill.judged(
+        Checked("error_rate_pct", percent, round(rate, 3), ok, "inline", None if ok else ERROR_RATE_BREACHED)
+    )
     if not check.ok:
         raise AssertionError(
             f"error rate breached: {rate:.1f} % of probe samples failed during the fault (limit {percent:g} %)"

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import harness
+from harness.drills.features import check_gherkin, feature_files, pytest_rootdir
+from harness.drills.features import shown as _rel
 from harness.drills.plugin import APPROVAL_ENV, APPROVER_ENV, AUTO_CONFIRM_ENV, normalise_tags
 from harness.errors import EXIT_BREACHED, EXIT_NOT_RECOVERED, EXIT_OK, EXIT_USAGE, HarnessError
 from harness.evidence.plan import DrillPlan
@@ -66,45 +68,6 @@ class RunOutcome:
     started_lab: bool = False
 
 
-def feature_files(root: Path, given: list[str]) -> list[Path]:
-    """The .feature files to run: every one under features/ by default; each given path must exist."""
-    if not given:
-        return sorted((root / "features").rglob("*.feature"))
-    out = []
-    for raw in given:
-        path = Path(raw) if Path(raw).is_absolute() else Path.cwd() / raw
-        if path.is_dir():
-            out.extend(sorted(path.rglob("*.feature")))
-        elif path.is_file() and path.suffix == ".feature":
-            out.append(path)
-        else:
-            raise HarnessError(f"{raw}: no such feature file or folder")
-    if not out:
-        raise HarnessError(f"no .feature files in {', '.join(given)}")
-    return out
-
-
-def check_gherkin(files: list[Path]) -> None:
-    """Parse every feature before anything starts: a malformed one is one error naming file and line."""
-    from pytest_bdd.exceptions import GherkinParseError
-    from pytest_bdd.feature import get_feature
-
-    for path in files:
-        try:
-            get_feature(str(path.parent), path.name)
-        except GherkinParseError as err:
-            raise HarnessError(f"{_rel(path)}: {err}") from None
-        except Exception as err:  # noqa: BLE001 - the gherkin parser raises several kinds
-            raise HarnessError(f"{_rel(path)}: not a valid feature file: {err}") from None
-
-
-def _rel(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def pytest_argv(root: Path, run_dir: Path, req: RunRequest) -> list[str]:
     argv = [
         sys.executable,
@@ -133,7 +96,7 @@ def pytest_argv(root: Path, run_dir: Path, req: RunRequest) -> list[str]:
         str(run_dir / "cucumber.json"),
     ]
     if req.tags:
-        argv += ["--drill-tags", req.tags]
+        argv += [f"--drill-tags={req.tags}"]  # one argument: pytest reads a separate "@x" as an @file
     if req.plan is not None and req.plan.path is not None:
         argv += ["--drill-plan", str(req.plan.path)]
     return argv
@@ -157,7 +120,7 @@ def preflight_only(root: Path, run_dir: Path, req: RunRequest, files: list[Path]
         str(run_dir),
     ]
     if req.tags:
-        argv += ["--drill-tags", req.tags]
+        argv += [f"--drill-tags={req.tags}"]  # one argument: pytest reads a separate "@x" as an @file
     if req.plan is not None and req.plan.path is not None:
         argv += ["--drill-plan", str(req.plan.path)]
     env = {**os.environ, "DRILL_FEATURES": os.pathsep.join(str(f) for f in files)}
@@ -218,6 +181,7 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None, st
         {"features": [_rel(f) for f in files], "tags": req.tags, "plan": req.plan.name if req.plan else None},
     )
     argv = pytest_argv(root, run_dir, req)
+    argv[argv.index("--rootdir") + 1] = str(pytest_rootdir(root, files))  # features may live outside root
     (run_dir / "command.txt").write_text(" ".join(shlex.quote(a) for a in argv) + "\n", encoding="utf-8")
     env = {**os.environ, "DRILL_FEATURES": os.pathsep.join(str(f) for f in files)}
     if req.yes:

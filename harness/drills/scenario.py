@@ -84,6 +84,7 @@ class Checked:
     measured: float | None
     ok: bool
     source: str  # "objective dr-plan.md §5.1.1" | "inline"
+    breach: str | None = None  # a failed check's word (checks.BREACHES): what the summary table shows
 
 
 @dataclass(repr=False)

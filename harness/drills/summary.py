@@ -6,11 +6,12 @@ from typing import Any
 
 from rich.table import Table
 
-from harness.measure import judgement
+from harness.measure import after_fault, judgement
 
 VERDICT_STYLE = {"PASS": "green", "MET": "green", "SKIPPED": "dim", "BROKEN": "magenta", "ABORTED": "magenta"}
-# The judgement's words for an objective's outcome; a failed scenario whose message is one of these shows the word.
+# The judgement's words for an objective's outcome: a scenario failed on its RTO or RPO shows the record's word.
 _OBJECTIVE_WORDS = (judgement.RTO_BREACHED, judgement.RPO_BREACHED, judgement.BOTH_BREACHED, judgement.NOT_RECOVERED)
+_OBJECTIVE_BREACHES = (judgement.RTO_BREACHED, judgement.RPO_BREACHED)
 
 
 def _s(x: float | None, unc: float | None = None) -> str:
@@ -27,15 +28,13 @@ def verdict(s: dict[str, Any]) -> str:
         return "ABORTED"
     if status == "broken":
         return "BROKEN"
-    msg = s.get("message") or ""
     word = s.get("verdict_name")
     if status == "failed":
-        if word in _OBJECTIVE_WORDS and ("RTO breached" in msg or "RPO breached" in msg):
+        # The first failed Then-step's word (checks.Checked.breach), never the text of its message.
+        breach = next((c.get("breach") for c in s.get("checks") or [] if not c.get("ok") and c.get("breach")), None)
+        if breach in _OBJECTIVE_BREACHES and word in _OBJECTIVE_WORDS:
             return judgement.label(word)  # the judgement's word, as `drill measure` and the control print it
-        for phrase in ("RTO breached", "RPO breached", "error rate breached", "degraded too long", "latency breached"):
-            if phrase in msg:
-                return phrase.upper()
-        return "FAILED"
+        return breach.replace("-", " ").upper() if breach else "FAILED"
     return judgement.label(judgement.MET) if word == judgement.MET else "PASS"
 
 
@@ -59,6 +58,10 @@ def row(s: dict[str, Any]) -> list[str]:
     writers = m.get("writers") or []
     rpo = _s(m.get("rpo_s")) if writers and m.get("lost_writes") is not None else "-"
     lost = f"{m.get('lost_writes')} / {m.get('acked_writes')}" if writers else "-"
+    restored = any(p.get("procedure") in after_fault.RESTORE_PROCEDURES for p in s.get("procedures") or [])
+    given_up = after_fault.text(m.get("lost_after_fault_writes"), m.get("lost_after_fault_window"), restored)
+    if writers and given_up:
+        lost += f": {given_up}"
     v = verdict(s)
     style = VERDICT_STYLE.get(v, "red")
     return [s.get("name", "?"), _s(t.get("rto_s")), rto, _s(t.get("rpo_s")), rpo, lost, f"[{style}]{v}[/]"]

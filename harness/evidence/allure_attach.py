@@ -14,6 +14,7 @@ from typing import Any
 import allure
 
 from harness.faults.intent import IntentLog
+from harness.measure import after_fault
 from harness.recovery import RunReport
 from harness.redact import clean
 
@@ -141,8 +142,12 @@ def rto_rpo_table(drill: Any) -> str:
         _row("RTO", rto_t, r.rto_s if r.recovered else None, r.uncertainty_s, rto_ok, rto_src),
         _row("RPO", rpo_t, rpo, rpo_uncertainty(r), rpo_ok, rpo_src),
     ]
+    restored = any(p.procedure in after_fault.RESTORE_PROCEDURES for p in getattr(drill, "procedures", []))
+    given_up = after_fault.text(r.lost_after_fault_writes, r.lost_after_fault_window, restored)
     lost = (
-        f"<p>{r.lost_writes} of {r.acked_writes} acknowledged writes lost</p>"
+        f"<p>{r.lost_writes} of {r.acked_writes} acknowledged writes lost"
+        + (f": {html.escape(given_up)}" if given_up else "")
+        + "</p>"
         if r.lost_writes is not None
         else "<p>no writer: data loss not measured</p>"
     )

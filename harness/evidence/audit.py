@@ -21,6 +21,7 @@ from harness.evidence.findings import Finding, findings_for_report, list_finding
 from harness.evidence.history import history_chart_png, history_rows
 from harness.evidence.integrity import VerifyReport, verify
 from harness.evidence.record import find_record, load_records, parse_utc, utc_iso
+from harness.measure import after_fault
 
 # The RTO/RPO table's background: used by nothing else on the page, so a screenshot test can find the table.
 RESULTS_TABLE_BG = "#f3f0ff"
@@ -93,7 +94,37 @@ def _data_uri(png: bytes) -> str:
 
 
 def _detail(detail: dict[str, Any]) -> str:
-    return "; ".join(f"{esc(k)}={esc(v)}" for k, v in (detail or {}).items())
+    """A timeline event's detail in words: `fault: db-primary-crash; params: seconds 4`, not Python reprs;
+    empty values (an unset `confirmed_by`) are left out."""
+    parts = [f"{esc(_key(k))}: {esc(words)}" for k, v in (detail or {}).items() if (words := _words(k, v))]
+    return "; ".join(parts)
+
+
+def _key(key: str) -> str:
+    return key.removesuffix("_s").replace("_", " ")
+
+
+def _words(key: str, value: Any) -> str:
+    if value is None or value == "" or value == [] or value == {}:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float | int) and key.endswith("_s"):
+        return f"{value:g} s"
+    if isinstance(value, dict):
+        return ", ".join(f"{_key(str(k))} {w}" for k, v in value.items() if (w := _words(str(k), v)))
+    if isinstance(value, list | tuple):
+        return ", ".join(w for v in value if (w := _words(key, v)))
+    return str(value)
+
+
+def _restored(record: dict[str, Any], scenario: str) -> bool:
+    """The scenario ran a procedure that restores to a recovery point (its timeline's recovery steps say)."""
+    return any(
+        (e.get("detail") or {}).get("scenario") == scenario
+        and (e.get("detail") or {}).get("procedure") in after_fault.RESTORE_PROCEDURES
+        for e in record.get("timeline", [])
+    )
 
 
 def allure_link(reports: Path, out: Path) -> str | None:
@@ -273,7 +304,18 @@ def render_audit_html(
                 _verdict(rto_v.get("ok")),
                 _s(t.get("rpo_s")),
                 _s(m.get("rpo_s")),
-                esc(m.get("lost_writes", "—")),
+                esc(m.get("lost_writes", "—"))
+                + (
+                    f' <span class="muted">({esc(given_up)})</span>'
+                    if (
+                        given_up := after_fault.text(
+                            m.get("lost_after_fault_writes"),
+                            m.get("lost_after_fault_window"),
+                            _restored(record, s["name"]),
+                        )
+                    )
+                    else ""
+                ),
                 _s(rpo_v.get("margin_s")),
                 _verdict(rpo_v.get("ok")),
                 esc(s.get("status")),

@@ -2,7 +2,11 @@
 
 Beside the chained records it lists the live ones (harness.evidence.record.LiveRecord): a run still going
 is shown as in progress; a run that ended without finishing its record (killed, crashed) is a problem,
-"incomplete", so an auditor sees that a drill started and left no verdict."""
+"incomplete", so an auditor sees that a drill started and left no verdict.
+
+A run stopped while chaining its record is told apart from tampering: a torn append (the record written, the
+index not yet updated; see harness.evidence.chain) and a live file left beside a record already chained are
+shown as notes, not problems, and `complete_interrupted()` (run by `drill recover`) finishes both."""
 
 from __future__ import annotations
 
@@ -44,7 +48,12 @@ class VerifyReport:
 
     @property
     def in_progress(self) -> int:
-        return sum(1 for r in self.checks[0].rows if r.note)
+        return sum(1 for r in self.checks[0].rows if r.note.startswith("in progress"))
+
+    @property
+    def interrupted(self) -> list[str]:
+        """Notes on appends a stopped run left part way (torn append, leftover live file): not tampering."""
+        return [f"{r.chain} {r.id}: {r.note}" for r in self.rows if r.note and not r.note.startswith("in progress")]
 
     def summary(self) -> str:
         records = sum(1 for r in self.checks[0].rows if r.seq > 0)
@@ -52,6 +61,8 @@ class VerifyReport:
         signing = "signatures checked" if self.key_used else "signatures not checked (no DRILL_SIGNING_KEY)"
         if self.ok:
             running = f", {self.in_progress} run(s) in progress (not chained yet)" if self.in_progress else ""
+            if self.interrupted:
+                running += f", {len(self.interrupted)} append(s) stopped part way (run `drill recover`)"
             return (
                 f"intact: {records} record(s){running}, {findings} finding entr(ies), every evidence file "
                 f"matches; {signing}; head {self.head}"
@@ -76,9 +87,15 @@ def _add_live(check: chain_mod.ChainCheck, base: Path) -> None:
     """One row per live record (seq 0: not in the chain): in progress, or incomplete (a problem)."""
     from harness.evidence.record import live_records
 
+    chained = {r.id for r in check.rows if r.seq > 0}
     for live in live_records(base):
         row = chain_mod.EntryCheck(check.chain, 0, live.id, live.started, None, "-", "-")
-        if live.running and live.damage is None:
+        if live.id in chained and not live.running:
+            row.note = (
+                "leftover live file: its record is chained (the run stopped before removing it); "
+                "`drill recover` removes it"
+            )
+        elif live.running and live.damage is None:
             row.note = "in progress: " + live.describe()
         elif live.running:
             row.problems.append(f"record {live.id} (in progress) is damaged: {live.damage}")
@@ -89,3 +106,26 @@ def _add_live(check: chain_mod.ChainCheck, base: Path) -> None:
             )
         check.rows.append(row)
         check.problems.extend(row.problems)
+
+
+def complete_interrupted(reports: str | Path | None = None, key: bytes | None | object = _FROM_ENV) -> list[str]:
+    """Finish what a run stopped while chaining left part way: index a torn append (records and findings),
+    remove live files of records already chained. Returns one line per thing done. Anything that does not
+    match its journal is refused (HarnessError), never indexed."""
+    from harness.evidence.record import live_records
+
+    base = paths.reports_dir(reports)
+    if key is _FROM_ENV:
+        key = chain_mod.signing_key()
+    done: list[str] = []
+    records = chain_mod.Chain(paths.records_dir(base), "record")
+    for chain in (records, chain_mod.Chain(paths.findings_dir(base), "finding entry")):
+        line = chain.complete_pending(key)
+        if line:
+            done.append(line)
+    chained = set(records.ids()) if records.dir.is_dir() else set()
+    for live in live_records(base):
+        if live.id in chained and not live.running:
+            live.file.unlink()
+            done.append(f"record {live.id}: leftover live file removed (the record is chained)")
+    return done

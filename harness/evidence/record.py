@@ -80,6 +80,8 @@ MEASURED_FIELDS = (
     "unexpected_writes",
     "indeterminate_writes",
     "lost_window",
+    "lost_after_fault_writes",
+    "lost_after_fault_window",
     "error_rate",
     "t_inject_wall",
     "run_id",
@@ -371,14 +373,23 @@ class RecordBuilder:
         self._evidence.append(path)
         self._live("evidence", {"path": path.name})
 
-    def _evidence_entries(self) -> list[dict[str, Any]]:
+    def _evidence_entries(self) -> tuple[list[dict[str, Any]], list[str]]:
         """Hash every evidence file; files outside the reports dir are first copied into
-        reports/evidence/<record id>/ so every path in the record is relative to the reports dir."""
+        reports/evidence/<record id>/ so every path in the record is relative to the reports dir.
+
+        Also returns the folders given as evidence (relative to the reports dir): the record covers each one
+        whole, so `drill verify` names a file that appears in one later (a forged Allure result)."""
         base = self.reports_dir.resolve()
         files: dict[str, Path] = {}
+        folders: set[str] = set()
         for item in self._evidence:
             item = item.resolve()
             found = sorted(p for p in item.rglob("*") if p.is_file()) if item.is_dir() else [item]
+            if item.is_dir():
+                home = item if item.is_relative_to(base) else base / "evidence" / self.id / item.name
+                rel_home = home.relative_to(base).as_posix()
+                if rel_home != "." and rel_home.split("/")[0] != "records":
+                    folders.add(rel_home)
             for f in found:
                 if not f.is_relative_to(base):
                     rel_in_item = f.relative_to(item.parent)
@@ -389,13 +400,15 @@ class RecordBuilder:
                 rel = f.relative_to(base).as_posix()
                 if not rel.startswith("records/"):
                     files[rel] = f
-        return [
+        entries = [
             {"path": rel, "sha256": chain_mod.file_sha256(f), "size": f.stat().st_size}
             for rel, f in sorted(files.items())
         ]
+        return entries, sorted(folders)
 
     def to_dict(self, ended: datetime | None = None) -> dict[str, Any]:
         ended = ended or datetime.now(UTC)
+        evidence, folders = self._evidence_entries()
         plan = None
         if self.plan is not None:
             # The plan's people, scope and criteria are copied in: the plan file may change after the drill.
@@ -434,7 +447,9 @@ class RecordBuilder:
                 "harness_version": harness_version(),
                 "lock_sha256": lock_sha256(),
             },
-            "evidence": self._evidence_entries(),
+            "evidence": evidence,
+            # Records written before this field list no folders; verify then checks only the files listed.
+            "evidence_folders": folders,
         }
 
     def finish(self, ended: datetime | None = None) -> Path:

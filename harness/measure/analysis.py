@@ -341,7 +341,10 @@ def writer_result(
             readback_error=readback_error or "read-back failed",
         )
     rpo, window = writer_rpo(acks, min(attempts.values(), default=None), classification.lost, t_inject)
+    after = [acks[s] - t_inject for s in classification.lost if acks[s] >= t_inject]
     return WriterResult(
+        lost_after_fault=len(after),
+        lost_after_fault_window=LostWindow(first_s=min(after), last_s=max(after)) if after else None,
         name=name,
         spec=spec,
         rate_per_s=rate,
@@ -364,6 +367,8 @@ def combine_writers(writers: list[WriterResult]) -> dict:
     """Run-level RPO fields: the worst writer wins; unknown (read-back failed) beats any number."""
     if not writers:
         return dict(
+            lost_after_fault_writes=None,
+            lost_after_fault_window=None,
             rpo_s=None,
             lost_writes=None,
             unexpected_writes=None,
@@ -374,7 +379,12 @@ def combine_writers(writers: list[WriterResult]) -> dict:
         )
     known = all(w.rpo_s is not None for w in writers)
     windows = [w.lost_window for w in writers if w.lost_window is not None]
+    after = [w.lost_after_fault_window for w in writers if w.lost_after_fault_window is not None]
     return dict(
+        lost_after_fault_writes=sum(w.lost_after_fault or 0 for w in writers) if known else None,
+        lost_after_fault_window=LostWindow(first_s=min(w.first_s for w in after), last_s=max(w.last_s for w in after))
+        if after
+        else None,
         rpo_s=max(w.rpo_s for w in writers) if known else None,
         lost_writes=sum(w.lost_writes for w in writers) if known else None,
         unexpected_writes=sum(w.unexpected_writes for w in writers) if known else None,

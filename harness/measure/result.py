@@ -94,6 +94,10 @@ class WriterResult(BaseModel):
     rpo_s: float | None
     lost_window: LostWindow | None
     readback_error: str | None = None
+    # Lost writes acknowledged at or after t_inject: outside the RPO (which counts data from before the
+    # fault), e.g. the writes after the recovery point that a point-in-time restore gives up. None: unknown.
+    lost_after_fault: int | None = None
+    lost_after_fault_window: LostWindow | None = None
 
 
 class Event(BaseModel):
@@ -155,6 +159,12 @@ class MeasurementResult(BaseModel):
     unexpected_writes: int | None
     indeterminate_writes: int
     lost_window: LostWindow | None
+    lost_after_fault_writes: int | None = Field(
+        None,
+        description="lost writes acknowledged at or after t_inject (not in the RPO): for a point-in-time "
+        "restore, the writes after the recovery point it gave up; null when unknown or measured before the field",
+    )
+    lost_after_fault_window: LostWindow | None = None
     probes: list[ProbeResult]
     writers: list[WriterResult]
     events: list[Event]

@@ -131,7 +131,7 @@ def test_audit_html_has_every_after_action_field(reports, drills, cli):
     # participants with §7.2 roles and the approval
     assert "Sam Rivera" in page and "Infrastructure Lead" in page and "CHG-1042" in page
     # timeline
-    assert "fault-injected" in page and "manual-confirmation" in page and "who=Dana Okafor" in page
+    assert "fault-injected" in page and "manual-confirmation" in page and "who: Dana Okafor" in page
     # target vs actual with verdicts, margins, uncertainty
     results = page.split('<section id="results">')[1].split("</section>")[0]
     assert 'class="results"' in results
