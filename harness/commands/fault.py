@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from harness.drills.lock import refuse_while_drilling
 from harness.errors import EXIT_NOT_RECOVERED, HarnessError
 from harness.faults import registry, runner
 from harness.faults.base import BlastRadius
@@ -95,10 +97,15 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
 def inject_cmd(
     name: str = typer.Argument(..., help="fault name, see `drill fault list`"),
     params: list[str] | None = typer.Argument(None, help="key=value parameters"),
+    force: bool = typer.Option(
+        False, "--force", help="inject even while a drill runs (recorded in its timeline as an outside action)"
+    ),
 ) -> None:
-    """Inject a fault and leave it in force; prints its id. Undo with `drill fault undo ID` or `drill recover`."""
+    """Inject a fault and leave it in force; prints its id. Undo with `drill fault undo ID` or `drill recover`.
+    Refused while a `drill run` holds the lab, unless --force."""
     raw = parse_assignments(params or [])
     registry.get(name).parse(raw)  # bad input fails before any lab lookup
+    refuse_while_drilling(" ".join(["drill fault inject", name, *(params or [])]), force)
     fault_id = runner.inject(name, raw, _target_for(name), log=IntentLog(), show=_show_blast)
     _err.print(f"[green]injected[/] {name}; undo with: drill fault undo {fault_id}")
     _out.print(fault_id)
@@ -145,13 +152,22 @@ def pending_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
         _out.print(escape(f"{i.id} {i.fault} {i.state} {json.dumps(i.params)} undo steps: {len(i.undo)}"))
 
 
-def recover() -> None:
-    """Undo everything the intent log says is still in force (after a crashed or killed drill)."""
+def recover(
+    reports_dir: Path | None = typer.Option(
+        None, "--reports", help="Reports folder whose killed runs to seal (default: $DRILL_REPORTS_DIR or ./reports)."
+    ),
+) -> None:
+    """Undo everything the intent log says is still in force (after a crashed or killed drill), then seal the
+    record of every killed drill run into the chain as incomplete."""
+    from harness.drills.recover import seal_killed_runs
+
     reports = runner.recover()
     if not reports:
         _err.print("nothing to recover: no pending faults")
-        return
-    _report(reports)
+    for line in seal_killed_runs(reports_dir):
+        _out.print(escape(line))
+    if reports:
+        _report(reports)
 
 
 def _report(reports: list[runner.UndoReport]) -> None:
