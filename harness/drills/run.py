@@ -204,14 +204,14 @@ def run_drills(req: RunRequest, say: Callable[[str], None] = lambda _m: None, st
 
     target = targets.load(req.target)  # unknown target or a bad target file: exit 2 before anything starts
     target_file = target.target_file
+    environment = req.plan.environment if req.plan and req.plan.environment else target_file.environment
+    window = window_check(req.plan, environment, req.outside_window)  # refused outside it: exit 2
     approval = req.approvals[0] if req.approvals else {}
     # once, before anything starts: approval, who we are against the allowlist (SafetyRefused: exit 2)
     clearance = target.preflight(approval.get("ticket"), approval.get("approver"))
     root = project_root()
     files = feature_files(root, req.features)
     check_gherkin(files)
-    environment = req.plan.environment if req.plan and req.plan.environment else target_file.environment
-    window = window_check(req.plan, environment, req.outside_window)  # refused outside it: exit 2
     if window is not None and not window["within"]:
         say(
             f"warning: {window['note']}: {window['window']}"
