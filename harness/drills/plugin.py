@@ -68,6 +68,8 @@ def pytest_bdd_apply_tag(tag: str, function: Any) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _config.append(config)
+    if os.environ.get(run_events.RUN_DIR_ENV):
+        config.pluginmanager.register(_SurviveStorageErrors(), "drill-survive-storage-errors")
     for tag in (
         "smoke",
         "quarterly",
@@ -135,6 +137,48 @@ def _stop_on_signals(session: pytest.Session) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
+
+
+_storage_errors: list[str] = []
+
+
+def pytest_internalerror(excrepr: Any, excinfo: Any) -> bool | None:
+    """Under `drill run`, a storage error in a reporting hook (a full disk for the reports folder) is said
+    once, in one line, instead of a traceback per hook call: the drill itself goes on to undo its faults, and
+    `drill run` ends with one clear error (harness/drills/storage.py)."""
+    err = getattr(excinfo, "value", None)
+    if not os.environ.get(run_events.RUN_DIR_ENV) or not isinstance(err, OSError):
+        return None
+    _storage_error(err)
+    return True
+
+
+class _SurviveStorageErrors:
+    """Outermost around the hooks that write result files (Allure's makereport, JUnit's and Cucumber's
+    sessionfinish): a storage error is said once (and the report rebuilt), so the run goes on to undo its
+    faults instead of printing a traceback per scenario. Registered only under `drill run`."""
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
+        try:
+            return (yield)
+        except OSError as err:
+            _storage_error(err)
+            return pytest.TestReport.from_item_and_call(item, call)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Any:
+        try:  # JUnit and Cucumber JSON write their files here
+            return (yield)
+        except OSError as err:
+            _storage_error(err)
+            return None
+
+
+def _storage_error(err: OSError) -> None:
+    if not _storage_errors:
+        sys.stderr.write(f"drill: cannot write evidence: {err.strerror or err} ({err.filename or '-'})\n")
+    _storage_errors.append(str(err))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -321,14 +365,18 @@ def _write_outcome(item: pytest.Item, outcome: dict) -> None:
     run_dir = Path(item.config.getoption("--drill-run-dir") or "reports/runs/adhoc")
     drill = item.stash.get(DRILL_KEY, None)
     out = drill.out_dir if drill is not None else run_dir / "scenarios" / _slug(item.name)
-    out.mkdir(parents=True, exist_ok=True)
-    summary = (
-        json.loads((out / "drill.json").read_text())
-        if (out / "drill.json").exists()
-        else {"name": ref.name, "feature": ref.feature, "tags": sorted(ref.tags)}
-    )
+    summary = {"name": ref.name, "feature": ref.feature, "tags": sorted(ref.tags)}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if (out / "drill.json").exists():
+            summary = json.loads((out / "drill.json").read_text())
+    except (OSError, ValueError) as err:  # a drill.json written half (full disk): the outcome still counts
+        summary["evidence_problem"] = f"drill.json unreadable: {err}"
     summary.update({"nodeid": item.nodeid, "line": ref.line, **outcome})
-    (out / "scenario.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    try:
+        (out / "scenario.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    except OSError as err:
+        _storage_error(err)
     sink = run_events.child_sink()
     if sink is not None:
         if outcome["status"] == "skipped":

@@ -16,9 +16,10 @@ from pathlib import Path
 from harness.drills.events import EventsFile
 from harness.drills.lock import holders
 from harness.drills.run import load_scenarios, scenario_fields
+from harness.errors import HarnessError
 from harness.evidence import paths
-from harness.evidence.incomplete import seal, uncovered_run_folders
-from harness.evidence.record import live_records, load_records
+from harness.evidence.incomplete import live_lines, seal, uncovered_run_folders
+from harness.evidence.record import LiveRecord, live_records, load_records
 
 RUN_ID = re.compile(r"^(\d{8}T\d{6})(\d{3})Z-[0-9a-f]{6}$")
 
@@ -34,14 +35,20 @@ def seal_killed_runs(reports: str | Path | None = None) -> list[str]:
             continue
         run_dir = base / "runs" / live.id
         described = live.describe()
-        seal(live.file, base, _events(run_dir), _scenarios(run_dir), run_dir)
+        told = _events(run_dir)
+        try:
+            seal(live.file, base, told, _scenarios(run_dir, told + _live_events(live)), run_dir)
+        except HarnessError as err:  # an edited live file is evidence as it is: said, not sealed
+            lines.append(f"{live.id}: not sealed: {err}")
+            continue
         lines.append(f"sealed {live.id} as incomplete: {described}")
     for name in uncovered_run_folders(base, load_records(base), {live.id for live in live_records(base)}):
         if name in running:
             continue
         run_dir = base / "runs" / name
         header = {"id": name, "started": _started(name), "target": _target_of(run_dir), "path": "gherkin"}
-        seal(None, base, _events(run_dir), _scenarios(run_dir), run_dir, record_id=name, header=header)
+        told = _events(run_dir)
+        seal(None, base, told, _scenarios(run_dir, told), run_dir, record_id=name, header=header)
         lines.append(f"sealed {name} as incomplete: a run folder with no record (killed before its first event)")
     return lines
 
@@ -50,10 +57,23 @@ def _events(run_dir: Path) -> list[dict]:
     return EventsFile(run_dir).read_all() if run_dir.is_dir() else []
 
 
-def _scenarios(run_dir: Path) -> list[dict]:
-    if not (run_dir / "scenarios").is_dir():
-        return []
-    return [scenario_fields(s) for s in load_scenarios(run_dir) if s.get("status") != "skipped"]
+def _live_events(live: LiveRecord) -> list[dict]:
+    return [line["body"] for line in live_lines(live.file) if line.get("kind") == "event"]
+
+
+def _scenarios(run_dir: Path, told: list[dict]) -> list[dict]:
+    """Each scenario's outcome from the run folder; a scenario the events name but that wrote nothing yet
+    (killed before its close) is broken, with nothing measured."""
+    found = []
+    if (run_dir / "scenarios").is_dir():
+        found = [scenario_fields(s) for s in load_scenarios(run_dir) if s.get("status") != "skipped"]
+    names = {s["name"] for s in found}
+    for event in told:
+        name = (event.get("detail") or {}).get("scenario")
+        if name and name not in names and event.get("kind") != "scenario-skipped":
+            names.add(name)
+            found.append({"name": name, "status": "broken", "measurement": None})
+    return found
 
 
 def _started(name: str) -> str:

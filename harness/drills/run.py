@@ -298,6 +298,9 @@ def _run_locked(
             pass_fds=(lock.fileno,) if lock.fileno is not None else (),  # the lock lives while the child does
         )
         code, interruption = supervise(child, say, req.interrupt_grace_s)
+        if stream is None:  # pytest's last line may lack its newline (a full disk cut it short)
+            sys.stdout.write("\n")
+            sys.stdout.flush()
         left_over = undo_left_behind(child.pid)  # a child killed mid-inject: the intent log still knows the undo
         for line in left_over:
             say(f"undone (left behind by the drill process): {line}")
@@ -434,13 +437,25 @@ def load_scenarios(run_dir: Path, interruption: Interruption | None = None) -> l
     pytest wrote no outcome) is broken, with the interruption as its message."""
     found = []
     for folder in sorted(p for p in (run_dir / "scenarios").glob("*") if p.is_dir()):
-        if (folder / "scenario.json").is_file():
-            found.append(json.loads((folder / "scenario.json").read_text(encoding="utf-8")))
-        elif (folder / "drill.json").is_file():
-            summary = json.loads((folder / "drill.json").read_text(encoding="utf-8"))
+        outcome, summary = _read_json(folder / "scenario.json"), _read_json(folder / "drill.json")
+        if isinstance(outcome, dict):
+            found.append(outcome)
+        elif isinstance(summary, dict):
             why = f"interrupted by {interruption.signal}" if interruption else "the drill process ended in it"
             found.append({**summary, "status": "broken", "message": why, "phase": "call", "interrupted": True})
+        elif outcome is not None or summary is not None:  # written half (a full disk): broken, and said so
+            found.append({"name": folder.name, "status": "broken", "message": "its outcome files are unreadable"})
     return sorted(found, key=lambda s: (s.get("feature") or "", s.get("line") or 0))
+
+
+def _read_json(path: Path) -> Any:
+    """The file's JSON; None when it does not exist; False when it exists but cannot be read whole."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return False
 
 
 def _exit_code(pytest_code: int, scenarios: list[dict[str, Any]]) -> int:
