@@ -312,7 +312,8 @@ def _run_locked(
         tail.stop()
     scenarios = load_scenarios(run_dir, interruption)
     if interruption is None and code == PYTEST_USAGE_ERROR:
-        rec.abandon()
+        rec.abandon()  # refused in the child before any scenario (its own preflight): no drill, no folder
+        _drop_run_dir(run_dir)
         return RunOutcome(run_dir, scenarios, None, EXIT_USAGE, code, started_lab)
     if interruption is None and (code == PYTEST_NO_TESTS or (code == 0 and not scenarios)):
         rec.abandon()  # usage, not a drill: no record
@@ -323,6 +324,8 @@ def _run_locked(
         _write_metadata(run_dir, req.target, target)
         if interruption is not None:
             rec.event("interrupted", {**interruption.record(), "undone": undone})
+        for late in events.read_new():  # e.g. a forced outside action after the child ended: the lock still held
+            rec.event(late["kind"], late.get("detail") or {}, at=parse_utc(late["at"]))
         record = _record(rec, scenarios, run_dir)
     exit_code = EXIT_NOT_RECOVERED if interruption is not None else _exit_code(code, scenarios)
     return RunOutcome(run_dir, scenarios, record, exit_code, code, started_lab, interruption, undone)

@@ -168,6 +168,7 @@ def test_two_drills_at_once_the_second_is_refused_and_outside_actions_are_refuse
         assert crash.returncode == 2 and "refused: drill fault inject db-primary-crash" in crash.stderr
         down = drill("lab", "down")
         assert down.returncode == 2 and "refused: drill lab down" in down.stderr
+        assert first.poll() is None and DrillLock("lab").holder() == holder  # still the first drill's
         forced = drill("fault", "inject", "process-freeze", f"pid={victim.pid}", "--force")
         assert forced.returncode == 0, forced.stderr
         assert drill("fault", "undo", forced.stdout.strip().splitlines()[-1]).returncode == 0
