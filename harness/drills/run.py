@@ -369,7 +369,7 @@ def supervise(child: subprocess.Popen, say: Callable[[str], None], grace_s: floa
             say(f"{name} again: still waiting for the drill to undo its faults (grace {grace_s:g} s)")
             return
         state.append(Interruption(name, time.time()))
-        say(f"{name}: stopping the drill; undoing the faults in force (waiting up to {grace_s:g} s)")
+        say(f"\n{name}: stopping the drill; undoing the faults in force (waiting up to {grace_s:g} s)")
         with contextlib.suppress(ProcessLookupError):
             child.send_signal(signal.SIGTERM)
 
