@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from harness.drills.lock import refuse_while_drilling
 from harness.errors import EXIT_NOT_RECOVERED, HarnessError
 from harness.faults import registry, runner
 from harness.faults.base import BlastRadius
@@ -101,10 +102,15 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
 def inject_cmd(
     name: str = typer.Argument(..., help="fault name, see `drill fault list`"),
     params: list[str] | None = typer.Argument(None, help="key=value parameters"),
+    force: bool = typer.Option(
+        False, "--force", help="inject even while a drill runs (recorded in its timeline as an outside action)"
+    ),
 ) -> None:
-    """Inject a fault and leave it in force; prints its id. Undo with `drill fault undo ID` or `drill recover`."""
+    """Inject a fault and leave it in force; prints its id. Undo with `drill fault undo ID` or `drill recover`.
+    Refused while a `drill run` holds the lab, unless --force."""
     raw = parse_assignments(params or [])
     registry.get(name).parse(raw)  # bad input fails before any lab lookup
+    refuse_while_drilling(" ".join(["drill fault inject", name, *(params or [])]), force)
     fault_id = runner.inject(name, raw, _target_for(name), log=IntentLog(), show=_show_blast)
     _err.print(f"[green]injected[/] {name}; undo with: drill fault undo {fault_id}")
     _out.print(fault_id)
@@ -156,17 +162,24 @@ def recover(
         None, "--reports", help="Reports directory (default: $DRILL_REPORTS_DIR or ./reports)."
     ),
 ) -> None:
-    """Undo everything the intent log says is still in force (after a crashed or killed drill), and finish a
-    drill record whose chaining a kill stopped part way."""
+    """Undo everything the intent log says is still in force (after a crashed or killed drill), finish a drill
+    record whose chaining a kill stopped part way, then seal the record of every killed drill run into the chain
+    as incomplete."""
+    from harness.drills.recover import seal_killed_runs
     from harness.evidence import integrity
+
+    def evidence() -> None:
+        # A torn append first: sealing appends to the chain, which must be whole before it grows.
+        _complete_records(integrity.complete_interrupted(reports_dir))
+        for line in seal_killed_runs(reports_dir):
+            _out.print(escape(line))
 
     reports = runner.recover()  # faults first: evidence bookkeeping never delays an undo
     if reports:
-        _report(reports, then=lambda: _complete_records(integrity.complete_interrupted(reports_dir)))
+        _report(reports, then=evidence)
         return
-    done = integrity.complete_interrupted(reports_dir)
-    _err.print("no pending faults" if done else "nothing to recover: no pending faults")
-    _complete_records(done)
+    _err.print("nothing to recover: no pending faults")
+    evidence()
 
 
 def _complete_records(lines: list[str]) -> None:

@@ -8,6 +8,7 @@ import time
 import typer
 from rich.console import Console
 
+from harness.drills.lock import refuse_while_drilling
 from harness.errors import HarnessError
 from harness.lab import Lab
 from harness.lab.render import status_table
@@ -70,8 +71,14 @@ def logs(
 
 
 @app.command()
-def down() -> None:
-    """Stop every lab process and remove its namespaces/firewall rules. Idempotent; stops a half-started lab too."""
+def down(
+    force: bool = typer.Option(
+        False, "--force", help="stop the lab even while a drill runs (recorded in its timeline as an outside action)"
+    ),
+) -> None:
+    """Stop every lab process and remove its namespaces/firewall rules. Idempotent; stops a half-started lab
+    too. Refused while a `drill run` holds the lab, unless --force."""
+    refuse_while_drilling("drill lab down", force)
     try:
         lab = Lab.load(partial=True)
     except HarnessError:

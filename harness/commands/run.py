@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from harness.drills import summary
 from harness.drills.run import RunRequest, run_drills
@@ -42,10 +43,19 @@ def run(
     report: Annotated[
         bool, typer.Option("--report", help="Build the Allure HTML report afterwards (drill report).")
     ] = False,
+    outside_window: Annotated[
+        str | None,
+        typer.Option(
+            "--outside-window",
+            metavar="REASON",
+            help="Run a staging/production drill outside its plan's maintenance window; the reason is recorded.",
+        ),
+    ] = None,
 ) -> None:
     """Run drills through pytest-bdd: lab up if needed, progress per step, then a summary table, a chained drill
     record and Allure/JUnit/Cucumber results. Exit 0 all objectives met, 1 one breached, 2 bad input
-    (nothing injected), 3 a drill could not complete."""
+    (nothing injected), 3 a drill could not complete (or was interrupted: Ctrl-C/SIGTERM undo its faults first).
+    One drill at a time per target: a second is refused (exit 2) naming the run that holds it."""
     err = Console(stderr=True)
     loaded_plan = None
     if plan is not None:
@@ -65,8 +75,9 @@ def run(
         reports_dir=reports,
         keep_lab=keep_lab,
         yes=yes,
+        outside_window=outside_window,
     )
-    outcome = run_drills(req, say=lambda m: err.print(f"[dim]{m}[/]", highlight=False))
+    outcome = run_drills(req, say=lambda m: err.print(f"[dim]{escape(m)}[/]", highlight=False))
     out = Console(width=max(Console().width, 120))
     if outcome.exit_code == 2 and outcome.record is None:
         raise typer.Exit(2)  # pytest printed the catalog errors; nothing ran
@@ -74,6 +85,15 @@ def run(
     out.print(summary.table(outcome.scenarios))
     for line in summary.problems(outcome.scenarios):
         out.print(f"  {line}", highlight=False, markup=False)
+    if outcome.interruption is not None:
+        i = outcome.interruption
+        err.print(
+            f"[bold yellow]interrupted by {i.signal}[/]; the drill stopped {i.child_exit_s} s later"
+            + (" (killed after the grace)" if i.killed else ""),
+            highlight=False,
+        )
+        for line in outcome.undone or ["no fault was in force"]:
+            err.print(f"  undone: {line}", highlight=False, markup=False)
     out.print(f"run folder: {outcome.run_dir}  (allure-results/, junit.xml, cucumber.json, scenarios/)")
     out.print(f"drill record: {outcome.record}")
     if report:

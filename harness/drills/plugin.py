@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.drills import events as run_events
 from harness.drills import preflight
 from harness.drills.scenario import DrillScenario, NullReporter
 from harness.errors import HarnessError
@@ -27,6 +29,8 @@ DRILL_KEY = pytest.StashKey[DrillScenario]()
 OUTCOME_KEY = pytest.StashKey[dict]()
 PENDING_TAG = "pending"
 AUTO_CONFIRM_ENV = "DRILL_AUTO_CONFIRM"  # set by `drill run --yes`
+UNATTENDED_ENV = "DRILL_UNATTENDED"  # set by `drill run` with no terminal, no --yes and no CI=true
+INTERRUPTED_HEAL_S = 30.0  # after Ctrl-C/SIGTERM: how long a scenario's close waits for a healthy target
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,6 +68,8 @@ def pytest_bdd_apply_tag(tag: str, function: Any) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _config.append(config)
+    if os.environ.get(run_events.RUN_DIR_ENV):
+        config.pluginmanager.register(_SurviveStorageErrors(), "drill-survive-storage-errors")
     for tag in (
         "smoke",
         "quarterly",
@@ -96,6 +102,83 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         target.preflight(os.environ.get(APPROVAL_ENV) or None, os.environ.get(APPROVER_ENV) or None)
     except HarnessError as err:
         raise pytest.UsageError(f"target {name}: {mask(str(err))}") from None
+    if os.environ.get(run_events.RUN_DIR_ENV):  # the child of `drill run`: a signal ends the run, faults undone
+        _stop_on_signals(session)
+
+
+class _Interrupt:
+    """The first SIGINT/SIGTERM this child got, and whether a scenario is closing (undoing its faults)."""
+
+    signum: int | None = None
+    closing = 0
+
+
+_interrupt = _Interrupt()
+
+
+def _stop_on_signals(session: pytest.Session) -> None:
+    """Ctrl-C and SIGTERM (from the terminal, or forwarded by `drill run`) stop the run the way pytest stops
+    on Ctrl-C: KeyboardInterrupt, then every fixture is torn down, so each scenario's close() undoes its
+    faults. The default SIGTERM action would kill this process with the faults in force. While a scenario is
+    closing, a signal only asks pytest to stop after it (an undo is never cut short); a second signal is
+    noted and ignored."""
+
+    def stop(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if _interrupt.signum is not None:
+            sys.stderr.write(f"\ndrill: {name} again: still undoing the faults in force, please wait\n")
+            return
+        _interrupt.signum = signum
+        session.shouldstop = f"interrupted by {name}"
+        sys.stderr.write(f"\ndrill: {name} received: undoing the faults in force, then stopping\n")
+        sys.stderr.flush()
+        if not _interrupt.closing:
+            raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+
+
+_storage_errors: list[str] = []
+
+
+def pytest_internalerror(excrepr: Any, excinfo: Any) -> bool | None:
+    """Under `drill run`, a storage error in a reporting hook (a full disk for the reports folder) is said
+    once, in one line, instead of a traceback per hook call: the drill itself goes on to undo its faults, and
+    `drill run` ends with one clear error (harness/drills/storage.py)."""
+    err = getattr(excinfo, "value", None)
+    if not os.environ.get(run_events.RUN_DIR_ENV) or not isinstance(err, OSError):
+        return None
+    _storage_error(err)
+    return True
+
+
+class _SurviveStorageErrors:
+    """Outermost around the hooks that write result files (Allure's makereport, JUnit's and Cucumber's
+    sessionfinish): a storage error is said once (and the report rebuilt), so the run goes on to undo its
+    faults instead of printing a traceback per scenario. Registered only under `drill run`."""
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
+        try:
+            return (yield)
+        except OSError as err:
+            _storage_error(err)
+            return pytest.TestReport.from_item_and_call(item, call)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Any:
+        try:  # JUnit and Cucumber JSON write their files here
+            return (yield)
+        except OSError as err:
+            _storage_error(err)
+            return None
+
+
+def _storage_error(err: OSError) -> None:
+    if not _storage_errors:
+        sys.stderr.write(f"drill: cannot write evidence: {err.strerror or err} ({err.filename or '-'})\n")
+    _storage_errors.append(str(err))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -141,6 +224,19 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     runnable = [
         i for i in keep if i.stash.get(SCENARIO_KEY, None) is not None and PENDING_TAG not in i.stash[SCENARIO_KEY].tags
     ]
+    if os.environ.get(UNATTENDED_ENV) == "1":
+        manual = [
+            m
+            for i in runnable
+            if not any(mark.name == "skip" for mark in i.iter_markers())
+            for m in preflight.manual_steps(i, session._fixturemanager, _target(config))
+        ]
+        if manual:  # refused up front: without an operator the step would fail after the fault is injected
+            raise pytest.UsageError(
+                "these steps need an operator to confirm them, and this run has no terminal; nothing was run "
+                "or injected:\n  " + "\n  ".join(manual) + "\nrun it at a terminal, or pass --yes to "
+                "auto-confirm them (the record marks each step auto-confirmed)"
+            )
     if cannot and len(cannot) == len(runnable):  # a green run that drilled nothing would mislead CI
         raise pytest.UsageError(
             f"no selected scenario can run on target {target_file.name}; nothing was run or "
@@ -233,12 +329,17 @@ def drill(request: pytest.FixtureRequest, drill_target: Any) -> Any:
         tags=sorted(ref.tags) if ref else [],
         reporter=reporter,
         confirm=_confirmer(request.config),
+        on_event=run_events.child_sink(),
     )
     if hasattr(reporter, "begin") and ref is not None:
         reporter.begin(ref.feature_name, ref.name, sorted(ref.tags))
     request.node.stash[DRILL_KEY] = record
     yield record
-    record.close()
+    _interrupt.closing += 1  # a signal now must not cut the undo short
+    try:
+        record.close(heal_timeout=INTERRUPTED_HEAL_S if _interrupt.signum is not None else 180.0)
+    finally:
+        _interrupt.closing -= 1
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -264,11 +365,22 @@ def _write_outcome(item: pytest.Item, outcome: dict) -> None:
     run_dir = Path(item.config.getoption("--drill-run-dir") or "reports/runs/adhoc")
     drill = item.stash.get(DRILL_KEY, None)
     out = drill.out_dir if drill is not None else run_dir / "scenarios" / _slug(item.name)
-    out.mkdir(parents=True, exist_ok=True)
-    summary = (
-        json.loads((out / "drill.json").read_text())
-        if (out / "drill.json").exists()
-        else {"name": ref.name, "feature": ref.feature, "tags": sorted(ref.tags)}
-    )
+    summary = {"name": ref.name, "feature": ref.feature, "tags": sorted(ref.tags)}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if (out / "drill.json").exists():
+            summary = json.loads((out / "drill.json").read_text())
+    except (OSError, ValueError) as err:  # a drill.json written half (full disk): the outcome still counts
+        summary["evidence_problem"] = f"drill.json unreadable: {err}"
     summary.update({"nodeid": item.nodeid, "line": ref.line, **outcome})
-    (out / "scenario.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    try:
+        (out / "scenario.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    except OSError as err:
+        _storage_error(err)
+    sink = run_events.child_sink()
+    if sink is not None:
+        if outcome["status"] == "skipped":
+            sink("scenario-skipped", {"scenario": ref.name, "reason": outcome.get("message")}, None)
+        else:
+            message = mask(outcome.get("message") or "")[:500] or None
+            sink("scenario-finished", {"scenario": ref.name, "status": outcome["status"], "message": message}, None)

@@ -138,3 +138,36 @@ def call_with_step_args(fn: Any, ctx: Any, text: str) -> Any:
     args = {k: ctx.converters.get(k, lambda v: v)(v) for k, v in raw.items()}
     accepted = inspect.signature(fn).parameters
     return fn(**{k: v for k, v in args.items() if k in accepted})
+
+
+def manual_steps(item: Any, fixturemanager: Any, target: Any) -> list[str]:
+    """The manual steps (an operator must confirm them) of every recovery procedure this scenario runs, each
+    as 'file:line: procedure P, step "title" (scenario "S")'. Only a target running the harness's own runbooks
+    has any: a target file's procedure activity is one automatic step."""
+    ref = scenario_of(item)
+    if ref is None or not getattr(target, "native_procedures", False):
+        return []
+    from harness.recovery import PROCEDURES
+
+    found = []
+    for step in ref.steps:
+        defs = list(find_fixturedefs_for_step(step, fixturemanager, item))
+        if not defs:
+            continue
+        ctx = step_function_context_registry[defs[-1].func]
+        needs = getattr(ctx.step_func, "drill_needs", None)
+        if needs is None:
+            continue
+        try:
+            wanted = _call_with_step_args(needs, ctx, step)
+        except HarnessError:
+            continue
+        for kind, name, *_params in wanted:
+            procedure = PROCEDURES.get(name) if kind == "procedure" else None
+            for manual in procedure.steps if procedure is not None else ():
+                if manual.manual is not None:
+                    found.append(
+                        f'{ref.feature}:{step.line_number}: procedure {name}, step "{manual.title}" '
+                        f'(scenario "{ref.name}")'
+                    )
+    return found

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -117,6 +118,9 @@ class DrillScenario:
     aborted: dict[str, Any] | None = None  # AbortDecision (who/what, why, when) once a guard aborted
     closed: bool = False
     close_problems: list[str] = field(default_factory=list)
+    # Told every timeline event as it happens (kind, detail, unix time): `drill run` builds its record live
+    # from these (harness/drills/events.py), so a killed run's record still shows what it did.
+    on_event: Callable[[str, dict[str, Any], float | None], None] | None = None
     # Faults are undone from the guard's thread too: one undo at a time, and never during an inject.
     _faults_lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -270,6 +274,11 @@ class DrillScenario:
                 "undo": None,
             }
             self.faults.append(entry)
+            self._emit(
+                "fault-injected",
+                {"scenario": self.name, "fault": fault, "id": id, "params": resolved},
+                entry["injected_at"],
+            )
         self.reporter.fault(entry)
         return id
 
@@ -285,6 +294,9 @@ class DrillScenario:
     def _abort(self, decision: safety.AbortDecision) -> None:
         """The guard's thread: record who aborted, then undo every fault now (rollbacks always run)."""
         self.aborted = decision.model_dump(mode="json")
+        self._emit(
+            "aborted", {"scenario": self.name, "by": self.aborted.get("by"), "reason": self.aborted.get("reason")}
+        )
         m = self.measurement
         if m is not None and m.result is None and not m._stopped:
             m.mark_event(f"aborted by {decision.by}: {decision.reason}")
@@ -350,6 +362,7 @@ class DrillScenario:
                 line = "; ".join(output.get("lines") or []) if ok else self._journal().error_of(run)
                 line = line or f"{entry['id']} {entry['fault']}: undone"
             entry["undo"] = {"ok": ok, "line": line, "at": time.time()}
+            self._emit("rollback", {"scenario": self.name, "fault": entry["id"], "result": line}, entry["undo"]["at"])
             if self.measurement is not None and self.measurement.result is None and not self.measurement._stopped:
                 self.measurement.mark_event(f"undo: {entry['id']}")
             lines.append(line)
@@ -377,6 +390,7 @@ class DrillScenario:
             else None,
         )
         self.procedures.append(report)
+        self._emit_steps(report)
         self.reporter.procedure(report)
         if not report.ok:
             failed = next(s for s in report.steps if not s.ok)
@@ -408,10 +422,30 @@ class DrillScenario:
             m.mark_event(f"step: {step.title} ({step.duration_s:.2f} s)")
         report = RunReport(procedure=name, ok=ok, steps=[step], duration_s=duration)
         self.procedures.append(report)
+        self._emit_steps(report)
         self.reporter.procedure(report)
         if not ok:
             raise HarnessError(f"recovery procedure {name} failed at step '{step.title}': {step.outcome}")
         return report
+
+    def _emit(self, kind: str, detail: dict[str, Any], at: float | None = None) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, detail, at)
+
+    def _emit_steps(self, report: RunReport) -> None:
+        for step in report.steps:
+            self._emit(
+                "manual-confirmation" if step.confirmed_by else "recovery-step",
+                {
+                    "scenario": self.name,
+                    "procedure": report.procedure,
+                    "step": step.title,
+                    "duration_s": round(step.duration_s, 3),
+                    "ok": step.ok,
+                    "confirmed_by": step.confirmed_by,
+                },
+                step.started_at,
+            )
 
     @staticmethod
     def _declared(activity: Any) -> list[str]:
@@ -497,6 +531,8 @@ class DrillScenario:
         ):  # a step was cut short: still measure the recovery the rollback brought
             m.wait_recovered(min(self.deadline(), ABORTED_RECOVERY_WAIT_S))
         self.result = m.stop(targets=self._judged_targets())
+        if self.result.recovered:
+            self._emit("recovered", {"scenario": self.name, "rto_s": self.result.rto_s})
         self._cross_check()
 
     def _cross_check(self) -> None:

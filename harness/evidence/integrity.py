@@ -2,7 +2,8 @@
 
 Beside the chained records it lists the live ones (harness.evidence.record.LiveRecord): a run still going
 is shown as in progress; a run that ended without finishing its record (killed, crashed) is a problem,
-"incomplete", so an auditor sees that a drill started and left no verdict.
+"incomplete", so an auditor sees that a drill started and left no verdict. A run folder (`runs/<id>/`) that
+no record covers is a problem too (harness.evidence.incomplete); `drill recover` seals both.
 
 A run stopped while chaining its record is told apart from tampering: a torn append (the record written, the
 index not yet updated; see harness.evidence.chain) and a live file left beside a record already chained are
@@ -85,10 +86,12 @@ def verify(reports: str | Path | None = None, key: bytes | None | object = _FROM
 
 def _add_live(check: chain_mod.ChainCheck, base: Path) -> None:
     """One row per live record (seq 0: not in the chain): in progress, or incomplete (a problem)."""
+    from harness.evidence.incomplete import uncovered_run_folders
     from harness.evidence.record import live_records
 
     chained = {r.id for r in check.rows if r.seq > 0}
-    for live in live_records(base):
+    lives = live_records(base)
+    for live in lives:
         row = chain_mod.EntryCheck(check.chain, 0, live.id, live.started, None, "-", "-")
         if live.id in chained and not live.running:
             row.note = (
@@ -104,6 +107,15 @@ def _add_live(check: chain_mod.ChainCheck, base: Path) -> None:
                 f"record {live.id} is incomplete: its run ended without finishing it "
                 f"(killed?): {live.describe()}" + (f"; {live.damage}" if live.damage else "")
             )
+        check.rows.append(row)
+        check.problems.extend(row.problems)
+    entries = chain_mod.Chain(paths.records_dir(base), "record").entries()
+    for name in uncovered_run_folders(base, entries, {live.id for live in lives}):
+        row = chain_mod.EntryCheck(check.chain, 0, f"runs/{name}", None, None, "-", "-")
+        row.problems.append(
+            f"run folder runs/{name} is covered by no record (a run killed before its record began?); "
+            "`drill recover --reports DIR` seals it into the chain as incomplete"
+        )
         check.rows.append(row)
         check.problems.extend(row.problems)
 
