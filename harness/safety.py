@@ -118,18 +118,23 @@ class TargetSafety(BaseModel):
 
     @model_validator(mode="after")
     def _allowlist_for_cloud(self) -> TargetSafety:
+        # A cloud provider is the SafetySection field holding its allowlist (a new kind adds its field and its
+        # line in ALLOWLIST_NEEDS); no allowlist at all is the lab, which only a lab environment may be.
+        given = [name for name in ALLOWLIST_NEEDS if getattr(self.safety, name) is not None]
         if self.provider is None:
-            self.provider = "aws" if self.safety.aws else "kubernetes" if self.safety.kubernetes else "lab"
-        if self.provider == "aws" and self.safety.aws is None:
-            raise ValueError("an aws target needs safety.aws (account_ids and regions)")
-        if self.provider == "kubernetes" and self.safety.kubernetes is None:
-            raise ValueError("a kubernetes target needs safety.kubernetes (contexts and namespaces)")
-        if self.environment != "lab" and self.provider == "lab":
+            self.provider = given[0] if given else "lab"
+        if self.provider in ALLOWLIST_NEEDS and self.provider not in given:
             raise ValueError(
-                f"environment {self.environment!r} needs an allowlist: safety.aws (account_ids, "
-                "regions) or safety.kubernetes (contexts, namespaces)"
+                f"a {self.provider} target needs safety.{self.provider} ({ALLOWLIST_NEEDS[self.provider]})"
             )
+        if self.environment != "lab" and self.provider not in ALLOWLIST_NEEDS:
+            wanted = " or ".join(f"safety.{name} ({needs})" for name, needs in ALLOWLIST_NEEDS.items())
+            raise ValueError(f"environment {self.environment!r} needs an allowlist: {wanted}")
         return self
+
+
+# provider → what its allowlist section must give; the section is the SafetySection field of the same name.
+ALLOWLIST_NEEDS: dict[str, str] = {"aws": "account_ids and regions", "kubernetes": "contexts and namespaces"}
 
 
 def validate_section(environment: Any, raw_safety: Any, where: str, provider: str | None = None) -> TargetSafety:

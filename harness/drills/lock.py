@@ -63,7 +63,7 @@ class Holder:
 
 def lock_key(target_file: Any) -> str:
     """Every lab target drills the one lab of this state dir; a cloud target is its file."""
-    return LAB_KEY if target_file is None or target_file.provider == "lab" else str(target_file.name)
+    return LAB_KEY if target_file is None or target_file.lock_key is None else target_file.lock_key
 
 
 class DrillLock:

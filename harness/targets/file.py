@@ -229,6 +229,12 @@ class TargetFile(BaseModel):
         """lab | aws | kubernetes: follows from the allowlist the safety section gives."""
         return self.guard.provider
 
+    @property
+    def lock_key(self) -> str | None:
+        """What one drill at a time holds: None for a lab target (every lab target drills the one lab of the
+        state folder), else the target's own name."""
+        return None if self.provider == "lab" else str(self.name)
+
     @field_validator("faults")
     @classmethod
     def _known_faults(cls, faults: dict[str, Mapping], info: ValidationInfo) -> dict[str, Mapping]:
