@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,10 +106,23 @@ def unsupported_on(item: Any, fixturemanager: Any, target_file: Any) -> list[str
     if ref is None:
         return []
     reasons = []
+    for step, kind, name in _needs_of(ref, fixturemanager, item):
+        mapping = (target_file.faults if kind == "fault" else target_file.procedures).get(name)
+        if mapping is None or mapping.action is None:
+            why = mapping.unsupported if mapping is not None else f"not mapped in {target_file.path}"
+            reasons.append(
+                f"{ref.feature}:{step.line_number}: {kind} {name} is not supported on target {target_file.name}: {why}"
+            )
+    return reasons
+
+
+def _needs_of(ref: Any, fixturemanager: Any, item: Any) -> Iterator[tuple[Any, str, str]]:
+    """(step, kind, name) for each fault or procedure a scenario's steps declare (`@needs`). A step with no
+    definition or a bad argument declares nothing here: check_item reports it."""
     for step in ref.steps:
         defs = list(find_fixturedefs_for_step(step, fixturemanager, item))
         if not defs:
-            continue  # check_item reports it
+            continue
         ctx = step_function_context_registry[defs[-1].func]
         needs = getattr(ctx.step_func, "drill_needs", None)
         if needs is None:
@@ -116,16 +130,9 @@ def unsupported_on(item: Any, fixturemanager: Any, target_file: Any) -> list[str
         try:
             wanted = _call_with_step_args(needs, ctx, step)
         except HarnessError:
-            continue  # a bad argument: check_item reports it
+            continue
         for kind, name, *_params in wanted:
-            mapping = (target_file.faults if kind == "fault" else target_file.procedures).get(name)
-            if mapping is None or mapping.action is None:
-                why = mapping.unsupported if mapping is not None else f"not mapped in {target_file.path}"
-                reasons.append(
-                    f"{ref.feature}:{step.line_number}: {kind} {name} is not supported on target "
-                    f"{target_file.name}: {why}"
-                )
-    return reasons
+            yield step, kind, name
 
 
 def _call_with_step_args(fn: Any, ctx: Any, step: Any) -> Any:
@@ -150,24 +157,11 @@ def manual_steps(item: Any, fixturemanager: Any, target: Any) -> list[str]:
     from harness.recovery import PROCEDURES
 
     found = []
-    for step in ref.steps:
-        defs = list(find_fixturedefs_for_step(step, fixturemanager, item))
-        if not defs:
-            continue
-        ctx = step_function_context_registry[defs[-1].func]
-        needs = getattr(ctx.step_func, "drill_needs", None)
-        if needs is None:
-            continue
-        try:
-            wanted = _call_with_step_args(needs, ctx, step)
-        except HarnessError:
-            continue
-        for kind, name, *_params in wanted:
-            procedure = PROCEDURES.get(name) if kind == "procedure" else None
-            for manual in procedure.steps if procedure is not None else ():
-                if manual.manual is not None:
-                    found.append(
-                        f'{ref.feature}:{step.line_number}: procedure {name}, step "{manual.title}" '
-                        f'(scenario "{ref.name}")'
-                    )
+    for step, kind, name in _needs_of(ref, fixturemanager, item):
+        procedure = PROCEDURES.get(name) if kind == "procedure" else None
+        for manual in procedure.steps if procedure is not None else ():
+            if manual.manual is not None:
+                found.append(
+                    f'{ref.feature}:{step.line_number}: procedure {name}, step "{manual.title}" (scenario "{ref.name}")'
+                )
     return found

@@ -16,8 +16,6 @@ killed before its first event, or a record removed with its index entry.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import re
 import shutil
 from datetime import UTC, datetime
@@ -30,6 +28,7 @@ from harness.evidence import paths
 from harness.evidence.record import (
     LIVE_SUFFIX,
     RecordBuilder,
+    chained_line,
     default_operator,
     evaluate_outcome,
     parse_utc,
@@ -46,17 +45,8 @@ def live_lines(path: Path) -> list[dict[str, Any]]:
     raw = path.read_text(encoding="utf-8").splitlines()
     out, prev = [], chain_mod.GENESIS
     for n, text in enumerate(raw, start=1):
-        try:
-            line = json.loads(text)
-            body = {k: v for k, v in line.items() if k != "hash"}
-            ok = (
-                line.get("seq") == n
-                and line.get("prev") == prev
-                and hashlib.sha256(chain_mod.canonical_json(body)).hexdigest() == line.get("hash")
-            )
-        except (ValueError, AttributeError):
-            ok = False
-        if not ok:
+        line = chained_line(text, n, prev)
+        if line is None:
             if n == len(raw):
                 break  # killed mid-write
             raise HarnessError(f"{path.name}: line {n} was changed; not sealed (the file is evidence as it is)")

@@ -508,6 +508,21 @@ def experiment_sha256(source: str | Path | None, experiment: dict[str, Any] | No
     }
 
 
+def chained_line(text: str, n: int, prev: str) -> dict[str, Any] | None:
+    """Line n of a live file, parsed, when it chains onto `prev` (its seq, prev and own hash agree); else None."""
+    try:
+        line = json.loads(text)
+        body = {k: v for k, v in line.items() if k != "hash"}
+    except (ValueError, AttributeError):
+        return None
+    ok = (
+        line.get("seq") == n
+        and line.get("prev") == prev
+        and hashlib.sha256(chain_mod.canonical_json(body)).hexdigest() == line.get("hash")
+    )
+    return line if ok else None
+
+
 class LiveRecord:
     """A record still being written (`running`: its run holds the lock) or left unfinished by a killed run."""
 
@@ -528,17 +543,8 @@ class LiveRecord:
         for n, text in enumerate(raw, start=1):
             if not text.strip() and n == len(raw):
                 break
-            try:
-                line = json.loads(text)
-                body = {k: v for k, v in line.items() if k != "hash"}
-                ok = (
-                    line.get("seq") == n
-                    and line.get("prev") == prev
-                    and hashlib.sha256(chain_mod.canonical_json(body)).hexdigest() == line.get("hash")
-                )
-            except (ValueError, AttributeError):
-                ok, line = False, {}
-            if not ok:
+            line = chained_line(text, n, prev)
+            if line is None:
                 # a run killed mid-write can leave a torn last line; anything else was edited
                 self.damage = (
                     f"its last line ({n}) is torn"

@@ -73,7 +73,9 @@ def test_a_feature_outside_the_project_is_shown_as_given_and_passes_the_up_front
     rootdir = pytest_rootdir(ROOT, files)
     assert ROOT.is_relative_to(rootdir) and files[0].resolve().is_relative_to(rootdir)
     assert pytest_rootdir(ROOT, run.feature_files(ROOT, [])) == ROOT  # the project's own: rootdir unchanged
-    req = run.RunRequest(features=["../my-drills/x.feature"], reports_dir=tmp_path / "reports")
+    # --yes: the feature's manual steps are confirmed (unattended without it, the run is refused up front for
+    # them, which tests/drills/test_robustness.py checks)
+    req = run.RunRequest(features=["../my-drills/x.feature"], reports_dir=tmp_path / "reports", yes=True)
     assert run.preflight_only(ROOT, tmp_path / "reports" / "runs" / "x", req, files) is None
 
 
@@ -116,7 +118,9 @@ def test_allure_runs_a_feature_outside_the_rootdir_only_with_the_widened_rootdir
 
 def test_a_tag_expression_starting_with_an_at_sign_is_a_tag_not_an_argument_file(tmp_path):
     """`--tags "@redis"` was passed to pytest as its own argument, which pytest reads as an @file."""
-    req = run.RunRequest(tags="@redis or @plan-4.3.1", reports_dir=tmp_path / "reports")
+    req = run.RunRequest(
+        tags="@redis or @plan-4.3.1", reports_dir=tmp_path / "reports", yes=True
+    )  # its manual steps confirmed
     files = run.feature_files(ROOT, [])
     assert run.preflight_only(ROOT, tmp_path / "reports" / "runs" / "x", req, files) is None
     assert f"--drill-tags={req.tags}" in run.pytest_argv(ROOT, tmp_path, req)
