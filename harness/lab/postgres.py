@@ -36,6 +36,15 @@ def data_dir(ctx: LabContext, name: str) -> Path:
     return node_dir(ctx, name) / "data"
 
 
+def archive_command(wal: Path) -> str:
+    """The lab's archive_command (%p, %f are PostgreSQL's). Never overwrite an archived segment (the PITR
+    invariant), but accept one already there with the same bytes: after a kill -9 or a failover a node
+    re-offers segments it (or another node) archived, and failing on those stalls the archiver for good,
+    every later segment queued behind it. Copy to a hidden name and rename, so a kill mid-copy never leaves a
+    short segment under the real name."""
+    return f"if [ -f {wal}/%f ]; then cmp -s %p {wal}/%f; else cp %p {wal}/.%f.tmp && mv {wal}/.%f.tmp {wal}/%f; fi"
+
+
 def patroni_config(ctx: LabContext, spec: ComponentSpec) -> dict[str, Any]:
     host = ctx.host(spec.zone)
     is_dr = spec.zone == "dr"
@@ -49,8 +58,7 @@ def patroni_config(ctx: LabContext, spec: ComponentSpec) -> dict[str, Any]:
         "wal_keep_size": "128MB",
         "wal_log_hints": "on",
         "archive_mode": "on",
-        # Never overwrite an archived segment (PITR invariant); `test ! -f` makes re-archiving a no-op fail.
-        "archive_command": f"test ! -f {wal}/%f && cp %p {wal}/%f",
+        "archive_command": archive_command(wal),
         "archive_timeout": 60,
         "unix_socket_directories": str(ndir),
         # Small footprint: 4 PostgreSQL instances share a 2-core box.

@@ -211,12 +211,30 @@ def archive_wal(ctx: Context) -> str:
         segment = conn.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]
         conn.execute("SELECT pg_switch_wal()")
     wal = ctx.lab.paths.wal_archive
-    poll(
-        f"WAL segment {segment} in the archive (archive_command on the primary)",
-        lambda: (wal / segment).exists(),
-        float(ctx.param("timeout", "120")),
-    )
+    try:
+        poll(
+            f"WAL segment {segment} in the archive (archive_command on the primary)",
+            lambda: (wal / segment).exists(),
+            float(ctx.param("timeout", "120")),
+        )
+    except HarnessError as err:
+        raise HarnessError(f"{err}; {_archiver_state(ctx)}") from err
     return f"WAL switched; segment {segment} archived"
+
+
+def _archiver_state(ctx: Context) -> str:
+    """What the primary's archiver says (pg_stat_archiver), so an archive that stalled names its segment."""
+    try:
+        with _primary(ctx) as conn:
+            row = conn.execute(
+                "SELECT archived_count, last_archived_wal, failed_count, last_failed_wal FROM pg_stat_archiver"
+            ).fetchone()
+    except psycopg.Error as err:
+        return f"pg_stat_archiver not readable ({type(err).__name__})"
+    archived, last_ok, failed, last_failed = row
+    return f"pg_stat_archiver: {archived} archived (last {last_ok or '-'}), {failed} failed" + (
+        f" (last failed {last_failed}: see the primary's log)" if failed else ""
+    )
 
 
 def _configure(data: Path, socket_dir: Path, host: str, port: int, target: float, wal: Path) -> None:
