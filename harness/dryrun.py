@@ -90,7 +90,7 @@ def scenario_steps(files: list[Path], tags: str | None) -> list[tuple[str, str, 
     scenarios, in order."""
     from pytest_bdd.feature import get_feature
 
-    from harness.drills.plugin import normalise_tags
+    from harness.drills.options import normalise_tags
     from harness.evidence.plan import TagExpression
 
     wanted = TagExpression(normalise_tags(tags)) if tags else None

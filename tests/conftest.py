@@ -5,10 +5,21 @@ The kept lab is stopped when the session ends."""
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Under pytest-xdist (`make test` runs the tests that need no lab on two workers), each worker gets its own
+# state folder: the intent log, the drill lock and the lab state of one worker's tests (and of the `drill`
+# processes they start, which inherit the environment) are invisible to the other's. Tests needing the lab
+# never run on workers.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _worker_state = Path(tempfile.mkdtemp(prefix=f"drill-tests-{os.environ['PYTEST_XDIST_WORKER']}-"))
+    os.environ["DRILL_STATE_DIR"] = str(_worker_state / "state")
+    os.environ["DRILL_LAB_DIR"] = str(_worker_state / "lab")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "faultlab"))
 from faultlab_helpers import release_kept  # noqa: E402 - the one way to run a test lab

@@ -18,9 +18,16 @@ import pytest
 
 from harness.drills import events as run_events
 from harness.drills import preflight
+from harness.drills.options import (  # noqa: F401 - the environment names are this plugin's interface
+    APPROVAL_ENV,
+    APPROVER_ENV,
+    AUTO_CONFIRM_ENV,
+    UNATTENDED_ENV,
+    normalise_tags,
+)
 from harness.drills.scenario import DrillScenario, NullReporter
 from harness.errors import HarnessError
-from harness.evidence.plan import TagExpression, _TagParser
+from harness.evidence.plan import TagExpression
 from harness.recovery import Confirmer
 from harness.redact import mask
 
@@ -28,8 +35,6 @@ SCENARIO_KEY = pytest.StashKey[preflight.ScenarioRef]()
 DRILL_KEY = pytest.StashKey[DrillScenario]()
 OUTCOME_KEY = pytest.StashKey[dict]()
 PENDING_TAG = "pending"
-AUTO_CONFIRM_ENV = "DRILL_AUTO_CONFIRM"  # set by `drill run --yes`
-UNATTENDED_ENV = "DRILL_UNATTENDED"  # set by `drill run` with no terminal, no --yes and no CI=true
 INTERRUPTED_HEAL_S = 30.0  # after Ctrl-C/SIGTERM: how long a scenario's close waits for a healthy target
 
 
@@ -43,16 +48,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--drill-run-dir", default=None, help="where per-scenario evidence goes (default: reports/runs/adhoc)"
     )
-
-
-def normalise_tags(expr: str) -> str:
-    """Accept `smoke and not region` as well as `@smoke and not @region`; raise HarnessError if malformed."""
-    out = re.sub(r"(?<![@\w-])(?!(?:and|or|not)\b)([A-Za-z_][\w:.-]*)", r"@\1", expr)
-    try:
-        _TagParser(out).parse(set())
-    except ValueError as err:
-        raise HarnessError(f"--tags {expr!r}: {err}") from None
-    return out
 
 
 _config: list[pytest.Config] = []
@@ -84,9 +79,6 @@ def pytest_configure(config: pytest.Config) -> None:
         PENDING_TAG,
     ):
         config.addinivalue_line("markers", f"{tag}: drill catalog tag")
-
-
-APPROVAL_ENV, APPROVER_ENV = "DRILL_APPROVAL", "DRILL_APPROVER"  # set by `drill run --approval/--approver`
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -31,7 +31,7 @@ from harness.drills.events import RUN_DIR_ENV, EventsFile, Tail
 from harness.drills.features import check_gherkin, feature_files, pytest_rootdir
 from harness.drills.features import shown as _rel
 from harness.drills.lock import DrillLock
-from harness.drills.plugin import APPROVAL_ENV, APPROVER_ENV, AUTO_CONFIRM_ENV, UNATTENDED_ENV, normalise_tags
+from harness.drills.options import APPROVAL_ENV, APPROVER_ENV, AUTO_CONFIRM_ENV, UNATTENDED_ENV, normalise_tags
 from harness.errors import EXIT_BREACHED, EXIT_NOT_RECOVERED, EXIT_OK, EXIT_USAGE, HarnessError
 from harness.evidence.plan import DrillPlan
 from harness.evidence.record import RecordBuilder, parse_utc

@@ -69,6 +69,12 @@ class TagExpression(str):
         have = {t if t.startswith("@") else f"@{t}" for t in tags}
         return _TagParser(self).parse(have)
 
+    @classmethod
+    def checked(cls, expr: str) -> TagExpression:
+        """The expression, parsed once: ValueError saying what is wrong if it is malformed."""
+        _TagParser(expr).parse(set())
+        return cls(expr)
+
 
 class Scope(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -80,7 +86,7 @@ class Scope(BaseModel):
     @classmethod
     def _tags_parse(cls, expr: str | None) -> str | None:
         if expr is not None:
-            _TagParser(expr).parse(set())  # raises ValueError on a malformed expression
+            TagExpression.checked(expr)  # raises ValueError on a malformed expression
         return expr
 
     @model_validator(mode="after")

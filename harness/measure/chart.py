@@ -4,14 +4,20 @@ ticks, lost writes as red crosses), with fault / detect / recover and free-form 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+from harness.measure.result import MeasurementResult
+from harness.measure.sampler import Sample
 
-matplotlib.use("Agg")  # headless: no display on CI or in the lab
-import matplotlib.pyplot as plt  # noqa: E402
 
-from harness.measure.result import MeasurementResult  # noqa: E402
-from harness.measure.sampler import Sample  # noqa: E402
+def _pyplot() -> Any:
+    """matplotlib on first use: it is half a second of every `drill` start, and only a chart needs it."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display on CI or in the lab
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _spans(series: list[Sample], t_inject: float, interval: float, ok: bool) -> list[tuple[float, float]]:
@@ -36,6 +42,7 @@ def draw_timeline(
     writer_acks: dict[str, list[float]],
     writer_lost: dict[str, list[float]],
 ) -> None:
+    plt = _pyplot()
     lanes = list(samples) + list(writer_acks)
     fig, ax = plt.subplots(figsize=(12, 1.2 + 0.55 * max(1, len(lanes))), dpi=110)
     for i, name in enumerate(samples):

@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from chaos_helpers import ROOT, chaos
 
+# Measures durations against ground truth: runs alone, never beside another test worker (Makefile).
+pytestmark = pytest.mark.timing
+
 METHOD_PAUSE_S = 60  # what the method would wait without the guard
 
 

@@ -25,6 +25,9 @@ from harness.faults.intent import IntentLog
 from harness.targets import load as load_drill_target
 from harness.targets.aws import AwsTarget
 
+# Measures durations against ground truth: runs alone, never beside another test worker (Makefile).
+pytestmark = pytest.mark.timing
+
 ROOT = Path(__file__).resolve().parents[2]
 DRILL = str(Path(sys.executable).with_name("drill"))
 FEATURE = Path(__file__).resolve().parent / "features" / "aws_db_failover.feature"

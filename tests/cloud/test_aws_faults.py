@@ -11,6 +11,9 @@ from harness.chaos import aws as chaos_aws
 from harness.faults import aws as faults
 from harness.measure import Measurement, parse_probe_spec
 
+# Measures durations against ground truth: runs alone, never beside another test worker (Makefile).
+pytestmark = pytest.mark.timing
+
 RECONNECT_S = 1.0  # the stand-in app's known outage after its database writer changes (ground truth)
 
 

@@ -40,6 +40,9 @@ from harness.faults.intent import IntentLog
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
 from measure_helpers import postgres_running  # noqa: E402
 
+# Measures durations against ground truth: runs alone, never beside another test worker (Makefile).
+pytestmark = pytest.mark.timing
+
 ROOT = Path(__file__).resolve().parents[2]
 DRILL = str(Path(sys.executable).with_name("drill"))
 FEATURE = Path(__file__).resolve().parent / "features" / "aws_db_failover_rpo.feature"

@@ -38,6 +38,9 @@ from harness.faults.intent import IntentLog
 from harness.targets import load as load_drill_target
 from harness.targets.kubernetes import KubernetesTarget
 
+# Measures durations against ground truth: runs alone, never beside another test worker (Makefile).
+pytestmark = pytest.mark.timing
+
 DRILL = str(Path(sys.executable).with_name("drill"))
 FEATURE = Path(__file__).resolve().parent / "features" / "k8s_db_failover.feature"
 PRIMARY_SELECTOR = "app=postgresql,role=primary"  # the example target's db_primary_selector default

@@ -26,3 +26,10 @@ def redis_server():
         yield r
     finally:
         stop_redis(r)
+
+
+def pytest_collection_modifyitems(items):
+    # Measurement is timed against ground truth (known outages, slowdowns): never beside another worker.
+    for item in items:
+        if "tests/measure/" in str(item.fspath):
+            item.add_marker(pytest.mark.timing)
