@@ -405,6 +405,19 @@ def _region_run(
     return run, clearance
 
 
+def _region_rpo_target(given: Any) -> float | None:
+    """What the expected RPO is held against: `rpo_target_s`, else the plan's upper bound for postgresql /
+    region-failure (objectives.yaml)."""
+    if given not in (None, ""):
+        return float(given)
+    from harness import objectives
+
+    try:
+        return objectives.load().lookup("postgresql", "region-failure").rpo.max_s
+    except HarnessError:
+        return None
+
+
 def _auto_confirm() -> bool | None:
     """`drill run --yes` (DRILL_AUTO_CONFIRM=1) or CI=true confirm the runbook's manual steps (recorded so)."""
     return True if os.environ.get("DRILL_AUTO_CONFIRM") == "1" else None
@@ -441,7 +454,8 @@ def region_failover(
     secrets: Any = None,
 ) -> dict[str, Any]:
     """Plan 3.3 steps 1-7 on AWS (configuration.region of the target file), each a timed step of the returned
-    run report: decision, pre-failover checks (DR database, expected RPO from CloudWatch replica lag, automated
+    run report: decision, pre-failover checks (DR database, expected RPO from CloudWatch replica lag against
+    `rpo_target_s` or the objectives' postgresql/region-failure RPO, automated
     snapshot, S3 canary replication), promote the DR database, scale the DR app tier, Route 53 to DR and
     TestDNSAnswer, post-failover checks through the DR endpoints, SNS status update."""
     from harness.faults import aws_region
@@ -452,7 +466,7 @@ def region_failover(
         "region-failover",
         timeout=timeout,
         poll=poll,
-        rpo_target_s=None if rpo_target_s in (None, "") else float(rpo_target_s),
+        rpo_target_s=_region_rpo_target(rpo_target_s),
     )
     return _run_runbook(
         "region-failover",
