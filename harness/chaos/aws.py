@@ -86,6 +86,7 @@ UNDO_KINDS = {
     "s3-remove-delete-marker": "aws_s3_restore_object",
     "delete-restored-instance": "aws_delete_restored_instance",
     "fis-restore": "aws_fis_restore",
+    "region-restore": "aws_region_restore",
 }
 
 
@@ -365,4 +366,169 @@ def undo(
         "undone": bool(acted),
         "steps": [{"kind": k, "outcome": o} for k, o in report.steps],
         "why": report.note or ("nothing to undo" if not acted else ""),
+    }
+
+
+# -- the region drill (plan 3.3 / 3.4): harness/faults/aws_region.py -------------------------------------------
+def _region_run(
+    configuration: Configuration, acted: set[str], fault: str, resources: list | None = None, **kw: Any
+) -> tuple[Any, safety.Clearance]:
+    """Cleared for the region drill, before anything is touched: the process's clearance (primary region), both
+    regions on the target file's allowlist, the same account in the DR region (STS), and every resource of
+    the region section (both regions) carrying the required tags and named by limits.resources."""
+    from harness.faults import aws_region
+
+    clearance = _clearance(configuration)
+    path = conf(configuration, "drill_target")
+    if not path:
+        raise safety.SafetyRefused(
+            "the region drill needs configuration drill_target (the target file whose allowlist names both "
+            "regions); nothing was touched"
+        )
+    target = load_target(str(path))
+    setup = aws_region.region_setup(configuration, target.path)
+    run = aws_region.RegionRun(setup, configuration, **kw)
+    aws_region.check_regions_allowed(run, target.guard.safety.aws.regions)
+    if setup.primary.region != clearance.identity.region:
+        raise safety.SafetyRefused(
+            f"the region section's primary region {setup.primary.region} is not the region preflight checked "
+            f"({clearance.identity.region}, configuration aws_region); nothing was touched"
+        )
+    who = safety.check_identity(target.guard.safety, region=setup.dr.region)
+    if who.account != clearance.identity.account:
+        raise safety.SafetyRefused(
+            f"the DR region answers for account {who.account}, not {clearance.identity.account}; nothing was touched"
+        )
+    if resources is None:
+        resources = aws_region.region_resources(run, acted)
+    safety.check_blast(fault, resources, clearance.limits, clearance.required_tags)
+    return run, clearance
+
+
+def _region_rpo_target(given: Any) -> float | None:
+    """What the expected RPO is held against: `rpo_target_s`, else the plan's upper bound for postgresql /
+    region-failure (objectives.yaml)."""
+    if given not in (None, ""):
+        return float(given)
+    from harness import objectives
+
+    try:
+        return objectives.load().lookup("postgresql", "region-failure").rpo.max_s
+    except HarnessError:
+        return None
+
+
+def _auto_confirm() -> bool | None:
+    """`drill run --yes` (DRILL_AUTO_CONFIRM=1) or CI=true confirm the runbook's manual steps (recorded so)."""
+    return True if os.environ.get("DRILL_AUTO_CONFIRM") == "1" else None
+
+
+def _run_runbook(name: str, section: str, summary: str, steps: list, run: Any, params: dict[str, str]) -> dict:
+    from harness.recovery.procedure import Confirmer, Procedure, Step
+
+    procedure = Procedure(
+        name,
+        section,
+        summary,
+        steps=tuple(Step(title, action, manual) for title, action, manual in steps),
+        params={"hold_s": "seconds each canary weight is held (failback)"},
+    )
+    auto = _auto_confirm()
+    report = procedure.run(run, params, Confirmer(auto=auto, why="--yes") if auto else Confirmer())
+    out = {**report.to_dict(), "facts": _jsonable(run.facts)}
+    if not report.ok:
+        failed = next((s for s in report.steps if not s.ok), None)
+        done = "; ".join(s.line() for s in report.steps)
+        raise HarnessError(
+            f"{name} stopped at step '{failed.title if failed else '?'}': "
+            f"{failed.outcome if failed else 'not run'} [steps: {done}]"
+        )
+    return out
+
+
+def region_failover(
+    timeout: float = 900,
+    poll: float = 5,
+    rpo_target_s: float | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+) -> dict[str, Any]:
+    """Plan 3.3 steps 1-7 on AWS (configuration.region of the target file), each a timed step of the returned
+    run report: decision, pre-failover checks (DR database, expected RPO from CloudWatch replica lag against
+    `rpo_target_s` or the objectives' postgresql/region-failure RPO, automated
+    snapshot, S3 canary replication), promote the DR database, scale the DR app tier, Route 53 to DR and
+    TestDNSAnswer, post-failover checks through the DR endpoints, SNS status update."""
+    from harness.faults import aws_region
+
+    run, _ = _region_run(
+        configuration,
+        {"dr-database", "dr-app", "dns", "primary-bucket", "sns"},
+        "region-failover",
+        timeout=timeout,
+        poll=poll,
+        rpo_target_s=_region_rpo_target(rpo_target_s),
+    )
+    return _run_runbook(
+        "region-failover",
+        "3.3",
+        "promote the DR database and switch traffic to the DR region (AWS)",
+        aws_region.FAILOVER_STEPS,
+        run,
+        {},
+    )
+
+
+def region_failback(
+    timeout: float = 900,
+    poll: float = 5,
+    hold_s: float | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+) -> dict[str, Any]:
+    """Plan 3.4 on AWS: reverse replication, wait caught up, Route 53 weighted canary (held and probed), the
+    database switched back, complete DNS failback, DR reset (scale down, DR replica re-created)."""
+    from harness.faults import aws_region
+
+    run, _ = _region_run(
+        configuration,
+        {"primary-database", "dr-database", "dr-app", "dns", "sns"},
+        "region-failback",
+        timeout=timeout,
+        poll=poll,
+    )
+    params = {} if hold_s in (None, "") else {"hold_s": str(hold_s)}
+    return _run_runbook(
+        "region-failback",
+        "3.4",
+        "resynchronise the primary region and switch traffic back (AWS)",
+        aws_region.FAILBACK_STEPS,
+        run,
+        params,
+    )
+
+
+def region_outage(
+    configuration: Configuration = None, secrets: Any = None, intent_log: str | None = None
+) -> dict[str, Any]:
+    """Rehearse a region outage the way the target file chose (configuration.region.outage): asg-and-dns scales
+    the primary region's app tier to 0 and inverts its Route 53 health check; the undo puts both back."""
+    from harness.faults import aws_region
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = aws_region.plan_region_outage(configuration)
+    run, clearance = _region_run(configuration, set(), "region-outage", resources=plan.resources)
+    record = _undo_record(plan, configuration, clearance)
+
+    def changing_call(journal):
+        journal.record_undo(**record)
+        return aws_region.outage_act(run), {"region": plan.region, "action": plan.summary}
+
+    log = IntentLog(intent_log) if intent_log else IntentLog()
+    id, response = runner.inject_plan(plan, {}, changing_call, log=log, blast=plan.to_dict())
+    return {
+        "id": id,
+        "fault": plan.fault,
+        "blast": plan.to_dict(),
+        "detail": _jsonable(response),
+        "undo": plan.undo_summary,
     }

@@ -417,15 +417,22 @@ class DrillScenario:
         duration = time.time() - started
         ok = run.get("status") == "succeeded"
         outcome = (f"{run.get('output')}" if ok else self._journal().error_of(run))[:500]
-        step = StepResult(title=activity["name"], ok=ok, duration_s=duration, outcome=mask(outcome), started_at=started)
+        steps = [
+            StepResult(title=activity["name"], ok=ok, duration_s=duration, outcome=mask(outcome), started_at=started)
+        ]
+        output = run.get("output")
+        if ok and isinstance(output, dict) and isinstance(output.get("steps"), list):
+            # a runbook activity (the AWS region drill): its own timed steps, as the lab's procedures give them
+            steps = [StepResult(**{**s, "outcome": mask(str(s.get("outcome", "")))[:500]}) for s in output["steps"]]
         if m is not None and m.result is None:
-            m.mark_event(f"step: {step.title} ({step.duration_s:.2f} s)")
-        report = RunReport(procedure=name, ok=ok, steps=[step], duration_s=duration)
+            for step in steps:
+                m.mark_event(f"step: {step.title} ({step.duration_s:.2f} s)")
+        report = RunReport(procedure=name, ok=ok, steps=steps, duration_s=duration)
         self.procedures.append(report)
         self._emit_steps(report)
         self.reporter.procedure(report)
         if not ok:
-            raise HarnessError(f"recovery procedure {name} failed at step '{step.title}': {step.outcome}")
+            raise HarnessError(f"recovery procedure {name} failed at step '{steps[0].title}': {steps[0].outcome}")
         return report
 
     def _emit(self, kind: str, detail: dict[str, Any], at: float | None = None) -> None:

@@ -28,13 +28,64 @@ class AwsTarget(FileTarget):
 
     provider = "aws"
 
+    def __init__(self, target_file: Any):
+        super().__init__(target_file)
+        from harness.faults import aws_region
+
+        if aws_region.has_region(target_file.configuration):  # a malformed region section: ConfigError at load
+            aws_region.region_setup(target_file.configuration, target_file.path, filled=False)
+
     def preflight(self, approval: str | None = None, approver: str | None = None, *, whole: bool = True) -> Any:
         """Approval, then who we are (STS) against safety.aws in the region the configuration names
-        (aws_region, or AWS_REGION)."""
+        (aws_region, or AWS_REGION). With a filled-in region section (the region drill), also: both regions on
+        the allowlist, the same account in the DR region, and every resource of the section (both regions)
+        tagged and named as the limits require, all read-only: SafetyRefused (exit 2) before anything is
+        touched."""
         from harness import safety
         from harness.faults.aws import region_of
 
-        return safety.preflight(self.guard, approval, approver, region=region_of(self.target_file.configuration))
+        clearance = safety.preflight(self.guard, approval, approver, region=region_of(self.target_file.configuration))
+        if whole:
+            try:
+                self._check_region(clearance)
+            except HarnessError:
+                safety.forget()
+                raise
+        return clearance
+
+    def region_setup(self) -> Any:
+        """The region section (harness.faults.aws_region.RegionSetup) when it is filled in, else None."""
+        from harness.faults import aws_region
+
+        if not aws_region.has_region(self.configuration):
+            return None
+        setup = aws_region.region_setup(self.configuration, self.target_file.path, filled=False)
+        return None if setup.placeholders() else setup
+
+    def _check_region(self, clearance: Any) -> None:
+        from harness import safety
+        from harness.faults import aws_region
+
+        setup = self.region_setup()
+        if setup is None:
+            return
+        run = aws_region.RegionRun(setup, self.configuration)
+        aws_region.check_regions_allowed(run, self.guard.safety.aws.regions)
+        if setup.primary.region != clearance.identity.region:
+            raise safety.SafetyRefused(
+                f"{self.target_file.path}: configuration.region.primary.region {setup.primary.region} is not "
+                f"the region preflight checked ({clearance.identity.region}); nothing was touched"
+            )
+        who = safety.check_identity(self.guard.safety, region=setup.dr.region)
+        if who.account != clearance.identity.account:
+            raise safety.SafetyRefused(
+                f"the DR region answers for account {who.account}, not {clearance.identity.account}; "
+                "nothing was touched"
+            )
+        everything = {"primary-database", "dr-database", "primary-app", "dr-app", "dns", "sns"}
+        everything |= {"primary-bucket", "dr-bucket", "primary-health-check", "dr-health-check"}
+        resources = aws_region.region_resources(run, everything)
+        safety.check_blast("region drill", resources, clearance.limits, clearance.required_tags)
 
     # -- drill plan ------------------------------------------------------------------------------------------
     def _plan_activity(
@@ -44,11 +95,11 @@ class AwsTarget(FileTarget):
         the API calls, the undo and the blast-radius verdict against the limits. Without an account to ask
         (offline), the resources the activity names and why they could not be listed."""
         from harness import safety
-        from harness.faults import aws
+        from harness.faults import aws, aws_region
 
         super()._plan_activity(view, kind, name, params, configuration)
         module, func = view.activity.split(":", 1)
-        planner = aws.planner(module, func)
+        planner = aws_region.planner(module, func) or aws.planner(module, func)
         if planner is None:
             if module == aws.ACTIVITY_MODULE:
                 view.problem = f"{func} has no planner in harness.faults.aws: its targets cannot be shown"
@@ -99,6 +150,9 @@ class AwsTarget(FileTarget):
 
         if service in ("postgresql", "postgres", "database"):
             cluster = aws.conf(self.configuration, "rds_cluster_id")
+            setup = self.region_setup()
+            if (not cluster or str(cluster).startswith("<")) and setup is not None:
+                return self._region_primary(setup)
             if not cluster or str(cluster).startswith("<"):
                 raise self._lacks(
                     f"Then the {service} cluster has a primary again",
@@ -123,6 +177,51 @@ class AwsTarget(FileTarget):
                 None,
             )
         raise HarnessError(f"unknown service {service!r}: postgresql or redis")
+
+    def _region_primary(self, setup: Any) -> str | None:
+        """The region drill's writable database: the one of the section's two that is available and no replica
+        (read-replica mode), or the global cluster's writer (aurora-global)."""
+        from harness.faults import aws_region
+
+        run = aws_region.RegionRun(setup, self.configuration)
+        for side, where in setup.sides():
+            if setup.database.mode == "aurora-global":
+                found = run.rds(side).describe_global_clusters(GlobalClusterIdentifier=setup.database.global_cluster)
+                for m in found["GlobalClusters"][0].get("GlobalClusterMembers", []):
+                    if m.get("IsWriter"):
+                        return m["DBClusterArn"].split(":")[-1]
+                return None
+            db = run.rds(side).describe_db_instances(DBInstanceIdentifier=where.database)["DBInstances"][0]
+            if db.get("DBInstanceStatus") == "available" and not db.get("ReadReplicaSourceDBInstanceIdentifier"):
+                return where.database
+        return None
+
+    def component_healthy(self, name: str) -> bool:
+        """A component the region section names (configuration.region.components: pg-dr: dr-database, ...):
+        a database available in its role (the DR one a replica again, the primary one standalone), an app tier
+        with every instance InService and Healthy."""
+        from harness.faults import aws_region
+
+        setup = self.region_setup()
+        role = setup.components.get(name) if setup is not None else None
+        if role is None:
+            return super().component_healthy(name)
+        run = aws_region.RegionRun(setup, self.configuration)
+        side, what = role.split("-", 1)
+        where = run.side(side)
+        if what == "app":
+            group = run.client("autoscaling", where.region).describe_auto_scaling_groups(
+                AutoScalingGroupNames=[where.asg]
+            )["AutoScalingGroups"][0]
+            return all(
+                i["LifecycleState"] == "InService" and i["HealthStatus"] == "Healthy" for i in group["Instances"]
+            )
+        if setup.database.mode == "aurora-global":
+            cluster = run.rds(side).describe_db_clusters(DBClusterIdentifier=where.database)["DBClusters"][0]
+            return cluster.get("Status") == "available"
+        db = run.rds(side).describe_db_instances(DBInstanceIdentifier=where.database)["DBInstances"][0]
+        replica = bool(db.get("ReadReplicaSourceDBInstanceIdentifier"))
+        return db.get("DBInstanceStatus") == "available" and replica == (side == "dr")
 
     def zone_of_primary(self, service: str) -> str:
         """The real AZ of the live RDS writer (postgresql) or ElastiCache primary (redis), through
