@@ -366,3 +366,113 @@ def undo(
         "steps": [{"kind": k, "outcome": o} for k, o in report.steps],
         "why": report.note or ("nothing to undo" if not acted else ""),
     }
+
+
+# -- issue 18: faults driven through the engines AWS has (FIS, SSM), the data faults, DocumentDB, MSK ---------
+def _where(plan: FaultPlan, configuration: Configuration, clearance: safety.Clearance) -> dict[str, Any]:
+    """Where an undo record acts: the plan's region, the profile, the cleared account."""
+    return {
+        "region": plan.region,
+        "profile": conf(configuration, "aws_profile_name") or None,
+        "account": clearance.identity.account if clearance.identity else None,
+    }
+
+
+def _params(arguments: dict[str, Any]) -> dict[str, Any]:
+    """An activity's arguments (its `locals()` on entry) for the intent log, without configuration and secrets."""
+    return {k: _jsonable(v) for k, v in arguments.items() if k not in ("configuration", "secrets", "intent_log")}
+
+
+def _inject_staged(
+    plan: FaultPlan,
+    configuration: Configuration,
+    act: Callable[[Any, dict[str, Any]], Any],
+    params: dict[str, Any],
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """Like _inject, for faults whose undo needs the fault's id or records several steps: `act(journal, where)`
+    records each undo itself (journal.record_undo(kind, **where, ...)) before the change it undoes."""
+    clearance = _cleared(plan, configuration)
+    where = _where(plan, configuration, clearance)
+    blast = plan.to_dict()
+
+    def changing_calls(journal):
+        result = act(journal, where)  # its ids (FIS experiment, SSM command, ...) go into the intent log too
+        return result, {"region": plan.region, "action": plan.summary, "result": _jsonable(result)}
+
+    log = IntentLog(intent_log) if intent_log else IntentLog()
+    id, response = runner.inject_plan(plan, params, changing_calls, log=log, blast=blast)
+    return {"id": id, "fault": plan.fault, "blast": blast, "detail": _jsonable(response), "undo": plan.undo_summary}
+
+
+def _fis(plan: FaultPlan, configuration: Configuration, intent_log: str | None, params: dict[str, Any]) -> dict:
+    """A FIS fault: undo recorded first (stop the experiment of the template tagged with this fault's id, delete
+    the template), then create + start + watch until running."""
+    from harness.faults import aws_fis
+
+    poll = float(conf(configuration, "fis_poll_s", 2))
+
+    def act(journal, where):
+        journal.record_undo("aws_fis_stop_drill_experiment", fault_id=journal.id, poll=poll, **where)
+        return aws_fis.start_experiment(plan, journal.id, configuration, poll=poll, tags=required_tags)
+
+    required_tags = dict(_clearance(configuration).required_tags or {})  # the template carries them too
+
+    return _inject_staged(plan, configuration, act, params, intent_log)
+
+
+def fis_network_latency(
+    target: str,
+    role_arn: str,
+    ms: int,
+    jitter: int = 0,
+    duration: str = "PT10M",
+    interface: str = "eth0",
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """network-latency through FIS + SSM (AWSFIS-Run-Network-Latency) on `target`'s instances; `undo` stops it."""
+    from harness.faults.aws_fis import plan_fis_network_latency
+
+    params = _params(locals())
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_fis_network_latency(target, role_arn, int(ms), int(jitter), duration, interface, configuration)
+    return _fis(plan, configuration, intent_log, params)
+
+
+def fis_network_blackhole(
+    target: str,
+    role_arn: str,
+    port: int | None = None,
+    protocol: str = "tcp",
+    traffic_type: str = "ingress",
+    duration: str = "PT10M",
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """network-blackhole through FIS + SSM (AWSFIS-Run-Network-Blackhole-Port); `undo` stops it."""
+    from harness.faults.aws_fis import plan_fis_network_blackhole
+
+    params = _params(locals())
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_fis_network_blackhole(target, role_arn, port, protocol, traffic_type, duration, configuration)
+    return _fis(plan, configuration, intent_log, params)
+
+
+def fis_disrupt_connectivity(
+    dependency: str,
+    role_arn: str,
+    duration: str = "PT10M",
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """dependency-failure through FIS aws:network:disrupt-connectivity on the app's subnets; `undo` stops it."""
+    from harness.faults.aws_fis import plan_fis_disrupt_connectivity
+
+    params = _params(locals())
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_fis_disrupt_connectivity(dependency, role_arn, duration, configuration)
+    return _fis(plan, configuration, intent_log, params)

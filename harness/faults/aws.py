@@ -75,6 +75,9 @@ def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in items or []}
 
 
+tag_dict = _tags  # public name for the AWS faults of the sibling modules (aws_fis.py, aws_ssm.py, ...)
+
+
 # -- zones -----------------------------------------------------------------------------------------------------
 def resolve_zone(zone: str, configuration: Configuration = None) -> str:
     """A real AZ name from what a drill says: `eu-west-1a` as is; `az-a` through configuration `zones`
@@ -625,6 +628,9 @@ def _undo_config(record: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+undo_config = _undo_config  # public name for the undo kinds of the sibling modules
+
+
 @undo_actions.undo_action("aws_start_instances")
 def _undo_start_instances(record: dict[str, Any]) -> str:
     from chaosaws.ec2.actions import start_instances
@@ -690,6 +696,12 @@ PLANNERS: dict[str, Callable[..., FaultPlan]] = {
 
 
 ACTIVITY_MODULE = "harness.chaos.aws"  # where the Chaos Toolkit activities these plans belong to live
+
+
+# The faults of issue 18 live in modules of their own; importing them registers their undo kinds.
+from harness.faults import aws_fis  # noqa: E402
+
+PLANNERS.update(aws_fis.PLANNERS)
 
 
 def planner(module: str, func: str) -> Callable[..., FaultPlan] | None:
