@@ -446,7 +446,7 @@ def fis_network_blackhole(
     role_arn: str,
     port: int | None = None,
     protocol: str = "tcp",
-    traffic_type: str = "ingress",
+    traffic_type: str | None = None,
     duration: str = "PT10M",
     configuration: Configuration = None,
     secrets: Any = None,
@@ -476,3 +476,64 @@ def fis_disrupt_connectivity(
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = plan_fis_disrupt_connectivity(dependency, role_arn, duration, configuration)
     return _fis(plan, configuration, intent_log, params)
+
+
+def _ssm_signal(plan: FaultPlan, configuration: Configuration, intent_log: str | None, params: dict) -> dict:
+    """List (read-only script) and check first, then record the undo, then signal exactly the listed processes."""
+    from harness.faults import aws_ssm
+
+    poll = float(conf(configuration, "ssm_poll_s", 1))
+    signal = plan.changes["signal"]
+
+    def act(journal, where):
+        listed = aws_ssm.list_processes(plan, configuration)
+        if signal == "STOP":
+            journal.record_undo("aws_ssm_sigcont", matched=listed["matched"], poll=poll, **where)
+        elif plan.changes.get("restart"):
+            journal.record_undo(
+                "aws_ssm_restart",
+                instances=plan.changes["instances"],
+                process=plan.changes["process"],
+                restart=plan.changes["restart"],
+                poll=poll,
+                **where,
+            )
+        else:
+            journal.record_undo("noop", reason=plan.undo_summary)
+        signalled = aws_ssm.signal_processes(listed["matched"], signal, configuration, f"drill {plan.fault}")
+        return {"list_command_id": listed["command_id"], "matched": listed["matched"], "signalled": signalled}
+
+    return _inject_staged(plan, configuration, act, params, intent_log)
+
+
+def ssm_process_kill(
+    target: str,
+    process: str | None = None,
+    restart: str | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """process-kill through SSM Run Command: SIGKILL the listed `process` on `target`'s instances."""
+    from harness.faults.aws_ssm import plan_ssm_process_signal
+
+    params = _params(locals())
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_ssm_process_signal("process-kill", target, process, restart, configuration)
+    return _ssm_signal(plan, configuration, intent_log, params)
+
+
+def ssm_process_freeze(
+    target: str,
+    process: str | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """process-freeze through SSM Run Command: SIGSTOP the listed `process`; `undo` sends SIGCONT."""
+    from harness.faults.aws_ssm import plan_ssm_process_signal
+
+    params = _params(locals())
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_ssm_process_signal("process-freeze", target, process, None, configuration)
+    return _ssm_signal(plan, configuration, intent_log, params)

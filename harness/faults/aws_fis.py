@@ -85,21 +85,22 @@ def _account(configuration: Configuration) -> str:
     return client("sts", configuration).get_caller_identity()["Account"]
 
 
-def _network_target(target: str, configuration: Configuration) -> dict[str, Any]:
-    """A vocabulary target name -> its EC2 instance tags (and port) from configuration `network_targets`."""
-    targets = conf(configuration, "network_targets") or {}
+def instance_target(target: str, configuration: Configuration) -> dict[str, Any]:
+    """A target name -> its EC2 instances' tags (and port, traffic_type, process) from configuration
+    `instance_targets` (shared by the FIS network faults and the SSM process faults)."""
+    targets = conf(configuration, "instance_targets") or {}
     if target not in targets:
         raise HarnessError(
-            f"target {target!r}: not in configuration network_targets (known: {', '.join(sorted(targets)) or 'none'}); "
+            f"target {target!r}: not in configuration instance_targets (known: {', '.join(sorted(targets)) or 'none'}); "
             "map it to the tags of its EC2 instances, e.g. {app: {tags: {Role: app}, port: 8080}}"
         )
     spec = targets[target] or {}
     if not spec.get("tags"):
-        raise HarnessError(f"configuration network_targets.{target}: needs tags (the instances to act on)")
+        raise HarnessError(f"configuration instance_targets.{target}: needs tags (the instances to act on)")
     return spec
 
 
-def _running_instances(tags: dict[str, str], configuration: Configuration) -> list[dict[str, Any]]:
+def running_instances(tags: dict[str, str], configuration: Configuration) -> list[dict[str, Any]]:
     filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items()]
     filters.append({"Name": "instance-state-name", "Values": ["running"]})
     pages = client("ec2", configuration).get_paginator("describe_instances").paginate(Filters=filters)
@@ -157,7 +158,7 @@ def plan_fis_network_latency(
     configuration: Configuration = None,
 ) -> FaultPlan:
     """network-latency: AWSFIS-Run-Network-Latency (tc netem delay, run by the SSM agent) on every running
-    instance of `target` (configuration network_targets). `jitter` is accepted only as 0: the document adds a
+    instance of `target` (configuration instance_targets). `jitter` is accepted only as 0: the document adds a
     fixed delay."""
     if int(jitter):
         raise HarnessError(
@@ -188,16 +189,19 @@ def plan_fis_network_blackhole(
     role_arn: str,
     port: int | None = None,
     protocol: str = "tcp",
-    traffic_type: str = "ingress",
+    traffic_type: str | None = None,
     duration: str = "PT10M",
     configuration: Configuration = None,
 ) -> FaultPlan:
     """network-blackhole: AWSFIS-Run-Network-Blackhole-Port (iptables drop, run by the SSM agent) on one port of
-    every running instance of `target`; the port from the argument or configuration network_targets.T.port."""
-    spec = _network_target(target, configuration)
+    every running instance of `target`; the port from the argument or configuration instance_targets.T.port."""
+    spec = instance_target(target, configuration)
     port = port if port is not None else spec.get("port")
+    traffic_type = traffic_type or str(spec.get("traffic_type", "ingress"))
     if port is None:
-        raise HarnessError(f"target {target!r}: no port (argument port or configuration network_targets.{target}.port)")
+        raise HarnessError(
+            f"target {target!r}: no port (argument port or configuration instance_targets.{target}.port)"
+        )
     if protocol not in ("tcp", "udp") or traffic_type not in ("ingress", "egress"):
         raise HarnessError("protocol must be tcp or udp, traffic_type ingress or egress (the document's values)")
     document_parameters = {
@@ -229,8 +233,8 @@ def _ssm_fault_plan(
 ) -> FaultPlan:
     role = _role(role_arn)
     _seconds(duration)
-    spec = _network_target(target, configuration)
-    instances = _running_instances(dict(spec["tags"]), configuration)
+    spec = instance_target(target, configuration)
+    instances = running_instances(dict(spec["tags"]), configuration)
     if not instances:
         raise HarnessError(f"target {target!r}: no running EC2 instance carries tags {json.dumps(spec['tags'])}")
     region, account = region_of(configuration), _account(configuration)

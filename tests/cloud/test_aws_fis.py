@@ -24,7 +24,7 @@ from harness.measure import Measurement, parse_probe_spec
 ROLE = f"arn:aws:iam::{MOTO_ACCOUNT}:role/drill-fis"
 CONFIG = {
     "aws_region": REGION,
-    "network_targets": {"app": {"tags": {"Role": "app"}, "port": 8080}},
+    "instance_targets": {"app": {"tags": {"Role": "app"}, "port": 8080}},
     "dependencies": {"db": {"scope": "prefix-list", "prefix_list_id": "pl-0123456789abcdef0"}},
     "app_subnet_tags": {"Tier": "app"},
     "fis_poll_s": 0.01,
@@ -137,7 +137,7 @@ def test_an_instance_without_the_allowlisted_tag_refuses_before_any_template(aws
     ("call", "message"),
     [
         (lambda: aws_fis.plan_fis_network_latency("app", ROLE, 100, jitter=20, configuration=CONFIG), "jitter"),
-        (lambda: aws_fis.plan_fis_network_latency("web", ROLE, 100, configuration=CONFIG), "network_targets"),
+        (lambda: aws_fis.plan_fis_network_latency("web", ROLE, 100, configuration=CONFIG), "instance_targets"),
         (lambda: aws_fis.plan_fis_network_latency("app", "<FIS_ROLE_ARN>", 100, configuration=CONFIG), "role_arn"),
         (lambda: aws_fis.plan_fis_network_latency("app", ROLE, 100, duration="PT0S", configuration=CONFIG), "duration"),
         (lambda: aws_fis.plan_fis_disrupt_connectivity("cache", ROLE, configuration=CONFIG), "dependencies"),
