@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -433,9 +434,9 @@ def fis_network_latency(
     intent_log: str | None = None,
 ) -> dict[str, Any]:
     """network-latency through FIS + SSM (AWSFIS-Run-Network-Latency) on `target`'s instances; `undo` stops it."""
+    params = _params(locals())  # first: before any local name is bound
     from harness.faults.aws_fis import plan_fis_network_latency
 
-    params = _params(locals())
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = plan_fis_network_latency(target, role_arn, int(ms), int(jitter), duration, interface, configuration)
     return _fis(plan, configuration, intent_log, params)
@@ -453,9 +454,9 @@ def fis_network_blackhole(
     intent_log: str | None = None,
 ) -> dict[str, Any]:
     """network-blackhole through FIS + SSM (AWSFIS-Run-Network-Blackhole-Port); `undo` stops it."""
+    params = _params(locals())  # first: before any local name is bound
     from harness.faults.aws_fis import plan_fis_network_blackhole
 
-    params = _params(locals())
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = plan_fis_network_blackhole(target, role_arn, port, protocol, traffic_type, duration, configuration)
     return _fis(plan, configuration, intent_log, params)
@@ -470,9 +471,9 @@ def fis_disrupt_connectivity(
     intent_log: str | None = None,
 ) -> dict[str, Any]:
     """dependency-failure through FIS aws:network:disrupt-connectivity on the app's subnets; `undo` stops it."""
+    params = _params(locals())  # first: before any local name is bound
     from harness.faults.aws_fis import plan_fis_disrupt_connectivity
 
-    params = _params(locals())
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = plan_fis_disrupt_connectivity(dependency, role_arn, duration, configuration)
     return _fis(plan, configuration, intent_log, params)
@@ -515,9 +516,9 @@ def ssm_process_kill(
     intent_log: str | None = None,
 ) -> dict[str, Any]:
     """process-kill through SSM Run Command: SIGKILL the listed `process` on `target`'s instances."""
+    params = _params(locals())  # first: before any local name is bound
     from harness.faults.aws_ssm import plan_ssm_process_signal
 
-    params = _params(locals())
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = plan_ssm_process_signal("process-kill", target, process, restart, configuration)
     return _ssm_signal(plan, configuration, intent_log, params)
@@ -531,9 +532,116 @@ def ssm_process_freeze(
     intent_log: str | None = None,
 ) -> dict[str, Any]:
     """process-freeze through SSM Run Command: SIGSTOP the listed `process`; `undo` sends SIGCONT."""
+    params = _params(locals())  # first: before any local name is bound
     from harness.faults.aws_ssm import plan_ssm_process_signal
 
-    params = _params(locals())
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = plan_ssm_process_signal("process-freeze", target, process, None, configuration)
     return _ssm_signal(plan, configuration, intent_log, params)
+
+
+def pg_prepare_drill_table(
+    table: str = "loads", rows: int = 200, configuration: Configuration = None, secrets: Any = None
+) -> dict[str, Any]:
+    """Create and fill the drill-owned table drill_owned.<table> through the writer's DSN (configuration
+    pg_dsn): the only data the data faults may damage besides tables the target file allowlists."""
+    from harness.faults.aws_data import prepare_drill_table
+
+    _clearance(configuration)
+    return prepare_drill_table(table, int(rows), configuration)
+
+
+def sql_damage(
+    fault: str,
+    table: str,
+    statement: str | None = None,
+    where: str | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """db-corruption (statement) / db-accidental-delete (where) on a drill-owned or allowlisted table through the
+    writer's DSN. The detail's t_fault is the recovery point rds_pitr_recover learns (old_t_fault)."""
+    params = _params(locals())  # first: before any local name is bound
+    from harness.faults.aws_data import plan_sql_damage, run_damage
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_sql_damage(fault, table, statement, where, configuration)
+
+    def act(journal, where_):
+        journal.record_undo(
+            "noop", reason=f"destructive statement: recover with the pitr procedure (fault {journal.id})"
+        )
+        return run_damage(plan, configuration)
+
+    return _inject_staged(plan, configuration, act, params, intent_log)
+
+
+def rds_pitr_recover(
+    source_instance: str,
+    old_t_fault: str | None = None,
+    old_table: str | None = None,
+    table: str | None = None,
+    restore_time: str | None = None,
+    target_instance: str | None = None,
+    timeout: float = 3600,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """The pitr procedure on RDS (plan 4.3.1; runbook 8.3 scenario 2), each step timed: restore the source to a
+    new instance at the recovery point (1 ms before the data fault's statement, or restore_time), wait until it
+    answers, validate the recovered table, switch it into the writer, delete the restored instance."""
+    from harness.faults import aws_data
+
+    name = old_table or table
+    if not name:
+        raise HarnessError("pitr: which table (no data fault in this scenario named one; give table)")
+    schema = aws_data.check_table(name, configuration)["schema"]  # the same refusals as the fault
+    when = aws_data.restore_time_of(old_t_fault, restore_time)
+    target = target_instance or f"{source_instance}-pitr-{int(datetime.now().timestamp())}"
+    poll = float(conf(configuration, "rds_poll_s", 10))
+    steps: list[dict[str, Any]] = []
+    facts: dict[str, Any] = {}
+
+    def step(title: str, fn: Callable[[], str]) -> None:
+        started = time.monotonic()
+        outcome = fn()
+        steps.append({"title": title, "seconds": round(time.monotonic() - started, 3), "outcome": outcome})
+
+    def restore() -> str:
+        facts["restore"] = rds_point_in_time_restore(source_instance, target, when, configuration, secrets, intent_log)
+        return f"RestoreDBInstanceToPointInTime({source_instance} -> {target}, {when})"
+
+    def wait() -> str:
+        rds = client("rds", configuration)
+        facts["dsn"] = aws_data.wait_restored(rds, target, schema, name, configuration, float(timeout), poll)
+        return f"{target} available, {schema}.{name} answers ({aws_data.masked(facts['dsn'])})"
+
+    def validate() -> str:
+        facts["valid"] = aws_data.validate_restored(facts["dsn"], schema, name, configuration)
+        v = facts["valid"]
+        return f"{v['rows']} rows recovered (damaged: {v['damaged_rows']}), checked against {v['checked_against'] or 'the damaged table'}"
+
+    def switch() -> str:
+        return f"{aws_data.switch_table(facts['dsn'], schema, name, configuration)} rows switched into the writer"
+
+    def remove() -> str:
+        return "; ".join(s["outcome"] for s in undo(facts["restore"]["id"], intent_log=intent_log)["steps"])
+
+    try:
+        step("identify the recovery point", lambda: f"{when} (1 ms before the statement)" if not restore_time else when)
+        step("restore to a new instance", restore)
+        step("wait until the restored instance answers", wait)
+        step("validate the recovered data", validate)
+        step("switch the recovered table into the writer", switch)
+    finally:
+        if "restore" in facts:
+            step("delete the restored instance", remove)
+    return {
+        "procedure": "pitr",
+        "restored_instance": target,
+        "restore_time": when,
+        "steps": steps,
+        "seconds": round(sum(s["seconds"] for s in steps), 3),
+    }
