@@ -645,3 +645,52 @@ def rds_pitr_recover(
         "steps": steps,
         "seconds": round(sum(s["seconds"] for s in steps), 3),
     }
+
+
+def docdb_failover(
+    cluster_id: str,
+    target_instance: str | None = None,
+    timeout: float = 600,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """db-primary-crash on DocumentDB (plan 4.3.2): FailoverDBCluster, timed until the replica is the primary."""
+    params = _params(locals())  # first: before any local name is bound
+    from harness.faults.aws_docdb import failover_and_time, plan_docdb_failover
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_docdb_failover(cluster_id, target_instance, configuration)
+
+    def act(journal, where):
+        journal.record_undo("noop", reason=plan.undo_summary)
+        return failover_and_time(plan, configuration, float(timeout))
+
+    return _inject_staged(plan, configuration, act, params, intent_log)
+
+
+def docdb_point_in_time_restore(
+    source_cluster: str,
+    target_cluster: str,
+    restore_time: str | None = None,
+    instance_class: str | None = None,
+    timeout: float = 3600,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """pitr on DocumentDB (plan 4.3.2): restore-db-cluster-to-point-in-time + create-db-instance, each timed;
+    `undo` deletes the restored instance and cluster."""
+    params = _params(locals())  # first: before any local name is bound
+    from harness.faults.aws_docdb import plan_docdb_point_in_time_restore, restore_and_time
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_docdb_point_in_time_restore(source_cluster, target_cluster, restore_time, instance_class, configuration)
+
+    def act(journal, where):
+        journal.record_undo(
+            "aws_docdb_delete_restored", cluster=plan.changes["target"], instance=plan.changes["instance"], **where
+        )
+        return restore_and_time(plan, configuration, float(timeout))
+
+    return _inject_staged(plan, configuration, act, params, intent_log)
