@@ -694,3 +694,25 @@ def docdb_point_in_time_restore(
         return restore_and_time(plan, configuration, float(timeout))
 
     return _inject_staged(plan, configuration, act, params, intent_log)
+
+
+def msk_reboot_broker(
+    cluster_arn: str,
+    broker: str = "one",
+    timeout: float = 1800,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """Reboot one MSK broker (plan 2.4), timed until the cluster is ACTIVE again; refused unless ACTIVE."""
+    params = _params(locals())  # first: before any local name is bound
+    from harness.faults.aws_msk import plan_msk_reboot_broker, reboot_and_time
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_msk_reboot_broker(cluster_arn, str(broker), configuration)
+
+    def act(journal, where):
+        journal.record_undo("noop", reason=plan.undo_summary)
+        return reboot_and_time(plan, configuration, float(timeout))
+
+    return _inject_staged(plan, configuration, act, params, intent_log)

@@ -66,6 +66,24 @@ def client(service: str, configuration: Configuration = None) -> Any:
     return session(configuration).client(service, region_name=region_of(configuration))
 
 
+_SHARED: Any = None  # weakref.WeakKeyDictionary: boto3 session -> {(service, region): client}
+
+
+def shared_client(service: str, configuration: Configuration = None) -> Any:
+    """One client per boto3 session, service and region, reused: a rehearsal can attach botocore's Stubber to
+    the very client the harness will call (services moto lacks: DocumentDB, MSK's broker calls)."""
+    import weakref
+
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = weakref.WeakKeyDictionary()
+    s, region = session(configuration), region_of(configuration)
+    per_session = _SHARED.setdefault(s, {})
+    if (service, region) not in per_session:
+        per_session[(service, region)] = s.client(service, region_name=region)
+    return per_session[(service, region)]
+
+
 def ctk_config(configuration: Configuration) -> dict[str, Any]:
     """The configuration handed to chaostoolkit-aws: the same region we planned in."""
     return {**(configuration or {}), "aws_region": region_of(configuration)}
@@ -699,9 +717,9 @@ ACTIVITY_MODULE = "harness.chaos.aws"  # where the Chaos Toolkit activities thes
 
 
 # The faults of issue 18 live in modules of their own; importing them registers their undo kinds.
-from harness.faults import aws_docdb, aws_fis, aws_ssm  # noqa: E402
+from harness.faults import aws_docdb, aws_fis, aws_msk, aws_ssm  # noqa: E402
 
-PLANNERS.update({**aws_fis.PLANNERS, **aws_ssm.PLANNERS, **aws_docdb.PLANNERS})
+PLANNERS.update({**aws_fis.PLANNERS, **aws_ssm.PLANNERS, **aws_docdb.PLANNERS, **aws_msk.PLANNERS})
 
 
 def planner(module: str, func: str) -> Callable[..., FaultPlan] | None:

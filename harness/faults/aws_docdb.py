@@ -18,27 +18,21 @@ the engine `docdb`, so the tests stub these calls with responses shaped as the A
 from __future__ import annotations
 
 import time
-import weakref
 from datetime import datetime
 from typing import Any
 
 from harness.errors import HarnessError
 from harness.faults import undo as undo_actions
-from harness.faults.aws import Configuration, conf, region_of, session, tag_dict, undo_config
+from harness.faults.aws import Configuration, conf, region_of, shared_client, tag_dict, undo_config
 from harness.faults.plan import FaultPlan
 from harness.safety import Resource
 
 OBJECTIVE = {"component": "mongodb", "section": "5.1.2"}
-_CLIENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def docdb_client(configuration: Configuration = None) -> Any:
     """The DocumentDB client of this boto3 session and region (created once: see the module docstring)."""
-    s, region = session(configuration), region_of(configuration)
-    per_session = _CLIENTS.setdefault(s, {})
-    if region not in per_session:
-        per_session[region] = s.client("docdb", region_name=region)
-    return per_session[region]
+    return shared_client("docdb", configuration)
 
 
 def _cluster(cluster_id: str, configuration: Configuration) -> dict[str, Any]:
