@@ -429,6 +429,7 @@ def fis_network_latency(
     jitter: int = 0,
     duration: str = "PT10M",
     interface: str = "eth0",
+    seconds: float | None = None,
     configuration: Configuration = None,
     secrets: Any = None,
     intent_log: str | None = None,
@@ -438,7 +439,9 @@ def fis_network_latency(
     from harness.faults.aws_fis import plan_fis_network_latency
 
     _clearance(configuration)  # refuse before even describing when not cleared
-    plan = plan_fis_network_latency(target, role_arn, int(ms), int(jitter), duration, interface, configuration)
+    plan = plan_fis_network_latency(
+        target, role_arn, int(ms), int(jitter or 0), duration, interface, seconds, configuration
+    )
     return _fis(plan, configuration, intent_log, params)
 
 
@@ -449,6 +452,7 @@ def fis_network_blackhole(
     protocol: str = "tcp",
     traffic_type: str | None = None,
     duration: str = "PT10M",
+    seconds: float | None = None,
     configuration: Configuration = None,
     secrets: Any = None,
     intent_log: str | None = None,
@@ -458,7 +462,7 @@ def fis_network_blackhole(
     from harness.faults.aws_fis import plan_fis_network_blackhole
 
     _clearance(configuration)  # refuse before even describing when not cleared
-    plan = plan_fis_network_blackhole(target, role_arn, port, protocol, traffic_type, duration, configuration)
+    plan = plan_fis_network_blackhole(target, role_arn, port, protocol, traffic_type, duration, seconds, configuration)
     return _fis(plan, configuration, intent_log, params)
 
 

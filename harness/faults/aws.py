@@ -717,9 +717,10 @@ ACTIVITY_MODULE = "harness.chaos.aws"  # where the Chaos Toolkit activities thes
 
 
 # The faults of issue 18 live in modules of their own; importing them registers their undo kinds.
-from harness.faults import aws_docdb, aws_fis, aws_msk, aws_ssm  # noqa: E402
+from harness.faults import aws_data, aws_docdb, aws_fis, aws_msk, aws_ssm  # noqa: E402
 
-PLANNERS.update({**aws_fis.PLANNERS, **aws_ssm.PLANNERS, **aws_docdb.PLANNERS, **aws_msk.PLANNERS})
+for _module in (aws_fis, aws_ssm, aws_data, aws_docdb, aws_msk):
+    PLANNERS.update(_module.PLANNERS)
 
 
 def planner(module: str, func: str) -> Callable[..., FaultPlan] | None:

@@ -279,3 +279,35 @@ def switch_table(restored: str, schema: str, table: str, configuration: Configur
         with conn.cursor() as cur:
             cur.executemany(f'INSERT INTO "{schema}"."{table}" ({names}) VALUES ({marks})', rows)
     return len(rows)
+
+
+def plan_rds_pitr_recover(
+    source_instance: str,
+    old_t_fault: str | None = None,
+    old_table: str | None = None,
+    table: str | None = None,
+    restore_time: str | None = None,
+    target_instance: str | None = None,
+    configuration: Configuration = None,
+) -> FaultPlan:
+    """What `drill plan` shows for the pitr procedure: the restore's plan (the source, the new instance), then
+    the SQL steps. Before the scenario ran, the recovery point is the data fault's t_fault (not known yet)."""
+    from harness.faults.aws import plan_rds_point_in_time_restore
+
+    target = target_instance or f"{source_instance}-pitr-<time>"
+    when = restore_time or (restore_time_of(old_t_fault, None) if old_t_fault else None)
+    plan = plan_rds_point_in_time_restore(source_instance, target, when, configuration)
+    name = old_table or table or "<the data fault's table>"
+    plan.summary = f"pitr: {plan.summary}; validate and switch {SCHEMA}.{name} back into the writer"
+    plan.calls += [
+        "rds:DescribeDBInstances (until the new instance is available and answers)",
+        f"SQL (restored instance): read {name}, compare with its fill fingerprint",
+        f"SQL (writer): TRUNCATE {name} + INSERT the recovered rows, one transaction",
+        f"rds:DeleteDBInstance({target}) (the restore's undo)",
+    ]
+    if not when:
+        plan.notes.append("recovery point: 1 ms before the data fault's statement (its t_fault, learned at run time)")
+    return plan
+
+
+PLANNERS = {"sql_damage": plan_sql_damage, "rds_pitr_recover": plan_rds_pitr_recover}

@@ -27,6 +27,7 @@ Lifecycle of one fault (harness.chaos.aws runs it through the one inject path):
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -70,6 +71,13 @@ def _seconds(duration: str) -> int:
     if not 1 <= total <= 43200:
         raise HarnessError(f"duration {duration!r}: FIS actions last between 1 s and 12 h")
     return total
+
+
+def _duration(duration: str, seconds: float | str | None) -> str:
+    """The FIS duration: `seconds` (the vocabulary's parameter) when given, else `duration`."""
+    if seconds in (None, ""):
+        return duration
+    return f"PT{math.ceil(float(seconds))}S"
 
 
 def _role(role_arn: str) -> str:
@@ -155,12 +163,14 @@ def plan_fis_network_latency(
     jitter: int = 0,
     duration: str = "PT10M",
     interface: str = "eth0",
+    seconds: float | None = None,
     configuration: Configuration = None,
 ) -> FaultPlan:
     """network-latency: AWSFIS-Run-Network-Latency (tc netem delay, run by the SSM agent) on every running
     instance of `target` (configuration instance_targets). `jitter` is accepted only as 0: the document adds a
-    fixed delay."""
-    if int(jitter):
+    fixed delay. `seconds` (the vocabulary's "undo by itself after this long") becomes the action's duration."""
+    duration = _duration(duration, seconds)
+    if int(jitter or 0):
         raise HarnessError(
             "parameter 'jitter': AWSFIS-Run-Network-Latency adds a fixed delay only; use jitter 0 on AWS "
             "(AWSFIS-Run-Network-Latency-Sources has no jitter either)"
@@ -191,12 +201,14 @@ def plan_fis_network_blackhole(
     protocol: str = "tcp",
     traffic_type: str | None = None,
     duration: str = "PT10M",
+    seconds: float | None = None,
     configuration: Configuration = None,
 ) -> FaultPlan:
     """network-blackhole: AWSFIS-Run-Network-Blackhole-Port (iptables drop, run by the SSM agent) on one port of
     every running instance of `target`; the port from the argument or configuration instance_targets.T.port."""
+    duration = _duration(duration, seconds)
     spec = instance_target(target, configuration)
-    port = port if port is not None else spec.get("port")
+    port = port if port not in (None, "") else spec.get("port")
     traffic_type = traffic_type or str(spec.get("traffic_type", "ingress"))
     if port is None:
         raise HarnessError(

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from aws_world import REGION, CallLog, clear
+from aws_world import CLUSTER, REGION, CallLog, clear, instances
 
 from harness.chaos import aws as chaos_aws
+from harness.dryrun import plan_drill
 from harness.errors import HarnessError
 from harness.faults import aws_data
 from harness.faults.intent import IntentLog
@@ -29,7 +30,9 @@ from harness.measure import Measurement, parse_probe_spec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
 from measure_helpers import postgres_running  # noqa: E402
+from test_plan import staging_world  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "freight-staging-db"
 RESTORED = "freight-staging-db-pitr"
 STAGING = [{"Key": "Environment", "Value": "staging"}]
@@ -209,3 +212,48 @@ def test_a_table_the_drill_does_not_own_is_refused_before_any_statement(aws, sou
 def test_a_statement_that_could_reach_beyond_the_table_is_refused(statement, message):
     with pytest.raises(HarnessError, match=message):
         aws_data.plan_sql_damage("db-corruption", "loads", statement=statement, configuration={"aws_region": REGION})
+
+
+def test_drill_plan_of_the_quarterly_drills_on_aws_shows_every_new_activity_and_changes_nothing(
+    aws, source_pg, restored_pg, monkeypatch
+):
+    # moto stands in for AWS (no real account here); the writer's DSN is the real `source` PostgreSQL
+    staging_world(aws, monkeypatch)  # the smoke drills' world (cluster, FIS instances, cache, ALB)
+    _source_instance(aws)
+    app = instances(aws, {"eu-west-1a": 2}, tags=[*STAGING, {"Key": "Role", "Value": "app"}])["eu-west-1a"]
+    ec2 = aws.client("ec2")
+    subnets = sorted(s["SubnetId"] for s in ec2.describe_subnets()["Subnets"] if s["AvailabilityZone"] == f"{REGION}a")
+    ec2.create_tags(Resources=subnets, Tags=[{"Key": "Tier", "Value": "app"}, *STAGING])
+    aws_data.prepare_drill_table("loads", 200, configuration={"aws_region": REGION, "pg_dsn": source_pg.dsn})
+    monkeypatch.setenv("PG_DSN", source_pg.dsn)
+    monkeypatch.setenv("RDS_INSTANCE_ID", SOURCE)
+    calls = CallLog()
+    features = [
+        str(ROOT / "features" / f) for f in ("network.feature", "dependency_failure.feature", "data_corruption.feature")
+    ]
+    view = plan_drill("aws-staging.example", features=features, tags="quarterly")
+    text = "\n".join(view.lines())
+    assert calls.changing() == [], calls.changing()
+    steps = {}
+    for s in view.steps:
+        steps.setdefault(s.name, s)
+    latency = steps["network-latency"]
+    assert latency.activity == "harness.chaos.aws:fis_network_latency" and latency.blast == "within limits"
+    assert any(
+        c.startswith("fis:CreateExperimentTemplate(") and "AWSFIS-Run-Network-Latency" in c for c in latency.calls
+    )
+    assert all(any(i in t for t in latency.touches) for i in app)
+    assert "fis:StopExperiment" in latency.undo
+    blackhole = steps["network-blackhole"]
+    assert any('\\"Port\\": \\"5432\\"' in c and '\\"TrafficType\\": \\"egress\\"' in c for c in blackhole.calls), (
+        blackhole.calls
+    )
+    dependency = steps["dependency-failure"]
+    # the example's prefix list is a placeholder: the plan says so instead of guessing
+    assert "prefix_list_id" in (dependency.problem or ""), dependency
+    corruption = steps["db-corruption"]
+    assert any("pg-table drill_owned.loads" in t for t in corruption.touches) and corruption.blast == "within limits"
+    assert source_pg.password not in text  # the writer's DSN is shown masked
+    pitr = steps["pitr"]
+    assert any(f"RestoreDBInstanceToPointInTime({SOURCE}" in c for c in pitr.calls), pitr
+    assert CLUSTER in text
