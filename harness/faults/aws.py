@@ -716,13 +716,14 @@ PLANNERS: dict[str, Callable[..., FaultPlan]] = {
 ACTIVITY_MODULE = "harness.chaos.aws"  # where the Chaos Toolkit activities these plans belong to live
 
 
-# The faults of issue 18 live in modules of their own; importing them registers their undo kinds.
-from harness.faults import aws_data, aws_docdb, aws_fis, aws_msk, aws_ssm  # noqa: E402
-
-for _module in (aws_fis, aws_ssm, aws_data, aws_docdb, aws_msk):
-    PLANNERS.update(_module.PLANNERS)
-
-
 def planner(module: str, func: str) -> Callable[..., FaultPlan] | None:
     """The read-only planner of the activity `module:func` (an AWS fault action of harness/chaos/aws.py)."""
-    return PLANNERS.get(func) if module == ACTIVITY_MODULE else None
+    if module != ACTIVITY_MODULE:
+        return None
+    # The faults of issue 18 live in modules of their own, which import this one: looked up here, not at import.
+    from harness.faults import aws_data, aws_docdb, aws_fis, aws_msk, aws_ssm
+
+    for sibling in (aws_fis, aws_ssm, aws_data, aws_docdb, aws_msk):
+        if func in sibling.PLANNERS:
+            return sibling.PLANNERS[func]
+    return PLANNERS.get(func)

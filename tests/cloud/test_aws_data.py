@@ -257,3 +257,22 @@ def test_drill_plan_of_the_quarterly_drills_on_aws_shows_every_new_activity_and_
     pitr = steps["pitr"]
     assert any(f"RestoreDBInstanceToPointInTime({SOURCE}" in c for c in pitr.calls), pitr
     assert CLUSTER in text
+
+
+def test_on_aws_booking_loads_fills_the_drill_table_and_the_integrity_probe_judges_only_it(source_pg, monkeypatch):
+    # `Given 200 loads are booked through the app` and `probes on ... integrity` of the data drills, on the
+    # example AWS target: the drill's own table through the writer's DSN, never the app's data
+    from harness.targets import load
+
+    monkeypatch.setenv("PG_DSN", source_pg.dsn)
+    target = load("aws-staging.example")
+    query = target.probe("integrity").options["query"]
+    with psycopg.connect(source_pg.dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS drill_owned CASCADE")
+        assert conn.execute(query).fetchone()[0] == 1  # no drill data: healthy (every probe is a health check)
+        assert target.book_loads(50) == 50
+        assert conn.execute(query).fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM drill_owned.loads").fetchone()[0] == 50
+        conn.execute("DELETE FROM drill_owned.loads WHERE id = 7")
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation, match="drill_owned.loads is damaged"):
+            conn.execute(query)
