@@ -15,7 +15,7 @@ from harness.errors import HarnessError
 from harness.faults import aws_msk
 from harness.faults.intent import IntentLog
 
-CONFIG = {"aws_region": REGION, "msk_poll_s": 0.05}
+CONFIG = {"aws_region": REGION, "msk_poll_s": 0.05, "msk_settle_s": 5}
 ARN = f"arn:aws:kafka:{REGION}:{MOTO_ACCOUNT}:cluster/freight-msk/0c9a1b2c-3d4e-5f60-7182-93a4b5c6d7e8-2"
 
 
