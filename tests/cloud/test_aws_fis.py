@@ -211,3 +211,25 @@ def test_an_abort_guard_stops_the_fis_experiment(aws, tmp_path):
     experiment = injected["detail"]["experiment_id"]
     assert aws.client("fis").get_experiment(id=experiment)["experiment"]["state"]["status"] == "stopped"
     assert _templates(aws) == [] and IntentLog().pending() == []
+
+
+def test_a_start_that_fails_after_the_template_exists_deletes_the_template(aws):
+    # the undo is recorded before CreateExperimentTemplate: a failure between create and start leaves nothing
+    import boto3
+
+    instances(aws, {"eu-west-1a": 1}, tags=APP)
+    clear(tags={"Environment": "staging"})
+    calls = CallLog()
+
+    def refuse_start(**_):
+        raise RuntimeError("StartExperiment refused (the test's stand-in for a throttled or denied call)")
+
+    boto3.DEFAULT_SESSION.events.register("before-call.fis.StartExperiment", refuse_start)
+    try:
+        with pytest.raises(RuntimeError, match="StartExperiment refused"):
+            chaos_aws.fis_network_latency("app", ROLE, 100, configuration=CONFIG)
+    finally:
+        boto3.DEFAULT_SESSION.events.unregister("before-call.fis.StartExperiment", refuse_start)
+    assert "fis:CreateExperimentTemplate" in calls.changing()
+    assert calls.changing()[-1] == "fis:DeleteExperimentTemplate"
+    assert _templates(aws) == [] and IntentLog().pending() == []
