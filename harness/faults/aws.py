@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -66,17 +67,12 @@ def client(service: str, configuration: Configuration = None) -> Any:
     return session(configuration).client(service, region_name=region_of(configuration))
 
 
-_SHARED: Any = None  # weakref.WeakKeyDictionary: boto3 session -> {(service, region): client}
+_SHARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # boto3 session -> {(service, region): client}
 
 
 def shared_client(service: str, configuration: Configuration = None) -> Any:
     """One client per boto3 session, service and region, reused: a rehearsal can attach botocore's Stubber to
     the very client the harness will call (services moto lacks: DocumentDB, MSK's broker calls)."""
-    import weakref
-
-    global _SHARED
-    if _SHARED is None:
-        _SHARED = weakref.WeakKeyDictionary()
     s, region = session(configuration), region_of(configuration)
     per_session = _SHARED.setdefault(s, {})
     if (service, region) not in per_session:
