@@ -15,8 +15,8 @@ Recovery (`pitr_steps`, each step timed; harness.chaos.aws.rds_pitr_recover runs
 1. recovery point: the wall time just before the statement (the fault's t_fault, learned as old_t_fault);
 2. RestoreDBInstanceToPointInTime(source -> a new instance tagged drill-restored-from), through the AWS
    point-in-time restore activity, whose undo (delete the restored instance) is in the intent log;
-3. wait until the new instance is available and answers (configuration `rds_endpoints` maps an instance id to
-   the host:port this machine reaches it on, a tunnel or a bastion's forwarded port; default its Endpoint);
+3. wait until the new instance is available and answers (configuration `rds_endpoints` maps an instance id, or
+   a glob of ids, to the host:port this machine reaches it on, a tunnel or a bastion's forwarded port; default its Endpoint);
 4. validate: the recovered table is whole (a drill-owned table: its fill fingerprint; an allowlisted table:
    it differs from the damaged one and is not empty);
 5. switch: the recovered rows replace the damaged ones in the writer, in one transaction (TRUNCATE + INSERT).
@@ -27,6 +27,7 @@ Recovery (`pitr_steps`, each step timed; harness.chaos.aws.rds_pitr_recover runs
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import time
 from datetime import UTC, datetime
@@ -222,7 +223,9 @@ def restore_time_of(old_t_fault: float | str | None, restore_time: str | None) -
 
 def restored_dsn(instance: dict[str, Any], configuration: Configuration) -> str:
     """The writer DSN pointed at a restored instance (same user, password and database: a restore keeps them)."""
-    where = (conf(configuration, "rds_endpoints") or {}).get(instance["DBInstanceIdentifier"])
+    ident = instance["DBInstanceIdentifier"]
+    endpoints = conf(configuration, "rds_endpoints") or {}  # instance id or glob -> host:port
+    where = endpoints.get(ident) or next((v for k, v in endpoints.items() if fnmatch.fnmatchcase(ident, k)), None)
     if where is None:
         endpoint = instance.get("Endpoint") or {}
         if not endpoint.get("Address"):
