@@ -52,7 +52,7 @@ def _config(source_pg, restored_pg) -> dict:
     return {
         "aws_region": REGION,
         "pg_dsn": source_pg.dsn,
-        "rds_endpoints": {RESTORED: f"127.0.0.1:{restored_pg.port}"},
+        "rds_endpoints": {f"{SOURCE}-pitr*": f"127.0.0.1:{restored_pg.port}"},  # a glob: ids carry a time
         "rds_poll_s": 0.05,
     }
 
