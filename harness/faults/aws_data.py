@@ -37,6 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 from harness.errors import HarnessError
 from harness.faults.aws import Configuration, conf, region_of
 from harness.faults.plan import FaultPlan
+from harness.redact import mask
 from harness.safety import Resource
 
 SCHEMA = "drill_owned"
@@ -55,11 +56,9 @@ def writer_dsn(configuration: Configuration) -> str:
 
 
 def masked(dsn: str) -> str:
-    """The DSN with its password replaced: what a plan or an error may show."""
-    parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+    """The DSN with its password replaced (harness.redact, the one place secrets are masked): what a plan, an
+    outcome or an error may show."""
+    return str(mask(dsn))
 
 
 def _connect(dsn: str, timeout: float = 5) -> Any:

@@ -28,6 +28,7 @@ from harness.faults import undo as undo_actions
 from harness.faults.aws import Configuration, client, conf, region_of, tag_dict, undo_config
 from harness.faults.aws_fis import instance_target, running_instances
 from harness.faults.plan import FaultPlan
+from harness.redact import mask
 from harness.safety import Resource
 
 DOCUMENT = "AWS-RunShellScript"
@@ -177,7 +178,8 @@ def parse_listing(instance: str, status: str, output: str) -> list[dict[str, Any
         if not line.startswith("MATCH "):
             continue
         _, pid, ppid, start, *cmd = line.split(" ")
-        matches.append({"pid": int(pid), "ppid": int(ppid), "start_time": int(start), "command": " ".join(cmd)})
+        command = mask(" ".join(cmd))  # a command line may carry a password: never stored as is
+        matches.append({"pid": int(pid), "ppid": int(ppid), "start_time": int(start), "command": command})
     bad = [m for m in matches if m["pid"] <= 1 or m["ppid"] == 2 or m["pid"] == 2]
     if bad:
         raise HarnessError(

@@ -61,11 +61,19 @@ class Victims:
             time.sleep(0.01)
         return self.state(pid)
 
+    def start_shell(self, script: str) -> int:
+        """A copy of sh under the unique name running `script` (its command line shows the script)."""
+        shell = self.binary.with_name(self.name)
+        shutil.copy(shutil.which("sh"), shell)
+        proc = subprocess.Popen([str(shell), "-c", script], start_new_session=True)
+        self.procs.append(proc)
+        return proc.pid
+
     def close(self) -> None:
-        for p in self.procs:
+        for p in self.procs:  # each in a session of its own: the group is the victim and what it started
             if p.poll() is None:
-                os.kill(p.pid, signal.SIGCONT)
-                os.kill(p.pid, signal.SIGKILL)
+                os.killpg(p.pid, signal.SIGCONT)
+                os.killpg(p.pid, signal.SIGKILL)
             p.wait(timeout=10)
 
 
@@ -143,6 +151,15 @@ def test_a_pid_whose_start_time_changed_is_not_signalled(aws, victims, agent):
     recycled = {instance: [{"pid": pid, "start_time": read_stat(pid)["start_time"] + 1}]}
     done = aws_ssm.signal_processes(recycled, "KILL", _config(victims.name), "test")
     assert done[instance]["lines"] == [f"CHANGED {pid}"] and victims.state(pid) == "S"
+
+
+def test_the_listing_masks_a_password_on_a_command_line(aws, victims, agent):
+    [instance] = instances(aws, {"eu-west-1a": 1}, tags=APP)["eu-west-1a"]
+    pid = victims.start_shell("sleep 120; : password=s3cret-123")
+    plan = aws_ssm.plan_ssm_process_signal("process-kill", "app", configuration=_config(victims.name))
+    [listed] = aws_ssm.list_processes(plan, _config(victims.name))["matched"][instance]
+    assert listed["pid"] == pid and "password=***" in listed["command"] and "s3cret-123" not in listed["command"]
+    assert victims.state(pid) == "S"  # listing only
 
 
 @pytest.mark.parametrize(
