@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -532,3 +533,354 @@ def region_outage(
         "detail": _jsonable(response),
         "undo": plan.undo_summary,
     }
+# -- issue 18: faults driven through the engines AWS has (FIS, SSM), the data faults, DocumentDB, MSK ---------
+def _where(plan: FaultPlan, configuration: Configuration, clearance: safety.Clearance) -> dict[str, Any]:
+    """Where an undo record acts: the plan's region, the profile, the cleared account."""
+    return {
+        "region": plan.region,
+        "profile": conf(configuration, "aws_profile_name") or None,
+        "account": clearance.identity.account if clearance.identity else None,
+    }
+
+
+def _params(arguments: dict[str, Any]) -> dict[str, Any]:
+    """An activity's arguments (its `locals()` on entry) for the intent log, without configuration and secrets."""
+    return {k: _jsonable(v) for k, v in arguments.items() if k not in ("configuration", "secrets", "intent_log")}
+
+
+def _inject_staged(
+    plan: FaultPlan,
+    configuration: Configuration,
+    act: Callable[[Any, dict[str, Any]], Any],
+    params: dict[str, Any],
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """Like _inject, for faults whose undo needs the fault's id or records several steps: `act(journal, where)`
+    records each undo itself (journal.record_undo(kind, **where, ...)) before the change it undoes."""
+    clearance = _cleared(plan, configuration)
+    where = _where(plan, configuration, clearance)
+    blast = plan.to_dict()
+
+    def changing_calls(journal):
+        result = act(journal, where)  # its ids (FIS experiment, SSM command, ...) go into the intent log too
+        return result, {"region": plan.region, "action": plan.summary, "result": _jsonable(result)}
+
+    log = IntentLog(intent_log) if intent_log else IntentLog()
+    id, response = runner.inject_plan(plan, params, changing_calls, log=log, blast=blast)
+    return {"id": id, "fault": plan.fault, "blast": blast, "detail": _jsonable(response), "undo": plan.undo_summary}
+
+
+def _fis(plan: FaultPlan, configuration: Configuration, intent_log: str | None, params: dict[str, Any]) -> dict:
+    """A FIS fault: undo recorded first (stop the experiment of the template tagged with this fault's id, delete
+    the template), then create + start + watch until running."""
+    from harness.faults import aws_fis
+
+    poll = float(conf(configuration, "fis_poll_s", 2))
+
+    def act(journal, where):
+        journal.record_undo("aws_fis_stop_drill_experiment", fault_id=journal.id, poll=poll, **where)
+        return aws_fis.start_experiment(plan, journal.id, configuration, poll=poll, tags=required_tags)
+
+    required_tags = dict(_clearance(configuration).required_tags or {})  # the template carries them too
+
+    return _inject_staged(plan, configuration, act, params, intent_log)
+
+
+def fis_network_latency(
+    target: str,
+    role_arn: str,
+    ms: int,
+    jitter: int = 0,
+    duration: str = "PT10M",
+    interface: str = "eth0",
+    seconds: float | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """network-latency through FIS + SSM (AWSFIS-Run-Network-Latency) on `target`'s instances; `undo` stops it."""
+    params = _params(locals())  # first: before any local name is bound
+    from harness.faults.aws_fis import plan_fis_network_latency
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_fis_network_latency(
+        target, role_arn, int(ms), int(jitter or 0), duration, interface, seconds, configuration
+    )
+    return _fis(plan, configuration, intent_log, params)
+
+
+def fis_network_blackhole(
+    target: str,
+    role_arn: str,
+    port: int | None = None,
+    protocol: str = "tcp",
+    traffic_type: str | None = None,
+    duration: str = "PT10M",
+    seconds: float | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """network-blackhole through FIS + SSM (AWSFIS-Run-Network-Blackhole-Port); `undo` stops it."""
+    params = _params(locals())  # first: before any local name is bound
+    from harness.faults.aws_fis import plan_fis_network_blackhole
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_fis_network_blackhole(target, role_arn, port, protocol, traffic_type, duration, seconds, configuration)
+    return _fis(plan, configuration, intent_log, params)
+
+
+def fis_disrupt_connectivity(
+    dependency: str,
+    role_arn: str,
+    duration: str = "PT10M",
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """dependency-failure through FIS aws:network:disrupt-connectivity on the app's subnets; `undo` stops it."""
+    params = _params(locals())  # first: before any local name is bound
+    from harness.faults.aws_fis import plan_fis_disrupt_connectivity
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_fis_disrupt_connectivity(dependency, role_arn, duration, configuration)
+    return _fis(plan, configuration, intent_log, params)
+
+
+def _ssm_signal(plan: FaultPlan, configuration: Configuration, intent_log: str | None, params: dict) -> dict:
+    """List (read-only script) and check first, then record the undo, then signal exactly the listed processes."""
+    from harness.faults import aws_ssm
+
+    poll = float(conf(configuration, "ssm_poll_s", 1))
+    signal = plan.changes["signal"]
+
+    def act(journal, where):
+        listed = aws_ssm.list_processes(plan, configuration)
+        if signal == "STOP":
+            journal.record_undo("aws_ssm_sigcont", matched=listed["matched"], poll=poll, **where)
+        elif plan.changes.get("restart"):
+            journal.record_undo(
+                "aws_ssm_restart",
+                instances=plan.changes["instances"],
+                process=plan.changes["process"],
+                restart=plan.changes["restart"],
+                poll=poll,
+                **where,
+            )
+        else:
+            journal.record_undo("noop", reason=plan.undo_summary)
+        signalled = aws_ssm.signal_processes(listed["matched"], signal, configuration, f"drill {plan.fault}")
+        return {"list_command_id": listed["command_id"], "matched": listed["matched"], "signalled": signalled}
+
+    return _inject_staged(plan, configuration, act, params, intent_log)
+
+
+def ssm_process_kill(
+    target: str,
+    process: str | None = None,
+    restart: str | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """process-kill through SSM Run Command: SIGKILL the listed `process` on `target`'s instances."""
+    params = _params(locals())  # first: before any local name is bound
+    from harness.faults.aws_ssm import plan_ssm_process_signal
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_ssm_process_signal("process-kill", target, process, restart, configuration)
+    return _ssm_signal(plan, configuration, intent_log, params)
+
+
+def ssm_process_freeze(
+    target: str,
+    process: str | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """process-freeze through SSM Run Command: SIGSTOP the listed `process`; `undo` sends SIGCONT."""
+    params = _params(locals())  # first: before any local name is bound
+    from harness.faults.aws_ssm import plan_ssm_process_signal
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_ssm_process_signal("process-freeze", target, process, None, configuration)
+    return _ssm_signal(plan, configuration, intent_log, params)
+
+
+def pg_prepare_drill_table(
+    table: str = "loads", rows: int = 200, configuration: Configuration = None, secrets: Any = None
+) -> dict[str, Any]:
+    """Create and fill the drill-owned table drill_owned.<table> through the writer's DSN (configuration
+    pg_dsn): the only data the data faults may damage besides tables the target file allowlists."""
+    from harness.faults.aws_data import prepare_drill_table
+
+    _clearance(configuration)
+    return prepare_drill_table(table, int(rows), configuration)
+
+
+def sql_damage(
+    fault: str,
+    table: str,
+    statement: str | None = None,
+    where: str | None = None,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """db-corruption (statement) / db-accidental-delete (where) on a drill-owned or allowlisted table through the
+    writer's DSN. The detail's t_fault is the recovery point rds_pitr_recover learns (old_t_fault)."""
+    params = _params(locals())  # first: before any local name is bound
+    from harness.faults.aws_data import plan_sql_damage, run_damage
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_sql_damage(fault, table, statement, where, configuration)
+
+    def act(journal, where_):
+        journal.record_undo(
+            "noop", reason=f"destructive statement: recover with the pitr procedure (fault {journal.id})"
+        )
+        return run_damage(plan, configuration)
+
+    return _inject_staged(plan, configuration, act, params, intent_log)
+
+
+def rds_pitr_recover(
+    source_instance: str,
+    old_t_fault: str | None = None,
+    old_table: str | None = None,
+    table: str | None = None,
+    restore_time: str | None = None,
+    target_instance: str | None = None,
+    timeout: float = 3600,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """The pitr procedure on RDS (plan 4.3.1; runbook 8.3 scenario 2), each step timed: restore the source to a
+    new instance at the recovery point (1 ms before the data fault's statement, or restore_time), wait until it
+    answers, validate the recovered table, switch it into the writer, delete the restored instance."""
+    from harness.faults import aws_data
+
+    name = old_table or table
+    if not name:
+        raise HarnessError("pitr: which table (no data fault in this scenario named one; give table)")
+    schema = aws_data.check_table(name, configuration)["schema"]  # the same refusals as the fault
+    when = aws_data.restore_time_of(old_t_fault, restore_time)
+    target = target_instance or f"{source_instance}-pitr-{int(datetime.now().timestamp())}"
+    poll = float(conf(configuration, "rds_poll_s", 10))
+    steps: list[dict[str, Any]] = []
+    facts: dict[str, Any] = {}
+
+    def step(title: str, fn: Callable[[], str]) -> None:
+        started = time.monotonic()
+        outcome = fn()
+        steps.append({"title": title, "seconds": round(time.monotonic() - started, 3), "outcome": outcome})
+
+    def restore() -> str:
+        facts["restore"] = rds_point_in_time_restore(source_instance, target, when, configuration, secrets, intent_log)
+        return f"RestoreDBInstanceToPointInTime({source_instance} -> {target}, {when})"
+
+    def wait() -> str:
+        rds = client("rds", configuration)
+        facts["dsn"] = aws_data.wait_restored(rds, target, schema, name, configuration, float(timeout), poll)
+        return f"{target} available, {schema}.{name} answers ({aws_data.masked(facts['dsn'])})"
+
+    def validate() -> str:
+        facts["valid"] = aws_data.validate_restored(facts["dsn"], schema, name, configuration)
+        v = facts["valid"]
+        return f"{v['rows']} rows recovered (damaged: {v['damaged_rows']}), checked against {v['checked_against'] or 'the damaged table'}"
+
+    def switch() -> str:
+        return f"{aws_data.switch_table(facts['dsn'], schema, name, configuration)} rows switched into the writer"
+
+    def remove() -> str:
+        return "; ".join(s["outcome"] for s in undo(facts["restore"]["id"], intent_log=intent_log)["steps"])
+
+    try:
+        step("identify the recovery point", lambda: f"{when} (1 ms before the statement)" if not restore_time else when)
+        step("restore to a new instance", restore)
+        step("wait until the restored instance answers", wait)
+        step("validate the recovered data", validate)
+        step("switch the recovered table into the writer", switch)
+    finally:
+        if "restore" in facts:
+            step("delete the restored instance", remove)
+    return {
+        "procedure": "pitr",
+        "restored_instance": target,
+        "restore_time": when,
+        "steps": steps,
+        "seconds": round(sum(s["seconds"] for s in steps), 3),
+    }
+
+
+def docdb_failover(
+    cluster_id: str,
+    target_instance: str | None = None,
+    timeout: float = 600,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """db-primary-crash on DocumentDB (plan 4.3.2): FailoverDBCluster, timed until the replica is the primary."""
+    params = _params(locals())  # first: before any local name is bound
+    from harness.faults.aws_docdb import failover_and_time, plan_docdb_failover
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_docdb_failover(cluster_id, target_instance, configuration)
+
+    def act(journal, where):
+        journal.record_undo("noop", reason=plan.undo_summary)
+        return failover_and_time(plan, configuration, float(timeout))
+
+    return _inject_staged(plan, configuration, act, params, intent_log)
+
+
+def docdb_point_in_time_restore(
+    source_cluster: str,
+    target_cluster: str,
+    restore_time: str | None = None,
+    instance_class: str | None = None,
+    timeout: float = 3600,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """pitr on DocumentDB (plan 4.3.2): restore-db-cluster-to-point-in-time + create-db-instance, each timed;
+    `undo` deletes the restored instance and cluster."""
+    params = _params(locals())  # first: before any local name is bound
+    from harness.faults.aws_docdb import plan_docdb_point_in_time_restore, restore_and_time
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_docdb_point_in_time_restore(source_cluster, target_cluster, restore_time, instance_class, configuration)
+
+    def act(journal, where):
+        journal.record_undo(
+            "aws_docdb_delete_restored", cluster=plan.changes["target"], instance=plan.changes["instance"], **where
+        )
+        return restore_and_time(plan, configuration, float(timeout))
+
+    return _inject_staged(plan, configuration, act, params, intent_log)
+
+
+def msk_reboot_broker(
+    cluster_arn: str,
+    broker: str = "one",
+    timeout: float = 1800,
+    configuration: Configuration = None,
+    secrets: Any = None,
+    intent_log: str | None = None,
+) -> dict[str, Any]:
+    """Reboot one MSK broker (plan 2.4), timed until the cluster is ACTIVE again; refused unless ACTIVE."""
+    params = _params(locals())  # first: before any local name is bound
+    from harness.faults.aws_msk import plan_msk_reboot_broker, reboot_and_time
+
+    _clearance(configuration)  # refuse before even describing when not cleared
+    plan = plan_msk_reboot_broker(cluster_arn, str(broker), configuration)
+
+    def act(journal, where):
+        journal.record_undo("noop", reason=plan.undo_summary)
+        return reboot_and_time(plan, configuration, float(timeout))
+
+    return _inject_staged(plan, configuration, act, params, intent_log)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -66,6 +67,19 @@ def client(service: str, configuration: Configuration = None) -> Any:
     return session(configuration).client(service, region_name=region_of(configuration))
 
 
+_SHARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # boto3 session -> {(service, region): client}
+
+
+def shared_client(service: str, configuration: Configuration = None) -> Any:
+    """One client per boto3 session, service and region, reused: a rehearsal can attach botocore's Stubber to
+    the very client the harness will call (services moto lacks: DocumentDB, MSK's broker calls)."""
+    s, region = session(configuration), region_of(configuration)
+    per_session = _SHARED.setdefault(s, {})
+    if (service, region) not in per_session:
+        per_session[(service, region)] = s.client(service, region_name=region)
+    return per_session[(service, region)]
+
+
 def ctk_config(configuration: Configuration) -> dict[str, Any]:
     """The configuration handed to chaostoolkit-aws: the same region we planned in."""
     return {**(configuration or {}), "aws_region": region_of(configuration)}
@@ -73,6 +87,9 @@ def ctk_config(configuration: Configuration) -> dict[str, Any]:
 
 def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in items or []}
+
+
+tag_dict = _tags  # public name for the AWS faults of the sibling modules (aws_fis.py, aws_ssm.py, ...)
 
 
 # -- zones -----------------------------------------------------------------------------------------------------
@@ -625,6 +642,9 @@ def _undo_config(record: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+undo_config = _undo_config  # public name for the undo kinds of the sibling modules
+
+
 @undo_actions.undo_action("aws_start_instances")
 def _undo_start_instances(record: dict[str, Any]) -> str:
     from chaosaws.ec2.actions import start_instances
@@ -694,4 +714,12 @@ ACTIVITY_MODULE = "harness.chaos.aws"  # where the Chaos Toolkit activities thes
 
 def planner(module: str, func: str) -> Callable[..., FaultPlan] | None:
     """The read-only planner of the activity `module:func` (an AWS fault action of harness/chaos/aws.py)."""
-    return PLANNERS.get(func) if module == ACTIVITY_MODULE else None
+    if module != ACTIVITY_MODULE:
+        return None
+    # The faults of issue 18 live in modules of their own, which import this one: looked up here, not at import.
+    from harness.faults import aws_data, aws_docdb, aws_fis, aws_msk, aws_ssm
+
+    for sibling in (aws_fis, aws_ssm, aws_data, aws_docdb, aws_msk):
+        if func in sibling.PLANNERS:
+            return sibling.PLANNERS[func]
+    return PLANNERS.get(func)

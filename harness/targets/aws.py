@@ -144,6 +144,14 @@ class AwsTarget(FileTarget):
             lines.append(f"caller check: drill run WOULD BE REFUSED: {err}")
         return lines
 
+    def book_loads(self, count: int) -> int:
+        """`Given N loads are booked through the app` on AWS: the drill's own data, never the app's. The table
+        drill_owned.loads is created (again) and filled with `count` rows through the writer's DSN (configuration
+        pg_dsn): the only table the data faults may damage here (docs/aws.md)."""
+        from harness.faults.aws_data import prepare_drill_table
+
+        return int(prepare_drill_table("loads", count, self.configuration)["rows"])
+
     def primary(self, service: str) -> str | None:
         """The current primary: the RDS cluster writer for postgresql (configuration rds_cluster_id)."""
         from harness.faults import aws

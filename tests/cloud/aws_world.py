@@ -34,10 +34,15 @@ def aurora_cluster(s: Any, tags: list[dict] | None = None) -> dict[str, str]:
     return {"writer": f"{CLUSTER}-a", "reader": f"{CLUSTER}-b"}
 
 
+_IMAGE: list[str] = []  # moto's Amazon images survive its reset; listing them takes seconds, so once per session
+
+
 def instances(s: Any, per_az: dict[str, int], tags: list[dict] | None = None) -> dict[str, list[str]]:
     """EC2 instances: {az: count} -> {az: [ids]}."""
     ec2 = s.client("ec2")
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    if not _IMAGE:
+        _IMAGE.append(ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"])
+    image = _IMAGE[0]
     out: dict[str, list[str]] = {}
     for az, count in per_az.items():
         spec: dict[str, Any] = {
