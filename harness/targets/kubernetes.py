@@ -16,12 +16,13 @@ request to the cluster).
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.faults import k8s
+from harness.faults import k8s, k8s_chaosmesh, k8s_velero
 from harness.targets.base import FaultPlanView, FileTarget
 from harness.targets.file import load_target
 
@@ -182,6 +183,43 @@ class KubernetesTarget(FileTarget):
         elif func == "chaos_rollback_deployment":
             touches = [f"touches: deployment {ns}/{args.get('deployment')} (rolled back to the previous revision)"]
             calls = [f"apps: PATCH deployment {ns}/{args.get('deployment')} template (kubectl rollout undo)"]
+        elif func in CHAOS_MESH_ACTIVITIES:
+            touches, calls, undo = _chaos_mesh_plan(func, ns, args, view)
+            view.undo = undo + (f" ({view.undo})" if view.undo else "")
+        elif func == "chaos_namespace_delete":
+            target_ns = args.get("namespace") or args.get("drill_namespace") or "?"
+            backup = args.get("backup") or args.get("velero_backup") or "?"
+            touches = [
+                f"touches: namespace {target_ns} and everything in it (only if labelled "
+                f"{k8s_velero.OWNED_LABEL}=true and Velero backup {backup} is Completed and holds it)"
+            ]
+            calls = [f"core: DELETE namespace {target_ns}"]
+            view.undo = f"restore namespace {target_ns} from Velero backup {backup}" + (
+                f" ({view.undo})" if view.undo else ""
+            )
+            args = {**args, "ns": target_ns}
+        elif func == "chaos_velero_restore":
+            included = _listed(args.get("included_namespaces"))
+            velero_ns = args.get("velero_namespace") or k8s_velero.VELERO_NAMESPACE
+            try:
+                body = k8s_velero.restore_body(
+                    str(args.get("backup")),
+                    included,
+                    _listed(args.get("excluded_resources")),
+                    args.get("label_selector") or None,
+                    velero_ns,
+                    "drill-<backup>-<id>",
+                    _listed(args.get("included_resources")),
+                )
+                spec = json.dumps(body["spec"], sort_keys=True)
+            except HarnessError as err:
+                spec = f"(WOULD FAIL: {err})"
+            touches = [f"touches: namespaces {', '.join(included) or '(none: WOULD BE REFUSED)'} (restored into)"]
+            calls = [
+                f"velero.io: CREATE Restore {velero_ns}/drill-<backup>-<id> {spec}",
+                "velero.io: GET Restore status.phase until Completed / PartiallyFailed / Failed (timed)",
+            ]
+            args = {**args, "ns": included[0] if len(included) == 1 else ",".join(included)}
         else:
             super()._plan_activity(view, kind, name, params, configuration)
             return
@@ -196,7 +234,8 @@ class KubernetesTarget(FileTarget):
         )
         if "ns" in args:
             try:
-                k8s.check_namespace(self.guard.safety, args.get("ns") or None)
+                for one in str(args.get("ns") or "").split(",") or [""]:
+                    k8s.check_namespace(self.guard.safety, one or None)
             except HarnessError as err:
                 view.blast = f"WOULD BE REFUSED: {err}"
 
@@ -300,6 +339,89 @@ def primary_pod(cluster: k8s.Cluster, namespace: str | None, selector: str) -> A
     ).items
     ready = sorted((p for p in pods if _ready(p)), key=lambda p: p.metadata.name)
     return ready[0] if ready else None
+
+
+CHAOS_MESH_ACTIVITIES = {
+    "chaos_network_latency": ("network-latency", "NetworkChaos"),
+    "chaos_network_blackhole": ("network-blackhole", "NetworkChaos"),
+    "chaos_network_partition": ("network-partition", "NetworkChaos"),
+    "chaos_process_kill": ("process-kill", "PodChaos"),
+    "chaos_process_freeze": ("process-freeze", "PodChaos"),
+}
+
+
+def _listed(value: Any) -> list[str]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+def _chaos_mesh_plan(func: str, ns: str, args: dict[str, Any], view: FaultPlanView) -> tuple[list[str], list[str], str]:
+    """The Chaos Mesh object a Chaos Mesh activity would create, from its arguments alone: (touches, calls, undo)."""
+    fault, kind = CHAOS_MESH_ACTIVITIES[func]
+    aliases = args.get("aliases") or {}
+
+    def pick(value: Any) -> Any:
+        return aliases.get(value, value) if isinstance(value, str) else value
+
+    def seconds() -> float | None:
+        raw = args.get("seconds")
+        return float(raw) if raw not in (None, "") else None
+
+    try:
+        if func == "chaos_network_latency":
+            selector = pick(args.get("label_selector"))
+            spec = k8s_chaosmesh.latency_spec(
+                ns,
+                k8s_chaosmesh.match_labels(selector, fault),
+                int(args["ms"]),
+                int(args.get("jitter") or 0),
+                seconds(),
+            )
+        elif func == "chaos_network_blackhole":
+            selector = pick(args.get("label_selector"))
+            spec = k8s_chaosmesh.blackhole_spec(ns, k8s_chaosmesh.match_labels(selector, fault), seconds())
+        elif func == "chaos_network_partition":
+            zones = args.get("zones") or {}
+            a, b = args.get("a"), args.get("b")
+            if a and not b:  # "cut off from the other zones": one partition per other zone, known when it runs
+                b = "<each other zone>"
+            spec = k8s_chaosmesh.partition_spec(
+                ns,
+                pick(args.get("service")),
+                pick(args.get("dependency")),
+                zones.get(a, a) if a else None,
+                zones.get(b, b) if b else None,
+                seconds(),
+            )
+            selector = (
+                f"zone {spec['selector'].get('nodeSelectors', {}).get(k8s.ZONE_LABEL)}"
+                if "nodeSelectors" in spec["selector"]
+                else k8s.selector_text(spec["selector"]["labelSelectors"])
+            )
+        elif func == "chaos_process_kill":
+            selector = args.get("label_selector")
+            spec = k8s_chaosmesh.kill_spec(
+                ns, k8s_chaosmesh.match_labels(selector, fault), args.get("container") or None
+            )
+        else:
+            selector = args.get("label_selector")
+            spec = k8s_chaosmesh.freeze_spec(
+                ns, k8s_chaosmesh.match_labels(selector, fault), seconds(), args.get("container") or None
+            )
+    except (HarnessError, KeyError, TypeError, ValueError) as err:
+        view.problem = str(err) if str(err).startswith(fault) else f"{fault}: {err}"
+        return [], [], ""
+    name = f"drill-<run id>-{fault}-<id>"
+    touches = [
+        f"touches: pods in namespace {ns} matching {selector} ({'one of them' if spec['mode'] == 'one' else 'all'})",
+        f"needs Chaos Mesh: CRD {k8s_chaosmesh.CRDS[kind]} (checked when it runs; without it: unsupported, "
+        "nothing written)",
+    ]
+    calls = [f"{k8s_chaosmesh.GROUP}: CREATE {kind} {ns}/{name} {json.dumps(spec, sort_keys=True)}"]
+    return touches, calls, f"delete {kind} {ns}/{name} (Chaos Mesh recovers the pods)"
 
 
 def cluster_for(target: str, context: str | None, kubeconfig: str | None = None) -> k8s.Cluster:
