@@ -10,11 +10,9 @@ assertions read the stand-in's request log and state directly, not through the c
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
-import yaml
-from k8s_fixtures import ALLOWED_CONTEXT, NAMESPACE, OTHER_NAMESPACE, SEED, start_standin
+from k8s_fixtures import ALLOWED_CONTEXT, NAMESPACE, OTHER_NAMESPACE, SEED, standin_target_file, start_standin
 
 from harness.chaos import k8s as chaos_k8s
 from harness.dryrun import plan_drill
@@ -23,7 +21,6 @@ from harness.faults.intent import IntentLog
 from harness.safety import SafetyRefused
 from harness.targets import load_target
 
-ROOT = Path(__file__).resolve().parents[2]
 CHAOS_MESH_CRDS = ["networkchaos.chaos-mesh.org", "podchaos.chaos-mesh.org", "stresschaos.chaos-mesh.org"]
 RUN = "20261201T152538123Z-abc123"  # a drill run id, as `drill run` names its run folder
 SEED_WITH_CHAOS_MESH = {**copy.deepcopy(SEED), "crds": CHAOS_MESH_CRDS}
@@ -51,23 +48,13 @@ def bare(tmp_path_factory):
         srv.stop()
 
 
-def target_file(tmp_path: Path, standin) -> Path:
-    data = yaml.safe_load((ROOT / "targets" / "k8s-staging.example.yaml").read_text())
-    data["name"] = "k8s-standin"
-    data["safety"]["kubernetes"] = {"contexts": [ALLOWED_CONTEXT], "namespaces": [NAMESPACE]}
-    data["safety"]["limits"]["resources"] = ["freight-*", "postgresql"]
-    path = tmp_path / "k8s-standin.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
 def chaos_objects(standin, plural: str) -> list[dict]:
     return standin.get(f"/apis/chaos-mesh.org/v1alpha1/namespaces/{NAMESPACE}/{plural}")["items"]
 
 
 def common(tmp_path, standin) -> dict:
     return {
-        "target": str(target_file(tmp_path, standin)),
+        "target": str(standin_target_file(tmp_path)),
         "context": ALLOWED_CONTEXT,
         "kubeconfig": str(standin.kubeconfig),
         "intent_log": str(tmp_path / "intent.jsonl"),
