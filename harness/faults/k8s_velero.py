@@ -232,7 +232,12 @@ def plan_namespace_delete(
     deps = cluster.apps.list_namespaced_deployment(namespace, _request_timeout=k8s.REQUEST_TIMEOUT).items
     resources = [Resource(kind="namespace", id=namespace, role=f"{OWNED_LABEL}=true", state="Active")]
     resources += k8s.pod_resources(cluster, pods)
-    resources += [Resource(kind="deployment", id=d.metadata.name, acted=False) for d in deps]
+    named = {(r.kind, r.id) for r in resources}
+    resources += [
+        Resource(kind="deployment", id=d.metadata.name, acted=False)
+        for d in deps
+        if ("deployment", d.metadata.name) not in named
+    ]
     return FaultPlan(
         fault="namespace-delete",
         namespace=namespace,

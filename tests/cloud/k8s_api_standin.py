@@ -939,6 +939,7 @@ def build_app(cluster: Cluster, tokens: dict[str, str]) -> Starlette:
                 with cluster.lock:
                     cluster.requests.append(
                         {
+                            "at": time.time(),  # wall clock, to compare with a drill's measured timeline
                             "method": request.method,
                             "path": request.url.path,
                             "query": str(request.url.query),
