@@ -47,6 +47,14 @@ POLL_S = 0.2
 DEFAULT_TIMEOUT_S = 900.0
 
 
+CRDS = ("backups.velero.io", "restores.velero.io")
+
+
+def missing_crds(installed: set[str]) -> list[str]:
+    """The Velero CRDs a cluster with these CRDs (harness.faults.k8s_chaosmesh.installed_crds) lacks."""
+    return [c for c in CRDS if c not in installed]
+
+
 class RestoreFailed(HarnessError):
     """A Velero Restore ended in a phase other than Completed (or did not end in time)."""
 

@@ -56,6 +56,7 @@ class KubernetesTarget(FileTarget):
     def __init__(self, target_file: Any):
         super().__init__(target_file)
         self._cluster: k8s.Cluster | None = None
+        self.engines: dict[str, str] = {}  # what preflight found: chaos-mesh / velero installed or missing
 
     def preflight(self, approval: str | None = None, approver: str | None = None, *, whole: bool = True) -> Any:
         """The context and the namespace the configuration names are on the allowlist (refused before any
@@ -67,8 +68,49 @@ class KubernetesTarget(FileTarget):
         section = self.guard
         k8s.check_context(section.safety, self.context)
         k8s.check_namespace(section.safety, self.namespace)
-        clearance, _ = k8s.preflight(section, self.context, self.kubeconfig, approval, approver)
+        clearance, cluster = k8s.preflight(section, self.context, self.kubeconfig, approval, approver)
+        self._check_engines(cluster)
         return clearance
+
+    def _check_engines(self, cluster: k8s.Cluster) -> None:
+        """Which engines the cluster has (its CRDs, one list request): a fault or procedure of this file that
+        needs Chaos Mesh or Velero where the CRD is missing becomes `unsupported` with that reason, in this
+        target's own copy of the file, so a drill skips its scenario before anything runs (as for any
+        unsupported fault). A cluster that will not list its CRDs (RBAC) leaves the mappings as they are:
+        each fault checks its CRD again before its first write."""
+        from harness.targets.file import Mapping
+
+        try:
+            installed = k8s_chaosmesh.installed_crds(cluster)
+        except Exception as err:  # noqa: BLE001 - not allowed to list CRDs: decided per fault when it runs
+            self.engines = {"crds": f"not listed ({k8s._short(err)})"}
+            return
+        lacking_mesh = set(k8s_chaosmesh.CRDS.values()) - installed
+        lacking_velero = k8s_velero.missing_crds(installed)
+        self.engines = {
+            "chaos-mesh": "installed" if not lacking_mesh else f"missing {', '.join(sorted(lacking_mesh))}",
+            "velero": "installed" if not lacking_velero else f"missing {', '.join(lacking_velero)}",
+        }
+
+        def why(action: Any) -> str | None:
+            if action is None or action.module != "harness.chaos.k8s":
+                return None
+            if action.func in CHAOS_MESH_ACTIVITIES:
+                crd = k8s_chaosmesh.CRDS[CHAOS_MESH_ACTIVITIES[action.func][1]]
+                fallback = action.func == "chaos_network_partition" and (action.arguments or {}).get(
+                    "fallback_deny_all"
+                )
+                if crd not in installed and not fallback:
+                    return f"needs Chaos Mesh, and context {cluster.context} has no CRD {crd}"
+            if action.func in ("chaos_namespace_delete", "chaos_velero_restore") and lacking_velero:
+                return f"needs Velero, and context {cluster.context} has no CRD {', '.join(lacking_velero)}"
+            return None
+
+        file = self.target_file
+        faults = {n: Mapping(unsupported=why(m.action)) if why(m.action) else m for n, m in file.faults.items()}
+        procedures = {n: Mapping(unsupported=why(m.action)) if why(m.action) else m for n, m in file.procedures.items()}
+        if faults != file.faults or procedures != file.procedures:
+            self.target_file = file.model_copy(update={"faults": faults, "procedures": procedures})
 
     @property
     def configuration(self) -> dict[str, Any]:
@@ -320,6 +362,7 @@ class KubernetesTarget(FileTarget):
             "kubernetes.context": self.context or "-",
             "kubernetes.namespace": self.namespace or "-",
         }
+        out.update({f"kubernetes.{k}": v for k, v in self.engines.items()})
         try:
             out["kubernetes.server"] = self.cluster.server_version()
         except Exception:  # noqa: BLE001 - the report still gets written

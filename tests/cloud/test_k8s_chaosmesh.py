@@ -246,3 +246,39 @@ def test_the_staging_example_maps_every_fault_or_says_why():
     for fault, mapping in target.faults.items():
         assert mapping.action is not None or "later task" not in mapping.unsupported, (fault, mapping.unsupported)
     assert target.procedures["velero-restore"].action.func == "chaos_velero_restore"
+
+
+@pytest.mark.parametrize("with_mesh", [True, False])
+def test_preflight_checks_the_crds_and_marks_what_the_cluster_cannot_run_unsupported(
+    mesh, bare, tmp_path, monkeypatch, with_mesh
+):
+    """The stand-ins stand in for a cluster with Chaos Mesh and one without (none can run here)."""
+    from harness.targets import load as load_drill_target
+
+    standin = mesh if with_mesh else bare
+    path = standin_target_file(tmp_path)
+    for key, value in {
+        "KUBECONFIG": str(standin.kubeconfig),
+        "K8S_CONTEXT": ALLOWED_CONTEXT,
+        "K8S_NAMESPACE": NAMESPACE,
+    }.items():
+        monkeypatch.setenv(key, value)
+    target = load_drill_target(str(path))
+    seen = len(standin.requests())
+    target.preflight()
+    asked = [r["path"] for r in standin.requests()[seen:]]
+    assert "/apis/apiextensions.k8s.io/v1/customresourcedefinitions" in asked
+    assert all(r["method"] == "GET" for r in standin.requests()[seen:])
+    faults = target.target_file.faults
+    if with_mesh:
+        assert target.engines["chaos-mesh"] == "installed"
+        assert all(faults[f].action is not None for f in FAULTS)
+    else:
+        assert target.engines["chaos-mesh"].startswith("missing ")
+        for fault in ("network-latency", "network-blackhole", "process-kill", "process-freeze"):
+            assert faults[fault].unsupported.startswith("needs Chaos Mesh, and context drill-staging has no CRD"), fault
+        assert faults["network-partition"].action is not None  # falls back to a deny-all NetworkPolicy
+    # the Velero CRDs are in neither seed: namespace-delete and velero-restore are skipped with that reason
+    assert faults["namespace-delete"].unsupported.startswith("needs Velero")
+    assert target.target_file.procedures["velero-restore"].unsupported.startswith("needs Velero")
+    assert load_target(str(path)).faults["network-latency"].action is not None  # the loaded file is untouched
