@@ -10,6 +10,7 @@ assertions read the stand-in's request log and state directly, not through the c
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 from k8s_fixtures import ALLOWED_CONTEXT, NAMESPACE, OTHER_NAMESPACE, SEED, standin_target_file, start_standin
@@ -282,3 +283,26 @@ def test_preflight_checks_the_crds_and_marks_what_the_cluster_cannot_run_unsuppo
     assert faults["namespace-delete"].unsupported.startswith("needs Velero")
     assert target.target_file.procedures["velero-restore"].unsupported.startswith("needs Velero")
     assert load_target(str(path)).faults["network-latency"].action is not None  # the loaded file is untouched
+
+
+def test_drill_plan_shows_the_namespace_delete_and_the_velero_restore_it_would_run(monkeypatch):
+    for key, value in {
+        "K8S_NAMESPACE": NAMESPACE,
+        "K8S_DRILL_NAMESPACE": "freight-drill",
+        "VELERO_BACKUP": "drill-nightly",
+        "VELERO_INCLUDE_NAMESPACES": "freight-drill",
+        "VELERO_SELECTOR": "app=load-service",
+    }.items():
+        monkeypatch.setenv(key, value)
+    feature = str(Path(__file__).resolve().parent / "features" / "k8s_engines.feature")
+    view = plan_drill("k8s-staging.example", features=[feature])
+    delete = next(s for s in view.steps if s.name == "namespace-delete")
+    assert delete.calls == ["core: DELETE namespace freight-drill"]
+    assert delete.undo.startswith("restore namespace freight-drill from Velero backup drill-nightly")
+    restore = next(s for s in view.steps if s.name == "velero-restore")
+    assert restore.calls[0] == (
+        'velero.io: CREATE Restore velero/drill-<backup>-<id> {"backupName": "drill-nightly", '
+        '"excludedResources": ["secrets", "configmaps"], "includedNamespaces": ["freight-drill"], '
+        '"labelSelector": {"matchLabels": {"app": "load-service"}}}'
+    )
+    assert any("namespaces freight-drill (restored into)" in t for t in restore.touches)
