@@ -205,6 +205,15 @@ def _seconds(value: Any) -> float | None:
         raise HarnessError(f"seconds={value!r}: give a number of seconds") from None
 
 
+def _int(value: Any, name: str, default: int | None = None) -> int:
+    if value in (None, "") and default is not None:
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise HarnessError(f"{name}={value!r}: give a whole number of milliseconds") from None
+
+
 def chaos_network_latency(
     target: str,
     context: str,
@@ -223,7 +232,7 @@ def chaos_network_latency(
     cluster = cluster_for(target, context, kubeconfig)
     selector = _pick(label_selector, aliases, fault)
     plan = k8s_chaosmesh.plan_network_latency(
-        cluster, ns, selector, int(ms), int(jitter or 0), _seconds(seconds), _run_id(drill_run)
+        cluster, ns, selector, _int(ms, "ms"), _int(jitter, "jitter", 0), _seconds(seconds), _run_id(drill_run)
     )
     return inject_logged(fault, {"ns": ns, "label_selector": selector, "ms": ms}, cluster, plan, intent_log)
 
