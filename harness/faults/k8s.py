@@ -143,6 +143,18 @@ class Cluster:
 
         return client.DiscoveryV1Api(self.api)
 
+    @property
+    def custom(self) -> Any:
+        from kubernetes import client
+
+        return client.CustomObjectsApi(self.api)
+
+    @property
+    def apiextensions(self) -> Any:
+        from kubernetes import client
+
+        return client.ApiextensionsV1Api(self.api)
+
     def server_version(self) -> str:
         from kubernetes import client
 
@@ -237,6 +249,23 @@ def _workload_of(pod: Any) -> Resource | None:
             name, kind = name[: -len(template_hash) - 1], "Deployment"
         return Resource(kind=kind.lower(), id=name, acted=False)  # context: named, not counted
     return None
+
+
+def pod_resources(cluster: Cluster, pods: list[Any], acted: bool = True, role: str = "") -> list[Resource]:
+    """The pods as blast-radius resources (node and zone in the role) followed by the workloads owning them
+    (named, not counted): what a fault built on another engine (Chaos Mesh, Velero) lists before it acts."""
+    zones = _node_zones(cluster)
+    out = []
+    for pod in pods:
+        r = _pod_resource(pod, zones)
+        out.append(r.model_copy(update={"acted": acted, "role": f"{role}{r.role}" if role else r.role}))
+    workloads = {(r.kind, r.id): r for r in (_workload_of(p) for p in pods) if r is not None}
+    return out + list(workloads.values())
+
+
+def selector_text(selector: str | dict[str, str] | None) -> str:
+    """A label selector as text (k=v,...), from text or a mapping."""
+    return _selector_text(selector)
 
 
 def _node_zones(cluster: Cluster) -> dict[str, str]:
@@ -581,6 +610,16 @@ def execute(cluster: Cluster, plan: FaultPlan, record_undo: Any = None) -> Done:
         policy = act["create_network_policy"]
         cluster.networking.create_namespaced_network_policy(ns, policy, _request_timeout=REQUEST_TIMEOUT)
         done.outcome.append(f"created NetworkPolicy {ns}/{policy['metadata']['name']}")
+    if "create_custom_object" in act:  # a Chaos Mesh experiment (harness/faults/k8s_chaosmesh.py)
+        obj = act["create_custom_object"]
+        group, version = obj["body"]["apiVersion"].split("/")
+        cluster.custom.create_namespaced_custom_object(
+            group, version, ns, obj["plural"], obj["body"], _request_timeout=REQUEST_TIMEOUT
+        )
+        done.outcome.append(f"created {obj['body']['kind']} {ns}/{obj['body']['metadata']['name']}")
+    if "delete_namespace" in act:  # namespace-delete (harness/faults/k8s_velero.py)
+        cluster.core.delete_namespace(act["delete_namespace"], _request_timeout=REQUEST_TIMEOUT)
+        done.outcome.append(f"deleted namespace {act['delete_namespace']}")
     if "scale" in act:
         cluster.apps.patch_namespaced_deployment_scale(
             act["scale"]["deployment"],

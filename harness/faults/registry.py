@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from harness.errors import HarnessError
 
-from harness.faults import aws, aws_data, aws_docdb, aws_fis, aws_msk, aws_region, aws_ssm, k8s, lab, local  # noqa: F401 - importing them registers faults and undo kinds
+from harness.faults import aws, aws_data, aws_docdb, aws_fis, aws_msk, aws_region, aws_ssm, k8s, k8s_chaosmesh, k8s_velero, lab, local  # noqa: F401 - importing them registers faults and undo kinds
 from harness.faults.base import Fault, declared, register, unregister
 
 __all__ = ["PROCEDURES", "Procedure", "get", "get_procedure", "list_faults", "names", "register", "unregister"]
@@ -55,6 +55,7 @@ PROCEDURES: dict[str, Procedure] = {
         Procedure("region-failback", "3.4", "resynchronise the primary region and switch traffic back"),
         Procedure("app-rollback", "5.3.1, 5.2.3", "roll the app back to the previous version"),
         Procedure("cache-rebuild", "5.1.3", "rebuild the cache from the source data"),
+        Procedure("velero-restore", "4.3.3", "restore Kubernetes namespaces from a Velero backup"),
     )
 }
 

@@ -14,9 +14,11 @@ from harness.recovery.failover import AUTO_FAILOVER
 from harness.recovery.pitr import PITR
 from harness.recovery.procedure import Confirmer, Procedure, RunReport, Step, StepResult
 from harness.recovery.region import REGION_FAILBACK, REGION_FAILOVER
+from harness.recovery.velero import VELERO_RESTORE
 
 PROCEDURES: dict[str, Procedure] = {
-    p.name: p for p in (AUTO_FAILOVER, PITR, REGION_FAILOVER, REGION_FAILBACK, APP_ROLLBACK, CACHE_REBUILD)
+    p.name: p
+    for p in (AUTO_FAILOVER, PITR, REGION_FAILOVER, REGION_FAILBACK, APP_ROLLBACK, CACHE_REBUILD, VELERO_RESTORE)
 }
 
 

@@ -16,12 +16,13 @@ request to the cluster).
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.faults import k8s
+from harness.faults import k8s, k8s_chaosmesh, k8s_velero
 from harness.targets.base import FaultPlanView, FileTarget
 from harness.targets.file import load_target
 
@@ -55,6 +56,7 @@ class KubernetesTarget(FileTarget):
     def __init__(self, target_file: Any):
         super().__init__(target_file)
         self._cluster: k8s.Cluster | None = None
+        self.engines: dict[str, str] = {}  # what preflight found: chaos-mesh / velero installed or missing
 
     def preflight(self, approval: str | None = None, approver: str | None = None, *, whole: bool = True) -> Any:
         """The context and the namespace the configuration names are on the allowlist (refused before any
@@ -66,8 +68,49 @@ class KubernetesTarget(FileTarget):
         section = self.guard
         k8s.check_context(section.safety, self.context)
         k8s.check_namespace(section.safety, self.namespace)
-        clearance, _ = k8s.preflight(section, self.context, self.kubeconfig, approval, approver)
+        clearance, cluster = k8s.preflight(section, self.context, self.kubeconfig, approval, approver)
+        self._check_engines(cluster)
         return clearance
+
+    def _check_engines(self, cluster: k8s.Cluster) -> None:
+        """Which engines the cluster has (its CRDs, one list request): a fault or procedure of this file that
+        needs Chaos Mesh or Velero where the CRD is missing becomes `unsupported` with that reason, in this
+        target's own copy of the file, so a drill skips its scenario before anything runs (as for any
+        unsupported fault). A cluster that will not list its CRDs (RBAC) leaves the mappings as they are:
+        each fault checks its CRD again before its first write."""
+        from harness.targets.file import Mapping
+
+        try:
+            installed = k8s_chaosmesh.installed_crds(cluster)
+        except Exception as err:  # noqa: BLE001 - not allowed to list CRDs: decided per fault when it runs
+            self.engines = {"crds": f"not listed ({k8s._short(err)})"}
+            return
+        lacking_mesh = set(k8s_chaosmesh.CRDS.values()) - installed
+        lacking_velero = k8s_velero.missing_crds(installed)
+        self.engines = {
+            "chaos-mesh": "installed" if not lacking_mesh else f"missing {', '.join(sorted(lacking_mesh))}",
+            "velero": "installed" if not lacking_velero else f"missing {', '.join(lacking_velero)}",
+        }
+
+        def why(action: Any) -> str | None:
+            if action is None or action.module != "harness.chaos.k8s":
+                return None
+            if action.func in CHAOS_MESH_ACTIVITIES:
+                crd = k8s_chaosmesh.CRDS[CHAOS_MESH_ACTIVITIES[action.func][1]]
+                fallback = action.func == "chaos_network_partition" and (action.arguments or {}).get(
+                    "fallback_deny_all"
+                )
+                if crd not in installed and not fallback:
+                    return f"needs Chaos Mesh, and context {cluster.context} has no CRD {crd}"
+            if action.func in ("chaos_namespace_delete", "chaos_velero_restore") and lacking_velero:
+                return f"needs Velero, and context {cluster.context} has no CRD {', '.join(lacking_velero)}"
+            return None
+
+        file = self.target_file
+        faults = {n: Mapping(unsupported=why(m.action)) if why(m.action) else m for n, m in file.faults.items()}
+        procedures = {n: Mapping(unsupported=why(m.action)) if why(m.action) else m for n, m in file.procedures.items()}
+        if faults != file.faults or procedures != file.procedures:
+            self.target_file = file.model_copy(update={"faults": faults, "procedures": procedures})
 
     @property
     def configuration(self) -> dict[str, Any]:
@@ -182,6 +225,43 @@ class KubernetesTarget(FileTarget):
         elif func == "chaos_rollback_deployment":
             touches = [f"touches: deployment {ns}/{args.get('deployment')} (rolled back to the previous revision)"]
             calls = [f"apps: PATCH deployment {ns}/{args.get('deployment')} template (kubectl rollout undo)"]
+        elif func in CHAOS_MESH_ACTIVITIES:
+            touches, calls, undo = _chaos_mesh_plan(func, ns, args, view)
+            view.undo = undo + (f" ({view.undo})" if view.undo else "")
+        elif func == "chaos_namespace_delete":
+            target_ns = args.get("namespace") or args.get("drill_namespace") or "?"
+            backup = args.get("backup") or args.get("velero_backup") or "?"
+            touches = [
+                f"touches: namespace {target_ns} and everything in it (only if labelled "
+                f"{k8s_velero.OWNED_LABEL}=true and Velero backup {backup} is Completed and holds it)"
+            ]
+            calls = [f"core: DELETE namespace {target_ns}"]
+            view.undo = f"restore namespace {target_ns} from Velero backup {backup}" + (
+                f" ({view.undo})" if view.undo else ""
+            )
+            args = {**args, "ns": target_ns}
+        elif func == "chaos_velero_restore":
+            included = _listed(args.get("included_namespaces"))
+            velero_ns = args.get("velero_namespace") or k8s_velero.VELERO_NAMESPACE
+            try:
+                body = k8s_velero.restore_body(
+                    str(args.get("backup")),
+                    included,
+                    _listed(args.get("excluded_resources")),
+                    args.get("label_selector") or None,
+                    velero_ns,
+                    "drill-<backup>-<id>",
+                    _listed(args.get("included_resources")),
+                )
+                spec = json.dumps(body["spec"], sort_keys=True)
+            except HarnessError as err:
+                spec = f"(WOULD FAIL: {err})"
+            touches = [f"touches: namespaces {', '.join(included) or '(none: WOULD BE REFUSED)'} (restored into)"]
+            calls = [
+                f"velero.io: CREATE Restore {velero_ns}/drill-<backup>-<id> {spec}",
+                "velero.io: GET Restore status.phase until Completed / PartiallyFailed / Failed (timed)",
+            ]
+            args = {**args, "ns": included[0] if len(included) == 1 else ",".join(included)}
         else:
             super()._plan_activity(view, kind, name, params, configuration)
             return
@@ -196,7 +276,8 @@ class KubernetesTarget(FileTarget):
         )
         if "ns" in args:
             try:
-                k8s.check_namespace(self.guard.safety, args.get("ns") or None)
+                for one in str(args.get("ns") or "").split(",") or [""]:
+                    k8s.check_namespace(self.guard.safety, one or None)
             except HarnessError as err:
                 view.blast = f"WOULD BE REFUSED: {err}"
 
@@ -281,6 +362,7 @@ class KubernetesTarget(FileTarget):
             "kubernetes.context": self.context or "-",
             "kubernetes.namespace": self.namespace or "-",
         }
+        out.update({f"kubernetes.{k}": v for k, v in self.engines.items()})
         try:
             out["kubernetes.server"] = self.cluster.server_version()
         except Exception:  # noqa: BLE001 - the report still gets written
@@ -300,6 +382,89 @@ def primary_pod(cluster: k8s.Cluster, namespace: str | None, selector: str) -> A
     ).items
     ready = sorted((p for p in pods if _ready(p)), key=lambda p: p.metadata.name)
     return ready[0] if ready else None
+
+
+CHAOS_MESH_ACTIVITIES = {
+    "chaos_network_latency": ("network-latency", "NetworkChaos"),
+    "chaos_network_blackhole": ("network-blackhole", "NetworkChaos"),
+    "chaos_network_partition": ("network-partition", "NetworkChaos"),
+    "chaos_process_kill": ("process-kill", "PodChaos"),
+    "chaos_process_freeze": ("process-freeze", "PodChaos"),
+}
+
+
+def _listed(value: Any) -> list[str]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+def _chaos_mesh_plan(func: str, ns: str, args: dict[str, Any], view: FaultPlanView) -> tuple[list[str], list[str], str]:
+    """The Chaos Mesh object a Chaos Mesh activity would create, from its arguments alone: (touches, calls, undo)."""
+    fault, kind = CHAOS_MESH_ACTIVITIES[func]
+    aliases = args.get("aliases") or {}
+
+    def pick(value: Any) -> Any:
+        return aliases.get(value, value) if isinstance(value, str) else value
+
+    def seconds() -> float | None:
+        raw = args.get("seconds")
+        return float(raw) if raw not in (None, "") else None
+
+    try:
+        if func == "chaos_network_latency":
+            selector = pick(args.get("label_selector"))
+            spec = k8s_chaosmesh.latency_spec(
+                ns,
+                k8s_chaosmesh.match_labels(selector, fault),
+                int(args["ms"]),
+                int(args.get("jitter") or 0),
+                seconds(),
+            )
+        elif func == "chaos_network_blackhole":
+            selector = pick(args.get("label_selector"))
+            spec = k8s_chaosmesh.blackhole_spec(ns, k8s_chaosmesh.match_labels(selector, fault), seconds())
+        elif func == "chaos_network_partition":
+            zones = args.get("zones") or {}
+            a, b = args.get("a"), args.get("b")
+            if a and not b:  # "cut off from the other zones": one partition per other zone, known when it runs
+                b = "<each other zone>"
+            spec = k8s_chaosmesh.partition_spec(
+                ns,
+                pick(args.get("service")),
+                pick(args.get("dependency")),
+                zones.get(a, a) if a else None,
+                zones.get(b, b) if b else None,
+                seconds(),
+            )
+            selector = (
+                f"zone {spec['selector'].get('nodeSelectors', {}).get(k8s.ZONE_LABEL)}"
+                if "nodeSelectors" in spec["selector"]
+                else k8s.selector_text(spec["selector"]["labelSelectors"])
+            )
+        elif func == "chaos_process_kill":
+            selector = args.get("label_selector")
+            spec = k8s_chaosmesh.kill_spec(
+                ns, k8s_chaosmesh.match_labels(selector, fault), args.get("container") or None
+            )
+        else:
+            selector = args.get("label_selector")
+            spec = k8s_chaosmesh.freeze_spec(
+                ns, k8s_chaosmesh.match_labels(selector, fault), seconds(), args.get("container") or None
+            )
+    except (HarnessError, KeyError, TypeError, ValueError) as err:
+        view.problem = str(err) if str(err).startswith(fault) else f"{fault}: {err}"
+        return [], [], ""
+    name = f"drill-<run id>-{fault}-<id>"
+    touches = [
+        f"touches: pods in namespace {ns} matching {selector} ({'one of them' if spec['mode'] == 'one' else 'all'})",
+        f"needs Chaos Mesh: CRD {k8s_chaosmesh.CRDS[kind]} (checked when it runs; without it: unsupported, "
+        "nothing written)",
+    ]
+    calls = [f"{k8s_chaosmesh.GROUP}: CREATE {kind} {ns}/{name} {json.dumps(spec, sort_keys=True)}"]
+    return touches, calls, f"delete {kind} {ns}/{name} (Chaos Mesh recovers the pods)"
 
 
 def cluster_for(target: str, context: str | None, kubeconfig: str | None = None) -> k8s.Cluster:

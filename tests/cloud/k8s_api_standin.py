@@ -17,10 +17,27 @@ kubeconfig, and a small controller loop so the cluster reacts the way a real one
 - pods of an image listed in the seed's `broken_images` never become ready (ImagePullBackOff), so a bad
   rollout stalls as it would; every other pod is Running and Ready immediately (there is no kubelet);
 - EndpointSlices of a Service list its selected pods with `conditions.ready`;
-- NetworkPolicies are stored and listed, but nothing enforces them (there is no data plane).
+- NetworkPolicies are stored and listed, but nothing enforces them (there is no data plane);
+- namespaces can be read and deleted (a deleted namespace takes every object in it along at once: a real
+  cluster's Terminating phase and finalizers are skipped);
+- CustomResourceDefinitions the seed lists under `crds` (apiextensions.k8s.io/v1 list) and, only for those,
+  their custom objects at /apis/GROUP/VERSION/namespaces/NS/PLURAL[/NAME] (create, get, list, delete):
+  * Chaos Mesh (chaos-mesh.org/v1alpha1 NetworkChaos, PodChaos, StressChaos): creation checks the fields
+    Chaos Mesh's webhook requires (action, mode, selector), resolves spec.selector (namespaces,
+    labelSelectors, nodeSelectors) and reports what its controller would (status.conditions Selected /
+    AllInjected, status.experiment.desiredPhase Run, containerRecords). A PodChaos pod-kill or container-kill
+    deletes the chosen pod (its ReplicaSet replaces it); a NetworkChaos or pod-failure changes nothing (no
+    data plane: tests give the stand-in app their own ground truth). Deleting the object is the recovery;
+  * Velero (velero.io/v1 Backup, Restore): `velero_backups` in the seed snapshots the Deployments, Services and
+    the Namespace of the namespaces they include, at start (phase Completed, or as given; `partial` makes its
+    restores PartiallyFailed with errors=1). A Restore of an unknown backup is FailedValidation; otherwise it
+    is InProgress for `restore_s` seconds (default 0.3), then Completed: the objects its includedNamespaces,
+    includedResources, excludedResources and labelSelector.matchLabels select are created again (one that
+    exists already is skipped and counted in status.warnings, as Velero does), and the controllers bring
+    their pods back.
 
 What it does not do: watches, graceful termination (a deleted pod is gone at once), PodDisruptionBudgets,
-admission, most resource kinds. Every request is recorded (`GET /_standin/requests`), so a test can assert
+admission, most resource kinds, Chaos Mesh's actual packet or process effects, Velero's object storage. Every request is recorded (`GET /_standin/requests`), so a test can assert
 that a refusal happened before any write.
 
 Run: STANDIN_TOKENS=USER:TOKEN[,...] python k8s_api_standin.py --seed seed.json  (prints `PORT <n>` once it
@@ -39,6 +56,7 @@ import re
 import socket
 import sys
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +70,19 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 REVISION = "deployment.kubernetes.io/revision"
 HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' SafeEncodeString alphabet
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# The custom resources the stand-in can serve once the seed installs their CRD (`crds`): name -> (kind, version)
+CUSTOM_KINDS = {
+    "networkchaos.chaos-mesh.org": ("NetworkChaos", "v1alpha1"),
+    "podchaos.chaos-mesh.org": ("PodChaos", "v1alpha1"),
+    "stresschaos.chaos-mesh.org": ("StressChaos", "v1alpha1"),
+    "restores.velero.io": ("Restore", "v1"),
+    "backups.velero.io": ("Backup", "v1"),
+}
+CHAOS_MESH_SPEC_KEYS = {  # required by Chaos Mesh's webhook validation
+    "NetworkChaos": ("action", "mode", "selector"),
+    "PodChaos": ("action", "mode", "selector"),
+    "StressChaos": ("mode", "selector", "stressors"),
+}
 
 
 def now() -> str:
@@ -248,15 +279,19 @@ class Cluster:
         self.rv = 1
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.requests: list[dict[str, Any]] = []
+        self.backups: dict[str, dict[str, Any]] = {}  # Velero backup name -> the objects it holds
+        self.restore_started: dict[str, float] = {}
         self.broken_images = set(seed.get("broken_images", []))
-        for ns in seed.get("namespaces", []):
+        for entry in seed.get("namespaces", []):  # a name, or {"name", "labels"}
+            ns = entry if isinstance(entry, str) else entry["name"]
+            extra = {} if isinstance(entry, str) else entry.get("labels", {})
             self.put(
                 "Namespace",
                 "",
                 {
                     "apiVersion": "v1",
                     "kind": "Namespace",
-                    "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
+                    "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns, **extra}},
                     "status": {"phase": "Active"},
                 },
             )
@@ -338,6 +373,12 @@ class Cluster:
         for p in seed.get("pods", []):  # bare pods (no controller), e.g. to show what a drain refuses
             self.new_pod(p["namespace"], p["name"], p.get("labels", {}), p["image"], p["node"], owner=None)
         self.reconcile()
+        # Chaos Mesh / Velero: which CRDs are installed, and Velero backups taken of the seeded namespaces now
+        self.restore_s = float(seed.get("restore_s", 0.3))  # how long a Velero Restore stays InProgress
+        for name in seed.get("crds", []):
+            self.install_crd(name)
+        for b in seed.get("velero_backups", []):
+            self.take_backup(b)
 
     # -- storage ---------------------------------------------------------------------------------------------
     def put(self, kind: str, ns: str, obj: dict[str, Any]) -> dict[str, Any]:
@@ -378,6 +419,183 @@ class Cluster:
     def require_namespace(self, ns: str) -> None:
         if ("Namespace", "", ns) not in self.objects:
             raise not_found("Namespace", ns)
+
+    # -- custom resources: Chaos Mesh and Velero ----------------------------------------------------------
+    def install_crd(self, name: str) -> None:
+        """A CustomResourceDefinition like `networkchaos.chaos-mesh.org` (plural.group), served at v1alpha1
+        (chaos-mesh.org) or v1 (velero.io); its kind is looked up in CUSTOM_KINDS."""
+        plural, _, group = name.partition(".")
+        kind, version = CUSTOM_KINDS[name]
+        self.put(
+            "CustomResourceDefinition",
+            "",
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": name},
+                "spec": {
+                    "group": group,
+                    "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
+                    "scope": "Namespaced",
+                    "versions": [{"name": version, "served": True, "storage": True}],
+                },
+                "status": {"conditions": [{"type": "Established", "status": "True"}]},
+            },
+        )
+
+    def custom_kind(self, group: str, version: str, plural: str) -> str:
+        """The kind served at /apis/group/version/.../plural, or 404 as a server without that CRD answers."""
+        crd = self.objects.get(("CustomResourceDefinition", "", f"{plural}.{group}"))
+        if crd is None or crd["spec"]["versions"][0]["name"] != version:
+            raise ApiError(404, "NotFound", f"the server could not find the requested resource ({group}/{version})")
+        return crd["spec"]["names"]["kind"]
+
+    def take_backup(self, b: dict[str, Any]) -> None:
+        """A Velero Backup of the seeded namespaces it includes, as it was at start: Deployments and Services
+        (what a restore brings back here), with its phase (Completed unless the seed says otherwise)."""
+        content = [
+            copy.deepcopy(obj)
+            for (kind, ns, _), obj in sorted(self.objects.items())
+            if kind in ("Deployment", "Service", "Namespace")
+            and (ns if kind != "Namespace" else obj["metadata"]["name"]) in b["includedNamespaces"]
+        ]
+        self.put(
+            "Backup",
+            b.get("namespace", "velero"),
+            {
+                "apiVersion": "velero.io/v1",
+                "kind": "Backup",
+                "metadata": {"name": b["name"], "namespace": b.get("namespace", "velero")},
+                "spec": {"includedNamespaces": list(b["includedNamespaces"]), "storageLocation": "default"},
+                "status": {"phase": b.get("phase", "Completed"), "completionTimestamp": now()},
+            },
+        )
+        self.backups[b["name"]] = {"content": content, "partial": b.get("partial", False)}
+
+    def delete_namespace(self, name: str) -> dict[str, Any]:
+        """Delete a namespace and everything in it (a real cluster's Terminating phase is skipped: gone at once)."""
+        obj = self.delete("Namespace", "", name)
+        for key in [k for k in self.objects if k[1] == name and k[0] != "Node"]:
+            del self.objects[key]
+        return obj
+
+    def create_custom(self, kind: str, group: str, version: str, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.require_namespace(ns)
+        name = (body or {}).get("metadata", {}).get("name")
+        if not name:
+            raise ApiError(422, "Invalid", f"{kind}.{group} is invalid: metadata.name: Required value")
+        if (kind, ns, name) in self.objects:
+            raise ApiError(409, "AlreadyExists", f'{kind.lower()}.{group} "{name}" already exists')
+        if body.get("kind") != kind or body.get("apiVersion") != f"{group}/{version}":
+            raise ApiError(400, "BadRequest", f"expected kind {kind} apiVersion {group}/{version}")
+        obj = copy.deepcopy(body)
+        obj["metadata"]["namespace"] = ns
+        obj["metadata"]["generation"] = 1
+        if kind in CHAOS_MESH_SPEC_KEYS:
+            obj["status"] = self.inject_chaos(kind, ns, obj["spec"])
+        elif kind == "Restore":
+            obj["status"] = self.start_restore(obj)
+        return self.put(kind, ns, obj)
+
+    def selected_pods(self, selector: dict[str, Any]) -> list[dict[str, Any]]:
+        """Chaos Mesh's PodSelectorSpec: namespaces, labelSelectors, nodeSelectors (node labels)."""
+        labels = ",".join(f"{k}={v}" for k, v in sorted((selector.get("labelSelectors") or {}).items()))
+        out = []
+        for ns in selector.get("namespaces") or []:
+            for pod in self.list("Pod", ns, labels):
+                node = self.objects.get(("Node", "", pod["spec"].get("nodeName") or ""))
+                node_labels = node["metadata"]["labels"] if node else {}
+                if all(node_labels.get(k) == v for k, v in (selector.get("nodeSelectors") or {}).items()):
+                    out.append(pod)
+        return out
+
+    def inject_chaos(self, kind: str, ns: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """What Chaos Mesh's controller reports after injecting: the selected pods as containerRecords. A
+        PodChaos pod-kill / container-kill deletes the pod (its controller replaces it); nothing else has an
+        effect here (no data plane: a NetworkChaos is stored and reported, packets are not touched)."""
+        for key in CHAOS_MESH_SPEC_KEYS[kind]:
+            if key not in spec:
+                raise ApiError(422, "Invalid", f"{kind}.chaos-mesh.org is invalid: spec.{key}: Required value")
+        if spec.get("mode") not in ("one", "all", "fixed", "fixed-percent", "random-max-percent"):
+            raise ApiError(422, "Invalid", f"{kind}.chaos-mesh.org is invalid: spec.mode: Unsupported value")
+        pods = sorted(self.selected_pods(spec["selector"]), key=lambda p: p["metadata"]["name"])
+        chosen = pods[:1] if spec["mode"] == "one" else pods
+        if kind == "PodChaos" and spec["action"] in ("pod-kill", "container-kill"):
+            for pod in chosen:
+                self.delete("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"])
+        return {
+            "conditions": [
+                {"type": "Selected", "status": "True" if chosen else "False"},
+                {"type": "AllInjected", "status": "True" if chosen else "False"},
+                {"type": "AllRecovered", "status": "False"},
+                {"type": "Paused", "status": "False"},
+            ],
+            "experiment": {
+                "desiredPhase": "Run",
+                "containerRecords": [
+                    {"id": f"{p['metadata']['namespace']}/{p['metadata']['name']}", "phase": "Injected"} for p in chosen
+                ],
+            },
+        }
+
+    def start_restore(self, restore: dict[str, Any]) -> dict[str, Any]:
+        backup = restore["spec"].get("backupName")
+        if backup not in self.backups:
+            return {"phase": "FailedValidation", "validationErrors": [f"Error retrieving backup: {backup} not found"]}
+        self.restore_started[restore["metadata"]["name"]] = time.monotonic()
+        return {"phase": "InProgress", "startTimestamp": now()}
+
+    def advance_restores(self) -> None:
+        """A Restore InProgress for `restore_s` completes: the backup's objects that its includedNamespaces,
+        excludedResources and labelSelector.matchLabels select are created again (existing ones are skipped
+        with a warning, as Velero does)."""
+        for restore in self.list("Restore"):
+            name = restore["metadata"]["name"]
+            started = self.restore_started.get(name)
+            if restore["status"].get("phase") != "InProgress" or started is None:
+                continue
+            if time.monotonic() - started < self.restore_s:
+                continue
+            spec = restore["spec"]
+            backup = self.backups[spec["backupName"]]
+            included = set(spec.get("includedNamespaces") or ["*"])
+            excluded = {r.lower() for r in spec.get("excludedResources") or []}
+            only = {r.lower() for r in spec.get("includedResources") or []}  # empty: every resource
+            match = (spec.get("labelSelector") or {}).get("matchLabels") or {}
+            warnings = 0
+            for obj in backup["content"]:
+                kind, meta = obj["kind"], obj["metadata"]
+                ns = meta["name"] if kind == "Namespace" else meta["namespace"]
+                if "*" not in included and ns not in included:
+                    continue
+                if f"{kind.lower()}s" in excluded or kind.lower() in excluded:
+                    continue
+                if only and kind != "Namespace" and f"{kind.lower()}s" not in only and kind.lower() not in only:
+                    continue
+                if kind != "Namespace" and any((meta.get("labels") or {}).get(k) != v for k, v in match.items()):
+                    continue
+                key = (kind, "" if kind == "Namespace" else ns, meta["name"])
+                if key in self.objects:
+                    warnings += 1  # "could not restore, already exists"
+                    continue
+                fresh = copy.deepcopy(obj)
+                for field in ("uid", "resourceVersion", "creationTimestamp"):
+                    fresh["metadata"].pop(field, None)
+                fresh.pop("status", None) if kind == "Deployment" else None
+                if kind == "Deployment":
+                    fresh["status"] = {}
+                self.put(kind, key[1], fresh)
+            errors = 1 if backup["partial"] else 0
+            restore["status"].update(
+                {
+                    "phase": "PartiallyFailed" if errors else "Completed",
+                    "warnings": warnings,
+                    "errors": errors,
+                    "completionTimestamp": now(),
+                    "progress": {"itemsRestored": len(backup["content"]), "totalItems": len(backup["content"])},
+                }
+            )
+            self.reconcile()
 
     # -- controllers -------------------------------------------------------------------------------------
     def new_pod(
@@ -721,6 +939,7 @@ def build_app(cluster: Cluster, tokens: dict[str, str]) -> Starlette:
                 with cluster.lock:
                     cluster.requests.append(
                         {
+                            "at": time.time(),  # wall clock, to compare with a drill's measured timeline
                             "method": request.method,
                             "path": request.url.path,
                             "query": str(request.url.query),
@@ -902,6 +1121,41 @@ def build_app(cluster: Cluster, tokens: dict[str, str]) -> Starlette:
             },
         }
 
+    # namespaces
+    def namespace(request, body, name):
+        if request.method == "GET":
+            return cluster.get("Namespace", "", name)
+        obj = cluster.delete_namespace(name)
+        obj["status"] = {"phase": "Terminating"}
+        return obj
+
+    # CRDs and custom objects (Chaos Mesh, Velero)
+    def list_crds(request, body):
+        return _list_body(
+            "CustomResourceDefinition", "apiextensions.k8s.io/v1", cluster, cluster.list("CustomResourceDefinition")
+        )
+
+    def custom_objects(request, body, group, version, ns, plural):
+        kind = cluster.custom_kind(group, version, plural)
+        cluster.advance_restores()
+        if request.method == "GET":
+            return _list_body(kind, f"{group}/{version}", cluster, cluster.list(kind, ns, q(request, "labelSelector")))
+        return cluster.create_custom(kind, group, version, ns, body), 201
+
+    def custom_object(request, body, group, version, ns, plural, name):
+        kind = cluster.custom_kind(group, version, plural)
+        cluster.advance_restores()
+        if request.method == "GET":
+            return cluster.get(kind, ns, name, group)
+        obj = cluster.delete(kind, ns, name, group)
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "group": group, "kind": plural, "uid": obj["metadata"]["uid"]},
+        }
+
     # the stand-in's own inspection endpoints (not Kubernetes API)
     def requests_log(request, body):
         return {"requests": cluster.requests}
@@ -928,6 +1182,14 @@ def build_app(cluster: Cluster, tokens: dict[str, str]) -> Starlette:
         Route(
             "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies/{name}",
             handler(networkpolicy),
+            methods=["GET", "DELETE"],
+        ),
+        Route("/api/v1/namespaces/{name}", handler(namespace), methods=["GET", "DELETE"]),
+        Route("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", handler(list_crds)),
+        Route("/apis/{group}/{version}/namespaces/{ns}/{plural}", handler(custom_objects), methods=["GET", "POST"]),
+        Route(
+            "/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}",
+            handler(custom_object),
             methods=["GET", "DELETE"],
         ),
         Route("/_standin/requests", handler(requests_log)),

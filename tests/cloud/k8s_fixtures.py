@@ -190,13 +190,18 @@ def cluster(standin: StandIn):
     return k8s.connect(safety_for(), ALLOWED_CONTEXT, standin.kubeconfig)
 
 
-@pytest.fixture
-def k8s_target_file(tmp_path: Path) -> Path:
-    """The shipped example target with its placeholders filled for the stand-in's context and namespace."""
+def standin_target_file(tmp_path: Path, namespaces: list[str] | None = None) -> Path:
+    """The shipped example target with its placeholders filled for the stand-in's context and namespace(s)."""
     data = yaml.safe_load((Path(__file__).resolve().parents[2] / "targets" / "k8s-staging.example.yaml").read_text())
     data["name"] = "k8s-standin"
-    data["safety"]["kubernetes"] = {"contexts": [ALLOWED_CONTEXT], "namespaces": [NAMESPACE]}
+    data["safety"]["kubernetes"] = {"contexts": [ALLOWED_CONTEXT], "namespaces": namespaces or [NAMESPACE]}
     data["safety"]["limits"]["resources"] = ["freight-*", "postgresql"]
     path = tmp_path / "k8s-standin.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+@pytest.fixture
+def k8s_target_file(tmp_path: Path) -> Path:
+    """The shipped example target with its placeholders filled for the stand-in's context and namespace."""
+    return standin_target_file(tmp_path)

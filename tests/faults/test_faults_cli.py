@@ -27,6 +27,7 @@ VOCABULARY = [
     "region-outage",
     "process-freeze",
     "process-kill",
+    "namespace-delete",
 ]
 
 
