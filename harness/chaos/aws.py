@@ -533,6 +533,8 @@ def region_outage(
         "detail": _jsonable(response),
         "undo": plan.undo_summary,
     }
+
+
 # -- issue 18: faults driven through the engines AWS has (FIS, SSM), the data faults, DocumentDB, MSK ---------
 def _where(plan: FaultPlan, configuration: Configuration, clearance: safety.Clearance) -> dict[str, Any]:
     """Where an undo record acts: the plan's region, the profile, the cleared account."""

@@ -14,7 +14,21 @@ from dataclasses import dataclass
 
 from harness.errors import HarnessError
 
-from harness.faults import aws, aws_data, aws_docdb, aws_fis, aws_msk, aws_region, aws_ssm, k8s, k8s_chaosmesh, k8s_velero, lab, local  # noqa: F401 - importing them registers faults and undo kinds
+# Importing them registers faults and undo kinds.
+from harness.faults import (  # noqa: F401
+    aws,
+    aws_data,
+    aws_docdb,
+    aws_fis,
+    aws_msk,
+    aws_region,
+    aws_ssm,
+    k8s,
+    k8s_chaosmesh,
+    k8s_velero,
+    lab,
+    local,
+)
 from harness.faults.base import Fault, declared, register, unregister
 
 __all__ = ["PROCEDURES", "Procedure", "get", "get_procedure", "list_faults", "names", "register", "unregister"]

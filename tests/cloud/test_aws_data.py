@@ -32,6 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
 from measure_helpers import postgres_running  # noqa: E402
 from test_plan import staging_world  # noqa: E402
 
+# Measures durations against ground truth: runs alone, never beside another test worker (Makefile).
+pytestmark = pytest.mark.timing
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "freight-staging-db"
 RESTORED = "freight-staging-db-pitr"

@@ -48,6 +48,9 @@ from harness.faults import aws_region
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
 from measure_helpers import start_postgres, stop_postgres  # noqa: E402
 
+# Measures durations against ground truth: runs alone, never beside another test worker (Makefile).
+pytestmark = pytest.mark.timing
+
 ROOT = Path(__file__).resolve().parents[2]
 DRILL = str(Path(sys.executable).with_name("drill"))
 FEATURE = ROOT / "features" / "region_failover.feature"

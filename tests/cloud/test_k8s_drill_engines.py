@@ -28,6 +28,9 @@ from harness.evidence.record import load_records
 from harness.faults.intent import IntentLog
 from harness.measure import judgement
 
+# Measures durations against ground truth: runs alone, never beside another test worker (Makefile).
+pytestmark = pytest.mark.timing
+
 DRILL = str(Path(sys.executable).with_name("drill"))
 FEATURES = Path(__file__).resolve().parent / "features"
 DRILL_NS = "freight-drill"
