@@ -713,13 +713,7 @@ ACTIVITY_MODULE = "harness.chaos.aws"  # where the Chaos Toolkit activities thes
 
 
 def planner(module: str, func: str) -> Callable[..., FaultPlan] | None:
-    """The read-only planner of the activity `module:func` (an AWS fault action of harness/chaos/aws.py)."""
-    if module != ACTIVITY_MODULE:
-        return None
-    # The faults of issue 18 live in modules of their own, which import this one: looked up here, not at import.
-    from harness.faults import aws_data, aws_docdb, aws_fis, aws_msk, aws_ssm
-
-    for sibling in (aws_fis, aws_ssm, aws_data, aws_docdb, aws_msk):
-        if func in sibling.PLANNERS:
-            return sibling.PLANNERS[func]
-    return PLANNERS.get(func)
+    """The read-only planner of the activity `module:func`, if it is one of this module's AWS faults (the
+    sibling modules aws_region, aws_fis, aws_ssm, aws_data, aws_docdb, aws_msk each have a PLANNERS table
+    of their own: harness/targets/aws.py asks them all)."""
+    return PLANNERS.get(func) if module == ACTIVITY_MODULE else None

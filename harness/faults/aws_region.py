@@ -573,12 +573,6 @@ PLANNERS: dict[str, Callable[..., FaultPlan]] = {
 }
 
 
-def planner(module: str, func: str) -> Callable[..., FaultPlan] | None:
-    from harness.faults.aws import ACTIVITY_MODULE
-
-    return PLANNERS.get(func) if module == ACTIVITY_MODULE else None
-
-
 # -- region-outage: the act and its undo -------------------------------------------------------------------------
 def outage_act(run: RegionRun) -> dict[str, Any]:
     s = run.setup
