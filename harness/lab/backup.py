@@ -296,15 +296,25 @@ def _tail(text: str, limit: int = 400) -> str:
     return joined if len(joined) <= limit else "... " + joined[-limit:]
 
 
-def restore(ctx: LabContext, data: Path, *, target_time: str | None = None, set_label: str | None = None) -> str:
-    """`pgbackrest restore` into `data` (a scratch folder, never a live node's): the newest backup, or
-    `--type=time` up to `target_time` (pgBackRest picks the newest backup set before it). pgBackRest writes
+def restore(
+    ctx: LabContext,
+    data: Path,
+    *,
+    target_time: str | None = None,
+    set_label: str | None = None,
+    immediate: bool = False,
+) -> str:
+    """`pgbackrest restore` into `data` (a scratch folder, never a live node's): `--type=time` up to
+    `target_time` (pgBackRest picks the newest backup set before it), or `immediate` (the backup set exactly:
+    recovery stops where the backup became consistent), or the end of the archive. pgBackRest writes
     recovery.signal and a restore_command (archive-get) into postgresql.auto.conf; the caller configures the
     rest of the instance. The restored tree is owned by the PostgreSQL user."""
     ensure_dir(data, 0o700, ctx.postgres_owner)
     args = [f"--pg1-path={data}", "--archive-mode=off"]
     if target_time is not None:
         args += ["--type=time", f"--target={target_time}", "--target-action=promote"]
+    elif immediate:
+        args += ["--type=immediate", "--target-action=promote"]
     if set_label is not None:
         args += [f"--set={set_label}"]
     out = run_pgbackrest(ctx, *args, "restore", timeout=PG_BACKUP_TIMEOUT_S)
