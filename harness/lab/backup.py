@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -282,10 +283,11 @@ class BackupCheckFailed(HarnessError):
 
 def verify(ctx: LabContext) -> str:
     """`pgbackrest verify`: every backup file and archived segment against the checksums in the manifests.
-    Returns its summary; BackupCheckFailed with pgBackRest's own words when it finds a problem."""
+    Returns its summary; BackupCheckFailed with pgBackRest's own words when it finds a problem. (2.45 exits 0
+    even then: its verdict is the stanza's `status: error` line, with the invalid backup and file counts.)"""
     out = run_pgbackrest(ctx, "--output=text", "verify", timeout=PG_BACKUP_TIMEOUT_S)
     text = (out.stdout + "\n" + out.stderr).strip()
-    if out.returncode != 0:
+    if out.returncode != 0 or re.search(r"^\s*status: error", text, re.M):
         raise BackupCheckFailed(f"pgbackrest verify failed (rc {out.returncode}): {_tail(text)}")
     return _tail(text) or "no problems found"
 
