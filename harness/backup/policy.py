@@ -3,10 +3,17 @@ each store is judged against. RPO and RTO come from objectives.yaml, never resta
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from harness import objectives
 from harness.lab import backup as lab_backup
+
+@functools.cache
+def _catalog() -> objectives.Catalog:
+    """objectives.yaml, parsed once per process (a status reads it for every store)."""
+    return objectives.load()
+
 
 # A scheduled backup may run late by this much before its age is a finding (a job in flight, a slow box).
 SCHEDULE_GRACE = 1.5
@@ -24,16 +31,16 @@ class StorePolicy:
     continuous: bool  # restorable to any point (WAL archive): its age is judged against the RPO
 
     def rpo_s(self) -> float | None:
-        return objectives.load().lookup(self.component).rpo.judged_s
+        return _catalog().lookup(self.component).rpo.judged_s
 
     def rto(self) -> objectives.Objective:
-        return objectives.load().lookup(self.component, self.restore_scenario)
+        return _catalog().lookup(self.component, self.restore_scenario)
 
     def age_limit(self) -> tuple[float, str]:
         """(seconds, why): a continuous store's restorable point must be younger than the RPO; a snapshot
         store's newest snapshot younger than its schedule (plus grace)."""
         if self.continuous and (rpo := self.rpo_s()) is not None:
-            obj = objectives.load().lookup(self.component)
+            obj = _catalog().lookup(self.component)
             return rpo, f"RPO {obj.rpo.text} ({obj.source}, {obj.component})"
         return self.frequency_s * SCHEDULE_GRACE, f"schedule: one per lab day ({self.frequency_s:.0f} s) + 50%"
 
