@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from harness import objectives
 from harness.lab import backup as lab_backup
 
+
 @functools.cache
 def _catalog() -> objectives.Catalog:
     """objectives.yaml, parsed once per process (a status reads it for every store)."""

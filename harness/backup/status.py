@@ -82,11 +82,11 @@ def _retention_finding(st: StoreStatus, unit: str) -> None:
         st.findings.append(f"{st.kept} {unit} kept, more than the policy's {st.retention}: expiry is not running")
 
 
-def _archived_until(ctx: LabContext, archive_max: str | None) -> float | None:
-    """When the newest segment in the repository was archived: pg_stat_archiver of the node that archived it
-    (over its Unix socket), None if no running node reports that segment."""
-    if archive_max is None:
-        return None
+def _archived_until(ctx: LabContext) -> float | None:
+    """When a node last archived a file into the repository: the newest `last_archived_time` of
+    pg_stat_archiver over the running nodes (over their Unix sockets). archive-push reports success only once
+    the file is stored, so the archive reaches at least that point. None if no node has archived yet."""
+    newest = None
     for node in ARCHIVING_NODES:
         dsn = (
             f"host={ctx.paths.component_dir(node)} port={SPECS[node].ports['pg']} user={PG_SUPERUSER} "
@@ -96,18 +96,18 @@ def _archived_until(ctx: LabContext, archive_max: str | None) -> float | None:
             st = lab_backup.archiver_state(dsn)
         except psycopg.Error:  # a stopped or starting node: ask the next
             continue
-        if st["last_archived_wal"] == archive_max and st["last_archived_time"] is not None:
-            return st["last_archived_time"].timestamp()
-    return None
+        if st["last_archived_time"] is not None:
+            t = st["last_archived_time"].timestamp()
+            newest = t if newest is None else max(newest, t)
+    return newest
 
 
 def postgres_status(ctx: LabContext, now: float, since: float | None, policy: StorePolicy) -> StoreStatus:
     info = lab_backup.info(ctx)
     sets = sorted(info.get("backup") or [], key=lambda b: b["timestamp"]["stop"])
     newest = sets[-1] if sets else None
-    archive = (info.get("archive") or [{}])[-1]
     newest_stop = float(newest["timestamp"]["stop"]) if newest else None
-    archived = _archived_until(ctx, archive.get("max"))
+    archived = _archived_until(ctx)
     restorable = max((t for t in (newest_stop, archived) if t is not None), default=None)
     limit, source = policy.age_limit()
     st = StoreStatus(

@@ -14,7 +14,7 @@ from rich.table import Table
 from harness import backup as backup_room
 from harness.backup.status import backup_records, with_history
 from harness.errors import EXIT_BREACHED, EXIT_OK, HarnessError
-from harness.evidence.record import load_records
+from harness.evidence.record import load_records, parse_utc
 from harness.lab import Lab
 
 app = typer.Typer(no_args_is_help=True, help="Backup validation (plan 4.4): status of the backups, restore tests.")
@@ -68,9 +68,11 @@ def status(
     the policy, size and its trend, failed jobs since the last restore test. Exit 1 when a policy is breached."""
     lab = _lab_of(target)
     records = load_records(reports)
-    rows = []
-    for st in backup_room.lab_status(lab.ctx, now=_moment(at), stores=store or None):
-        history = backup_records(records, st.store)
+    moment, rows = _moment(at), []
+    for name in store or list(backup_room.POLICIES):
+        history = backup_records(records, name)
+        since = parse_utc(history[-1]["started"]).timestamp() if history else None  # failures since the last test
+        [st] = backup_room.lab_status(lab.ctx, now=moment, since=since, stores=[name])
         rows.append(with_history(st, history))
     if as_json:
         out.print_json(json.dumps({"target": target, "stores": rows, "ok": all(r["ok"] for r in rows)}))

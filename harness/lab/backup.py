@@ -50,6 +50,8 @@ LAB_DAY_S = 600.0  # one day of the plan's cadence, in lab seconds
 PG_RETENTION_FULL = 2  # full backup sets kept (each with its incrementals and the WAL they need)
 REDIS_RETENTION = 7  # RDB snapshots kept (plan: ElastiCache daily, 7 days)
 PG_BACKUP_TIMEOUT_S = 300.0
+PGBACKREST_LOCK_RC = 50  # pgBackRest's LockAcquireError: another backup of the stanza is running
+LOCK_RETRIES, LOCK_WAIT_S = 6, 5.0
 
 
 # -- where things live ------------------------------------------------------------------------------------------
@@ -360,7 +362,11 @@ def pg_backup(ctx: LabContext, kind: str = "incr") -> dict[str, Any]:
     if node is None:
         entry.update(ok=False, error="no primary answers (an election?)")
     else:
-        out = run_pgbackrest(ctx, f"--type={kind}", "backup", node=node, timeout=PG_BACKUP_TIMEOUT_S)
+        for _ in range(LOCK_RETRIES):
+            out = run_pgbackrest(ctx, f"--type={kind}", "backup", node=node, timeout=PG_BACKUP_TIMEOUT_S)
+            if out.returncode != PGBACKREST_LOCK_RC:
+                break
+            time.sleep(LOCK_WAIT_S)  # another backup holds the stanza's lock (the schedule, a restore test)
         entry.update(ok=out.returncode == 0, rc=out.returncode)
         if out.returncode != 0:
             entry["error"] = (out.stderr or out.stdout).strip()[:300]
