@@ -22,7 +22,7 @@ from harness.lab import backup as lab_backup
 from harness.lab.context import LabContext
 from harness.lab.topology import PG_SUPERUSER, SPECS
 
-ARCHIVING_NODES = ("pg-a", "pg-b", "pg-c", "pg-dr")  # every node that may be primary (pg-dr after a failover)
+ARCHIVING_NODES = ("pg-a", "pg-b", "pg-c")  # the primary cluster's (pg-dr archives into the DR stanza)
 
 
 @dataclass

@@ -46,6 +46,12 @@ from harness.lab.topology import PG_SUPERUSER, PRIMARY_ZONES, SPECS, of_kind
 PGBACKREST = "/usr/bin/pgbackrest"
 REDIS_CLI = "redis-cli"
 STANZA = "drill"
+# The DR region's own stanza: pg-dr archives there once promoted. A shared archive let the primary region's
+# cluster, promoting itself when a region outage ended, write a second timeline N (its history file and
+# segments) beside pg-dr's: pg-dr's archive-push then failed ([045] different checksum) and the failback's
+# clone of pg-dr restored the wrong history ("requested timeline is not a child of this server's history").
+DR_STANZA = "drill-dr"
+DR_NODE = "pg-dr"
 LAB_DAY_S = 600.0  # one day of the plan's cadence, in lab seconds
 PG_RETENTION_FULL = 2  # full backup sets kept (each with its incrementals and the WAL they need)
 REDIS_RETENTION = 7  # RDB snapshots kept (plan: ElastiCache daily, 7 days)
@@ -64,7 +70,7 @@ def config_file(ctx: LabContext) -> Path:
 
 
 def run_dir(ctx: LabContext) -> Path:
-    """pgBackRest's own log, lock and spool folders (never the system's /var/log, /tmp/pgbackrest)."""
+    """pgBackRest's own log, lock and spool folders (never pgBackRest's system-wide defaults)."""
     return ctx.paths.backup / "pgbackrest-run"
 
 
@@ -104,6 +110,9 @@ def config_text(ctx: LabContext) -> str:
             f"[{STANZA}]",
             f"pg1-user={PG_SUPERUSER}",
             "",
+            f"[{DR_STANZA}]",
+            f"pg1-user={PG_SUPERUSER}",
+            "",
         ]
     )
 
@@ -117,17 +126,21 @@ def node_options(ctx: LabContext, node: str) -> list[str]:
     ]
 
 
-def base_argv(ctx: LabContext) -> list[str]:
-    return [PGBACKREST, f"--config={config_file(ctx)}", f"--stanza={STANZA}"]
+def base_argv(ctx: LabContext, stanza: str = STANZA) -> list[str]:
+    return [PGBACKREST, f"--config={config_file(ctx)}", f"--stanza={stanza}"]
 
 
 def archive_command(ctx: LabContext, node: str) -> str:
-    # archive-push/-get take the data directory only (they refuse the connection options).
-    return " ".join([*base_argv(ctx), f"--pg1-path={pg_data_dir(ctx, node)}", "archive-push", '"%p"'])
+    """archive-push into the node's region's stanza (pg-dr: the DR stanza). archive-push/-get take the data
+    directory only (they refuse the connection options)."""
+    stanza = DR_STANZA if node == DR_NODE else STANZA
+    return " ".join([*base_argv(ctx, stanza), f"--pg1-path={pg_data_dir(ctx, node)}", "archive-push", '"%p"'])
 
 
-def restore_command(ctx: LabContext, node: str) -> str:
-    return " ".join([*base_argv(ctx), f"--pg1-path={pg_data_dir(ctx, node)}", "archive-get", "%f", '"%p"'])
+def restore_command(ctx: LabContext, node: str, stanza: str = STANZA) -> str:
+    """archive-get from `stanza`: the primary region's (pg-dr following the primary cluster) or the DR's
+    (the primary cluster re-synchronised from a promoted pg-dr in a failback)."""
+    return " ".join([*base_argv(ctx, stanza), f"--pg1-path={pg_data_dir(ctx, node)}", "archive-get", "%f", '"%p"'])
 
 
 def scratch_restore_command(ctx: LabContext, data: Path) -> str:
@@ -190,9 +203,12 @@ def launch_full_backup(ctx: LabContext) -> Launch:
     os.chown(status, *ctx.postgres_owner)  # the job (PostgreSQL user) overwrites it when done
     base = " ".join(base_argv(ctx))
     tries = " ".join(f"'{base} {' '.join(node_options(ctx, spec.name))}'" for spec in of_kind("patroni", PRIMARY_ZONES))
+    # The DR stanza is created offline from pg-dr's pg_control (pg-dr is a standby: no primary to ask).
+    dr = " ".join([*base_argv(ctx, DR_STANZA), f"--pg1-path={pg_data_dir(ctx, DR_NODE)}", "--no-online"])
     script = (
         "rc=1; for attempt in 1 2 3 4 5; do for node in " + tries + "; do "
         "$node stanza-create && $node --type=full backup && { rc=0; break 2; }; rc=$?; done; sleep 2; done; "
+        f"[ $rc -eq 0 ] && {{ {dr} stanza-create || rc=$?; }}; "
         'if [ $rc -eq 0 ]; then echo ok > "$1"; else echo "failed $rc" > "$1"; fi'
     )
     return Launch(argv=["/bin/sh", "-c", script, "drill-lab-full-backup", str(status)], user=ctx.postgres_user)

@@ -332,7 +332,8 @@ def _write_patroni_config(lab: Any, name: str, standby_of_dr: bool) -> None:
             "host": host,
             "port": port,
             "create_replica_methods": ["basebackup"],
-            "restore_command": backup.restore_command(lab.ctx, name),
+            # pg-dr archives into the DR region's stanza since its promotion.
+            "restore_command": backup.restore_command(lab.ctx, name, backup.DR_STANZA),
         }
     write_private(
         postgres.node_dir(lab.ctx, name) / "patroni.yml", yaml.safe_dump(cfg, sort_keys=False), lab.ctx.postgres_owner

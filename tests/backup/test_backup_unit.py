@@ -40,7 +40,7 @@ def test_pgbackrest_config_keeps_everything_in_the_lab_folder(ctx: LabContext, t
     assert f"repo1-retention-full={backup.PG_RETENTION_FULL}" in text
     for key in ("log-path", "lock-path", "spool-path"):
         line = next(x for x in text.splitlines() if x.startswith(key + "="))
-        assert line.split("=", 1)[1].startswith(str(tmp_path)), line  # never /var/log or /tmp/pgbackrest
+        assert line.split("=", 1)[1].startswith(str(tmp_path)), line  # never pgBackRest's system-wide defaults
 
 
 def test_archive_command_names_its_own_node_and_no_connection_options(ctx: LabContext, tmp_path: Path):
@@ -48,6 +48,11 @@ def test_archive_command_names_its_own_node_and_no_connection_options(ctx: LabCo
     assert f"--pg1-path={tmp_path}/run/pg-b/data" in cmd and cmd.endswith('archive-push "%p"')
     assert "--pg1-port" not in cmd and "--pg1-socket-path" not in cmd  # archive-push refuses them (error 031)
     assert "archive-get %f" in backup.restore_command(ctx, "pg-dr")
+    # The DR region archives into its own stanza: two clusters promoting to the same timeline number must
+    # never write the same segment names into one archive (a region outage's split brain).
+    assert f"--stanza={backup.DR_STANZA}" in backup.archive_command(ctx, "pg-dr")
+    assert f"--stanza={backup.STANZA} " in backup.restore_command(ctx, "pg-dr")  # following the primary's
+    assert f"--stanza={backup.STANZA} " in cmd
     assert "test ! -f" not in cmd  # the hand-made command that wedged after many failovers
 
 
