@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from harness.commands import backup as backup_commands
 from harness.commands import evidence as evidence_commands
 from harness.commands import fault as fault_commands
 from harness.commands import lab as lab_commands
@@ -32,6 +33,7 @@ app.command("plan")(plan_commands.plan)
 app.command("objectives")(objectives_commands.objectives)
 app.command("measure")(measure_commands.measure)
 app.add_typer(lab_commands.app, name="lab")
+app.add_typer(backup_commands.app, name="backup")
 app.add_typer(fault_commands.app, name="fault")
 app.add_typer(fault_commands.procedure_app, name="procedure")
 app.command("recover")(fault_commands.recover)

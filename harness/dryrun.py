@@ -138,7 +138,7 @@ def _step_definitions() -> list[Any]:
     root = str(project_root())
     if root not in sys.path:  # steps/ is the project's package, beside harness/
         sys.path.insert(0, root)
-    for module in ("steps.given", "steps.when", "steps.then"):
+    for module in ("steps.given", "steps.when", "steps.then", "steps.backup"):
         importlib.import_module(module)
     return [ctx for ctx in list(step_function_context_registry.values()) if ctx.type in (None, "when")]
 

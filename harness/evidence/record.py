@@ -47,9 +47,9 @@ from harness.redact import clean
 
 SCHEMA = "drill-record/1"
 STATUSES = ("passed", "failed", "broken")
-# Which path measured: a Gherkin drill, the Chaos Toolkit measurement control, `drill measure`. Records
+# Which path measured: a Gherkin drill, the Chaos Toolkit measurement control, `drill measure`, a restore test. Records
 # written before the field existed are Gherkin drills (`record_path`).
-PATHS = ("gherkin", "chaos-toolkit", "measure")
+PATHS = ("gherkin", "chaos-toolkit", "measure", "backup")  # backup: `drill backup verify` (restore tests)
 LIVE_SUFFIX = ".live.jsonl"
 # The timeline vocabulary the runner uses; other kinds are accepted (slug form) for steps we can't foresee.
 EVENT_KINDS = (

@@ -313,13 +313,12 @@ class Lab:
         return True
 
     def _start_base_backup(self) -> None:
-        owner = self.ctx.postgres_owner
-        d = ensure_dir(self.paths.component_dir("backup"), 0o700, owner)
-        write_private(d / "pgpass", pgpass_text({"replicator": self.ctx.secrets["replicator"]}), owner)
-        host, port = self.ctx.host(EDGE), SPECS["haproxy"].ports["pg_primary"]
-        launch = backup.launch_base_backup(self.ctx, host, port)
+        launch = backup.launch_full_backup(self.ctx)
         rec = spawn(launch.argv, self.paths.log("backup"), user=launch.user, env=launch.env)
         self.state["backup_job"] = rec.to_dict()
+        if not self.state.get("backup_schedule"):  # one schedule per lab (a failback only adds a full backup)
+            sched = backup.launch_schedule(self.ctx)
+            self.state["backup_schedule"] = spawn(sched.argv, self.paths.log("backup-schedule")).to_dict()
         write_state(self.paths, self.state)
 
     def start_base_backup(self) -> None:
@@ -337,12 +336,13 @@ class Lab:
             [n for n in comps if comps[n].get("kind") != "etcd"],
             [n for n in comps if comps[n].get("kind") == "etcd"],
         ]
-        if self.state.get("backup_job"):
-            phases[0].append("__backup__")
-            comps = {**comps, "__backup__": self.state["backup_job"]}
+        for job in ("backup_job", "backup_schedule"):
+            if self.state.get(job):
+                phases[0].append(f"__{job}__")
+                comps = {**comps, f"__{job}__": self.state[job]}
         for names in phases:
             if names:
-                say(f"stopping {', '.join(n for n in names if n != '__backup__')}")
+                say(f"stopping {', '.join(n for n in names if not n.startswith('__'))}")
             for n in names:
                 if signal_group(comps[n], signal.SIGTERM):
                     signal_group(comps[n], signal.SIGCONT)  # a frozen process can't act on SIGTERM
@@ -396,8 +396,7 @@ class Lab:
                 "phase": self.state.get("phase"),
                 "backup": {
                     "base": backup.status(self.ctx),
-                    "base_path": str(self.paths.base_backup),
-                    "wal_path": str(self.paths.wal_archive),
+                    "repository": str(backup.repo_dir(self.ctx)),
                     "wal_files": len(wal),
                 },
                 "endpoints": {

@@ -1,7 +1,8 @@
 """PostgreSQL 15 under Patroni: the primary cluster (one node per AZ) and the DR standby cluster.
 
-PITR-ready: every primary archives WAL into the lab's backup store (`backup/wal`), and the DR standby
-leader can restore from it when streaming falls behind.
+PITR-ready: every primary archives its WAL into the lab's pgBackRest repository (`pgbackrest archive-push`,
+harness/lab/backup.py), and the DR standby leader can restore from it (`archive-get`) when streaming falls
+behind.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 import yaml
 
-from harness.lab import etcd
+from harness.lab import backup, etcd
 from harness.lab.context import PG_BIN, LabContext, Launch
 from harness.lab.state import ensure_dir, write_private
 from harness.lab.topology import (
@@ -36,20 +37,10 @@ def data_dir(ctx: LabContext, name: str) -> Path:
     return node_dir(ctx, name) / "data"
 
 
-def archive_command(wal: Path) -> str:
-    """The lab's archive_command (%p, %f are PostgreSQL's). Never overwrite an archived segment (the PITR
-    invariant), but accept one already there with the same bytes: after a kill -9 or a failover a node
-    re-offers segments it (or another node) archived, and failing on those stalls the archiver for good,
-    every later segment queued behind it. Copy to a hidden name and rename, so a kill mid-copy never leaves a
-    short segment under the real name."""
-    return f"if [ -f {wal}/%f ]; then cmp -s %p {wal}/%f; else cp %p {wal}/.%f.tmp && mv {wal}/.%f.tmp {wal}/%f; fi"
-
-
 def patroni_config(ctx: LabContext, spec: ComponentSpec) -> dict[str, Any]:
     host = ctx.host(spec.zone)
     is_dr = spec.zone == "dr"
     ndir = node_dir(ctx, spec.name)
-    wal = ctx.paths.wal_archive
     params = {
         "wal_level": "replica",
         "hot_standby": "on",
@@ -58,7 +49,6 @@ def patroni_config(ctx: LabContext, spec: ComponentSpec) -> dict[str, Any]:
         "wal_keep_size": "128MB",
         "wal_log_hints": "on",
         "archive_mode": "on",
-        "archive_command": archive_command(wal),
         "archive_timeout": 60,
         "unix_socket_directories": str(ndir),
         # Small footprint: 4 PostgreSQL instances share a 2-core box.
@@ -84,7 +74,7 @@ def patroni_config(ctx: LabContext, spec: ComponentSpec) -> dict[str, Any]:
             "host": ctx.host("edge"),
             "port": SPECS["haproxy"].ports["pg_primary"],
             "primary_slot_name": DR_SLOT,
-            "restore_command": f"cp {wal}/%f %p",
+            "restore_command": backup.restore_command(ctx, spec.name),
             "create_replica_methods": ["basebackup"],
         }
     else:
@@ -118,7 +108,13 @@ def patroni_config(ctx: LabContext, spec: ComponentSpec) -> dict[str, Any]:
                 "superuser": {"username": PG_SUPERUSER, "password": ctx.secrets[PG_SUPERUSER]},
                 "replication": {"username": PG_REPL_USER, "password": ctx.secrets[PG_REPL_USER]},
             },
-            "parameters": {"unix_socket_directories": str(ndir)},
+            # Per node (local settings win over the DCS's): pgBackRest's archive-push reads the node's own
+            # data directory. It accepts a segment already archived with the same checksum, so a node that
+            # re-archives after a failover or pg_rewind does not wedge its archiver.
+            "parameters": {
+                "unix_socket_directories": str(ndir),
+                "archive_command": backup.archive_command(ctx, spec.name),
+            },
             "basebackup": [{"checkpoint": "fast"}],
         },
         "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False, "zone": spec.zone},

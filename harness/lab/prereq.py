@@ -29,6 +29,9 @@ BINARIES = {
     str(PG_BIN / "postgres"): "postgresql-15",
     str(PG_BIN / "pg_basebackup"): "postgresql-15",
     str(PG_BIN / "initdb"): "postgresql-15",
+    "/usr/bin/pgbackrest": "pgbackrest",  # the lab's backups and WAL archive (harness/lab/backup.py)
+    "redis-cli": "redis-tools",  # RDB snapshots (`redis-cli --rdb`)
+    "redis-check-rdb": "redis-tools",  # checks a snapshot before a restore test
     **MONITORING_BINARIES,
 }
 

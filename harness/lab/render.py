@@ -21,7 +21,7 @@ def status_table(st: dict) -> Group:
     lines = [t]
     b = st.get("backup")
     if b:
-        lines.append(Text(f"backup: base {b['base']} ({b['base_path']}), WAL files archived: {b['wal_files']}"))
+        lines.append(Text(f"backup: full {b['base']} ({b['repository']}), WAL segments archived: {b['wal_files']}"))
     for name, value in (st.get("endpoints") or {}).items():
         lines.append(Text(f"{name:12} {value}"))
     for p in st.get("problems", [])[:10]:

@@ -6,9 +6,10 @@ application to it. On the lab:
 1. the recovery point is the wall time just before the bad statement (`old_t_fault`, learned from the
    db-corruption / db-accidental-delete fault, or `fault=ID`, or an explicit `target_time`);
 2. a WAL switch on the primary makes the archive hold the segment with the bad change;
-3. the lab's base backup is copied into a **recovery instance** (plain PostgreSQL 15 as the `postgres` user,
-   its own data directory under the lab's state folder, its own port) that replays the WAL archive up to
-   `recovery_target_time` and promotes;
+3. `pgbackrest restore --type=time` restores the newest backup set before the recovery point from the lab's
+   pgBackRest repository into a **recovery instance** (plain PostgreSQL 15 as the `postgres` user, its own
+   data directory under the lab's state folder, its own port), which replays the archived WAL
+   (`archive-get`) up to `recovery_target_time` and promotes;
 4. the recovered data is validated against the damaged table;
 5. "switch to the recovered database" is done by copying the recovered tables back into the primary cluster in
    one transaction (TRUNCATE + COPY), NOT by re-pointing HAProxy at the recovery instance: the Patroni cluster,
@@ -40,6 +41,7 @@ import psycopg
 from psycopg import sql
 
 from harness.errors import HarnessError
+from harness.lab import backup
 from harness.lab.context import PG_BIN
 from harness.lab.process import is_running, signal_group, spawn, wait_gone
 from harness.lab.state import ensure_dir, write_private
@@ -153,18 +155,10 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="microseconds")
 
 
-def _backup_start(label: Path) -> float | None:
-    """START TIME of the base backup (backup_label: `2024-05-01 12:00:00 UTC`), None if unreadable."""
-    from zoneinfo import ZoneInfo
-
-    found = re.search(r"^START TIME: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (\S+)$", label.read_text(), re.M)
-    if not found:
-        return None
-    try:
-        zone = UTC if found.group(2) in ("UTC", "GMT") else ZoneInfo(found.group(2))
-    except (KeyError, ValueError):
-        return None
-    return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone).timestamp()
+def _oldest_backup_stop(ctx: Context) -> float | None:
+    """Stop time of the oldest backup the repository keeps (`pgbackrest info`): the earliest recovery point."""
+    sets = backup.info(ctx.lab.ctx).get("backup") or []
+    return min((float(b["timestamp"]["stop"]) for b in sets), default=None)
 
 
 def _from_fault(fault_id: str) -> dict[str, Any]:
@@ -191,18 +185,20 @@ def identify_recovery_point(ctx: Context) -> str:
     table = ctx.param("old_table") or detail.get("table")
     if target > time.time():
         raise HarnessError(f"recovery point {_iso(target)} is in the future")
-    ctx.lab.wait_backup(float(ctx.param("timeout", "300")))  # a base backup may still be under way
-    base_start = _backup_start(ctx.lab.paths.base_backup / "backup_label")
-    if base_start is not None and target < base_start:
+    ctx.lab.wait_backup(float(ctx.param("timeout", "300")))  # the full backup may still be under way
+    base_stop = _oldest_backup_stop(ctx)
+    if base_stop is None:
+        raise HarnessError("the pgBackRest repository holds no backup (`pgbackrest info`): nothing to restore")
+    if target < base_stop:
         raise HarnessError(
-            f"recovery point {_iso(target)} is before the base backup ({_iso(base_start)}); "
+            f"recovery point {_iso(target)} is before the end of the oldest backup ({_iso(base_stop)}); "
             "no older backup to restore from"
         )
     ctx.facts.update(target=target, table=table, rows=ctx.param("old_rows") or detail.get("rows"))
     return (
         f"restore to {_iso(target)}"
         + (f" (just before the bad change to {table})" if table else "")
-        + f"; base backup of {_iso(base_start) if base_start else '?'}"
+        + f"; oldest backup in the repository ended {_iso(base_stop)}"
     )
 
 
@@ -210,34 +206,14 @@ def archive_wal(ctx: Context) -> str:
     with _primary(ctx) as conn:
         segment = conn.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]
         conn.execute("SELECT pg_switch_wal()")
-    wal = ctx.lab.paths.wal_archive
-    try:
-        poll(
-            f"WAL segment {segment} in the archive (archive_command on the primary)",
-            lambda: (wal / segment).exists(),
-            float(ctx.param("timeout", "120")),
-        )
-    except HarnessError as err:
-        raise HarnessError(f"{err}; {_archiver_state(ctx)}") from err
-    return f"WAL switched; segment {segment} archived"
-
-
-def _archiver_state(ctx: Context) -> str:
-    """What the primary's archiver says (pg_stat_archiver), so an archive that stalled names its segment."""
-    try:
-        with _primary(ctx) as conn:
-            row = conn.execute(
-                "SELECT archived_count, last_archived_wal, failed_count, last_failed_wal FROM pg_stat_archiver"
-            ).fetchone()
-    except psycopg.Error as err:
-        return f"pg_stat_archiver not readable ({type(err).__name__})"
-    archived, last_ok, failed, last_failed = row
-    return f"pg_stat_archiver: {archived} archived (last {last_ok or '-'}), {failed} failed" + (
-        f" (last failed {last_failed}: see the primary's log)" if failed else ""
+    # On timeout the error names pg_stat_archiver's last failed segment: why the archiver is stuck.
+    backup.wait_archived(
+        ctx.lab.ctx, ctx.lab.pg_dsn("primary", user=PG_SUPERUSER), segment, float(ctx.param("timeout", "120"))
     )
+    return f"WAL switched; segment {segment} in the pgBackRest repository (archive-push on the primary)"
 
 
-def _configure(data: Path, socket_dir: Path, host: str, port: int, target: float, wal: Path) -> None:
+def _configure(data: Path, socket_dir: Path, host: str, port: int, target: float, restore_command: str) -> None:
     # Patroni's postgresql.conf names the source node's paths: replace it with one of our own, keeping the
     # initdb defaults (locale, time zone) that Patroni moved to postgresql.base.conf.
     conf = f"""# recovery instance of the pitr procedure (harness/recovery/pitr.py)
@@ -250,7 +226,7 @@ ident_file = '{data}/pg_ident.conf'
 cluster_name = 'pitr-recovery'
 # Never archive: a promoted recovery instance must not write its new timeline into the lab's WAL archive.
 archive_mode = off
-restore_command = 'cp {wal}/%f %p'
+restore_command = '{restore_command}'
 recovery_target_time = '{_iso(target)}'
 recovery_target_inclusive = on
 recovery_target_timeline = 'latest'
@@ -279,17 +255,19 @@ def start_recovery_instance(ctx: Context) -> str:
     owner = lab.ctx.postgres_owner
     root = ensure_dir(_root(ctx), 0o700, owner)
     data = root / "data"
-    # cp -a as root keeps the backup's owner (postgres) and modes (0700/0600).
-    subprocess.run(["cp", "-a", str(lab.paths.base_backup), str(data)], check=True, capture_output=True)
+    # pgBackRest parses "YYYY-MM-DD HH:MM:SS.ffffff+00" to pick the backup set (not ISO's "T").
+    when = datetime.fromtimestamp(ctx.facts["target"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+    backup.restore(lab.ctx, data, target_time=when)
     host = lab.ctx.host("edge")
     port = _free_port(host)
-    _configure(data, root, host, port, ctx.facts["target"], lab.paths.wal_archive)
+    _configure(data, root, host, port, ctx.facts["target"], backup.scratch_restore_command(lab.ctx, data))
     rec = spawn([str(PG_BIN / "postgres"), "-D", str(data)], lab.paths.log(INSTANCE), user=lab.ctx.postgres_user)
     record = rec.to_dict()
     _record_file(ctx).write_text(json.dumps(record))
     ctx.facts["instance"] = {"record": record, "port": port, "host": host, "socket_dir": str(root), "data": str(data)}
-    return f"recovery instance on {host}:{port} (pid {rec.pid}, data {data.relative_to(lab.paths.root)})" + (
-        f"; {leftover}" if leftover else ""
+    return (
+        f"pgbackrest restore --type=time; recovery instance on {host}:{port} (pid {rec.pid}, data {data.relative_to(lab.paths.root)})"
+        + (f"; {leftover}" if leftover else "")
     )
 
 
@@ -518,7 +496,7 @@ PITR = Procedure(
             "freight database: every write after the recovery point is given up",
         ),
         Step("archive the WAL up to the bad change (pg_switch_wal)", archive_wal),
-        Step("restore the base backup into a recovery instance", start_recovery_instance),
+        Step("restore the newest backup before the point into a recovery instance", start_recovery_instance),
         Step("wait until the recovery point is reached", wait_recovered),
         Step("validate the recovered database", validate),
         Step("switch to the recovered data (copy back into the primary cluster)", switch_to_recovered),

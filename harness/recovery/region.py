@@ -17,7 +17,7 @@ replication); once caught up, the app replicas of the primary region go back int
 between clusters — pg-dr demoted to a standby cluster again (Patroni archives its shutdown checkpoint), the
 primary region's standby leader replays up to it and is promoted — and HAProxy routes pg_primary to it. pg-dr
 then follows the new primary through HAProxy (slot `dr_standby`), redis-dr replicates from the Sentinel
-primary again, app-dr is back in maintenance, a fresh base backup is taken (the cluster is on a new timeline),
+primary again, app-dr is back in maintenance, a fresh full pgBackRest backup is taken (the cluster is on a new timeline),
 and the lab is exactly as healthy as after `drill lab up`.
 """
 
@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import shutil
 import signal
-import subprocess
 import time
 from typing import Any
 
@@ -36,7 +35,6 @@ import yaml
 
 from harness.errors import HarnessError
 from harness.lab import apps, backup, etcd, postgres, redis_cache
-from harness.lab.context import PG_BIN
 from harness.lab.haproxy import APP_BACKEND, PG_PRIMARY_BACKEND
 from harness.lab.process import is_running, kill_verified, proc_start_time
 from harness.lab.state import read_state, write_private
@@ -158,19 +156,9 @@ def check_backup(ctx: Context) -> str:
     lab = ctx.lab
     status = backup.status(lab.ctx)
     if status != "ok":
-        raise HarnessError(f"latest base backup not usable: {status}")
-    out = subprocess.run(
-        [str(PG_BIN / "pg_verifybackup"), str(lab.paths.base_backup)],
-        capture_output=True,
-        text=True,
-        user=lab.ctx.postgres_user,
-    )
-    if out.returncode != 0:
-        raise HarnessError(f"pg_verifybackup: {(out.stderr or out.stdout).strip()[:300]}")
-    return (
-        f"base backup and its WAL verified against the manifest (pg_verifybackup); "
-        f"{len(backup.archived_wal(lab.ctx))} files in the WAL archive"
-    )
+        raise HarnessError(f"latest full backup not usable: {status}")
+    verdict = backup.verify(lab.ctx)
+    return f"pgBackRest repository verified ({verdict}); {len(backup.archived_wal(lab.ctx))} WAL segments archived"
 
 
 def promote_dr_database(ctx: Context) -> str:
@@ -344,7 +332,8 @@ def _write_patroni_config(lab: Any, name: str, standby_of_dr: bool) -> None:
             "host": host,
             "port": port,
             "create_replica_methods": ["basebackup"],
-            "restore_command": f"cp {lab.paths.wal_archive}/%f %p",
+            # pg-dr archives into the DR region's stanza since its promotion.
+            "restore_command": backup.restore_command(lab.ctx, name, backup.DR_STANZA),
         }
     write_private(
         postgres.node_dir(lab.ctx, name) / "patroni.yml", yaml.safe_dump(cfg, sort_keys=False), lab.ctx.postgres_owner
@@ -505,7 +494,7 @@ def verify_failback(ctx: Context) -> str:
 def new_base_backup(ctx: Context) -> str:
     ctx.lab.start_base_backup()
     ctx.lab.wait_backup(_timeout(ctx))
-    return "new base backup of the primary cluster taken (PITR starts from the new timeline)"
+    return "new full pgBackRest backup of the primary cluster taken (PITR starts from the new timeline)"
 
 
 REGION_FAILBACK = Procedure(

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _registered() -> list[str]:
     from pytest_bdd.steps import step_function_context_registry
 
+    import steps.backup
     import steps.given
     import steps.then
     import steps.when  # noqa: F401 - registering is the point

@@ -1,0 +1,139 @@
+"""`drill backup status|verify`: thin wrappers over harness.backup (docs/backup.md)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness import backup as backup_room
+from harness.backup.status import backup_records, with_history
+from harness.errors import EXIT_BREACHED, EXIT_OK, HarnessError
+from harness.evidence.record import load_records, parse_utc
+from harness.lab import Lab
+
+app = typer.Typer(no_args_is_help=True, help="Backup validation (plan 4.4): status of the backups, restore tests.")
+out = Console()
+err = Console(stderr=True)
+
+TargetOpt = Annotated[str, typer.Option("--target", help="target name or file; only `local` (the lab) so far")]
+ReportsOpt = Annotated[Path, typer.Option("--reports", help="reports folder holding the drill records")]
+
+
+def _lab_of(target: str) -> Lab:
+    """The lab behind a target: only the local lab's backups can be read (AWS: not built, see docs)."""
+    from harness.targets import load
+
+    provider = load(target).target_file.provider
+    if provider != "lab":
+        raise HarnessError(
+            f"target {target!r} (provider {provider}): `drill backup` reads the local lab's backups only; "
+            "AWS/Kubernetes backup checks are not built yet (docs/backup.md)"
+        )
+    return Lab.load()
+
+
+def _moment(text: str | None) -> float | None:
+    """--at: epoch seconds, ISO-8601 (naive = UTC) or +SECONDS from now."""
+    if text is None:
+        return None
+    try:
+        if text.startswith("+"):
+            return datetime.now(UTC).timestamp() + float(text[1:])
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise HarnessError(f"--at: {text!r} is neither epoch seconds, ISO-8601 nor +SECONDS") from None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def status(
+    target: TargetOpt = "local",
+    store: Annotated[list[str], typer.Option("--store", help="postgres or redis (repeatable; default all)")] = [],  # noqa: B006
+    at: Annotated[
+        str | None, typer.Option("--at", help="judge ages at this moment (epoch, ISO-8601 or +SECONDS) instead of now")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    reports: ReportsOpt = Path("reports"),
+) -> None:
+    """Per store of the plan's 4.1 table: newest backup and its age against the limit, retention kept vs
+    the policy, size and its trend, failed jobs since the last restore test. Exit 1 when a policy is breached."""
+    lab = _lab_of(target)
+    records = load_records(reports)
+    moment, rows = _moment(at), []
+    for name in store or list(backup_room.POLICIES):
+        history = backup_records(records, name)
+        since = parse_utc(history[-1]["started"]).timestamp() if history else None  # failures since the last test
+        [st] = backup_room.lab_status(lab.ctx, now=moment, since=since, stores=[name])
+        rows.append(with_history(st, history))
+    if as_json:
+        out.print_json(json.dumps({"target": target, "stores": rows, "ok": all(r["ok"] for r in rows)}))
+    else:
+        out.print(_status_table(rows))
+        for r in rows:
+            for f in r["findings"]:
+                out.print(f"[red]finding[/] {r['store']}: {f}", highlight=False)
+    raise typer.Exit(EXIT_OK if all(r["ok"] for r in rows) else EXIT_BREACHED)
+
+
+def _status_table(rows: list[dict]) -> Table:
+    t = Table(title="backups (plan 4.1, scaled for the lab: docs/backup.md)", title_justify="left")
+    for col in ("store", "newest", "age / limit", "kept / policy", "size", "trend", "failures", "ok"):
+        t.add_column(col)
+    for r in rows:
+        age = "-" if r["age_s"] is None else f"{r['age_s']:.0f} s / {r['age_limit_s']:.0f} s"
+        trend = r["size_trend"]
+        t.add_row(
+            r["store"],
+            f"{r['newest_label'] or '-'} ({r['newest_type'] or '-'})",
+            age,
+            f"{r['kept']} / {r['retention']}",
+            str(r["size_bytes"] if r["size_bytes"] is not None else "-"),
+            f"{trend['change']:+d} B" if trend else "-",
+            str(len(r["failures"])),
+            "[green]yes[/]" if r["ok"] else "[red]NO[/]",
+        )
+    return t
+
+
+def verify(
+    target: TargetOpt = "local",
+    store: Annotated[str, typer.Option("--store", help="postgres or redis")] = "postgres",
+    writes: Annotated[
+        int, typer.Option("--writes", help="ledger writes made (and backed up) before the restore; 0: none")
+    ] = backup_room.verify.DEFAULT_WRITES,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    reports: ReportsOpt = Path("reports"),
+) -> None:
+    """Automated restore test: restore the newest backup into a scratch instance, check it, time it against
+    the RTO, remove the scratch instance, write a chained drill record. Exit 1 when it fails."""
+    runners = {"postgres": backup_room.verify_postgres, "redis": backup_room.verify_redis}
+    if store not in runners:
+        raise HarnessError(f"--store: {store!r} is not one of {', '.join(runners)}")
+    if writes < 0:
+        raise HarnessError(f"--writes must be >= 0, got {writes}")
+    lab = _lab_of(target)
+    result = runners[store](lab, reports=reports, writes=writes, on_step=lambda s: err.print(f"backup verify: {s}"))
+    if as_json:
+        out.print_json(json.dumps(result.as_dict(), default=str))
+    else:
+        for s in result.steps:
+            mark = "[green]✔[/]" if s["ok"] else "[red]✘[/]"
+            out.print(f"{mark} {s['step']} ({s['duration_s']:.2f} s) {s.get('detail') or ''}", highlight=False)
+        rto = f" (RTO {result.rto_s:.0f} s)" if result.rto_s is not None else ""
+        out.print(f"restore: {result.restore_s} s{rto}; verdict {result.verdict}; record {result.record}")
+        if result.failure:
+            out.print(f"[red]failed[/]: {result.failure}", highlight=False)
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_BREACHED)
+
+
+app.command("status")(status)
+app.command("verify")(verify)
