@@ -136,7 +136,7 @@ def s3_row(session: Any, region: str, bucket: str) -> AwsBackupRow:
         age_limit_s=None,
         age_limit_source=None,
         kept="?",
-        retention="versioning Enabled, a lifecycle rule",
+        retention="Enabled, >= 1 rule",
     )
     try:
         versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status") or "never enabled"
