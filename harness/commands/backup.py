@@ -13,7 +13,7 @@ from rich.table import Table
 
 from harness import backup as backup_room
 from harness.backup.status import backup_records, with_history
-from harness.errors import EXIT_BREACHED, EXIT_OK, HarnessError
+from harness.errors import EXIT_BREACHED, EXIT_OK, ConfigError, HarnessError
 from harness.evidence.record import load_records, parse_utc
 from harness.lab import Lab
 
@@ -21,21 +21,56 @@ app = typer.Typer(no_args_is_help=True, help="Backup validation (plan 4.4): stat
 out = Console()
 err = Console(stderr=True)
 
-TargetOpt = Annotated[str, typer.Option("--target", help="target name or file; only `local` (the lab) so far")]
+TargetOpt = Annotated[
+    str, typer.Option("--target", help="target name or file: `local` (the lab); status: an AWS file too")
+]
 ReportsOpt = Annotated[Path, typer.Option("--reports", help="reports folder holding the drill records")]
 
 
-def _lab_of(target: str) -> Lab:
-    """The lab behind a target: only the local lab's backups can be read (AWS: not built, see docs)."""
+def _lab_of(target: str, what: str = "`drill backup verify` reads the local lab's backups only") -> Lab:
+    """The lab behind a target (AWS restore tests and Kubernetes backups: not built, see docs)."""
     from harness.targets import load
 
     provider = load(target).target_file.provider
     if provider != "lab":
         raise HarnessError(
-            f"target {target!r} (provider {provider}): `drill backup` reads the local lab's backups only; "
-            "AWS/Kubernetes backup checks are not built yet (docs/backup.md)"
+            f"target {target!r} (provider {provider}): {what}; not built yet for this provider (docs/backup.md)"
         )
     return Lab.load()
+
+
+def _setting(file: object, configuration: dict, key: str) -> object:
+    """A configuration value of the target file; a placeholder left in (`<...>`) is an error naming it."""
+    value = configuration.get(key)
+    if isinstance(value, str) and value.startswith("<"):
+        raise ConfigError(str(file), f"configuration {key}", f"{value!r} is still the example's placeholder")
+    return value
+
+
+def _aws_rows(target_obj: object, moment: float | None) -> list[dict]:
+    """The AWS rows (harness.backup.aws) for the cluster and buckets the target file's configuration names."""
+    from harness.backup import aws as aws_backup
+    from harness.faults import aws as aws_api
+
+    cfg, path = target_obj.configuration, target_obj.target_file.path  # type: ignore[attr-defined]
+    cluster = _setting(path, cfg, "rds_cluster_id")
+    buckets = _setting(path, cfg, "s3_backup_buckets") or []
+    if not isinstance(buckets, list) or not all(isinstance(b, str) and not b.startswith("<") for b in buckets):
+        raise ConfigError(
+            str(path), "configuration s3_backup_buckets", f"must be a list of bucket names, got {buckets!r}"
+        )
+    if not cluster and not buckets:
+        raise ConfigError(str(path), "configuration", "names neither rds_cluster_id nor s3_backup_buckets")
+    now = datetime.now(UTC).timestamp() if moment is None else moment
+    rows = aws_backup.aws_status(
+        aws_api.session(cfg),
+        aws_api.region_of(cfg),
+        cluster and str(cluster),
+        buckets,
+        now,
+        f"{path}: configuration rds_cluster_id",
+    )
+    return [r.as_dict() for r in rows]
 
 
 def _moment(text: str | None) -> float | None:
@@ -65,8 +100,17 @@ def status(
     reports: ReportsOpt = Path("reports"),
 ) -> None:
     """Per store of the plan's 4.1 table: newest backup and its age against the limit, retention kept vs
-    the policy, size and its trend, failed jobs since the last restore test. Exit 1 when a policy is breached."""
-    lab = _lab_of(target)
+    the policy, size and its trend, failed jobs since the last restore test (an AWS target: RDS retention and
+    restorable time, newest snapshot, S3 versioning and lifecycle, read-only). Exit 1 when a policy is breached."""
+    from harness.targets import load
+
+    target_obj = load(target)
+    if target_obj.target_file.provider == "aws":
+        if store:
+            raise HarnessError("--store: the lab's stores; an AWS target's are the ones its file names")
+        rows = _aws_rows(target_obj, _moment(at))
+        _print_and_exit(target, rows, as_json)
+    lab = _lab_of(target, "`drill backup status` reads the local lab's backups only, and an AWS target's")
     records = load_records(reports)
     moment, rows = _moment(at), []
     for name in store or list(backup_room.POLICIES):
@@ -74,6 +118,11 @@ def status(
         since = parse_utc(history[-1]["started"]).timestamp() if history else None  # failures since the last test
         [st] = backup_room.lab_status(lab.ctx, now=moment, since=since, stores=[name])
         rows.append(with_history(st, history))
+    _print_and_exit(target, rows, as_json)
+
+
+def _print_and_exit(target: str, rows: list[dict], as_json: bool) -> None:
+    """The table (or JSON) and the findings; exits 1 when any row has a finding."""
     if as_json:
         out.print_json(json.dumps({"target": target, "stores": rows, "ok": all(r["ok"] for r in rows)}))
     else:
@@ -85,7 +134,7 @@ def status(
 
 
 def _status_table(rows: list[dict]) -> Table:
-    t = Table(title="backups (plan 4.1, scaled for the lab: docs/backup.md)", title_justify="left")
+    t = Table(title="backups (plan 4.1; the lab's scaled down: docs/backup.md)", title_justify="left")
     for col in ("store", "newest", "age / limit", "kept / policy", "size", "trend", "failures", "ok"):
         t.add_column(col)
     for r in rows:

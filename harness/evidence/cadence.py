@@ -4,19 +4,30 @@ A drill counts for its plan's type only (a full DR test does not also count as a
 them as separate obligations). Ad-hoc runs (no plan) count for nothing: a test without a plan, participants
 and approvals is not the documented test §6.5 asks for. A drill counts when it ran, whatever its verdict: a
 failed drill is a test that was done and found something (its findings track the rest).
+
+Plan 4.4 / 6.1's "Automated Restore Testing: Weekly" is a row of its own, counted differently: from records of
+path `backup` (`drill backup verify`) and Gherkin runs with a scenario tagged `weekly`, and only a *passing* one
+resets the clock (a restore that failed did not show the backups can be restored). A week is shorter than the
+drill rows' 14-day due-soon window, so the row has its own (RESTORE_TEST_SOON_DAYS). The row is listed once the
+records hold any restore test, or when asked for (`include_restore_tests`), so the four §6.1 rows of a site
+that does not run restore tests here are reported as before.
 """
 
 from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from harness.evidence.plan import DrillType
 from harness.evidence.record import parse_utc
 
 DUE_SOON_DAYS = 14
+RESTORE_TEST_SOON_DAYS = 2
+RESTORE_TEST_DAYS = 7
+RESTORE_TEST_TYPE = "restore-test"
+RESTORE_TEST_TAGS = ("weekly", "@weekly")
 
 # §6.1: type -> (the plan's words, months between tests)
 CADENCE: dict[DrillType, tuple[str, str, int]] = {
@@ -29,7 +40,7 @@ CADENCE: dict[DrillType, tuple[str, str, int]] = {
 
 @dataclass
 class DueRow:
-    type: DrillType
+    type: DrillType | str  # a §6.1 drill type, or RESTORE_TEST_TYPE
     name: str
     frequency: str
     last: date | None
@@ -40,7 +51,7 @@ class DueRow:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "type": self.type.value,
+            "type": self.type.value if isinstance(self.type, DrillType) else self.type,
             "name": self.name,
             "frequency": self.frequency,
             "last": self.last.isoformat() if self.last else None,
@@ -58,8 +69,55 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def due(records: list[dict[str, Any]], today: date, soon_days: int = DUE_SOON_DAYS) -> list[DueRow]:
-    """One row per §6.1 test type, from the latest record of that type started on or before `today`."""
+def _status(left: int, soon_days: int) -> str:
+    return "overdue" if left < 0 else "due soon" if left <= soon_days else "ok"
+
+
+def _restore_scenarios(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The restore tests in a record: every scenario of a `backup` record, the `weekly` ones of a Gherkin run."""
+    scenarios = rec.get("scenarios") or []
+    if rec.get("path") == "backup":
+        return scenarios
+    return [s for s in scenarios if any(t in RESTORE_TEST_TAGS for t in s.get("tags") or [])]
+
+
+def _passed(scenario: dict[str, Any]) -> bool:
+    return scenario.get("status") == "passed" and (scenario.get("verdict") or {}).get("passed") is not False
+
+
+def restore_test_row(records: list[dict[str, Any]], today: date) -> DueRow | None:
+    """The weekly restore-test row from the latest passing restore test started on or before `today`;
+    None when no record (passing or not) holds a restore test."""
+    seen, last = False, None
+    for rec in records:
+        tests = _restore_scenarios(rec)
+        if not tests:
+            continue
+        seen = True
+        day = parse_utc(rec["started"]).date()
+        if day <= today and all(_passed(s) for s in tests) and (last is None or day >= last[0]):
+            last = (day, rec["id"])
+    if not seen:
+        return None
+    name, frequency = "Automated Restore Testing", "Weekly"
+    if last is None:
+        return DueRow(RESTORE_TEST_TYPE, name, frequency, None, None, None, "overdue", None)
+    day, rec_id = last
+    next_due = day + timedelta(days=RESTORE_TEST_DAYS)
+    left = (next_due - today).days
+    return DueRow(
+        RESTORE_TEST_TYPE, name, frequency, day, rec_id, next_due, _status(left, RESTORE_TEST_SOON_DAYS), left
+    )
+
+
+def due(
+    records: list[dict[str, Any]],
+    today: date,
+    soon_days: int = DUE_SOON_DAYS,
+    include_restore_tests: bool = False,
+) -> list[DueRow]:
+    """One row per §6.1 test type, from the latest record of that type started on or before `today`; then
+    the weekly restore-test row when the records hold a restore test (or `include_restore_tests`)."""
     last: dict[DrillType, tuple[date, str]] = {}
     for rec in records:
         plan_type = (rec.get("plan") or {}).get("type")
@@ -77,8 +135,12 @@ def due(records: list[dict[str, Any]], today: date, soon_days: int = DUE_SOON_DA
         day, rec_id = last[kind]
         next_due = add_months(day, months)
         left = (next_due - today).days
-        status = "overdue" if left < 0 else "due soon" if left <= soon_days else "ok"
-        rows.append(DueRow(kind, name, frequency, day, rec_id, next_due, status, left))
+        rows.append(DueRow(kind, name, frequency, day, rec_id, next_due, _status(left, soon_days), left))
+    restore = restore_test_row(records, today)
+    if restore is None and include_restore_tests:
+        restore = DueRow(RESTORE_TEST_TYPE, "Automated Restore Testing", "Weekly", None, None, None, "overdue", None)
+    if restore is not None:
+        rows.append(restore)
     return rows
 
 

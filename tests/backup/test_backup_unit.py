@@ -12,7 +12,7 @@ from harness.backup.policy import POLICIES
 from harness.backup.status import StoreStatus, backup_records, with_history
 from harness.cli import app
 from harness.commands.backup import _moment
-from harness.errors import HarnessError
+from harness.errors import ConfigError, HarnessError
 from harness.lab import backup
 from harness.lab.context import LabContext
 from harness.lab.network import LabNetwork
@@ -101,5 +101,10 @@ def test_cli_refuses_an_unknown_store_and_a_non_lab_target():
     bad = CliRunner().invoke(app, ["backup", "verify", "--store", "mongo"])
     assert isinstance(bad.exception, HarnessError) and bad.exception.exit_code == 2
     assert "--store: 'mongo' is not one of postgres, redis" in str(bad.exception)
-    aws = CliRunner().invoke(app, ["backup", "status", "--target", "targets/aws-staging.example.yaml"])
+    aws = CliRunner().invoke(app, ["backup", "verify", "--target", "targets/aws-staging.example.yaml"])
     assert isinstance(aws.exception, HarnessError) and "reads the local lab's backups only" in str(aws.exception)
+    k8s = CliRunner().invoke(app, ["backup", "status", "--target", "targets/k8s-staging.example.yaml"])
+    assert isinstance(k8s.exception, HarnessError) and "reads the local lab's backups only" in str(k8s.exception)
+    # status reads an AWS target (tests/cloud/test_aws_backup_status.py); the example's placeholders are refused
+    example = CliRunner().invoke(app, ["backup", "status", "--target", "targets/aws-staging.example.yaml"])
+    assert isinstance(example.exception, ConfigError) and example.exception.where == "configuration rds_cluster_id"
