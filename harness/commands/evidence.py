@@ -203,9 +203,6 @@ def due(
     today: Annotated[str | None, typer.Option("--today", help="Pretend today is YYYY-MM-DD.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any drill type is overdue.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    restore_tests: Annotated[
-        bool, typer.Option("--restore-tests", help="List the weekly restore-test row even if none was ever run.")
-    ] = False,
     reports: ReportsOpt = None,
 ) -> None:
     """Which drills of the plan's §6.1 cadence are overdue, due soon (14 days; weekly restore tests: 2) or fine."""
@@ -213,7 +210,7 @@ def due(
         day = date.fromisoformat(today) if today else datetime.now(UTC).date()
     except ValueError:
         raise HarnessError(f"--today '{today}' is not a date like 2025-03-31") from None
-    rows = cadence.due(record_mod.load_records(reports), day, include_restore_tests=restore_tests)
+    rows = cadence.due(record_mod.load_records(reports), day)
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
     else:

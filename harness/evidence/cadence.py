@@ -8,9 +8,9 @@ failed drill is a test that was done and found something (its findings track the
 Plan 4.4 / 6.1's "Automated Restore Testing: Weekly" is a row of its own, counted differently: from records of
 path `backup` (`drill backup verify`) and Gherkin runs with a scenario tagged `weekly`, and only a *passing* one
 resets the clock (a restore that failed did not show the backups can be restored). A week is shorter than the
-drill rows' 14-day due-soon window, so the row has its own (RESTORE_TEST_SOON_DAYS). The row is listed once the
-records hold any restore test, or when asked for (`include_restore_tests`), so the four §6.1 rows of a site
-that does not run restore tests here are reported as before.
+drill rows' 14-day due-soon window, so the row has its own (RESTORE_TEST_SOON_DAYS). The row is always listed:
+a site that never ran a restore test is overdue on it, which is what an auditor asking for "the last successful
+restore test" must see.
 """
 
 from __future__ import annotations
@@ -114,10 +114,9 @@ def due(
     records: list[dict[str, Any]],
     today: date,
     soon_days: int = DUE_SOON_DAYS,
-    include_restore_tests: bool = False,
 ) -> list[DueRow]:
     """One row per §6.1 test type, from the latest record of that type started on or before `today`; then
-    the weekly restore-test row when the records hold a restore test (or `include_restore_tests`)."""
+    the weekly restore-test row (overdue when none ever passed)."""
     last: dict[DrillType, tuple[date, str]] = {}
     for rec in records:
         plan_type = (rec.get("plan") or {}).get("type")
@@ -137,10 +136,9 @@ def due(
         left = (next_due - today).days
         rows.append(DueRow(kind, name, frequency, day, rec_id, next_due, _status(left, soon_days), left))
     restore = restore_test_row(records, today)
-    if restore is None and include_restore_tests:
+    if restore is None:  # never run
         restore = DueRow(RESTORE_TEST_TYPE, "Automated Restore Testing", "Weekly", None, None, None, "overdue", None)
-    if restore is not None:
-        rows.append(restore)
+    rows.append(restore)
     return rows
 
 

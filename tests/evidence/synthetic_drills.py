@@ -116,3 +116,20 @@ def make_record(
     )
     path = rec.finish(ended=started + timedelta(minutes=45))
     return json.loads(path.read_text())
+
+
+def make_restore_test(
+    reports, started: datetime, status: str, path: str = "backup", tags=("component", "weekly")
+) -> None:
+    """A restore-test record the way `drill backup verify` (path backup) or a @weekly Gherkin run writes one."""
+    rec = RecordBuilder(reports, target="local", environment="lab", operator="sam", started=started, path=path)
+    rec.event("drill-started", {"scenarios": 1}, at=started)
+    rec.scenario(
+        name="automated restore test: postgres",
+        feature="backup verify",
+        tags=list(tags),
+        measurement={"rto_s": 12.5, "recovered": status == "passed"},
+        status=status,
+    )
+    rec.event("drill-finished", {"scenarios": 1}, at=started + timedelta(seconds=20))
+    rec.finish()

@@ -4,25 +4,13 @@ evidence API the way `drill backup verify` and a `@weekly` Gherkin run write the
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
-from synthetic_drills import make_record
+from synthetic_drills import make_record, make_restore_test
 
-from harness.evidence import RecordBuilder, due, load_records
+from harness.evidence import due, load_records
 
-
-def _restore_test(reports, started: datetime, status: str, path: str = "backup", tags=("component", "weekly")):
-    rec = RecordBuilder(reports, target="local", environment="lab", operator="sam", started=started, path=path)
-    rec.event("drill-started", {"scenarios": 1}, at=started)
-    rec.scenario(
-        name="automated restore test: postgres",
-        feature="backup verify",
-        tags=list(tags),
-        measurement={"rto_s": 12.5, "recovered": status == "passed"},
-        status=status,
-    )
-    rec.event("drill-finished", {"scenarios": 1}, at=started + timedelta(seconds=20))
-    rec.finish()
+_restore_test = make_restore_test
 
 
 def _at(y, m, d):
@@ -60,18 +48,18 @@ def test_weekly_due_soon_window_is_two_days(reports):
 
 def test_a_weekly_gherkin_run_counts_and_ad_hoc_drills_do_not(reports):
     make_record(reports, _at(2025, 3, 4), None, evidence=False)  # an untagged drill: not a restore test
-    assert _row(reports, date(2025, 3, 5))[1] is None
+    assert _row(reports, date(2025, 3, 5))[1].last is None  # not a restore test: still never run
     _restore_test(reports, _at(2025, 3, 5), "passed", path="gherkin", tags=("@component", "@weekly"))
     _, r = _row(reports, date(2025, 3, 6))
     assert (r.last, r.next_due, r.status, r.days_left) == (date(2025, 3, 5), date(2025, 3, 12), "ok", 6)
 
 
 def test_only_failed_restore_tests_or_none_at_all(reports, cli):
-    assert _row(reports, date(2025, 3, 5))[1] is None  # no restore test recorded: the four §6.1 rows only
-    _, forced = _row(reports, date(2025, 3, 5), include_restore_tests=True)
-    assert (forced.last, forced.status) == (None, "overdue")
-    res = cli("due", "--reports", reports, "--today", "2025-03-05", "--restore-tests", "--json")
+    _, never = _row(reports, date(2025, 3, 5))  # no restore test recorded: overdue, never run
+    assert (never.last, never.next_due, never.status) == (None, None, "overdue")
+    res = cli("due", "--reports", reports, "--today", "2025-03-05", "--json")
     assert [r["type"] for r in json.loads(res.stdout)][-1] == "restore-test"
+    assert cli("due", "--reports", reports, "--today", "2025-03-05", "--strict").exit_code == 1
     _restore_test(reports, _at(2025, 3, 3), "failed")
     _, r = _row(reports, date(2025, 3, 5))
     assert (r.last, r.next_due, r.status) == (None, None, "overdue")

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
-from synthetic_drills import make_record, measurement
+from synthetic_drills import make_record, make_restore_test, measurement
 
 from harness.evidence import due, history_rows, load_records
 from harness.evidence.cadence import add_months
@@ -81,7 +81,7 @@ def test_history_chart_png(drills, cli, reports, tmp_path):
 
 
 def test_due_on_2025_05_01(drills, cli, reports):
-    rows = {r.type.value: r for r in due(drills, date(2025, 5, 1))}
+    rows = {getattr(r.type, "value", r.type): r for r in due(drills, date(2025, 5, 1))}  # restore-test is a str
     # component: last 2025-01-17 -> next 2025-02-17; Feb 17 -> May 1 = 28 + 31 + 14 = 73 days late
     c = rows["component-test"]
     assert (c.last, c.next_due, c.status, c.days_left) == (date(2025, 1, 17), date(2025, 2, 17), "overdue", -73)
@@ -96,7 +96,8 @@ def test_due_on_2025_05_01(drills, cli, reports):
     assert (f.last, f.next_due, f.status) == (None, None, "overdue")
     res = cli("due", "--reports", reports, "--today", "2025-05-01", "--json")
     assert res.exit_code == 0  # a report: exit 0 even with overdue rows
-    assert [r["status"] for r in json.loads(res.stdout)] == ["overdue", "overdue", "ok", "overdue"]
+    assert [r["status"] for r in json.loads(res.stdout)] == ["overdue", "overdue", "ok", "overdue", "overdue"]
+    assert [r["type"] for r in json.loads(res.stdout)][-1] == "restore-test"  # never run: overdue
     assert cli("due", "--reports", reports, "--today", "2025-05-01", "--strict").exit_code == 1
 
 
@@ -130,9 +131,11 @@ def test_strict_passes_when_nothing_is_overdue(reports, cli):
         ("annual-full-dr.yaml", _at(2024, 11, 8)),
     ):
         make_record(reports, when, plan, evidence=False)
+    make_restore_test(reports, _at(2025, 6, 30), "passed")  # weekly: next due 2025-07-07 (as of 07-01)
+    make_restore_test(reports, _at(2025, 7, 9), "passed")  # as of 07-10: next due 07-16
     res = cli("due", "--reports", reports, "--today", "2025-07-01", "--strict", "--json")
     assert res.exit_code == 0
-    assert [r["status"] for r in json.loads(res.stdout)] == ["ok", "ok", "ok", "ok"]
+    assert [r["status"] for r in json.loads(res.stdout)] == ["ok", "ok", "ok", "ok", "ok"]
     assert cli("due", "--reports", reports, "--today", "2025-07-10", "--strict").exit_code == 0  # due soon only
 
 
