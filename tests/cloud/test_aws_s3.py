@@ -140,3 +140,31 @@ def test_a_fault_on_an_object_the_harness_did_not_write_is_refused(aws):
     with pytest.raises(HarnessError, match="no current harness-written version"):
         chaos_aws.s3_object_delete("orders/9.json", configuration=_config())
     assert calls.changing() == []
+
+
+def test_drill_plan_on_the_aws_example_shows_the_exact_calls_and_object_and_the_lab_says_unsupported(aws, monkeypatch):
+    from harness import targets
+
+    _bucket(aws)
+    monkeypatch.setenv("S3_DRILL_BUCKET", BUCKET)
+    clear({"resources": ["freight-staging*"]}, tags=STAGING)
+    chaos_aws.s3_prepare_objects("orders/5.json", versions=2, configuration=_config())
+    current = aws.client("s3").head_object(Bucket=BUCKET, Key=PREFIX + "orders/5.json")["VersionId"]
+    calls = CallLog()
+    view = targets.load("aws-staging.example").plan("fault", "object-overwrite", {"key": "orders/5.json"})
+    assert calls.changing() == []
+    assert view.activity == "harness.chaos.aws:s3_object_overwrite" and not view.problem
+    assert view.calls[0] == f"s3:PutObject(Bucket={BUCKET}, Key={PREFIX}orders/5.json)"
+    assert any(f"{BUCKET}/{PREFIX}orders/5.json" in t and current in t for t in view.touches)
+    assert view.blast == "within limits"
+    lab = targets.load("local").plan("fault", "object-delete", {})
+    assert lab.problem.startswith("unsupported on target local: the lab has no S3 endpoint yet")
+
+
+@pytest.mark.parametrize("name", ["s3-version-restore", "s3-cross-region-restore"])
+def test_the_s3_procedures_refuse_on_the_lab_before_doing_anything(name):
+    from harness import recovery
+
+    report = recovery.get(name).run(None, params={}, confirm=recovery.Confirmer(auto=True))
+    assert not report.ok
+    assert "the lab has no S3 endpoint yet" in report.steps[0].outcome
