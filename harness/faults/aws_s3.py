@@ -317,6 +317,8 @@ def _undo_restore_version(record: dict[str, Any]) -> str:
 
 # -- the vocabulary: AWS only (the lab has no S3 endpoint yet) -------------------------------------------------
 class _AwsOnly(Fault):
+    lab_unsupported = "the lab has no S3 endpoint yet: the S3 object faults run on an AWS target (docs/aws-region.md)"
+
     class Params(FaultParams):
         key: str = Field(
             "drill-object", pattern=r"^[A-Za-z0-9!_.*'()/-]{1,512}$", description="under the target's s3.drill_prefix"
