@@ -70,7 +70,12 @@ def s3_setup(configuration: Configuration) -> S3Setup:
     return S3Setup(bucket, prefix, _value(section, "dr_bucket"), _value(section, "dr_region"))
 
 
-def drill_key(setup: S3Setup, key: str) -> str:
+DEFAULT_KEY = "drill-object"  # the object a drill uses when its step names none (`${param:key}` left empty)
+
+
+def drill_key(setup: S3Setup, key: str | None) -> str:
+    """The full key under the drill prefix; SafetyRefused for a key that would leave it."""
+    key = key or DEFAULT_KEY
     full = key if key.startswith(setup.prefix) else setup.prefix + key
     if key.startswith("/") or ".." in key.split("/") or full == setup.prefix:
         raise safety.SafetyRefused(
@@ -321,7 +326,7 @@ class _AwsOnly(Fault):
 
     class Params(FaultParams):
         key: str = Field(
-            "drill-object", pattern=r"^[A-Za-z0-9!_.*'()/-]{1,512}$", description="under the target's s3.drill_prefix"
+            DEFAULT_KEY, pattern=r"^[A-Za-z0-9!_.*'()/-]{1,512}$", description="under the target's s3.drill_prefix"
         )
 
     def _refuse(self) -> HarnessError:

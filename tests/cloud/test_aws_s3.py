@@ -157,6 +157,8 @@ def test_drill_plan_on_the_aws_example_shows_the_exact_calls_and_object_and_the_
     assert view.calls[0] == f"s3:PutObject(Bucket={BUCKET}, Key={PREFIX}orders/5.json)"
     assert any(f"{BUCKET}/{PREFIX}orders/5.json" in t and current in t for t in view.touches)
     assert view.blast == "within limits"
+    unnamed = targets.load("aws-staging.example").plan("fault", "object-delete", {})  # no key: the default object
+    assert f"{PREFIX}{aws_s3.DEFAULT_KEY} has no current harness-written version" in unnamed.problem
     lab = targets.load("local").plan("fault", "object-delete", {})
     assert lab.problem.startswith("unsupported on target local: the lab has no S3 endpoint yet")
 
