@@ -99,16 +99,8 @@ class AwsTarget(FileTarget):
 
         super()._plan_activity(view, kind, name, params, configuration)
         module, func = view.activity.split(":", 1)
-        planners = (
-            aws,
-            aws_region,
-            aws_fis,
-            aws_ssm,
-            aws_data,
-            aws_docdb,
-            aws_msk,
-            aws_s3,
-        )  # one module per AWS concern
+        # one module per AWS concern
+        planners = (aws, aws_region, aws_fis, aws_ssm, aws_data, aws_docdb, aws_msk, aws_s3)
         planner = next((p for m in planners if (p := m.PLANNERS.get(func)) and module == aws.ACTIVITY_MODULE), None)
         if planner is None:
             if module == aws.ACTIVITY_MODULE:
