@@ -133,8 +133,9 @@ def _current(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
 
 # -- the harness's own objects ---------------------------------------------------------------------------------
 def prepare_objects(key: str, versions: int = 3, configuration: Configuration = None) -> dict[str, Any]:
-    """Write `versions` versions of the harness's own object under the drill prefix (checked first: bucket
-    named, versioned, tagged as required by `required_tags`). Returns the key and the version ids."""
+    """Write `versions` versions of the harness's own object under the drill prefix (checked here: bucket named,
+    versioned; the tags against the clearance by harness.chaos.aws.s3_prepare_objects, which calls this).
+    Returns the key and the version ids."""
     setup = s3_setup(configuration)
     full = drill_key(setup, key)
     s3 = client("s3", configuration)
