@@ -88,6 +88,7 @@ UNDO_KINDS = {
     "delete-restored-instance": "aws_delete_restored_instance",
     "fis-restore": "aws_fis_restore",
     "region-restore": "aws_region_restore",
+    "s3-restore-version": "aws_s3_restore_version",
 }
 
 
@@ -886,3 +887,70 @@ def msk_reboot_broker(
         return reboot_and_time(plan, configuration, float(timeout))
 
     return _inject_staged(plan, configuration, act, params, intent_log)
+
+
+# -- S3 objects on the harness-owned prefix (plan 4.3.4): harness/faults/aws_s3.py -----------------------------
+def s3_prepare_objects(
+    key: str = "drill-object", versions: int = 3, configuration: Configuration = None, secrets: Any = None
+) -> dict[str, Any]:
+    """Write the harness's own object (several versions) under configuration.s3.drill_prefix, after the safety
+    clearance and the bucket's checks (named, versioning Enabled, the allowlisted tags)."""
+    from harness.faults import aws_s3
+
+    _s3_cleared(key, configuration)
+    return aws_s3.prepare_objects(key, versions, configuration)
+
+
+def _s3_cleared(key: str, configuration: Configuration) -> None:
+    """The safety clearance, then the bucket (read-only): named, versioning Enabled, and carrying the allowlisted
+    tags; SafetyRefused before the first write otherwise."""
+    from harness.faults import aws_s3
+
+    clearance = _clearance(configuration)
+    setup = aws_s3.s3_setup(configuration)
+    key = aws_s3.drill_key(setup, key)
+    tags = aws_s3.bucket_checked(client("s3", configuration), setup.bucket)
+    objects = [safety.Resource(kind="s3-object", id=f"{setup.bucket}/{key}", tags=tags, role="written")]
+    safety.check_blast("s3 drill objects", objects, clearance.limits, clearance.required_tags)
+
+
+def s3_object_delete(
+    key: str = "drill-object", configuration: Configuration = None, secrets: Any = None, intent_log: str | None = None
+) -> dict[str, Any]:
+    """object-delete: delete the harness's object (a delete marker); `undo` copies the last good version over."""
+    from harness.faults import aws_s3
+
+    _s3_cleared(key, configuration)  # refuse before even describing the object when not cleared
+    plan = aws_s3.plan_s3_object_delete(key, configuration)
+    return _inject(plan, configuration, intent_log=intent_log, act=aws_s3.delete_call(plan, configuration))
+
+
+def s3_object_overwrite(
+    key: str = "drill-object", configuration: Configuration = None, secrets: Any = None, intent_log: str | None = None
+) -> dict[str, Any]:
+    """object-overwrite: a new version with bytes the harness did not seed; `undo` copies the last good one over."""
+    from harness.faults import aws_s3
+
+    _s3_cleared(key, configuration)
+    plan = aws_s3.plan_s3_object_overwrite(key, configuration)
+    return _inject(plan, configuration, intent_log=intent_log, act=aws_s3.overwrite_call(plan, configuration))
+
+
+def s3_version_restore(
+    key: str = "drill-object", configuration: Configuration = None, secrets: Any = None
+) -> dict[str, Any]:
+    """Procedure s3-version-restore (plan 4.3.4): the newest good version copied over as the newest, timed."""
+    from harness.faults import aws_s3
+
+    _s3_cleared(key, configuration)
+    return aws_s3.version_restore(key, configuration)
+
+
+def s3_cross_region_restore(
+    key: str = "drill-object", configuration: Configuration = None, secrets: Any = None
+) -> dict[str, Any]:
+    """Procedure s3-cross-region-restore: the object copied back from the DR bucket as the newest version, timed."""
+    from harness.faults import aws_s3
+
+    _s3_cleared(key, configuration)
+    return aws_s3.cross_region_restore(key, configuration)

@@ -135,6 +135,9 @@ class Fault:
     undo_summary: ClassVar[str] = ""
     Params: ClassVar[type[FaultParams]] = NoParams
     needs_lab: ClassVar[bool] = False  # the CLI passes Lab.load() as target when True
+    # Why the lab cannot run it (a cloud-only fault): a lab target file's `every_fault` then derives
+    # `unsupported: <this>` for it, so `drill plan` / `drill run` say so before anything is tried.
+    lab_unsupported: ClassVar[str] = ""
 
     def __init__(self, params: FaultParams):
         self.params = params

@@ -22,6 +22,7 @@ from harness.faults import (  # noqa: F401
     aws_fis,
     aws_msk,
     aws_region,
+    aws_s3,
     aws_ssm,
     k8s,
     k8s_chaosmesh,
@@ -69,6 +70,10 @@ PROCEDURES: dict[str, Procedure] = {
         Procedure("region-failback", "3.4", "resynchronise the primary region and switch traffic back"),
         Procedure("app-rollback", "5.3.1, 5.2.3", "roll the app back to the previous version"),
         Procedure("cache-rebuild", "5.1.3", "rebuild the cache from the source data"),
+        Procedure("s3-version-restore", "4.3.4", "restore an S3 object: copy its last good version over as the newest"),
+        Procedure(
+            "s3-cross-region-restore", "4.3.4, 3.3", "restore an S3 object by copying it back from the DR bucket"
+        ),
         Procedure("velero-restore", "4.3.3", "restore Kubernetes namespaces from a Velero backup"),
     )
 }

@@ -14,11 +14,22 @@ from harness.recovery.failover import AUTO_FAILOVER
 from harness.recovery.pitr import PITR
 from harness.recovery.procedure import Confirmer, Procedure, RunReport, Step, StepResult
 from harness.recovery.region import REGION_FAILBACK, REGION_FAILOVER
+from harness.recovery.s3 import S3_CROSS_REGION_RESTORE, S3_VERSION_RESTORE
 from harness.recovery.velero import VELERO_RESTORE
 
 PROCEDURES: dict[str, Procedure] = {
     p.name: p
-    for p in (AUTO_FAILOVER, PITR, REGION_FAILOVER, REGION_FAILBACK, APP_ROLLBACK, CACHE_REBUILD, VELERO_RESTORE)
+    for p in (
+        AUTO_FAILOVER,
+        PITR,
+        REGION_FAILOVER,
+        REGION_FAILBACK,
+        APP_ROLLBACK,
+        CACHE_REBUILD,
+        VELERO_RESTORE,
+        S3_VERSION_RESTORE,
+        S3_CROSS_REGION_RESTORE,
+    )
 }
 
 

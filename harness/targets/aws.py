@@ -95,11 +95,12 @@ class AwsTarget(FileTarget):
         the API calls, the undo and the blast-radius verdict against the limits. Without an account to ask
         (offline), the resources the activity names and why they could not be listed."""
         from harness import safety
-        from harness.faults import aws, aws_data, aws_docdb, aws_fis, aws_msk, aws_region, aws_ssm
+        from harness.faults import aws, aws_data, aws_docdb, aws_fis, aws_msk, aws_region, aws_s3, aws_ssm
 
         super()._plan_activity(view, kind, name, params, configuration)
         module, func = view.activity.split(":", 1)
-        planners = (aws, aws_region, aws_fis, aws_ssm, aws_data, aws_docdb, aws_msk)  # one module per AWS concern
+        # one module per AWS concern
+        planners = (aws, aws_region, aws_fis, aws_ssm, aws_data, aws_docdb, aws_msk, aws_s3)
         planner = next((p for m in planners if (p := m.PLANNERS.get(func)) and module == aws.ACTIVITY_MODULE), None)
         if planner is None:
             if module == aws.ACTIVITY_MODULE:

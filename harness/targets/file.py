@@ -249,7 +249,8 @@ class TargetFile(BaseModel):
                 f"fault(s) not mapped: {', '.join(missing)} (map each, mark it 'unsupported: <reason>', "
                 "or give every_fault)"
             )
-        return {**faults, **{name: _for_fault(every, name) for name in missing}}
+        on_lab = info.data.get("environment") == "lab"
+        return {**faults, **{name: _for_fault(every, name, on_lab) for name in missing}}
 
     @field_validator("procedures")
     @classmethod
@@ -386,9 +387,13 @@ def _param_names(fault: str) -> list[str]:
     return list(registry.get(fault).Params.model_fields)
 
 
-def _for_fault(every: Mapping, fault: str) -> Mapping:
+def _for_fault(every: Mapping, fault: str, on_lab: bool = False) -> Mapping:
     """`every_fault` made concrete for one fault of the vocabulary: the action gets the fault's name and each of
-    its parameters by reference (a parameter not given arrives as None and is left out by the provider)."""
+    its parameters by reference (a parameter not given arrives as None and is left out by the provider). On a
+    lab target, a fault that declares why the lab cannot run it (Fault.lab_unsupported) is `unsupported`."""
+    why = registry.get(fault).lab_unsupported if on_lab else ""
+    if why:
+        return Mapping(unsupported=why)
     if every.action is None:
         return every
     arguments = {

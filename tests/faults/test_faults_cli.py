@@ -28,6 +28,8 @@ VOCABULARY = [
     "process-freeze",
     "process-kill",
     "namespace-delete",
+    "object-delete",
+    "object-overwrite",
 ]
 
 
