@@ -346,10 +346,16 @@ class DbReplicationLag(LabFault):
 
     def inject(self, target: Any, journal: Journal) -> Injection:
         lab = _lab(target)
+        # Not while the full backup of a fresh lab runs: its WAL switch during the lag is a byte lag beyond
+        # Patroni's failover limit, and a primary crash in this window would then never fail over.
+        waited = lab.wait_full_backup_done()
         leader = _leader(lab)
         stopped = _freeze(journal, _walsenders(lab, leader))
         timer = start_undo_timer(journal, self.params.seconds)
-        return Injection(detail={"leader": leader, "walsenders": stopped, "timer_pid": timer, "t_fault": time.time()})
+        detail = {"leader": leader, "walsenders": stopped, "timer_pid": timer, "t_fault": time.time()}
+        if waited >= 0.5:
+            detail["waited_for_full_backup_s"] = round(waited, 1)
+        return Injection(detail=detail)
 
 
 def _outage_blast(fault: Any, lab: Any, zones: list[str], names: list[str], mode: str) -> BlastRadius:

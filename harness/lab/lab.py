@@ -443,6 +443,15 @@ class Lab:
         except psycopg.Error:
             pass  # no primary yet (an election): the next round tries again
 
+    def wait_full_backup_done(self, timeout: float = 180.0) -> float:
+        """Wait while the lab's background full backup is still running (whatever its outcome); seconds waited.
+        Its end switches WAL: under a replication-lag fault that jump alone would put the replicas past
+        Patroni's maximum_lag_on_failover, and no failover would ever happen."""
+        t0 = time.monotonic()
+        while backup.status(self.ctx) == "running" and time.monotonic() - t0 < timeout:
+            time.sleep(0.2)
+        return time.monotonic() - t0
+
     def wait_backup(self, timeout: float = 60.0) -> dict:
         """Wait until the base backup is complete and a WAL segment is archived: {"base", "wal": [...]}."""
         return backup.wait(self.ctx, self.pg_dsn("primary", user=PG_SUPERUSER, db="postgres"), timeout)
