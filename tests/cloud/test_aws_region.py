@@ -12,17 +12,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
+from moto_server import moto_server
 from region_world import (
     ACCOUNT,
     ASG,
@@ -60,39 +57,10 @@ RATE = 20.0  # the feature's writer, writes/s
 
 @pytest.fixture(scope="module")
 def moto_url(tmp_path_factory):
-    """This module's own moto server (moto_promote_fix.py), shared by its tests; stopped by its process group."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("moto-region") / "moto.log"
+    """This module's own moto server (moto_promote_fix.py), shared by its tests."""
     fix = Path(__file__).with_name("moto_promote_fix.py")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(fix), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/moto-api/", timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"moto server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
+    with moto_server(tmp_path_factory.mktemp("moto-region"), [sys.executable, str(fix)]) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")
