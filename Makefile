@@ -10,14 +10,16 @@ setup:
 
 ## make test: the project's own suite, unit and integration against the real local lab. The tests that need no
 ## lab run first on TEST_WORKERS processes (pytest-xdist, one file per worker at a time, each worker with its
-## own state folder: tests/conftest.py), then the lab tests one after another on the shared lab; both halves
-## always run and either failing fails the target. PYTEST_ARGS='tests/x.py -k y' runs just that, in one process.
+## own state folder: tests/conftest.py), then one after another the `timing` tests (they time outages against
+## ground truth: no second worker beside them) and the lab tests on the shared lab; both halves always run and
+## either failing fails the target. PYTEST_ARGS='tests/x.py -k y' runs just that, in one process.
 TEST_WORKERS ?= 2
 test: setup check
 ifeq ($(strip $(PYTEST_ARGS)),)
-	@$(BIN)/python -m pytest -m "not lab and not own_lab" -n $(TEST_WORKERS) --dist loadfile; unit=$$?; \
-	$(BIN)/python -m pytest -m "lab or own_lab"; lab=$$?; \
-	echo "make test: tests without the lab exit $$unit, lab tests exit $$lab"; \
+	@$(BIN)/python -m pytest -m "not lab and not own_lab and not timing" -n $(TEST_WORKERS) --dist loadfile; \
+	unit=$$?; \
+	$(BIN)/python -m pytest -m "timing or lab or own_lab"; lab=$$?; \
+	echo "make test: tests on workers exit $$unit, timing and lab tests exit $$lab"; \
 	[ $$unit -eq 0 ] && [ $$lab -eq 0 ]
 else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

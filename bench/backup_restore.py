@@ -17,7 +17,7 @@ import psycopg
 
 from harness.backup import verify_postgres, verify_redis
 from harness.faults import runner
-from harness.lab import Lab, backup
+from harness.lab import Lab, backup, postgres
 from harness.lab.topology import PG_SUPERUSER
 
 
@@ -42,7 +42,7 @@ def main() -> None:
         sizes = {"full: database size": full["info"]["size"], "full: stored (lz4)": full["info"]["repository"]["delta"]}
         for _ in range(a.repeat):
             t = time.monotonic()
-            job = backup.pg_backup(lab.ctx, "incr")
+            job = backup.pg_backup(lab.ctx, "incr", node=postgres.primary_node(lab.ctx))
             assert job["ok"], job
             rows.setdefault("incremental backup", []).append(time.monotonic() - t)
             t = time.monotonic()

@@ -43,6 +43,7 @@ from harness.backup.policy import POLICIES
 from harness.errors import HarnessError
 from harness.evidence.record import RecordBuilder
 from harness.lab import backup as lab_backup
+from harness.lab import postgres as lab_postgres
 from harness.lab.context import PG_BIN
 from harness.lab.process import is_running, signal_group, spawn, wait_gone
 from harness.lab.state import ensure_dir, write_private
@@ -251,7 +252,7 @@ def verify_postgres(
 
         def write_and_back_up() -> str:
             facts["acked"] = _write_ledger(lab, run_id, writes, ledger)
-            job = lab_backup.pg_backup(ctx, "incr")
+            job = lab_backup.pg_backup(ctx, "incr", node=lab_postgres.primary_node(ctx))
             if not job["ok"]:
                 raise HarnessError(f"incremental backup failed: {job.get('error')}")
             return f"{len(facts['acked'])} writes acknowledged (ledger {ledger.name}); incremental backup taken"

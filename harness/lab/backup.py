@@ -30,7 +30,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -180,16 +179,6 @@ def info(ctx: LabContext) -> dict[str, Any]:
     if not stanzas:
         raise HarnessError(f"pgbackrest info: no stanza {STANZA!r} in {repo_dir(ctx)}")
     return stanzas[0]
-
-
-def primary_node(ctx: LabContext) -> str | None:
-    """The Patroni node that answers as primary (pgBackRest backs up from the primary only)."""
-    from harness.lab import postgres
-
-    for spec in of_kind("patroni", PRIMARY_ZONES):
-        if postgres.answers_as_primary(ctx, spec.name):
-            return spec.name
-    return None
 
 
 # -- the full backup at start (and after a failback) ------------------------------------------------------------
@@ -369,11 +358,11 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="seconds")
 
 
-def pg_backup(ctx: LabContext, kind: str = "incr") -> dict[str, Any]:
-    """One pgBackRest backup (`full` | `diff` | `incr`) from the current primary (pgBackRest expires what the
-    retention no longer keeps after every backup); the job entry (also appended to jobs.jsonl)."""
+def pg_backup(ctx: LabContext, kind: str, *, node: str | None) -> dict[str, Any]:
+    """One pgBackRest backup (`full` | `diff` | `incr`) from `node`, the current primary (postgres.primary_node;
+    None: no primary answers, recorded as a failed job). pgBackRest expires what the retention no longer keeps
+    after every backup. Returns the job entry (also appended to jobs.jsonl)."""
     started = time.time()
-    node = primary_node(ctx)
     entry: dict[str, Any] = {"store": "postgres", "type": kind, "started": _iso(started), "node": node}
     if node is None:
         entry.update(ok=False, error="no primary answers (an election?)")
@@ -431,27 +420,5 @@ def redis_snapshot(ctx: LabContext) -> dict[str, Any]:
 
 
 def launch_schedule(ctx: LabContext, day_s: float = LAB_DAY_S) -> Launch:
-    """The backup schedule as one lab process (stopped with the lab): `python -m harness.lab.backup`."""
-    return Launch(argv=[ctx.python, "-m", "harness.lab.backup", str(ctx.paths.root), str(day_s)])
-
-
-def run_schedule(root: Path, day_s: float) -> None:
-    """Redis snapshot right away, then every lab day an incremental PostgreSQL backup and a Redis snapshot.
-    The first incremental waits for the start's full backup (pgBackRest would refuse it without one)."""
-    from harness.lab.lab import Lab
-
-    ctx = Lab.load(root, partial=True).ctx
-    redis_snapshot(ctx)
-    next_run = time.monotonic() + day_s
-    while True:
-        time.sleep(max(0.5, min(5.0, next_run - time.monotonic())))
-        if time.monotonic() < next_run:
-            continue
-        next_run = time.monotonic() + day_s
-        if status(ctx) == "ok":
-            pg_backup(ctx, "incr")
-        redis_snapshot(ctx)
-
-
-if __name__ == "__main__":  # the lab's backup schedule process
-    run_schedule(Path(sys.argv[1]), float(sys.argv[2]))
+    """The backup schedule as one lab process (stopped with the lab): harness/lab/backup_schedule.py."""
+    return Launch(argv=[ctx.python, "-m", "harness.lab.backup_schedule", str(ctx.paths.root), str(day_s)])

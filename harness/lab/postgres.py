@@ -157,6 +157,14 @@ def answers_as_primary(ctx: LabContext, name: str, timeout: float = 0.5) -> bool
         return False
 
 
+def primary_node(ctx: LabContext) -> str | None:
+    """The primary region's Patroni node that answers as primary now (pgBackRest backs up from it), or None."""
+    for spec in of_kind("patroni", PRIMARY_ZONES):
+        if answers_as_primary(ctx, spec.name):
+            return spec.name
+    return None
+
+
 def postmaster_pid(ctx: LabContext, name: str) -> int | None:
     """PID of a node's postmaster (Patroni starts it in its own session, so it outlives a killed Patroni)."""
     try:
