@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from harness.errors import HarnessError
@@ -262,6 +263,27 @@ def _plan(
 
 
 # -- the faults ------------------------------------------------------------------------------------------------
+def _selected_plan(
+    cluster: k8s.Cluster,
+    fault: str,
+    kind: str,
+    namespace: str,
+    label_selector: str | dict[str, str],
+    spec_of: Callable[[dict[str, str]], dict[str, Any]],
+    action: str,
+    run: str | None,
+    acted: bool = True,
+    tail: str = "",
+) -> FaultPlan:
+    """The plan of a fault on the pods one label selector picks: its CRD checked first, the selector parsed, the
+    pods listed; `action` starts the summary ("kill one of"), `tail` ends it."""
+    require(cluster, kind, fault)
+    labels = match_labels(label_selector, fault)
+    pods = _pods(cluster, namespace, labels)
+    summary = f"{action} {len(pods)} pods matching {k8s.selector_text(labels)} in {namespace}{tail}"
+    return _plan(cluster, fault, kind, namespace, spec_of(labels), pods, summary, run, acted=acted)
+
+
 def plan_network_latency(
     cluster: k8s.Cluster,
     namespace: str,
@@ -272,21 +294,18 @@ def plan_network_latency(
     run: str | None = None,
 ) -> FaultPlan:
     """Every packet the selected pods send waits `ms` (± `jitter`) ms."""
-    require(cluster, "NetworkChaos", "network-latency")
     if ms < 1 or jitter < 0 or jitter > ms:
+        require(cluster, "NetworkChaos", "network-latency")
         raise HarnessError(f"network-latency: ms must be at least 1 and jitter between 0 and ms (got {ms}, {jitter})")
-    labels = match_labels(label_selector, "network-latency")
-    pods = _pods(cluster, namespace, labels)
-    spec = latency_spec(namespace, labels, ms, jitter, seconds)
     jit = f" ± {jitter} ms" if jitter else ""
-    return _plan(
+    return _selected_plan(
         cluster,
         "network-latency",
         "NetworkChaos",
         namespace,
-        spec,
-        pods,
-        f"add {ms} ms{jit} to every packet of {len(pods)} pods matching {k8s.selector_text(labels)} in {namespace}",
+        label_selector,
+        lambda labels: latency_spec(namespace, labels, ms, jitter, seconds),
+        f"add {ms} ms{jit} to every packet of",
         run,
     )
 
@@ -299,18 +318,14 @@ def plan_network_blackhole(
     run: str | None = None,
 ) -> FaultPlan:
     """Every packet of the selected pods is dropped silently (100 % loss): their clients hang, not fail fast."""
-    require(cluster, "NetworkChaos", "network-blackhole")
-    labels = match_labels(label_selector, "network-blackhole")
-    pods = _pods(cluster, namespace, labels)
-    spec = blackhole_spec(namespace, labels, seconds)
-    return _plan(
+    return _selected_plan(
         cluster,
         "network-blackhole",
         "NetworkChaos",
         namespace,
-        spec,
-        pods,
-        f"drop every packet of {len(pods)} pods matching {k8s.selector_text(labels)} in {namespace}",
+        label_selector,
+        lambda labels: blackhole_spec(namespace, labels, seconds),
+        "drop every packet of",
         run,
     )
 
@@ -355,19 +370,15 @@ def plan_process_kill(
     run: str | None = None,
 ) -> FaultPlan:
     """Kill one pod matching the selector (PodChaos pod-kill), or one container of it (container-kill)."""
-    require(cluster, "PodChaos", "process-kill")
-    labels = match_labels(label_selector, "process-kill")
-    pods = _pods(cluster, namespace, labels)
-    spec = kill_spec(namespace, labels, container)
     what = f"container {container} of " if container else ""
-    return _plan(
+    return _selected_plan(
         cluster,
         "process-kill",
         "PodChaos",
         namespace,
-        spec,
-        pods,
-        f"kill {what}one of {len(pods)} pods matching {k8s.selector_text(labels)} in {namespace}",
+        label_selector,
+        lambda labels: kill_spec(namespace, labels, container),
+        f"kill {what}one of",
         run,
         acted=False,
     )
@@ -382,21 +393,17 @@ def plan_process_freeze(
     run: str | None = None,
 ) -> FaultPlan:
     """Stop one pod's processes serving while the pod stays (PodChaos pod-failure; see the module docstring)."""
-    require(cluster, "PodChaos", "process-freeze")
-    labels = match_labels(label_selector, "process-freeze")
-    pods = _pods(cluster, namespace, labels)
-    spec = freeze_spec(namespace, labels, seconds, container)
-    held = f" for {seconds:g} s" if seconds else " until undone"
-    return _plan(
+    return _selected_plan(
         cluster,
         "process-freeze",
         "PodChaos",
         namespace,
-        spec,
-        pods,
-        f"freeze one of {len(pods)} pods matching {k8s.selector_text(labels)} in {namespace}{held}",
+        label_selector,
+        lambda labels: freeze_spec(namespace, labels, seconds, container),
+        "freeze one of",
         run,
         acted=False,
+        tail=f" for {seconds:g} s" if seconds else " until undone",
     )
 
 
