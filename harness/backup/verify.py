@@ -75,12 +75,25 @@ class VerifyResult:
     failure: str | None = None
     scratch_removed: bool = False
     record: str | None = None
+    # AWS restore tests (harness/backup/aws_verify.py): where the restore went and its two durations
+    scratch: str | None = None  # the scratch instance (rds:<id>)
+    source: str | None = None  # what was restored (rds-snapshot:<id>, rds-pitr:<instance>@<time>)
+    available_s: float | None = None  # restore call -> the scratch instance `available`
+    validated_s: float | None = None  # restore call -> the SQL checks passed
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-class _Run:
+class ValidationFailed(HarnessError):
+    """The restored data failed a check (`validate_restored`): `checks` holds what was found."""
+
+    def __init__(self, message: str, checks: dict[str, Any]):
+        super().__init__(message)
+        self.checks = checks
+
+
+class StepRun:
     """Timed steps of one restore test; the first failing step ends it (its message is the failure)."""
 
     def __init__(self, result: VerifyResult, on_step: Callable[[str], None]):
@@ -159,16 +172,17 @@ def _log_tail(path: Path, lines: int = 5) -> str:
         return ""
 
 
-def _rto(store: str) -> tuple[float | None, str]:
+def restore_rto(store: str) -> tuple[float | None, str]:
     obj = POLICIES[store].rto()
     return obj.rto.judged_s, f"{obj.source} {obj.component_name}: {obj.scenario_name} (RTO {obj.rto.text})"
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------------------
-def _write_ledger(lab: Any, run_id: str, count: int, ledger: Path) -> list[dict[str, Any]]:
-    """`count` acknowledged writes through HAProxy, each appended (fsynced) to the ledger once committed."""
+def write_ledger(dsn: str, run_id: str, count: int, ledger: Path) -> list[dict[str, Any]]:
+    """`count` acknowledged writes into `drill_ledger` through `dsn` (the lab: HAProxy; AWS: the target's
+    writer DSN), each appended (fsynced) to the ledger once committed."""
     acked: list[dict[str, Any]] = []
-    with psycopg.connect(lab.pg_dsn("primary"), autocommit=True, connect_timeout=3) as conn, ledger.open("a") as f:
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn, ledger.open("a") as f:
         conn.execute(
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} (run_id text, seq bigint, client_ts timestamptz, "
@@ -220,6 +234,57 @@ def _tables(conn: psycopg.Connection) -> list[str]:
     return [t if s == "public" else f"{s}.{t}" for s, t in rows]
 
 
+def validate_restored(
+    restored: psycopg.Connection, live: psycopg.Connection, run_id: str, acked: list[dict[str, Any]], cutoff: float
+) -> tuple[dict[str, Any], str]:
+    """The checks of a restored PostgreSQL against the live one and the write ledger (the lab's scratch
+    instance and an AWS scratch RDS instance alike): every live table present, row counts, every ledger row
+    acknowledged at or before `cutoff` (the backup's stop / snapshot / restore time, epoch) present.
+    Returns (checks, summary); HarnessError naming each finding when a check fails."""
+    tables = _tables(restored)
+    counts = {
+        t: restored.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*t.split(".")))).fetchone()[0]
+        for t in tables
+    }
+    present: set[int] = set()
+    if acked and LEDGER_TABLE in tables:
+        present = {
+            r[0]
+            for r in restored.execute(
+                sql.SQL("SELECT seq FROM {} WHERE run_id = %s").format(sql.Identifier(LEDGER_TABLE)), (run_id,)
+            ).fetchall()
+        }
+    live_tables = _tables(live)
+    missing_tables = [t for t in live_tables if t not in tables]
+    due = [a["seq"] for a in acked if a["ack_ts"] <= cutoff]
+    lost = sorted(set(due) - present)
+    checks = {
+        "schema": {"live_tables": len(live_tables), "restored_tables": len(tables), "missing": missing_tables},
+        "row_counts": counts,
+        "ledger": {
+            "run_id": run_id,
+            "acknowledged": len(acked),
+            "acknowledged_before_backup_stop": len(due),
+            "present": len(present),
+            "lost": lost,
+            "checked": bool(acked),
+        },
+    }
+    problems = []
+    if missing_tables:
+        problems.append(f"tables of the live database missing from the restore: {', '.join(missing_tables)}")
+    if lost:
+        problems.append(
+            f"{len(lost)} of {len(due)} writes acknowledged before the backup's stop time are missing (seq {lost[:10]})"
+        )
+    if problems:
+        raise ValidationFailed("; ".join(problems), checks)
+    summary = f"{len(tables)} tables (every live one), {sum(counts.values())} rows; " + (
+        f"all {len(due)} writes acknowledged before the backup stop present" if acked else "no ledger"
+    )
+    return checks, summary
+
+
 def verify_postgres(
     lab: Any,
     *,
@@ -232,7 +297,7 @@ def verify_postgres(
 ) -> VerifyResult:
     """The PostgreSQL restore test on the lab (see the module's docstring); always writes a chained record."""
     ctx = lab.ctx
-    target_rto, rto_source = _rto("postgres")
+    target_rto, rto_source = restore_rto("postgres")
     if rto_s is not None:
         target_rto, rto_source = rto_s, "given"
     result = VerifyResult(store="postgres", ok=False, verdict=judgement.NOT_RECOVERED, rto_s=target_rto)
@@ -241,7 +306,7 @@ def verify_postgres(
     # record=False: a Gherkin drill runs the test and its own run's record holds the verdict.
     rec = RecordBuilder(reports, target="local", environment="lab", path="backup", live=record)
     rec.event("drill-started", {"store": "postgres", "run_id": run_id, "writes": writes, "rto_s": target_rto})
-    run = _Run(result, on_step)
+    run = StepRun(result, on_step)
     out = out_dir or Path(rec.reports_dir) / "backup" / run_id
     out.mkdir(parents=True, exist_ok=True)
     ledger = out / "ledger.jsonl"
@@ -251,7 +316,7 @@ def verify_postgres(
         run.step("verify the repository (pgbackrest verify)", lambda: lab_backup.verify(ctx))
 
         def write_and_back_up() -> str:
-            facts["acked"] = _write_ledger(lab, run_id, writes, ledger)
+            facts["acked"] = write_ledger(lab.pg_dsn("primary"), run_id, writes, ledger)
             job = lab_backup.pg_backup(ctx, "incr", node=lab_postgres.primary_node(ctx))
             if not job["ok"]:
                 raise HarnessError(f"incremental backup failed: {job.get('error')}")
@@ -308,53 +373,18 @@ def verify_postgres(
         run.step("wait until the scratch instance is usable", usable)
 
         def validate() -> str:
-            with psycopg.connect(**facts["dsn"], autocommit=True) as sconn:
-                restored = _tables(sconn)
-                counts = {
-                    t: sconn.execute(
-                        sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*t.split(".")))
-                    ).fetchone()[0]
-                    for t in restored
-                }
-                present: set[int] = set()
-                if facts.get("acked") and LEDGER_TABLE in restored:
-                    present = {
-                        r[0]
-                        for r in sconn.execute(
-                            sql.SQL("SELECT seq FROM {} WHERE run_id = %s").format(sql.Identifier(LEDGER_TABLE)),
-                            (run_id,),
-                        ).fetchall()
-                    }
-            with psycopg.connect(lab.pg_dsn("primary", user=PG_SUPERUSER), autocommit=True, connect_timeout=3) as p:
-                live = _tables(p)
-            missing_tables = [t for t in live if t not in restored]
-            due = [a["seq"] for a in facts.get("acked", []) if a["ack_ts"] <= (result.backup_stop or 0)]
-            lost = sorted(set(due) - present)
-            result.checks = {
-                "schema": {"live_tables": len(live), "restored_tables": len(restored), "missing": missing_tables},
-                "row_counts": counts,
-                "ledger": {
-                    "run_id": run_id,
-                    "acknowledged": len(facts.get("acked", [])),
-                    "acknowledged_before_backup_stop": len(due),
-                    "present": len(present),
-                    "lost": lost,
-                    "checked": writes > 0,
-                },
-            }
-            problems = []
-            if missing_tables:
-                problems.append(f"tables of the live database missing from the restore: {', '.join(missing_tables)}")
-            if lost:
-                problems.append(
-                    f"{len(lost)} of {len(due)} writes acknowledged before the backup's stop time are missing "
-                    f"(seq {lost[:10]})"
-                )
-            if problems:
-                raise HarnessError("; ".join(problems))
-            return f"{len(restored)} tables (every live one), {sum(counts.values())} rows; " + (
-                f"all {len(due)} writes acknowledged before the backup stop present" if writes else "no ledger"
-            )
+            with (
+                psycopg.connect(**facts["dsn"], autocommit=True) as restored,
+                psycopg.connect(lab.pg_dsn("primary", user=PG_SUPERUSER), autocommit=True, connect_timeout=3) as live,
+            ):
+                try:
+                    result.checks, summary = validate_restored(
+                        restored, live, run_id, facts.get("acked", []), result.backup_stop or 0
+                    )
+                except ValidationFailed as failed:
+                    result.checks = failed.checks
+                    raise
+            return summary
 
         run.step("validate the restore (schema, row counts, ledger)", validate)
         result.ok = True
@@ -366,7 +396,7 @@ def verify_postgres(
         result.steps.append(
             {"step": "stop and remove the scratch instance", "ok": result.scratch_removed, "duration_s": 0.0}
         )
-    return _finish(rec, result, out, record)
+    return finish_record(rec, result, out, record)
 
 
 # -- Redis ---------------------------------------------------------------------------------------------------
@@ -384,7 +414,7 @@ def verify_redis(
     import redis
 
     ctx = lab.ctx
-    target_rto, rto_source = _rto("redis")
+    target_rto, rto_source = restore_rto("redis")
     if rto_s is not None:
         target_rto, rto_source = rto_s, "given"
     result = VerifyResult(store="redis", ok=False, verdict=judgement.NOT_RECOVERED, rto_s=target_rto)
@@ -393,7 +423,7 @@ def verify_redis(
     # record=False: a Gherkin drill runs the test and its own run's record holds the verdict.
     rec = RecordBuilder(reports, target="local", environment="lab", path="backup", live=record)
     rec.event("drill-started", {"store": "redis", "run_id": run_id, "writes": writes, "rto_s": target_rto})
-    run = _Run(result, on_step)
+    run = StepRun(result, on_step)
     out = out_dir or Path(rec.reports_dir) / "backup" / run_id
     out.mkdir(parents=True, exist_ok=True)
     ledger = out / "ledger.jsonl"
@@ -497,11 +527,16 @@ def verify_redis(
         result.steps.append(
             {"step": "stop and remove the scratch instance", "ok": result.scratch_removed, "duration_s": 0.0}
         )
-    return _finish(rec, result, out, record)
+    return finish_record(rec, result, out, record)
 
 
 # -- the record ----------------------------------------------------------------------------------------------
-def _finish(rec: RecordBuilder, result: VerifyResult, out: Path, record: bool) -> VerifyResult:
+def finish_record(
+    rec: RecordBuilder, result: VerifyResult, out: Path, record: bool, policy: str | None = None
+) -> VerifyResult:
+    """Judge the restore time against the RTO and write the chained record; `policy`: the POLICIES entry
+    whose objective applies (default the result's store: an AWS RDS restore test is judged as `postgres`)."""
+    pol = POLICIES[policy or result.store]
     if result.ok and not result.scratch_removed:
         result.ok, result.failure = False, "the scratch instance could not be removed"
     checked = judgement.verdict(Targets(rto_s=result.rto_s), result.restore_s, None) if result.ok else None
@@ -517,7 +552,7 @@ def _finish(rec: RecordBuilder, result: VerifyResult, out: Path, record: bool) -
         name=f"automated restore test: {result.store}",
         feature="backup verify",
         tags=["component", "weekly", "backup"],
-        objective_key=f"{POLICIES[result.store].component}/{POLICIES[result.store].restore_scenario}",
+        objective_key=f"{pol.component}/{pol.restore_scenario}",
         objective_source=result.rto_source,
         measurement={
             "rto_s": result.restore_s,
@@ -531,6 +566,11 @@ def _finish(rec: RecordBuilder, result: VerifyResult, out: Path, record: bool) -
             "checks": result.checks,
             "failure": result.failure,
             "scratch_removed": result.scratch_removed,
+            **{
+                k: getattr(result, k)
+                for k in ("scratch", "source", "available_s", "validated_s")
+                if getattr(result, k) is not None
+            },
         },
     )
     rec.event("drill-finished", {"scenarios": 1})

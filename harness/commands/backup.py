@@ -159,18 +159,32 @@ def verify(
     writes: Annotated[
         int, typer.Option("--writes", help="ledger writes made (and backed up) before the restore; 0: none")
     ] = backup_room.verify.DEFAULT_WRITES,
+    pitr: Annotated[
+        bool, typer.Option("--pitr", help="AWS: restore to LatestRestorableTime instead of the newest snapshot")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
     reports: ReportsOpt = Path("reports"),
 ) -> None:
     """Automated restore test: restore the newest backup into a scratch instance, check it, time it against
     the RTO, remove the scratch instance, write a chained drill record. Exit 1 when it fails."""
+    from harness.targets import load
+
     runners = {"postgres": backup_room.verify_postgres, "redis": backup_room.verify_redis}
     if store not in runners:
         raise HarnessError(f"--store: {store!r} is not one of {', '.join(runners)}")
     if writes < 0:
         raise HarnessError(f"--writes must be >= 0, got {writes}")
-    lab = _lab_of(target)
-    result = runners[store](lab, reports=reports, writes=writes, on_step=lambda s: err.print(f"backup verify: {s}"))
+    target_obj = load(target)
+    progress = lambda s: err.print(f"backup verify: {s}")  # noqa: E731
+    if target_obj.target_file.provider == "aws":
+        result = _aws_verify(target, target_obj, store, writes, pitr, reports, progress)
+    elif pitr:
+        raise HarnessError(
+            "--pitr: a point-in-time restore test is the AWS target's; the lab restores its newest backup"
+        )
+    else:
+        lab = _lab_of(target)
+        result = runners[store](lab, reports=reports, writes=writes, on_step=progress)
     if as_json:
         out.print_json(json.dumps(result.as_dict(), default=str))
     else:
@@ -178,10 +192,32 @@ def verify(
             mark = "[green]✔[/]" if s["ok"] else "[red]✘[/]"
             out.print(f"{mark} {s['step']} ({s['duration_s']:.2f} s) {s.get('detail') or ''}", highlight=False)
         rto = f" (RTO {result.rto_s:.0f} s)" if result.rto_s is not None else ""
+        if result.available_s is not None:
+            out.print(f"scratch {result.scratch}: available after {result.available_s} s", highlight=False)
         out.print(f"restore: {result.restore_s} s{rto}; verdict {result.verdict}; record {result.record}")
         if result.failure:
             out.print(f"[red]failed[/]: {result.failure}", highlight=False)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_BREACHED)
+
+
+def _aws_verify(target: str, target_obj: object, store: str, writes: int, pitr: bool, reports: Path, progress):
+    """The RDS restore test (harness.backup.aws_verify) after the target's safety preflight."""
+    from harness.backup import aws_verify
+
+    if store != "postgres":
+        raise HarnessError(f"--store {store}: an AWS target's restore test is its RDS instance's (postgres)")
+    target_obj.preflight()  # type: ignore[attr-defined]
+    tf = target_obj.target_file  # type: ignore[attr-defined]
+    return aws_verify.verify_rds(
+        target,
+        tf.environment,
+        target_obj.configuration,  # type: ignore[attr-defined]
+        str(tf.path),
+        reports=reports,
+        writes=writes,
+        pitr=pitr,
+        on_step=progress,
+    )
 
 
 app.command("status")(status)
