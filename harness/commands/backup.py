@@ -21,9 +21,7 @@ app = typer.Typer(no_args_is_help=True, help="Backup validation (plan 4.4): stat
 out = Console()
 err = Console(stderr=True)
 
-TargetOpt = Annotated[
-    str, typer.Option("--target", help="target name or file: `local` (the lab); status: an AWS file too")
-]
+TargetOpt = Annotated[str, typer.Option("--target", help="target name or file: `local` (the lab) or an AWS file")]
 ReportsOpt = Annotated[Path, typer.Option("--reports", help="reports folder holding the drill records")]
 
 

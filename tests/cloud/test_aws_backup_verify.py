@@ -11,6 +11,9 @@ endpoint for the SQL validation (as test_aws_rpo / test_aws_data do: moto's RDS 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -26,7 +29,7 @@ from harness.errors import HarnessError
 from harness.faults.intent import IntentLog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
-from measure_helpers import postgres_running  # noqa: E402
+from measure_helpers import postgres_running, wait_until  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "freight-staging-db"
@@ -272,3 +275,27 @@ def test_refusals_exit_2_before_anything_is_created(aws, dbs, tmp_path):
     with psycopg.connect(_dsn(live_pg), autocommit=True) as conn:
         assert conn.execute("SELECT to_regclass('drill_ledger')").fetchone()[0] is None
     assert IntentLog().intents() == {}
+
+
+def test_a_killed_run_is_undone_by_drill_recover(aws, dbs, tmp_path):
+    """kill -9 while the harness waits for the scratch instance to answer SQL (no stand-in loads it): the undo
+    recorded before the restore call lets `drill recover` delete the scratch instance and the drill's snapshot."""
+    live_pg, restored_pg = dbs
+    _source(aws)
+    _subnet_group(aws)
+    drill = str(Path(sys.executable).with_name("drill"))
+    reports = tmp_path / "reports"
+    args = ["backup", "verify", "--target", _target(tmp_path, live_pg, restored_pg), "--writes", "5"]
+    proc = subprocess.Popen([drill, *map(str, args), "--reports", str(reports)], start_new_session=True)
+    rds = aws.client("rds")
+    try:
+        assert wait_until(
+            lambda: any(i["DBInstanceIdentifier"] == SCRATCH for i in rds.describe_db_instances()["DBInstances"]), 30
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    recover = subprocess.run([drill, "recover", "--reports", str(reports)], capture_output=True, text=True, timeout=60)
+    assert recover.returncode == 0, recover.stdout + recover.stderr
+    assert [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]] == [SOURCE]
+    assert not any(s["DBSnapshotIdentifier"].startswith(SCRATCH) for s in rds.describe_db_snapshots()["DBSnapshots"])
