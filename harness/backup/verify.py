@@ -26,8 +26,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -39,15 +37,15 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from harness.backup import scratch
 from harness.backup.policy import POLICIES
 from harness.errors import HarnessError
 from harness.evidence.record import RecordBuilder
 from harness.lab import backup as lab_backup
 from harness.lab import postgres as lab_postgres
-from harness.lab.context import PG_BIN
-from harness.lab.process import is_running, signal_group, spawn, wait_gone
-from harness.lab.state import ensure_dir, write_private
-from harness.lab.topology import PG_DATABASE, PG_SUPERUSER, SPECS
+from harness.lab.process import is_running, spawn
+from harness.lab.state import ensure_dir
+from harness.lab.topology import PG_DATABASE, PG_SUPERUSER
 from harness.measure import judgement
 from harness.measure.judgement import Targets
 
@@ -115,41 +113,14 @@ class StepRun:
 
 
 def _scratch_root(lab: Any) -> Path:
-    return lab.paths.component_dir(SCRATCH)
-
-
-def _free_port(host: str) -> int:
-    taken = {p for spec in SPECS.values() for p in spec.ports.values()}
-    for port in PORT_RANGE:
-        if port in taken:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind((host, port))
-                return port
-            except OSError:
-                continue
-    raise HarnessError(f"no free port for the scratch instance in {PORT_RANGE.start}-{PORT_RANGE.stop - 1}")
-
-
-def _stop(rec: dict[str, Any] | None) -> None:
-    if rec and signal_group(rec, signal.SIGINT):
-        if not wait_gone(rec, 30.0):
-            signal_group(rec, signal.SIGKILL)
-            wait_gone(rec, 5.0)
+    return scratch.root(lab, SCRATCH)
 
 
 def remove_scratch(lab: Any) -> bool:
     """Stop the scratch instance this (or an interrupted) run started, by its recorded PID, and remove its
     folder. True when nothing is left."""
-    root = _scratch_root(lab)
-    try:
-        _stop(json.loads((root / "instance.json").read_text()))
-    except (FileNotFoundError, ValueError):
-        pass
-    if root.exists():
-        shutil.rmtree(root)
-    return not root.exists()
+    scratch.remove(lab, SCRATCH)
+    return not _scratch_root(lab).exists()
 
 
 def _poll(what: str, cond: Callable[[], bool], timeout: float, interval: float = 0.2) -> None:
@@ -165,16 +136,62 @@ def _poll(what: str, cond: Callable[[], bool], timeout: float, interval: float =
     raise HarnessError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" ({last})" if last else ""))
 
 
-def _log_tail(path: Path, lines: int = 5) -> str:
-    try:
-        return " | ".join(x.strip() for x in path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return ""
-
-
 def restore_rto(store: str) -> tuple[float | None, str]:
     obj = POLICIES[store].rto()
     return obj.rto.judged_s, f"{obj.source} {obj.component_name}: {obj.scenario_name} (RTO {obj.rto.text})"
+
+
+@dataclass
+class _Test:
+    """What one restore test's steps share (the skeleton `_restore_test` makes it)."""
+
+    run: StepRun
+    result: VerifyResult
+    facts: dict[str, Any]  # "instance": the scratch server's process record (stopped by the skeleton)
+    ledger: Path
+    run_id: str
+    target_rto: float | None
+
+
+def _restore_test(
+    lab: Any,
+    store: str,
+    body: Callable[[_Test], None],
+    reports: str | Path | None,
+    writes: int,
+    out_dir: Path | None,
+    on_step: Callable[[str], None],
+    rto_s: float | None,
+    record: bool,
+) -> VerifyResult:
+    """The skeleton of both lab restore tests: the RTO, the record, a leftover scratch instance removed, the
+    store's steps (`body`; the first failing one ends it), the scratch instance stopped and removed whatever
+    happened, the chained record."""
+    target_rto, rto_source = restore_rto(store)
+    if rto_s is not None:
+        target_rto, rto_source = rto_s, "given"
+    result = VerifyResult(store=store, ok=False, verdict=judgement.NOT_RECOVERED, rto_s=target_rto)
+    result.rto_source = rto_source
+    run_id = f"backup-verify-{uuid.uuid4().hex[:8]}"
+    # record=False: a Gherkin drill runs the test and its own run's record holds the verdict.
+    rec = RecordBuilder(reports, target="local", environment="lab", path="backup", live=record)
+    rec.event("drill-started", {"store": store, "run_id": run_id, "writes": writes, "rto_s": target_rto})
+    out = out_dir or Path(rec.reports_dir) / "backup" / run_id
+    out.mkdir(parents=True, exist_ok=True)
+    test = _Test(StepRun(result, on_step), result, {}, out / "ledger.jsonl", run_id, target_rto)
+    try:
+        remove_scratch(lab)  # one an interrupted run left behind
+        body(test)
+        result.ok = True
+    except HarnessError as err:
+        result.failure = str(err)
+    finally:
+        scratch.stop(test.facts.get("instance"))
+        result.scratch_removed = remove_scratch(lab)
+        result.steps.append(
+            {"step": "stop and remove the scratch instance", "ok": result.scratch_removed, "duration_s": 0.0}
+        )
+    return finish_record(rec, result, out, record)
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------------------
@@ -203,27 +220,6 @@ def write_ledger(dsn: str, run_id: str, count: int, ledger: Path) -> list[dict[s
             os.fsync(f.fileno())  # acknowledged = in the ledger on disk before the next write
             acked.append(entry)
     return acked
-
-
-def _scratch_conf(data: Path, socket_dir: Path, host: str, port: int) -> str:
-    return f"""# scratch instance of `drill backup verify` (harness/backup/verify.py)
-include_if_exists = 'postgresql.base.conf'
-listen_addresses = '{host}'
-port = {port}
-unix_socket_directories = '{socket_dir}'
-hba_file = '{data}/pg_hba.conf'
-ident_file = '{data}/pg_ident.conf'
-cluster_name = 'backup-verify'
-# Never archive: a promoted scratch instance must not push its new timeline into the lab's repository.
-archive_mode = off
-hot_standby = on
-max_connections = 100
-max_worker_processes = 4
-max_wal_senders = 10
-max_replication_slots = 10
-shared_buffers = 32MB
-logging_collector = off
-"""
 
 
 def _tables(conn: psycopg.Connection) -> list[str]:
@@ -297,22 +293,9 @@ def verify_postgres(
 ) -> VerifyResult:
     """The PostgreSQL restore test on the lab (see the module's docstring); always writes a chained record."""
     ctx = lab.ctx
-    target_rto, rto_source = restore_rto("postgres")
-    if rto_s is not None:
-        target_rto, rto_source = rto_s, "given"
-    result = VerifyResult(store="postgres", ok=False, verdict=judgement.NOT_RECOVERED, rto_s=target_rto)
-    result.rto_source = rto_source
-    run_id = f"backup-verify-{uuid.uuid4().hex[:8]}"
-    # record=False: a Gherkin drill runs the test and its own run's record holds the verdict.
-    rec = RecordBuilder(reports, target="local", environment="lab", path="backup", live=record)
-    rec.event("drill-started", {"store": "postgres", "run_id": run_id, "writes": writes, "rto_s": target_rto})
-    run = StepRun(result, on_step)
-    out = out_dir or Path(rec.reports_dir) / "backup" / run_id
-    out.mkdir(parents=True, exist_ok=True)
-    ledger = out / "ledger.jsonl"
-    facts: dict[str, Any] = {}
-    try:
-        remove_scratch(lab)  # one an interrupted run left behind
+
+    def body(t: _Test) -> None:
+        run, result, facts, ledger, run_id, target_rto = t.run, t.result, t.facts, t.ledger, t.run_id, t.target_rto
         run.step("verify the repository (pgbackrest verify)", lambda: lab_backup.verify(ctx))
 
         def write_and_back_up() -> str:
@@ -341,19 +324,8 @@ def verify_postgres(
 
         def restore() -> str:
             lab_backup.restore(ctx, data, set_label=result.backup_label, immediate=True)
-            host = ctx.host("edge")
-            port = _free_port(host)
-            write_private(data / "postgresql.conf", _scratch_conf(data, root, host, port), ctx.postgres_owner)
-            write_private(
-                data / "pg_hba.conf",
-                "local all all trust\nhost all all 127.0.0.0/8 scram-sha-256\n",
-                ctx.postgres_owner,
-            )
-            for stale in ("standby.signal", "postmaster.pid", "postmaster.opts", "patroni.dynamic.json"):
-                (data / stale).unlink(missing_ok=True)
-            proc = spawn([str(PG_BIN / "postgres"), "-D", str(data)], lab.paths.log(SCRATCH), user=ctx.postgres_user)
-            facts["instance"] = proc.to_dict()
-            (root / "instance.json").write_text(json.dumps(facts["instance"]))
+            inst = scratch.start(lab, SCRATCH, data, PORT_RANGE, cluster_name=SCRATCH, made_by="`drill backup verify`")
+            host, port, facts["instance"] = inst["host"], inst["port"], inst["record"]
             facts["dsn"] = dict(host=str(root), port=port, user=PG_SUPERUSER, dbname=PG_DATABASE, connect_timeout=3)
             return f"pgbackrest restore --type=immediate --set={result.backup_label}; scratch instance on {host}:{port}"
 
@@ -362,7 +334,7 @@ def verify_postgres(
         def usable() -> str:
             def promoted() -> bool:
                 if not is_running(facts["instance"]):
-                    raise HarnessError("the scratch instance exited: " + _log_tail(lab.paths.log(SCRATCH)))
+                    raise HarnessError("the scratch instance exited: " + scratch.log_tail(lab, SCRATCH, 5))
                 with psycopg.connect(**facts["dsn"], autocommit=True) as conn:
                     return not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
 
@@ -387,16 +359,8 @@ def verify_postgres(
             return summary
 
         run.step("validate the restore (schema, row counts, ledger)", validate)
-        result.ok = True
-    except HarnessError as err:
-        result.failure = str(err)
-    finally:
-        _stop(facts.get("instance"))
-        result.scratch_removed = remove_scratch(lab)
-        result.steps.append(
-            {"step": "stop and remove the scratch instance", "ok": result.scratch_removed, "duration_s": 0.0}
-        )
-    return finish_record(rec, result, out, record)
+
+    return _restore_test(lab, "postgres", body, reports, writes, out_dir, on_step, rto_s, record)
 
 
 # -- Redis ---------------------------------------------------------------------------------------------------
@@ -414,23 +378,10 @@ def verify_redis(
     import redis
 
     ctx = lab.ctx
-    target_rto, rto_source = restore_rto("redis")
-    if rto_s is not None:
-        target_rto, rto_source = rto_s, "given"
-    result = VerifyResult(store="redis", ok=False, verdict=judgement.NOT_RECOVERED, rto_s=target_rto)
-    result.rto_source = rto_source
-    run_id = f"backup-verify-{uuid.uuid4().hex[:8]}"
-    # record=False: a Gherkin drill runs the test and its own run's record holds the verdict.
-    rec = RecordBuilder(reports, target="local", environment="lab", path="backup", live=record)
-    rec.event("drill-started", {"store": "redis", "run_id": run_id, "writes": writes, "rto_s": target_rto})
-    run = StepRun(result, on_step)
-    out = out_dir or Path(rec.reports_dir) / "backup" / run_id
-    out.mkdir(parents=True, exist_ok=True)
-    ledger = out / "ledger.jsonl"
-    facts: dict[str, Any] = {}
-    markers = {f"drill:backup-verify:{run_id}:{i}": f"{i}" for i in range(1, writes + 1)}
-    try:
-        remove_scratch(lab)
+
+    def body(t: _Test) -> None:
+        run, result, facts, ledger, run_id = t.run, t.result, t.facts, t.ledger, t.run_id
+        markers = {f"drill:backup-verify:{run_id}:{i}": f"{i}" for i in range(1, writes + 1)}
 
         def mark_and_snapshot() -> str:
             from harness.lab import redis_cache
@@ -470,7 +421,8 @@ def verify_redis(
 
         def restore() -> str:
             shutil.copy2(facts["rdb"], root / "dump.rdb")
-            host, port = ctx.host("edge"), _free_port(ctx.host("edge"))
+            host = ctx.host("edge")
+            port = scratch.free_port(host, PORT_RANGE, "scratch instance")
             conf = root / "redis.conf"
             conf.write_text(
                 f'bind {host}\nport {port}\nprotected-mode no\ndir {root}\ndbfilename dump.rdb\nsave ""\n'
@@ -490,7 +442,7 @@ def verify_redis(
 
             def loaded() -> bool:
                 if not is_running(facts["instance"]):
-                    raise HarnessError("the scratch redis-server exited: " + _log_tail(lab.paths.log(SCRATCH)))
+                    raise HarnessError("the scratch redis-server exited: " + scratch.log_tail(lab, SCRATCH, 5))
                 try:
                     c = redis_cache.client(*facts["addr"], timeout=1)
                     return c.ping() and int(c.info("persistence").get("loading", 1)) == 0
@@ -518,16 +470,8 @@ def verify_redis(
             return f"{keys} keys; all {len(markers)} marker keys present with their values"
 
         run.step("validate the restore (key count, marker keys)", validate)
-        result.ok = True
-    except HarnessError as err:
-        result.failure = str(err)
-    finally:
-        _stop(facts.get("instance"))
-        result.scratch_removed = remove_scratch(lab)
-        result.steps.append(
-            {"step": "stop and remove the scratch instance", "ok": result.scratch_removed, "duration_s": 0.0}
-        )
-    return finish_record(rec, result, out, record)
+
+    return _restore_test(lab, "redis", body, reports, writes, out_dir, on_step, rto_s, record)
 
 
 # -- the record ----------------------------------------------------------------------------------------------

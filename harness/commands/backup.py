@@ -204,8 +204,9 @@ def _aws_verify(target: str, target_obj: object, store: str, writes: int, pitr: 
 
     if store != "postgres":
         raise HarnessError(f"--store {store}: an AWS target's restore test is its RDS instance's (postgres)")
-    target_obj.preflight()  # type: ignore[attr-defined]
     tf = target_obj.target_file  # type: ignore[attr-defined]
+    aws_verify.restore_setup(target_obj.configuration, str(tf.path))  # type: ignore[attr-defined]  # placeholders: before STS
+    target_obj.preflight()  # type: ignore[attr-defined]
     return aws_verify.verify_rds(
         target,
         tf.environment,
