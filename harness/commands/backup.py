@@ -57,7 +57,15 @@ def _aws_rows(target_obj: object, moment: float | None) -> list[dict]:
         raise ConfigError(
             str(path), "configuration s3_backup_buckets", f"must be a list of bucket names, got {buckets!r}"
         )
-    if not cluster and not buckets:
+    more = {key: _names(path, cfg, key) for key in MORE_STORES}
+    protected = _setting(path, cfg, "backup_protected_resources") or {}
+    if not isinstance(protected, dict) or not all(
+        isinstance(a, str) and not a.startswith("<") for a in protected.values()
+    ):
+        raise ConfigError(
+            str(path), "configuration backup_protected_resources", f"must map names to resource ARNs, got {protected!r}"
+        )
+    if not cluster and not buckets and not any(more.values()) and not protected:
         raise ConfigError(str(path), "configuration", "names neither rds_cluster_id nor s3_backup_buckets")
     now = datetime.now(UTC).timestamp() if moment is None else moment
     rows = aws_backup.aws_status(
@@ -68,7 +76,20 @@ def _aws_rows(target_obj: object, moment: float | None) -> list[dict]:
         now,
         f"{path}: configuration rds_cluster_id",
     )
+    rows += aws_backup.more_rows(
+        lambda service: aws_api.shared_client(service, cfg), now, str(path), *more.values(), protected
+    )
     return [r.as_dict() for r in rows]
+
+
+MORE_STORES = ("backup_elasticache_groups", "backup_docdb_clusters", "backup_plans")
+
+
+def _names(path: object, cfg: dict, key: str) -> list[str]:
+    names = _setting(path, cfg, key) or []
+    if not isinstance(names, list) or not all(isinstance(n, str) and n and not n.startswith("<") for n in names):
+        raise ConfigError(str(path), f"configuration {key}", f"must be a list of names, got {names!r}")
+    return names
 
 
 def _moment(text: str | None) -> float | None:
