@@ -120,7 +120,8 @@ def status(
 ) -> None:
     """Per store of the plan's 4.1 table: newest backup and its age against the limit, retention kept vs
     the policy, size and its trend, failed jobs since the last restore test (an AWS target: RDS retention and
-    restorable time, newest snapshot, S3 versioning and lifecycle, read-only). Exit 1 when a policy is breached."""
+    restorable time, newest snapshot, S3 versioning and lifecycle, ElastiCache and DocumentDB snapshots and
+    retention, AWS Backup plans and recovery points, read-only). Exit 1 when a policy is breached."""
     from harness.targets import load
 
     target_obj = load(target)
@@ -185,7 +186,9 @@ def verify(
     reports: ReportsOpt = Path("reports"),
 ) -> None:
     """Automated restore test: restore the newest backup into a scratch instance, check it, time it against
-    the RTO, remove the scratch instance, write a chained drill record. Exit 1 when it fails."""
+    the RTO, remove the scratch instance, write a chained drill record. An AWS target: the newest RDS snapshot
+    (--pitr: LatestRestorableTime) into a tagged scratch instance, deleted by the undo recorded first. Exit 1
+    when it fails, 2 when refused (nothing created)."""
     from harness.targets import load
 
     runners = {"postgres": backup_room.verify_postgres, "redis": backup_room.verify_redis}
