@@ -186,6 +186,10 @@ def _poll(what: str, cond: Callable[[], Any], timeout: float, interval: float) -
         time.sleep(interval)
 
 
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
@@ -242,7 +246,10 @@ def verify_rds(
         if writes > 0:
 
             def write() -> str:
-                facts["acked"] = lab_verify.write_ledger(dsn, run_id, writes, out / "ledger.jsonl")
+                try:
+                    facts["acked"] = lab_verify.write_ledger(dsn, run_id, writes, out / "ledger.jsonl")
+                except psycopg.Error as err:  # its text names host, port and user, never the password
+                    raise HarnessError(f"the ledger writes through pg_dsn failed: {_first_line(err)}") from None
                 return f"{len(facts['acked'])} writes acknowledged through the writer (ledger ledger.jsonl)"
 
             run.step("write a ledger through the target's writer", write)
@@ -351,17 +358,19 @@ def verify_rds(
                         return False
 
                 _poll(f"{setup.scratch} to answer SQL", answers, setup.timeout_s, min(setup.poll_s, 1.0))
-                with (
-                    psycopg.connect(scratch_dsn, autocommit=True, connect_timeout=5) as restored,
-                    psycopg.connect(dsn, autocommit=True, connect_timeout=5) as live,
-                ):
-                    try:
+                try:
+                    with (
+                        psycopg.connect(scratch_dsn, autocommit=True, connect_timeout=5) as restored,
+                        psycopg.connect(dsn, autocommit=True, connect_timeout=5) as live,
+                    ):
                         result.checks, summary = lab_verify.validate_restored(
                             restored, live, run_id, facts["acked"], facts["cutoff"]
                         )
-                    except lab_verify.ValidationFailed as failed:
-                        result.checks = failed.checks
-                        raise
+                except lab_verify.ValidationFailed as failed:
+                    result.checks = failed.checks
+                    raise
+                except psycopg.Error as err:
+                    raise HarnessError(f"the SQL checks failed: {_first_line(err)}") from None
                 result.validated_s = result.restore_s = round(time.monotonic() - facts["t_restore"], 3)
                 return f"{summary} ({aws_data.masked(scratch_dsn)}); validated {result.validated_s:.1f} s after the restore call"
 

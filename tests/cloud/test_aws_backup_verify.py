@@ -87,11 +87,13 @@ class ScratchStandIn:
     def _load(self) -> None:
         with psycopg.connect(_dsn(self.live), autocommit=True) as src:
             loads = src.execute("SELECT id, weight FROM loads").fetchall()
-            ledger = src.execute("SELECT run_id, seq, client_ts FROM drill_ledger").fetchall()
+            has_ledger = src.execute("SELECT to_regclass('drill_ledger')").fetchone()[0] is not None
+            ledger = src.execute("SELECT run_id, seq, client_ts FROM drill_ledger").fetchall() if has_ledger else []
         self.restored.sql(f"CREATE DATABASE {DB}_loading")
         with psycopg.connect(_dsn(self.restored, f"{DB}_loading"), autocommit=True) as dst:
             dst.execute("CREATE TABLE loads (id int PRIMARY KEY, weight int)")
-            dst.execute("CREATE TABLE drill_ledger (run_id text, seq bigint, client_ts timestamptz)")
+            if has_ledger:
+                dst.execute("CREATE TABLE drill_ledger (run_id text, seq bigint, client_ts timestamptz)")
             with dst.cursor() as cur:
                 cur.executemany("INSERT INTO loads VALUES (%s, %s)", loads)
                 cur.executemany(
@@ -301,3 +303,31 @@ def test_a_killed_run_is_undone_by_drill_recover(aws, dbs, tmp_path):
     assert recover.exit_code == 0, recover.output
     assert [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]] == [SOURCE]
     assert not any(s["DBSnapshotIdentifier"].startswith(SCRATCH) for s in rds.describe_db_snapshots()["DBSnapshots"])
+
+
+def test_writes_0_restores_the_newest_snapshot_as_it_is_and_no_dsn_means_no_sql(aws, dbs, tmp_path):
+    live_pg, restored_pg = dbs
+    _source(aws)  # moto takes an automated snapshot at creation
+    _subnet_group(aws)
+    rds = aws.client("rds")
+    rds.create_db_snapshot(DBSnapshotIdentifier="before-release-42", DBInstanceIdentifier=SOURCE)  # newer, manual
+    target = _target(tmp_path, live_pg, restored_pg)
+    stand_in = ScratchStandIn(aws, live_pg, restored_pg)
+    res = _verify("--target", target, "--writes", 0, "--json")
+    stand_in.close()
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    assert got["source"] == "rds-snapshot:before-release-42" and got["checks"]["ledger"]["checked"] is False
+    assert got["checks"]["row_counts"] == {"loads": 30} and got["validated_s"] is not None
+
+    data = yaml.safe_load(target.read_text())
+    data["configuration"]["pg_dsn"] = ""  # the target gives no DSN: restored and timed, not validated through SQL
+    target.write_text(yaml.safe_dump(data))
+    res = _verify("--target", target, "--writes", 0, "--json")
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    assert got["checks"] == {"sql": "not validated: the target gives no DSN (configuration pg_dsn)"}
+    assert got["validated_s"] is None and got["restore_s"] == got["available_s"] is not None
+    assert got["scratch_removed"] is True
+    writes = _verify("--target", target, "--json")  # the default 50 writes need the DSN
+    assert writes.exception.exit_code == 2 and "configuration pg_dsn" in str(writes.exception)
