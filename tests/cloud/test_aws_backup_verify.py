@@ -263,6 +263,14 @@ def test_refusals_exit_2_before_anything_is_created(aws, dbs, tmp_path):
     rds.delete_db_instance(DBInstanceIdentifier=SOURCE, SkipFinalSnapshot=True)
     _source(aws)
 
+    outside = yaml.safe_load(target.read_text())
+    outside["safety"]["limits"]["resources"] = ["billing-*"]  # the source is not on the allowlist
+    other = tmp_path / "outside.yaml"
+    other.write_text(yaml.safe_dump(outside))
+    named = _verify("--target", other, "--writes", 0)
+    assert named.exception.exit_code == 2 and "names resources outside limits.resources" in str(named.exception)
+    assert f"rds-restore-source {SOURCE}" in str(named.exception)
+
     rds.create_db_instance(
         DBInstanceIdentifier=SCRATCH,
         Engine="postgres",
