@@ -167,3 +167,179 @@ def aws_status(
     """The rows for the cluster (if named) and each bucket, in that order."""
     rows = rds_rows(session, region, cluster_id, now, where) if cluster_id else []
     return rows + [s3_row(session, region, b) for b in buckets]
+
+
+# -- ElastiCache, DocumentDB, AWS Backup (plan 4.1) ------------------------------------------------------------
+PLAN_ELASTICACHE_RETENTION_DAYS = 7  # plan 4.1: ElastiCache, Manual Snapshots, Daily, 7 days
+PLAN_DOCDB_RETENTION_DAYS = 30  # plan 4.1: DocumentDB, Automated Snapshots, Daily, 30 days (+ logs, 7 days)
+PLAN_BACKUP_RETENTION_DAYS = 30  # plan 4.1: EFS, AWS Backup, Daily, 30 days
+PLAN_ROW_ELASTICACHE = "ElastiCache: Manual Snapshots, Daily, 7 days"
+PLAN_ROW_DOCDB = "DocumentDB: Automated Snapshots, Daily, 30 days; Transaction Logs, Continuous, 7 days"
+PLAN_ROW_BACKUP = "EFS: AWS Backup, Daily, 30 days"
+DAILY = (PLAN_SNAPSHOT_EVERY_S * SCHEDULE_GRACE, "plan 4.1: daily + 50%")
+
+
+def _row(store: str, plan_row: str, limit: tuple[float | None, str | None], retention: str) -> AwsBackupRow:
+    return AwsBackupRow(
+        store=store,
+        plan_row=plan_row,
+        newest_label=None,
+        newest_type=None,
+        newest=None,
+        age_s=None,
+        age_limit_s=limit[0],
+        age_limit_source=limit[1],
+        kept="?",
+        retention=retention,
+    )
+
+
+def elasticache_row(client: Any, group_id: str, now: float, where: str) -> AwsBackupRow:
+    """A replication group's SnapshotRetentionLimit (days) against plan 4.1's 7, and its newest snapshot's
+    age (the first node snapshot's SnapshotCreateTime) against the daily schedule. A cache snapshot is
+    judged against its schedule, not the RPO, as on the lab: a daily snapshot can never meet a seconds RPO."""
+    from botocore.exceptions import ClientError
+
+    try:
+        group = client.describe_replication_groups(ReplicationGroupId=group_id)["ReplicationGroups"][0]
+    except ClientError as err:
+        if _client_error_code(err) == "ReplicationGroupNotFoundFault":
+            raise HarnessError(f"{where}: no ElastiCache replication group {group_id!r}") from None
+        raise
+    row = _row(f"elasticache:{group_id}", PLAN_ROW_ELASTICACHE, DAILY, f"{PLAN_ELASTICACHE_RETENTION_DAYS} days")
+    days = int(group.get("SnapshotRetentionLimit") or 0)
+    row.kept = f"{days} days"
+    if days < PLAN_ELASTICACHE_RETENTION_DAYS:
+        row.findings.append(
+            f"SnapshotRetentionLimit is {days} days, shorter than plan 4.1's {PLAN_ELASTICACHE_RETENTION_DAYS} days"
+            + (" (0: automatic snapshots are off)" if days == 0 else "")
+        )
+    snaps = [
+        s
+        for page in client.get_paginator("describe_snapshots").paginate(ReplicationGroupId=group_id)
+        for s in page["Snapshots"]
+        if s.get("SnapshotStatus") == "available" and s.get("NodeSnapshots")
+    ]
+    taken = [(min(n["SnapshotCreateTime"] for n in s["NodeSnapshots"]), s) for s in snaps]
+    newest = max(taken, key=lambda t: t[0], default=None)
+    if newest:
+        row.newest_label, row.newest_type = newest[1]["SnapshotName"], newest[1].get("SnapshotSource")
+        row.kept += f", {len(snaps)} snapshots"
+    _age(row, newest[0] if newest else None, now, "the newest available cache snapshot")
+    return row
+
+
+def docdb_rows(client: Any, cluster_id: str, now: float, where: str) -> list[AwsBackupRow]:
+    """A DocumentDB cluster's BackupRetentionPeriod against plan 4.1's 30 days and LatestRestorableTime against
+    the RPO (objectives.yaml documentdb), then its newest available cluster snapshot against the daily schedule."""
+    from botocore.exceptions import ClientError
+
+    try:
+        cluster = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+    except ClientError as err:
+        if _client_error_code(err) == "DBClusterNotFoundFault":
+            raise HarnessError(f"{where}: no DocumentDB cluster {cluster_id!r}") from None
+        raise
+    rpo = _catalog_rpo("documentdb")
+    point = _row(f"docdb:{cluster_id}", PLAN_ROW_DOCDB, rpo, f"{PLAN_DOCDB_RETENTION_DAYS} days")
+    point.newest_label, point.newest_type = "latest restorable time", "point-in-time"
+    days = int(cluster.get("BackupRetentionPeriod") or 0)
+    point.kept = f"{days} days"
+    if days < PLAN_DOCDB_RETENTION_DAYS:
+        point.findings.append(
+            f"BackupRetentionPeriod is {days} days, shorter than plan 4.1's {PLAN_DOCDB_RETENTION_DAYS} days"
+        )
+    _age(point, cluster.get("LatestRestorableTime"), now, "the latest restorable time")
+    done = [
+        s
+        for page in client.get_paginator("describe_db_cluster_snapshots").paginate(DBClusterIdentifier=cluster_id)
+        for s in page["DBClusterSnapshots"]
+        if s.get("Status") == "available"
+    ]
+    newest = max(done, key=lambda s: s["SnapshotCreateTime"], default=None)
+    snap = _row(f"docdb-snapshot:{cluster_id}", PLAN_ROW_DOCDB, DAILY, "one a day")
+    snap.kept = f"{len(done)} snapshots"
+    if newest:
+        snap.newest_label, snap.newest_type = newest["DBClusterSnapshotIdentifier"], newest.get("SnapshotType")
+    _age(snap, newest["SnapshotCreateTime"] if newest else None, now, "the newest available cluster snapshot")
+    return [point, snap]
+
+
+def _catalog_rpo(component: str) -> tuple[float | None, str | None]:
+    from harness import objectives
+
+    obj = objectives.load().lookup(component)
+    return obj.rpo.judged_s, f"RPO {obj.rpo.text} ({obj.source}, {obj.component})"
+
+
+def backup_plan_row(client: Any, name: str) -> AwsBackupRow:
+    """An AWS Backup plan named in the file: it exists, and its longest rule keeps recovery points at least
+    plan 4.1's 30 days (DeleteAfterDays; a rule without one keeps them forever)."""
+    row = _row(f"backup-plan:{name}", PLAN_ROW_BACKUP, (None, None), f">= {PLAN_BACKUP_RETENTION_DAYS} days")
+    plans = [p for page in client.get_paginator("list_backup_plans").paginate() for p in page["BackupPlansList"]]
+    found = next((p for p in plans if p.get("BackupPlanName") == name), None)
+    if found is None:
+        row.kept = "no such plan"
+        row.findings.append(f"no AWS Backup plan named {name}")
+        return row
+    rules = client.get_backup_plan(BackupPlanId=found["BackupPlanId"])["BackupPlan"].get("Rules") or []
+    keeps = [(r.get("Lifecycle") or {}).get("DeleteAfterDays") for r in rules]
+    longest = None if any(k is None for k in keeps) else max(keeps, default=0)
+    row.kept = f"{len(rules)} rule(s), " + ("kept forever" if longest is None else f"{longest} days")
+    if not rules:
+        row.findings.append(f"AWS Backup plan {name} has no rule: nothing is backed up")
+    elif longest is not None and longest < PLAN_BACKUP_RETENTION_DAYS:
+        row.findings.append(
+            f"AWS Backup plan {name} keeps recovery points {longest} days, shorter than plan 4.1's "
+            f"{PLAN_BACKUP_RETENTION_DAYS} days"
+        )
+    return row
+
+
+def recovery_point_row(client: Any, name: str, arn: str, now: float) -> AwsBackupRow:
+    """The newest recovery point of a protected resource: its status (the newest must be COMPLETED) and its
+    age against the daily schedule. ListRecoveryPointsByResource gives no lifecycle: how long points are kept
+    is the plan's rule (`backup_plan_row`)."""
+    row = _row(f"backup:{name}", PLAN_ROW_BACKUP, DAILY, "the plan's rule")
+    points = [
+        p
+        for page in client.get_paginator("list_recovery_points_by_resource").paginate(ResourceArn=arn)
+        for p in page["RecoveryPoints"]
+    ]
+    points.sort(key=lambda p: p["CreationDate"])
+    completed = [p for p in points if p.get("Status") == "COMPLETED"]
+    row.kept = f"{len(completed)} of {len(points)} recovery points completed"
+    if points and points[-1].get("Status") != "COMPLETED":
+        row.findings.append(
+            f"the newest recovery point of {name} is {points[-1].get('Status')}"
+            + (f": {points[-1]['StatusMessage']}" if points[-1].get("StatusMessage") else "")
+        )
+    newest = completed[-1] if completed else None
+    if newest:
+        row.newest_label = newest["RecoveryPointArn"].rsplit(":", 1)[-1]
+        row.newest_type = "AWS Backup"
+    _age(row, newest["CreationDate"] if newest else None, now, f"the newest completed recovery point of {name}")
+    return row
+
+
+def more_rows(
+    client: Any,
+    now: float,
+    path: str,
+    elasticache: list[str],
+    docdb: list[str],
+    plans: list[str],
+    protected: dict[str, str],
+) -> list[AwsBackupRow]:
+    """The rows beyond RDS and S3, in this order: ElastiCache groups, DocumentDB clusters, AWS Backup plans,
+    protected resources. `client(service)` gives the boto3 client (one per service, shared: a rehearsal can
+    answer the calls moto lacks on it)."""
+    rows = [
+        elasticache_row(client("elasticache"), g, now, f"{path}: configuration backup_elasticache_groups")
+        for g in elasticache
+    ]
+    for c in docdb:
+        rows += docdb_rows(client("docdb"), c, now, f"{path}: configuration backup_docdb_clusters")
+    rows += [backup_plan_row(client("backup"), p) for p in plans]
+    rows += [recovery_point_row(client("backup"), n, arn, now) for n, arn in protected.items()]
+    return rows

@@ -26,8 +26,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -39,15 +37,15 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from harness.backup import scratch
 from harness.backup.policy import POLICIES
 from harness.errors import HarnessError
 from harness.evidence.record import RecordBuilder
 from harness.lab import backup as lab_backup
 from harness.lab import postgres as lab_postgres
-from harness.lab.context import PG_BIN
-from harness.lab.process import is_running, signal_group, spawn, wait_gone
-from harness.lab.state import ensure_dir, write_private
-from harness.lab.topology import PG_DATABASE, PG_SUPERUSER, SPECS
+from harness.lab.process import is_running, spawn
+from harness.lab.state import ensure_dir
+from harness.lab.topology import PG_DATABASE, PG_SUPERUSER
 from harness.measure import judgement
 from harness.measure.judgement import Targets
 
@@ -75,12 +73,25 @@ class VerifyResult:
     failure: str | None = None
     scratch_removed: bool = False
     record: str | None = None
+    # AWS restore tests (harness/backup/aws_verify.py): where the restore went and its two durations
+    scratch: str | None = None  # the scratch instance (rds:<id>)
+    source: str | None = None  # what was restored (rds-snapshot:<id>, rds-pitr:<instance>@<time>)
+    available_s: float | None = None  # restore call -> the scratch instance `available`
+    validated_s: float | None = None  # restore call -> the SQL checks passed
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-class _Run:
+class ValidationFailed(HarnessError):
+    """The restored data failed a check (`validate_restored`): `checks` holds what was found."""
+
+    def __init__(self, message: str, checks: dict[str, Any]):
+        super().__init__(message)
+        self.checks = checks
+
+
+class StepRun:
     """Timed steps of one restore test; the first failing step ends it (its message is the failure)."""
 
     def __init__(self, result: VerifyResult, on_step: Callable[[str], None]):
@@ -102,41 +113,14 @@ class _Run:
 
 
 def _scratch_root(lab: Any) -> Path:
-    return lab.paths.component_dir(SCRATCH)
-
-
-def _free_port(host: str) -> int:
-    taken = {p for spec in SPECS.values() for p in spec.ports.values()}
-    for port in PORT_RANGE:
-        if port in taken:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind((host, port))
-                return port
-            except OSError:
-                continue
-    raise HarnessError(f"no free port for the scratch instance in {PORT_RANGE.start}-{PORT_RANGE.stop - 1}")
-
-
-def _stop(rec: dict[str, Any] | None) -> None:
-    if rec and signal_group(rec, signal.SIGINT):
-        if not wait_gone(rec, 30.0):
-            signal_group(rec, signal.SIGKILL)
-            wait_gone(rec, 5.0)
+    return scratch.root(lab, SCRATCH)
 
 
 def remove_scratch(lab: Any) -> bool:
     """Stop the scratch instance this (or an interrupted) run started, by its recorded PID, and remove its
     folder. True when nothing is left."""
-    root = _scratch_root(lab)
-    try:
-        _stop(json.loads((root / "instance.json").read_text()))
-    except (FileNotFoundError, ValueError):
-        pass
-    if root.exists():
-        shutil.rmtree(root)
-    return not root.exists()
+    scratch.remove(lab, SCRATCH)
+    return not _scratch_root(lab).exists()
 
 
 def _poll(what: str, cond: Callable[[], bool], timeout: float, interval: float = 0.2) -> None:
@@ -152,23 +136,70 @@ def _poll(what: str, cond: Callable[[], bool], timeout: float, interval: float =
     raise HarnessError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" ({last})" if last else ""))
 
 
-def _log_tail(path: Path, lines: int = 5) -> str:
-    try:
-        return " | ".join(x.strip() for x in path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return ""
-
-
-def _rto(store: str) -> tuple[float | None, str]:
+def restore_rto(store: str) -> tuple[float | None, str]:
     obj = POLICIES[store].rto()
     return obj.rto.judged_s, f"{obj.source} {obj.component_name}: {obj.scenario_name} (RTO {obj.rto.text})"
 
 
+@dataclass
+class _Test:
+    """What one restore test's steps share (the skeleton `_restore_test` makes it)."""
+
+    run: StepRun
+    result: VerifyResult
+    facts: dict[str, Any]  # "instance": the scratch server's process record (stopped by the skeleton)
+    ledger: Path
+    run_id: str
+    target_rto: float | None
+
+
+def _restore_test(
+    lab: Any,
+    store: str,
+    body: Callable[[_Test], None],
+    reports: str | Path | None,
+    writes: int,
+    out_dir: Path | None,
+    on_step: Callable[[str], None],
+    rto_s: float | None,
+    record: bool,
+) -> VerifyResult:
+    """The skeleton of both lab restore tests: the RTO, the record, a leftover scratch instance removed, the
+    store's steps (`body`; the first failing one ends it), the scratch instance stopped and removed whatever
+    happened, the chained record."""
+    target_rto, rto_source = restore_rto(store)
+    if rto_s is not None:
+        target_rto, rto_source = rto_s, "given"
+    result = VerifyResult(store=store, ok=False, verdict=judgement.NOT_RECOVERED, rto_s=target_rto)
+    result.rto_source = rto_source
+    run_id = f"backup-verify-{uuid.uuid4().hex[:8]}"
+    # record=False: a Gherkin drill runs the test and its own run's record holds the verdict.
+    rec = RecordBuilder(reports, target="local", environment="lab", path="backup", live=record)
+    rec.event("drill-started", {"store": store, "run_id": run_id, "writes": writes, "rto_s": target_rto})
+    out = out_dir or Path(rec.reports_dir) / "backup" / run_id
+    out.mkdir(parents=True, exist_ok=True)
+    test = _Test(StepRun(result, on_step), result, {}, out / "ledger.jsonl", run_id, target_rto)
+    try:
+        remove_scratch(lab)  # one an interrupted run left behind
+        body(test)
+        result.ok = True
+    except HarnessError as err:
+        result.failure = str(err)
+    finally:
+        scratch.stop(test.facts.get("instance"))
+        result.scratch_removed = remove_scratch(lab)
+        result.steps.append(
+            {"step": "stop and remove the scratch instance", "ok": result.scratch_removed, "duration_s": 0.0}
+        )
+    return finish_record(rec, result, out, record)
+
+
 # -- PostgreSQL ----------------------------------------------------------------------------------------------
-def _write_ledger(lab: Any, run_id: str, count: int, ledger: Path) -> list[dict[str, Any]]:
-    """`count` acknowledged writes through HAProxy, each appended (fsynced) to the ledger once committed."""
+def write_ledger(dsn: str, run_id: str, count: int, ledger: Path) -> list[dict[str, Any]]:
+    """`count` acknowledged writes into `drill_ledger` through `dsn` (the lab: HAProxy; AWS: the target's
+    writer DSN), each appended (fsynced) to the ledger once committed."""
     acked: list[dict[str, Any]] = []
-    with psycopg.connect(lab.pg_dsn("primary"), autocommit=True, connect_timeout=3) as conn, ledger.open("a") as f:
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn, ledger.open("a") as f:
         conn.execute(
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} (run_id text, seq bigint, client_ts timestamptz, "
@@ -191,33 +222,63 @@ def _write_ledger(lab: Any, run_id: str, count: int, ledger: Path) -> list[dict[
     return acked
 
 
-def _scratch_conf(data: Path, socket_dir: Path, host: str, port: int) -> str:
-    return f"""# scratch instance of `drill backup verify` (harness/backup/verify.py)
-include_if_exists = 'postgresql.base.conf'
-listen_addresses = '{host}'
-port = {port}
-unix_socket_directories = '{socket_dir}'
-hba_file = '{data}/pg_hba.conf'
-ident_file = '{data}/pg_ident.conf'
-cluster_name = 'backup-verify'
-# Never archive: a promoted scratch instance must not push its new timeline into the lab's repository.
-archive_mode = off
-hot_standby = on
-max_connections = 100
-max_worker_processes = 4
-max_wal_senders = 10
-max_replication_slots = 10
-shared_buffers = 32MB
-logging_collector = off
-"""
-
-
 def _tables(conn: psycopg.Connection) -> list[str]:
     rows = conn.execute(
         "SELECT schemaname, tablename FROM pg_tables WHERE schemaname <> ALL(%s) ORDER BY 1, 2",
         (list(SYSTEM_SCHEMAS),),
     ).fetchall()
     return [t if s == "public" else f"{s}.{t}" for s, t in rows]
+
+
+def validate_restored(
+    restored: psycopg.Connection, live: psycopg.Connection, run_id: str, acked: list[dict[str, Any]], cutoff: float
+) -> tuple[dict[str, Any], str]:
+    """The checks of a restored PostgreSQL against the live one and the write ledger (the lab's scratch
+    instance and an AWS scratch RDS instance alike): every live table present, row counts, every ledger row
+    acknowledged at or before `cutoff` (the backup's stop / snapshot / restore time, epoch) present.
+    Returns (checks, summary); HarnessError naming each finding when a check fails."""
+    tables = _tables(restored)
+    counts = {
+        t: restored.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*t.split(".")))).fetchone()[0]
+        for t in tables
+    }
+    present: set[int] = set()
+    if acked and LEDGER_TABLE in tables:
+        present = {
+            r[0]
+            for r in restored.execute(
+                sql.SQL("SELECT seq FROM {} WHERE run_id = %s").format(sql.Identifier(LEDGER_TABLE)), (run_id,)
+            ).fetchall()
+        }
+    live_tables = _tables(live)
+    missing_tables = [t for t in live_tables if t not in tables]
+    due = [a["seq"] for a in acked if a["ack_ts"] <= cutoff]
+    lost = sorted(set(due) - present)
+    checks = {
+        "schema": {"live_tables": len(live_tables), "restored_tables": len(tables), "missing": missing_tables},
+        "row_counts": counts,
+        "ledger": {
+            "run_id": run_id,
+            "acknowledged": len(acked),
+            "acknowledged_before_backup_stop": len(due),
+            "present": len(present),
+            "lost": lost,
+            "checked": bool(acked),
+        },
+    }
+    problems = []
+    if missing_tables:
+        problems.append(f"tables of the live database missing from the restore: {', '.join(missing_tables)}")
+    if lost:
+        problems.append(
+            f"{len(lost)} of {len(due)} writes acknowledged before the backup's stop time are missing (seq {lost[:10]})"
+        )
+    if problems:
+        raise ValidationFailed("; ".join(problems), checks)
+    summary = f"{len(tables)} tables (every live one), {sum(counts.values())} rows; " + (
+        f"all {len(due)} writes acknowledged before the backup stop present" if acked else "no ledger"
+    )
+    return checks, summary
 
 
 def verify_postgres(
@@ -232,26 +293,13 @@ def verify_postgres(
 ) -> VerifyResult:
     """The PostgreSQL restore test on the lab (see the module's docstring); always writes a chained record."""
     ctx = lab.ctx
-    target_rto, rto_source = _rto("postgres")
-    if rto_s is not None:
-        target_rto, rto_source = rto_s, "given"
-    result = VerifyResult(store="postgres", ok=False, verdict=judgement.NOT_RECOVERED, rto_s=target_rto)
-    result.rto_source = rto_source
-    run_id = f"backup-verify-{uuid.uuid4().hex[:8]}"
-    # record=False: a Gherkin drill runs the test and its own run's record holds the verdict.
-    rec = RecordBuilder(reports, target="local", environment="lab", path="backup", live=record)
-    rec.event("drill-started", {"store": "postgres", "run_id": run_id, "writes": writes, "rto_s": target_rto})
-    run = _Run(result, on_step)
-    out = out_dir or Path(rec.reports_dir) / "backup" / run_id
-    out.mkdir(parents=True, exist_ok=True)
-    ledger = out / "ledger.jsonl"
-    facts: dict[str, Any] = {}
-    try:
-        remove_scratch(lab)  # one an interrupted run left behind
+
+    def body(t: _Test) -> None:
+        run, result, facts, ledger, run_id, target_rto = t.run, t.result, t.facts, t.ledger, t.run_id, t.target_rto
         run.step("verify the repository (pgbackrest verify)", lambda: lab_backup.verify(ctx))
 
         def write_and_back_up() -> str:
-            facts["acked"] = _write_ledger(lab, run_id, writes, ledger)
+            facts["acked"] = write_ledger(lab.pg_dsn("primary"), run_id, writes, ledger)
             job = lab_backup.pg_backup(ctx, "incr", node=lab_postgres.primary_node(ctx))
             if not job["ok"]:
                 raise HarnessError(f"incremental backup failed: {job.get('error')}")
@@ -276,19 +324,8 @@ def verify_postgres(
 
         def restore() -> str:
             lab_backup.restore(ctx, data, set_label=result.backup_label, immediate=True)
-            host = ctx.host("edge")
-            port = _free_port(host)
-            write_private(data / "postgresql.conf", _scratch_conf(data, root, host, port), ctx.postgres_owner)
-            write_private(
-                data / "pg_hba.conf",
-                "local all all trust\nhost all all 127.0.0.0/8 scram-sha-256\n",
-                ctx.postgres_owner,
-            )
-            for stale in ("standby.signal", "postmaster.pid", "postmaster.opts", "patroni.dynamic.json"):
-                (data / stale).unlink(missing_ok=True)
-            proc = spawn([str(PG_BIN / "postgres"), "-D", str(data)], lab.paths.log(SCRATCH), user=ctx.postgres_user)
-            facts["instance"] = proc.to_dict()
-            (root / "instance.json").write_text(json.dumps(facts["instance"]))
+            inst = scratch.start(lab, SCRATCH, data, PORT_RANGE, cluster_name=SCRATCH, made_by="`drill backup verify`")
+            host, port, facts["instance"] = inst["host"], inst["port"], inst["record"]
             facts["dsn"] = dict(host=str(root), port=port, user=PG_SUPERUSER, dbname=PG_DATABASE, connect_timeout=3)
             return f"pgbackrest restore --type=immediate --set={result.backup_label}; scratch instance on {host}:{port}"
 
@@ -297,7 +334,7 @@ def verify_postgres(
         def usable() -> str:
             def promoted() -> bool:
                 if not is_running(facts["instance"]):
-                    raise HarnessError("the scratch instance exited: " + _log_tail(lab.paths.log(SCRATCH)))
+                    raise HarnessError("the scratch instance exited: " + scratch.log_tail(lab, SCRATCH, 5))
                 with psycopg.connect(**facts["dsn"], autocommit=True) as conn:
                     return not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
 
@@ -308,65 +345,22 @@ def verify_postgres(
         run.step("wait until the scratch instance is usable", usable)
 
         def validate() -> str:
-            with psycopg.connect(**facts["dsn"], autocommit=True) as sconn:
-                restored = _tables(sconn)
-                counts = {
-                    t: sconn.execute(
-                        sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*t.split(".")))
-                    ).fetchone()[0]
-                    for t in restored
-                }
-                present: set[int] = set()
-                if facts.get("acked") and LEDGER_TABLE in restored:
-                    present = {
-                        r[0]
-                        for r in sconn.execute(
-                            sql.SQL("SELECT seq FROM {} WHERE run_id = %s").format(sql.Identifier(LEDGER_TABLE)),
-                            (run_id,),
-                        ).fetchall()
-                    }
-            with psycopg.connect(lab.pg_dsn("primary", user=PG_SUPERUSER), autocommit=True, connect_timeout=3) as p:
-                live = _tables(p)
-            missing_tables = [t for t in live if t not in restored]
-            due = [a["seq"] for a in facts.get("acked", []) if a["ack_ts"] <= (result.backup_stop or 0)]
-            lost = sorted(set(due) - present)
-            result.checks = {
-                "schema": {"live_tables": len(live), "restored_tables": len(restored), "missing": missing_tables},
-                "row_counts": counts,
-                "ledger": {
-                    "run_id": run_id,
-                    "acknowledged": len(facts.get("acked", [])),
-                    "acknowledged_before_backup_stop": len(due),
-                    "present": len(present),
-                    "lost": lost,
-                    "checked": writes > 0,
-                },
-            }
-            problems = []
-            if missing_tables:
-                problems.append(f"tables of the live database missing from the restore: {', '.join(missing_tables)}")
-            if lost:
-                problems.append(
-                    f"{len(lost)} of {len(due)} writes acknowledged before the backup's stop time are missing "
-                    f"(seq {lost[:10]})"
-                )
-            if problems:
-                raise HarnessError("; ".join(problems))
-            return f"{len(restored)} tables (every live one), {sum(counts.values())} rows; " + (
-                f"all {len(due)} writes acknowledged before the backup stop present" if writes else "no ledger"
-            )
+            with (
+                psycopg.connect(**facts["dsn"], autocommit=True) as restored,
+                psycopg.connect(lab.pg_dsn("primary", user=PG_SUPERUSER), autocommit=True, connect_timeout=3) as live,
+            ):
+                try:
+                    result.checks, summary = validate_restored(
+                        restored, live, run_id, facts.get("acked", []), result.backup_stop or 0
+                    )
+                except ValidationFailed as failed:
+                    result.checks = failed.checks
+                    raise
+            return summary
 
         run.step("validate the restore (schema, row counts, ledger)", validate)
-        result.ok = True
-    except HarnessError as err:
-        result.failure = str(err)
-    finally:
-        _stop(facts.get("instance"))
-        result.scratch_removed = remove_scratch(lab)
-        result.steps.append(
-            {"step": "stop and remove the scratch instance", "ok": result.scratch_removed, "duration_s": 0.0}
-        )
-    return _finish(rec, result, out, record)
+
+    return _restore_test(lab, "postgres", body, reports, writes, out_dir, on_step, rto_s, record)
 
 
 # -- Redis ---------------------------------------------------------------------------------------------------
@@ -384,23 +378,10 @@ def verify_redis(
     import redis
 
     ctx = lab.ctx
-    target_rto, rto_source = _rto("redis")
-    if rto_s is not None:
-        target_rto, rto_source = rto_s, "given"
-    result = VerifyResult(store="redis", ok=False, verdict=judgement.NOT_RECOVERED, rto_s=target_rto)
-    result.rto_source = rto_source
-    run_id = f"backup-verify-{uuid.uuid4().hex[:8]}"
-    # record=False: a Gherkin drill runs the test and its own run's record holds the verdict.
-    rec = RecordBuilder(reports, target="local", environment="lab", path="backup", live=record)
-    rec.event("drill-started", {"store": "redis", "run_id": run_id, "writes": writes, "rto_s": target_rto})
-    run = _Run(result, on_step)
-    out = out_dir or Path(rec.reports_dir) / "backup" / run_id
-    out.mkdir(parents=True, exist_ok=True)
-    ledger = out / "ledger.jsonl"
-    facts: dict[str, Any] = {}
-    markers = {f"drill:backup-verify:{run_id}:{i}": f"{i}" for i in range(1, writes + 1)}
-    try:
-        remove_scratch(lab)
+
+    def body(t: _Test) -> None:
+        run, result, facts, ledger, run_id = t.run, t.result, t.facts, t.ledger, t.run_id
+        markers = {f"drill:backup-verify:{run_id}:{i}": f"{i}" for i in range(1, writes + 1)}
 
         def mark_and_snapshot() -> str:
             from harness.lab import redis_cache
@@ -440,7 +421,8 @@ def verify_redis(
 
         def restore() -> str:
             shutil.copy2(facts["rdb"], root / "dump.rdb")
-            host, port = ctx.host("edge"), _free_port(ctx.host("edge"))
+            host = ctx.host("edge")
+            port = scratch.free_port(host, PORT_RANGE, "scratch instance")
             conf = root / "redis.conf"
             conf.write_text(
                 f'bind {host}\nport {port}\nprotected-mode no\ndir {root}\ndbfilename dump.rdb\nsave ""\n'
@@ -460,7 +442,7 @@ def verify_redis(
 
             def loaded() -> bool:
                 if not is_running(facts["instance"]):
-                    raise HarnessError("the scratch redis-server exited: " + _log_tail(lab.paths.log(SCRATCH)))
+                    raise HarnessError("the scratch redis-server exited: " + scratch.log_tail(lab, SCRATCH, 5))
                 try:
                     c = redis_cache.client(*facts["addr"], timeout=1)
                     return c.ping() and int(c.info("persistence").get("loading", 1)) == 0
@@ -488,20 +470,17 @@ def verify_redis(
             return f"{keys} keys; all {len(markers)} marker keys present with their values"
 
         run.step("validate the restore (key count, marker keys)", validate)
-        result.ok = True
-    except HarnessError as err:
-        result.failure = str(err)
-    finally:
-        _stop(facts.get("instance"))
-        result.scratch_removed = remove_scratch(lab)
-        result.steps.append(
-            {"step": "stop and remove the scratch instance", "ok": result.scratch_removed, "duration_s": 0.0}
-        )
-    return _finish(rec, result, out, record)
+
+    return _restore_test(lab, "redis", body, reports, writes, out_dir, on_step, rto_s, record)
 
 
 # -- the record ----------------------------------------------------------------------------------------------
-def _finish(rec: RecordBuilder, result: VerifyResult, out: Path, record: bool) -> VerifyResult:
+def finish_record(
+    rec: RecordBuilder, result: VerifyResult, out: Path, record: bool, policy: str | None = None
+) -> VerifyResult:
+    """Judge the restore time against the RTO and write the chained record; `policy`: the POLICIES entry
+    whose objective applies (default the result's store: an AWS RDS restore test is judged as `postgres`)."""
+    pol = POLICIES[policy or result.store]
     if result.ok and not result.scratch_removed:
         result.ok, result.failure = False, "the scratch instance could not be removed"
     checked = judgement.verdict(Targets(rto_s=result.rto_s), result.restore_s, None) if result.ok else None
@@ -517,7 +496,7 @@ def _finish(rec: RecordBuilder, result: VerifyResult, out: Path, record: bool) -
         name=f"automated restore test: {result.store}",
         feature="backup verify",
         tags=["component", "weekly", "backup"],
-        objective_key=f"{POLICIES[result.store].component}/{POLICIES[result.store].restore_scenario}",
+        objective_key=f"{pol.component}/{pol.restore_scenario}",
         objective_source=result.rto_source,
         measurement={
             "rto_s": result.restore_s,
@@ -531,6 +510,11 @@ def _finish(rec: RecordBuilder, result: VerifyResult, out: Path, record: bool) -
             "checks": result.checks,
             "failure": result.failure,
             "scratch_removed": result.scratch_removed,
+            **{
+                k: getattr(result, k)
+                for k in ("scratch", "source", "available_s", "validated_s")
+                if getattr(result, k) is not None
+            },
         },
     )
     rec.event("drill-finished", {"scenarios": 1})

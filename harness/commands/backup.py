@@ -21,9 +21,7 @@ app = typer.Typer(no_args_is_help=True, help="Backup validation (plan 4.4): stat
 out = Console()
 err = Console(stderr=True)
 
-TargetOpt = Annotated[
-    str, typer.Option("--target", help="target name or file: `local` (the lab); status: an AWS file too")
-]
+TargetOpt = Annotated[str, typer.Option("--target", help="target name or file: `local` (the lab) or an AWS file")]
 ReportsOpt = Annotated[Path, typer.Option("--reports", help="reports folder holding the drill records")]
 
 
@@ -59,7 +57,15 @@ def _aws_rows(target_obj: object, moment: float | None) -> list[dict]:
         raise ConfigError(
             str(path), "configuration s3_backup_buckets", f"must be a list of bucket names, got {buckets!r}"
         )
-    if not cluster and not buckets:
+    more = {key: _names(path, cfg, key) for key in MORE_STORES}
+    protected = _setting(path, cfg, "backup_protected_resources") or {}
+    if not isinstance(protected, dict) or not all(
+        isinstance(a, str) and not a.startswith("<") for a in protected.values()
+    ):
+        raise ConfigError(
+            str(path), "configuration backup_protected_resources", f"must map names to resource ARNs, got {protected!r}"
+        )
+    if not cluster and not buckets and not any(more.values()) and not protected:
         raise ConfigError(str(path), "configuration", "names neither rds_cluster_id nor s3_backup_buckets")
     now = datetime.now(UTC).timestamp() if moment is None else moment
     rows = aws_backup.aws_status(
@@ -70,7 +76,20 @@ def _aws_rows(target_obj: object, moment: float | None) -> list[dict]:
         now,
         f"{path}: configuration rds_cluster_id",
     )
+    rows += aws_backup.more_rows(
+        lambda service: aws_api.shared_client(service, cfg), now, str(path), *more.values(), protected
+    )
     return [r.as_dict() for r in rows]
+
+
+MORE_STORES = ("backup_elasticache_groups", "backup_docdb_clusters", "backup_plans")
+
+
+def _names(path: object, cfg: dict, key: str) -> list[str]:
+    names = _setting(path, cfg, key) or []
+    if not isinstance(names, list) or not all(isinstance(n, str) and n and not n.startswith("<") for n in names):
+        raise ConfigError(str(path), f"configuration {key}", f"must be a list of names, got {names!r}")
+    return names
 
 
 def _moment(text: str | None) -> float | None:
@@ -101,7 +120,8 @@ def status(
 ) -> None:
     """Per store of the plan's 4.1 table: newest backup and its age against the limit, retention kept vs
     the policy, size and its trend, failed jobs since the last restore test (an AWS target: RDS retention and
-    restorable time, newest snapshot, S3 versioning and lifecycle, read-only). Exit 1 when a policy is breached."""
+    restorable time, newest snapshot, S3 versioning and lifecycle, ElastiCache and DocumentDB snapshots and
+    retention, AWS Backup plans and recovery points, read-only). Exit 1 when a policy is breached."""
     from harness.targets import load
 
     target_obj = load(target)
@@ -159,18 +179,34 @@ def verify(
     writes: Annotated[
         int, typer.Option("--writes", help="ledger writes made (and backed up) before the restore; 0: none")
     ] = backup_room.verify.DEFAULT_WRITES,
+    pitr: Annotated[
+        bool, typer.Option("--pitr", help="AWS: restore to LatestRestorableTime instead of the newest snapshot")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
     reports: ReportsOpt = Path("reports"),
 ) -> None:
     """Automated restore test: restore the newest backup into a scratch instance, check it, time it against
-    the RTO, remove the scratch instance, write a chained drill record. Exit 1 when it fails."""
+    the RTO, remove the scratch instance, write a chained drill record. An AWS target: the newest RDS snapshot
+    (--pitr: LatestRestorableTime) into a tagged scratch instance, deleted by the undo recorded first. Exit 1
+    when it fails, 2 when refused (nothing created)."""
+    from harness.targets import load
+
     runners = {"postgres": backup_room.verify_postgres, "redis": backup_room.verify_redis}
     if store not in runners:
         raise HarnessError(f"--store: {store!r} is not one of {', '.join(runners)}")
     if writes < 0:
         raise HarnessError(f"--writes must be >= 0, got {writes}")
-    lab = _lab_of(target)
-    result = runners[store](lab, reports=reports, writes=writes, on_step=lambda s: err.print(f"backup verify: {s}"))
+    target_obj = load(target)
+    progress = lambda s: err.print(f"backup verify: {s}")  # noqa: E731
+    if target_obj.target_file.provider == "aws":
+        result = _aws_verify(target, target_obj, store, writes, pitr, reports, progress)
+    elif pitr:
+        raise HarnessError(
+            "--pitr: a point-in-time restore test is the AWS target's; the lab restores its newest backup"
+        )
+    else:
+        lab = _lab_of(target)
+        result = runners[store](lab, reports=reports, writes=writes, on_step=progress)
     if as_json:
         out.print_json(json.dumps(result.as_dict(), default=str))
     else:
@@ -178,10 +214,33 @@ def verify(
             mark = "[green]✔[/]" if s["ok"] else "[red]✘[/]"
             out.print(f"{mark} {s['step']} ({s['duration_s']:.2f} s) {s.get('detail') or ''}", highlight=False)
         rto = f" (RTO {result.rto_s:.0f} s)" if result.rto_s is not None else ""
+        if result.available_s is not None:
+            out.print(f"scratch {result.scratch}: available after {result.available_s} s", highlight=False)
         out.print(f"restore: {result.restore_s} s{rto}; verdict {result.verdict}; record {result.record}")
         if result.failure:
             out.print(f"[red]failed[/]: {result.failure}", highlight=False)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_BREACHED)
+
+
+def _aws_verify(target: str, target_obj: object, store: str, writes: int, pitr: bool, reports: Path, progress):
+    """The RDS restore test (harness.backup.aws_verify) after the target's safety preflight."""
+    from harness.backup import aws_verify
+
+    if store != "postgres":
+        raise HarnessError(f"--store {store}: an AWS target's restore test is its RDS instance's (postgres)")
+    tf = target_obj.target_file  # type: ignore[attr-defined]
+    aws_verify.restore_setup(target_obj.configuration, str(tf.path))  # type: ignore[attr-defined]  # placeholders: before STS
+    target_obj.preflight()  # type: ignore[attr-defined]
+    return aws_verify.verify_rds(
+        target,
+        tf.environment,
+        target_obj.configuration,  # type: ignore[attr-defined]
+        str(tf.path),
+        reports=reports,
+        writes=writes,
+        pitr=pitr,
+        on_step=progress,
+    )
 
 
 app.command("status")(status)

@@ -685,6 +685,26 @@ def _undo_delete_restored(record: dict[str, Any]) -> str:
     return f"deleting restored RDS instance {record['instance']}"
 
 
+@undo_actions.undo_action("aws_delete_drill_snapshot")
+def _undo_delete_drill_snapshot(record: dict[str, Any]) -> str:
+    """A manual RDS snapshot `drill backup verify` took (harness/backup/aws_verify.py): deleted only while it
+    carries the drill-restored-from tag the harness put on it."""
+    from botocore.exceptions import ClientError
+
+    rds = client("rds", _undo_config(record))
+    try:
+        snap = rds.describe_db_snapshots(DBSnapshotIdentifier=record["snapshot"])["DBSnapshots"][0]
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "DBSnapshotNotFound":
+            return f"RDS snapshot {record['snapshot']} is already gone"
+        raise
+    tags = _tags(rds.list_tags_for_resource(ResourceName=snap["DBSnapshotArn"]).get("TagList"))
+    if "drill-restored-from" not in tags:
+        raise HarnessError(f"RDS snapshot {record['snapshot']} lacks the drill-restored-from tag: not deleting it")
+    rds.delete_db_snapshot(DBSnapshotIdentifier=record["snapshot"])
+    return f"deleted the drill's RDS snapshot {record['snapshot']}"
+
+
 @undo_actions.undo_action("aws_fis_restore")
 def _undo_fis(record: dict[str, Any]) -> str:
     from chaosaws.fis.actions import restore_availability_zone_power_after_interruption

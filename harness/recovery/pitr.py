@@ -27,8 +27,6 @@ import functools
 import json
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -40,12 +38,13 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from harness.backup import scratch
 from harness.errors import HarnessError
 from harness.lab import backup
 from harness.lab.context import PG_BIN
-from harness.lab.process import is_running, signal_group, spawn, wait_gone
-from harness.lab.state import ensure_dir, write_private
-from harness.lab.topology import PG_DATABASE, PG_SUPERUSER, SPECS
+from harness.lab.process import is_running
+from harness.lab.state import ensure_dir
+from harness.lab.topology import PG_DATABASE, PG_SUPERUSER
 from harness.recovery.procedure import Context, Procedure, Step, poll
 
 INSTANCE = "pitr"  # component-like name: run/pitr/ (data dir, socket), logs/pitr.log
@@ -54,27 +53,9 @@ PORT_RANGE = range(15450, 15500)
 SCHEMAS_SKIPPED = ("pg_catalog", "information_schema", "pg_toast")
 
 
-# -- the recovery instance -------------------------------------------------------------------------------------
+# -- the recovery instance (harness/backup/scratch.py: the restore test starts its scratch instance alike) --------
 def _root(ctx: Context) -> Path:
-    return ctx.lab.paths.component_dir(INSTANCE)
-
-
-def _record_file(ctx: Context) -> Path:
-    return _root(ctx) / "instance.json"
-
-
-def _free_port(host: str) -> int:
-    taken = {p for spec in SPECS.values() for p in spec.ports.values()}
-    for port in PORT_RANGE:
-        if port in taken:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind((host, port))
-                return port
-            except OSError:
-                continue
-    raise HarnessError(f"no free port for the recovery instance in {PORT_RANGE.start}-{PORT_RANGE.stop - 1}")
+    return scratch.root(ctx.lab, INSTANCE)
 
 
 def _connect(ctx: Context, db: str = PG_DATABASE) -> psycopg.Connection:
@@ -89,37 +70,13 @@ def _primary(ctx: Context) -> psycopg.Connection:
     return psycopg.connect(ctx.lab.pg_dsn("primary", user=PG_SUPERUSER), autocommit=True)
 
 
-def _stop_instance(rec: dict[str, Any], timeout: float = 30.0) -> bool:
-    """Fast shutdown (SIGINT) of the recorded postmaster only; SIGKILL of its group if it hangs."""
-    if not signal_group(rec, signal.SIGINT):
-        return False
-    if not wait_gone(rec, timeout):
-        signal_group(rec, signal.SIGKILL)
-        wait_gone(rec, 5.0)
-    return True
-
-
 def remove_leftover(ctx: Context) -> str | None:
     """Stop and remove a recovery instance an interrupted run left behind (its record names pid + start time)."""
-    root, found = _root(ctx), None
-    try:
-        rec = json.loads(_record_file(ctx).read_text())
-        if _stop_instance(rec):
-            found = f"stopped a leftover recovery instance (pid {rec['pid']})"
-    except (FileNotFoundError, ValueError, KeyError):
-        pass
-    if root.exists():
-        shutil.rmtree(root)
-        found = found or "removed a leftover recovery data directory"
-    return found
+    return scratch.remove(ctx.lab, INSTANCE)
 
 
 def _log_tail(ctx: Context, lines: int = 6) -> str:
-    try:
-        text = ctx.lab.paths.log(INSTANCE).read_text(errors="replace").splitlines()
-    except FileNotFoundError:
-        return ""
-    return " | ".join(line.strip() for line in text[-lines:])
+    return scratch.log_tail(ctx.lab, INSTANCE, lines)
 
 
 def _cleanup_on_failure(action: Callable[[Context], str]) -> Callable[[Context], str]:
@@ -131,7 +88,7 @@ def _cleanup_on_failure(action: Callable[[Context], str]) -> Callable[[Context],
             return action(ctx)
         except BaseException:
             if "instance" in ctx.facts:
-                _stop_instance(ctx.facts["instance"]["record"])
+                scratch.stop(ctx.facts["instance"]["record"])
             raise
 
     return run
@@ -213,40 +170,13 @@ def archive_wal(ctx: Context) -> str:
     return f"WAL switched; segment {segment} in the pgBackRest repository (archive-push on the primary)"
 
 
-def _configure(data: Path, socket_dir: Path, host: str, port: int, target: float, restore_command: str) -> None:
-    # Patroni's postgresql.conf names the source node's paths: replace it with one of our own, keeping the
-    # initdb defaults (locale, time zone) that Patroni moved to postgresql.base.conf.
-    conf = f"""# recovery instance of the pitr procedure (harness/recovery/pitr.py)
-include_if_exists = 'postgresql.base.conf'
-listen_addresses = '{host}'
-port = {port}
-unix_socket_directories = '{socket_dir}'
-hba_file = '{data}/pg_hba.conf'
-ident_file = '{data}/pg_ident.conf'
-cluster_name = 'pitr-recovery'
-# Never archive: a promoted recovery instance must not write its new timeline into the lab's WAL archive.
-archive_mode = off
-restore_command = '{restore_command}'
+def _recovery_settings(target: float, restore_command: str) -> str:
+    return f"""restore_command = '{restore_command}'
 recovery_target_time = '{_iso(target)}'
 recovery_target_inclusive = on
 recovery_target_timeline = 'latest'
 recovery_target_action = 'promote'
-hot_standby = on
-# At least the primary's values, or a hot standby refuses to start.
-max_connections = 100
-max_worker_processes = 4
-max_wal_senders = 10
-max_replication_slots = 10
-shared_buffers = 32MB
-logging_collector = off
 """
-    owner = (data.stat().st_uid, data.stat().st_gid)
-    write_private(data / "postgresql.conf", conf, owner)
-    write_private(data / "postgresql.auto.conf", "", owner)
-    write_private(data / "pg_hba.conf", "local all all trust\nhost all all 127.0.0.0/8 scram-sha-256\n", owner)
-    for stale in ("standby.signal", "postmaster.pid", "postmaster.opts", "patroni.dynamic.json"):
-        (data / stale).unlink(missing_ok=True)
-    write_private(data / "recovery.signal", "", owner)
 
 
 def start_recovery_instance(ctx: Context) -> str:
@@ -258,15 +188,18 @@ def start_recovery_instance(ctx: Context) -> str:
     # pgBackRest parses "YYYY-MM-DD HH:MM:SS.ffffff+00" to pick the backup set (not ISO's "T").
     when = datetime.fromtimestamp(ctx.facts["target"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
     backup.restore(lab.ctx, data, target_time=when)
-    host = lab.ctx.host("edge")
-    port = _free_port(host)
-    _configure(data, root, host, port, ctx.facts["target"], backup.scratch_restore_command(lab.ctx, data))
-    rec = spawn([str(PG_BIN / "postgres"), "-D", str(data)], lab.paths.log(INSTANCE), user=lab.ctx.postgres_user)
-    record = rec.to_dict()
-    _record_file(ctx).write_text(json.dumps(record))
-    ctx.facts["instance"] = {"record": record, "port": port, "host": host, "socket_dir": str(root), "data": str(data)}
+    ctx.facts["instance"] = inst = scratch.start(
+        lab,
+        INSTANCE,
+        data,
+        PORT_RANGE,
+        cluster_name="pitr-recovery",
+        made_by="the pitr procedure (harness/recovery/pitr.py)",
+        recovery=_recovery_settings(ctx.facts["target"], backup.scratch_restore_command(lab.ctx, data)),
+    )
+    host, port, rec = inst["host"], inst["port"], inst["record"]
     return (
-        f"pgbackrest restore --type=time; recovery instance on {host}:{port} (pid {rec.pid}, data {data.relative_to(lab.paths.root)})"
+        f"pgbackrest restore --type=time; recovery instance on {host}:{port} (pid {rec['pid']}, data {data.relative_to(lab.paths.root)})"
         + (f"; {leftover}" if leftover else "")
     )
 
@@ -475,7 +408,7 @@ def verify_app(ctx: Context) -> str:
 
 def remove_recovery_instance(ctx: Context) -> str:
     inst = ctx.facts.get("instance")
-    stopped = _stop_instance(inst["record"]) if inst else False
+    stopped = scratch.stop(inst["record"]) if inst else False
     root = _root(ctx)
     if root.exists():
         shutil.rmtree(root)

@@ -101,8 +101,14 @@ def test_cli_refuses_an_unknown_store_and_a_non_lab_target():
     bad = CliRunner().invoke(app, ["backup", "verify", "--store", "mongo"])
     assert isinstance(bad.exception, HarnessError) and bad.exception.exit_code == 2
     assert "--store: 'mongo' is not one of postgres, redis" in str(bad.exception)
+    # an AWS file is restore-tested (tests/cloud/test_aws_backup_verify.py); the example's placeholders are
+    # refused before anything is contacted (no STS call either)
     aws = CliRunner().invoke(app, ["backup", "verify", "--target", "targets/aws-staging.example.yaml"])
-    assert isinstance(aws.exception, HarnessError) and "reads the local lab's backups only" in str(aws.exception)
+    assert isinstance(aws.exception, ConfigError) and aws.exception.where == "configuration rds_instance_id"
+    k8s_verify = CliRunner().invoke(app, ["backup", "verify", "--target", "targets/k8s-staging.example.yaml"])
+    assert isinstance(k8s_verify.exception, HarnessError) and "reads the local lab's backups only" in str(
+        k8s_verify.exception
+    )
     k8s = CliRunner().invoke(app, ["backup", "status", "--target", "targets/k8s-staging.example.yaml"])
     assert isinstance(k8s.exception, HarnessError) and "reads the local lab's backups only" in str(k8s.exception)
     # status reads an AWS target (tests/cloud/test_aws_backup_status.py); the example's placeholders are refused
