@@ -445,3 +445,36 @@ class _App:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def use_failover_records(world: World) -> None:
+    """Replace the weighted pair by failover records: the primary region's PRIMARY, DR's SECONDARY, each with
+    its region's health check (routing: failover)."""
+    r53 = world.client("route53", PRIMARY)
+    sets = r53.list_resource_record_sets(HostedZoneId=world.zone_id)["ResourceRecordSets"]
+    weighted = [r for r in sets if "Weight" in r]
+    created = [
+        {
+            "Name": RECORD,
+            "Type": "CNAME",
+            "SetIdentifier": side,
+            "Failover": role,
+            "TTL": 60,
+            "ResourceRecords": [{"Value": endpoint}],
+            "HealthCheckId": world.health_checks[side],
+        }
+        for side, endpoint, role in (("primary", ENDPOINT, "PRIMARY"), ("dr", ENDPOINT_DR, "SECONDARY"))
+    ]
+    r53.change_resource_record_sets(
+        HostedZoneId=world.zone_id,
+        ChangeBatch={
+            "Changes": [{"Action": "DELETE", "ResourceRecordSet": r} for r in weighted]
+            + [{"Action": "CREATE", "ResourceRecordSet": r} for r in created]
+        },
+    )
+
+
+def failover_roles(world: World) -> dict[str, str]:
+    """SetIdentifier -> Failover role of the record (the test's own eyes on moto)."""
+    sets = world.client("route53", PRIMARY).list_resource_record_sets(HostedZoneId=world.zone_id)["ResourceRecordSets"]
+    return {r["SetIdentifier"]: r["Failover"] for r in sets if "Failover" in r}
