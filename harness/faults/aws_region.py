@@ -8,9 +8,12 @@ and the undo of the region-outage fault. The Chaos Toolkit activities that run t
 
 The DR setup is a cross-region RDS read replica (`promote-read-replica`; failback: a new replica of the promoted
 database in the primary region, promoted in turn) or an Aurora global database (`switchover-global-cluster` /
-`failover-global-cluster`). Routing is a pair of weighted Route 53 records (one per region, with health checks);
-the app tier is one Auto Scaling group per region. Nothing is created or deleted that holds data: a replaced
-database is renamed (`<id>-pre-failover-<stamp>`) and left for the operator, never deleted.
+`failover-global-cluster`). Routing is a pair of weighted Route 53 records or of failover records
+(aws_region_dns.py); the app tier of each region is an Auto Scaling group or a Kubernetes deployment
+(aws_region_apptier.py); an ElastiCache Global Datastore is failed over with the database when the file names
+one (aws_region_cache.py). region-outage is rehearsed by asg-and-dns (here) or by FIS cross-region connectivity
+(aws_fis.plan_fis_cross_region). Nothing is created or deleted that holds data: a replaced database is renamed
+(`<id>-pre-failover-<stamp>`) and left for the operator, never deleted.
 """
 
 from __future__ import annotations
