@@ -25,6 +25,7 @@ from region_world import (
     ENDPOINT_DR,
     PRIMARY,
     RECORD,
+    World,
     failover_roles,
     region_world,
     use_failover_records,
@@ -38,6 +39,8 @@ from harness.faults import aws_region, aws_region_cache, aws_region_dns
 from harness.faults.intent import IntentLog
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/drill-fis"
+CROSS = "aws:network:route-table-disrupt-cross-region-connectivity"
+FEATURE = Path(__file__).resolve().parents[2] / "features" / "region_failover.feature"
 STAGING = {"Key": "Environment", "Value": "staging"}
 
 
@@ -84,7 +87,8 @@ def _subnets(aws, tagged: int, untagged_env: int = 0) -> tuple[list[str], list[s
             AvailabilityZone=f"{PRIMARY}{'abc'[i % 3]}",
             TagSpecifications=[{"ResourceType": "subnet", "Tags": tags}] if tags else [],
         )["Subnet"]["SubnetId"]
-        (out[0] if i < tagged else out[1]).append(sub)
+        if i < tagged + untagged_env:
+            (out[0] if i < tagged else out[1]).append(sub)
     return out
 
 
@@ -113,34 +117,42 @@ def test_fis_cross_region_outage_starts_the_experiment_on_the_tagged_subnets_and
     from aws_world import CallLog
 
     from harness import targets
+    from harness.dryrun import plan_drill
 
     world = region_world(aws)
-    cut, _ = _subnets(aws, tagged=3)
+    cut, [untagged] = _subnets(aws, tagged=3, untagged_env=1)
     path = _fis_target(tmp_path, world)
     for key, value in env_for(world, None).items():
         monkeypatch.setenv(key, value)
     target = targets.load(str(path))
     configuration = target.configuration
+    target.preflight()
+    calls = CallLog()
+
+    # a subnet the outage would name without the allowlist's tag: refused before any template exists
+    with pytest.raises(safety.SafetyRefused) as err:
+        chaos_aws.region_outage(configuration=configuration)
+    assert f"touches resources without tag Environment=staging: subnet {untagged}" in str(err.value)
+    assert calls.changing() == [] and _templates(aws) == []
+    aws.client("ec2", region_name=PRIMARY).delete_subnet(SubnetId=untagged)
 
     # drill plan: which outage, exactly what it touches, every call with its undo; read-only
-    calls = CallLog()
     plan = aws_region.plan_region_outage(configuration)
-    text = "\n".join(plan.lines())
-    assert calls.changing() == []
-    assert "this is the rehearsal the target file chose (outage fis-cross-region)" in text, text
-    assert f"aws:network:route-table-disrupt-cross-region-connectivity: 3 subnets of {PRIMARY} cut off from {DR}" in (
-        plan.summary
-    )
+    assert "this is the rehearsal the target file chose (outage fis-cross-region)" in "\n".join(plan.lines())
+    assert f"{CROSS}: 3 subnets of {PRIMARY} cut off from {DR}" in plan.summary
     assert sorted(r.id for r in plan.resources if r.kind == "subnet" and r.acted) == sorted(cut)
     assert not [r for r in plan.resources if r.acted and r.kind != "subnet"]  # nothing else changes
     assert "fis:DeleteExperimentTemplate" in plan.undo_summary
+    shown = "\n".join(plan_drill(str(path), features=[str(FEATURE)]).lines())  # what `drill plan` prints
+    assert "(outage fis-cross-region)" in shown and all(f"subnet {s}" in shown for s in cut), shown
+    assert "call: fis:CreateExperimentTemplate(" in shown and CROSS in shown
+    assert calls.changing() == []
 
-    target.preflight()
     out = chaos_aws.region_outage(configuration=configuration)
     assert calls.changing() == ["fis:CreateExperimentTemplate", "fis:StartExperiment"], calls.changing()
     [template] = _templates(aws)
     [action] = template["actions"].values()
-    assert action["actionId"] == "aws:network:route-table-disrupt-cross-region-connectivity"
+    assert action["actionId"] == CROSS
     assert action["parameters"] == {"region": DR, "duration": "PT20M"} and action["targets"] == {"Subnets": "subnets"}
     arns = template["targets"]["subnets"]["resourceArns"]
     assert template["targets"]["subnets"]["resourceType"] == "aws:ec2:subnet"
@@ -159,25 +171,6 @@ def test_fis_cross_region_outage_starts_the_experiment_on_the_tagged_subnets_and
     assert calls.changing()[-1] == "fis:DeleteExperimentTemplate" and _templates(aws) == []
     fis = aws.client("fis", region_name=PRIMARY)
     assert fis.get_experiment(id=experiment)["experiment"]["state"]["status"] == "stopped"
-
-
-def test_fis_cross_region_outage_refuses_an_untagged_subnet_before_any_template(aws, fis_steps, tmp_path, monkeypatch):
-    from aws_world import CallLog
-
-    from harness import targets
-
-    world = region_world(aws)
-    _, untagged = _subnets(aws, tagged=1, untagged_env=1)
-    path = _fis_target(tmp_path, world)
-    for key, value in env_for(world, None).items():
-        monkeypatch.setenv(key, value)
-    target = targets.load(str(path))
-    target.preflight()
-    calls = CallLog()
-    with pytest.raises(safety.SafetyRefused) as err:
-        chaos_aws.region_outage(configuration=target.configuration)
-    assert f"touches resources without tag Environment=staging: subnet {untagged[0]}" in str(err.value)
-    assert calls.changing() == [] and _templates(aws) == []
 
 
 def test_fis_cross_region_needs_its_role(tmp_path):
@@ -200,9 +193,24 @@ def _failover_setup(world, **extra) -> aws_region.RegionSetup:
     return aws_region.region_setup({"region": region}, "t")
 
 
-def test_failover_records_swap_roles_for_failover_and_back_and_an_outage_undo_does_not_move_traffic(aws, monkeypatch):
-    world = region_world(aws)
+def _dns_world(aws) -> World:
+    """Only the Route 53 part of region_world (zone, both health checks, failover records): cheaper."""
+    r53 = aws.client("route53", region_name=PRIMARY)
+    zone = r53.create_hosted_zone(Name="freight.test.", CallerReference=f"drill-{time.time()}")["HostedZone"]["Id"]
+    checks = {
+        side: r53.create_health_check(
+            CallerReference=f"drill-{side}-{time.time()}",
+            HealthCheckConfig={"Type": "HTTPS", "FullyQualifiedDomainName": fqdn, "Port": 443, "ResourcePath": "/"},
+        )["HealthCheck"]["Id"]
+        for side, fqdn in (("primary", ENDPOINT), ("dr", ENDPOINT_DR))
+    }
+    world = World(zone.split("/")[-1], checks, "", "", aws)
     use_failover_records(world)
+    return world
+
+
+def test_failover_records_swap_roles_for_failover_and_back_and_an_outage_undo_does_not_move_traffic(aws, monkeypatch):
+    world = _dns_world(aws)
     setup = _failover_setup(world)
     run = aws_region.RegionRun(setup, {"aws_region": PRIMARY}, timeout=10, poll=0.01)
     assert aws_region_dns.dns_answer(run)[0] == [ENDPOINT]
@@ -330,6 +338,46 @@ def test_global_datastore_check_failover_and_failback_through_the_stubber():
         titles.index("promote the DR database (plan 3.3 step 3)") + 1
     )
     assert aws_region_cache.calls(setup, "dr")[0] in aws_region.failover_calls(setup)
+
+
+def test_global_datastore_members_are_tag_checked_before_anything():
+    """The two member replication groups, each described in its own region with its tags (Stubber: moto's
+    ElastiCache has no global replication groups); a member without the allowlist's tag refuses the drill."""
+    import boto3
+    from botocore.stub import Stubber
+
+    region = literal_region()
+    region["cache"] = {
+        "global_datastore": GDS,
+        "primary_group": "freight-staging-cache",
+        "dr_group": "freight-staging-cache-dr",
+    }
+    setup = aws_region.region_setup({"region": region}, "t")
+    sess = boto3.session.Session(aws_access_key_id="stub", aws_secret_access_key="stub")
+    clients = {("elasticache", r): sess.client("elasticache", region_name=r) for r in (PRIMARY, DR)}
+    run = aws_region.RegionRun(setup, {"aws_region": PRIMARY}, clients=clients)
+    with Stubber(clients[("elasticache", PRIMARY)]) as p, Stubber(clients[("elasticache", DR)]) as d:
+        for stub, ident, reg, tags in (
+            (p, "freight-staging-cache", PRIMARY, [STAGING]),
+            (d, "freight-staging-cache-dr", DR, [{"Key": "Environment", "Value": "prod"}]),
+        ):
+            arn = f"arn:aws:elasticache:{reg}:{ACCOUNT}:replicationgroup:{ident}"
+            stub.add_response(
+                "describe_replication_groups",
+                {"ReplicationGroups": [{"ReplicationGroupId": ident, "Status": "available", "ARN": arn}]},
+                {"ReplicationGroupId": ident},
+            )
+            stub.add_response("list_tags_for_resource", {"TagList": tags}, {"ResourceName": arn})
+        found = aws_region_cache.resources(run, acted=True)
+    assert [(r.id, r.tags["Environment"]) for r in found] == [
+        ("freight-staging-cache", "staging"),
+        ("freight-staging-cache-dr", "prod"),
+    ]
+    with pytest.raises(
+        safety.SafetyRefused,
+        match="without tag Environment=staging: elasticache-replication-group freight-staging-cache-dr",
+    ):
+        safety.check_blast("region-failover", found, safety.Limits(), {"Environment": "staging"})
 
 
 def test_global_datastore_check_refuses_a_dr_member_not_associated():
