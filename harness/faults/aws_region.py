@@ -140,6 +140,22 @@ class RegionSetup(_Strict):
             raise ValueError(f"{value!r}: the harness writes only under its own prefix (drill.../)")
         return value
 
+    @field_validator("fis_duration")
+    @classmethod
+    def _fis_duration(cls, value: str) -> str:
+        m = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", value)
+        seconds = sum(int(g or 0) * k for g, k in zip(m.groups(), (3600, 60, 1), strict=True)) if m else 0
+        if not 1 <= seconds <= 43200:
+            raise ValueError(f"{value!r}: an ISO 8601 duration like PT30M, between 1 s and 12 h (FIS's limits)")
+        return value
+
+    @field_validator("outage_subnet_tags")
+    @classmethod
+    def _subnet_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("at least one tag: the outage cuts off only the subnets carrying them")
+        return value
+
     @field_validator("canary_weights")
     @classmethod
     def _weights(cls, value: list[int]) -> list[int]:

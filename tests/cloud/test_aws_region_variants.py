@@ -173,11 +173,20 @@ def test_fis_cross_region_outage_starts_the_experiment_on_the_tagged_subnets_and
     assert fis.get_experiment(id=experiment)["experiment"]["state"]["status"] == "stopped"
 
 
-def test_fis_cross_region_needs_its_role(tmp_path):
-    region = {**literal_region(), "outage": "fis-cross-region"}
+@pytest.mark.parametrize(
+    ("change", "field", "problem"),
+    [
+        ({}, "configuration.region.fis_role_arn", "required with outage fis-cross-region"),
+        ({"fis_role_arn": ROLE, "fis_duration": "30 minutes"}, "configuration.region.fis_duration", "ISO 8601"),
+        ({"fis_role_arn": ROLE, "fis_duration": "PT13H"}, "configuration.region.fis_duration", "12 h"),
+        ({"fis_role_arn": ROLE, "outage_subnet_tags": {}}, "configuration.region.outage_subnet_tags", "one tag"),
+    ],
+)
+def test_a_bad_fis_outage_setting_is_one_error_naming_the_field(change, field, problem):
+    region = {**literal_region(), "outage": "fis-cross-region", **change}
     with pytest.raises(ConfigError) as err:
         aws_region.region_setup({"region": region}, "t")
-    assert err.value.where == "configuration.region.fis_role_arn"
+    assert err.value.where == field and problem in err.value.problem, str(err.value)
 
 
 # -- routing: failover records -----------------------------------------------------------------------------------
