@@ -464,7 +464,7 @@ def region_failover(
 
     run, _ = _region_run(
         configuration,
-        {"dr-database", "dr-app", "dns", "primary-bucket", "sns"},
+        {"dr-database", "dr-app", "dns", "primary-bucket", "sns", "cache"},
         "region-failover",
         timeout=timeout,
         poll=poll,
@@ -474,7 +474,7 @@ def region_failover(
         "region-failover",
         "3.3",
         "promote the DR database and switch traffic to the DR region (AWS)",
-        aws_region.FAILOVER_STEPS,
+        aws_region.failover_steps(run.setup),
         run,
         {},
     )
@@ -493,7 +493,7 @@ def region_failback(
 
     run, _ = _region_run(
         configuration,
-        {"primary-database", "dr-database", "dr-app", "dns", "sns"},
+        {"primary-database", "dr-database", "dr-app", "dns", "sns", "cache"},
         "region-failback",
         timeout=timeout,
         poll=poll,
@@ -503,7 +503,7 @@ def region_failback(
         "region-failback",
         "3.4",
         "resynchronise the primary region and switch traffic back (AWS)",
-        aws_region.FAILBACK_STEPS,
+        aws_region.failback_steps(run.setup),
         run,
         params,
     )
@@ -513,12 +513,16 @@ def region_outage(
     configuration: Configuration = None, secrets: Any = None, intent_log: str | None = None
 ) -> dict[str, Any]:
     """Rehearse a region outage the way the target file chose (configuration.region.outage): asg-and-dns scales
-    the primary region's app tier to 0 and inverts its Route 53 health check; the undo puts both back."""
+    the primary region's app tier to 0 and inverts its Route 53 health check; the undo puts both back.
+    fis-cross-region starts FIS aws:network:route-table-disrupt-cross-region-connectivity on the primary
+    region's tagged subnets (towards the DR region); the undo stops the experiment and deletes its template."""
     from harness.faults import aws_region
 
     _clearance(configuration)  # refuse before even describing when not cleared
     plan = aws_region.plan_region_outage(configuration)
     run, clearance = _region_run(configuration, set(), "region-outage", resources=plan.resources)
+    if plan.undo_record.get("kind") == "fis-stop-drill-experiment":
+        return _inject_staged(plan, configuration, _fis_act(plan, configuration), {}, intent_log)
     record = _undo_record(plan, configuration, clearance)
 
     def changing_call(journal):
@@ -573,20 +577,25 @@ def _inject_staged(
     return {"id": id, "fault": plan.fault, "blast": blast, "detail": _jsonable(response), "undo": plan.undo_summary}
 
 
-def _fis(plan: FaultPlan, configuration: Configuration, intent_log: str | None, params: dict[str, Any]) -> dict:
-    """A FIS fault: undo recorded first (stop the experiment of the template tagged with this fault's id, delete
-    the template), then create + start + watch until running."""
+def _fis_act(plan: FaultPlan, configuration: Configuration) -> Callable[[Any, dict[str, Any]], Any]:
+    """The one FIS start for every FIS fault (the network faults, region-outage fis-cross-region): the undo
+    recorded first (stop the experiments of the template tagged with this fault's id, delete the template),
+    then aws_fis.start_experiment (create, start, watch until running)."""
     from harness.faults import aws_fis
 
     poll = float(conf(configuration, "fis_poll_s", 2))
+    required_tags = dict(_clearance(configuration).required_tags or {})  # the template carries them too
 
     def act(journal, where):
         journal.record_undo("aws_fis_stop_drill_experiment", fault_id=journal.id, poll=poll, **where)
         return aws_fis.start_experiment(plan, journal.id, configuration, poll=poll, tags=required_tags)
 
-    required_tags = dict(_clearance(configuration).required_tags or {})  # the template carries them too
+    return act
 
-    return _inject_staged(plan, configuration, act, params, intent_log)
+
+def _fis(plan: FaultPlan, configuration: Configuration, intent_log: str | None, params: dict[str, Any]) -> dict:
+    """A FIS fault through the one inject path (_inject_staged) with the one FIS start (_fis_act)."""
+    return _inject_staged(plan, configuration, _fis_act(plan, configuration), params, intent_log)
 
 
 def fis_network_latency(

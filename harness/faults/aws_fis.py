@@ -363,6 +363,74 @@ def plan_fis_disrupt_connectivity(
     )
 
 
+CROSS_REGION_ACTION = "aws:network:route-table-disrupt-cross-region-connectivity"
+
+
+def plan_fis_cross_region(
+    role_arn: str,
+    isolate_region: str,
+    subnet_tags: dict[str, str],
+    duration: str = "PT30M",
+    fault: str = "region-outage",
+    configuration: Configuration = None,
+) -> FaultPlan:
+    """The FIS cross-region connectivity action on the subnets of the experiment region (configuration
+    aws_region) carrying `subnet_tags`: their route tables stop routing to `isolate_region` (parameters `region`
+    and `duration`, target `Subnets` of resource type aws:ec2:subnet, as the FIS actions reference gives them).
+    The subnets are named by ARN (exactly the ones described now, no fresh selection at start time)."""
+    role = _role(role_arn)
+    _seconds(duration)
+    if not subnet_tags:
+        raise HarnessError("the subnets to cut off need tags (configuration.region.outage_subnet_tags)")
+    filters = [{"Name": f"tag:{k}", "Values": [str(v)]} for k, v in subnet_tags.items()]
+    subnets = sorted(
+        client("ec2", configuration).describe_subnets(Filters=filters)["Subnets"], key=lambda s: s["SubnetId"]
+    )
+    region = region_of(configuration)
+    if not subnets:
+        raise HarnessError(f"no subnet in {region} carries the outage's subnet tags {json.dumps(subnet_tags)}")
+    account = _account(configuration)
+    arns = [f"arn:aws:ec2:{region}:{account}:subnet/{s['SubnetId']}" for s in subnets]
+    template = {
+        "description": f"drill {fault}: {region} cut off from {isolate_region}",
+        "roleArn": role,
+        "stopConditions": _stop_conditions(configuration),
+        "targets": {"subnets": {"resourceType": "aws:ec2:subnet", "resourceArns": arns, "selectionMode": "ALL"}},
+        "actions": {
+            fault: {
+                "actionId": CROSS_REGION_ACTION,
+                "parameters": {"region": isolate_region, "duration": duration},
+                "targets": {"Subnets": "subnets"},
+            }
+        },
+        "tags": _template_tags(fault, configuration),
+    }
+    # No `az` on these resources: a region outage takes every AZ of the region by definition (limits.max_azs
+    # bounds AZ faults); the region drill is bounded by the allowlisted regions and the required tags instead.
+    resources = [
+        Resource(
+            kind="subnet",
+            id=s["SubnetId"],
+            role=f"routes to {isolate_region} cut ({s.get('AvailabilityZone', '?')}, vpc {s.get('VpcId', '?')})",
+            tags=tag_dict(s.get("Tags")),
+        )
+        for s in subnets
+    ]
+    notes = [
+        "FIS replaces each subnet's route table with one that drops traffic to the other region's address "
+        "ranges and puts the original association back when the experiment stops or its duration ends",
+    ]
+    return _plan(
+        fault,
+        f"FIS {CROSS_REGION_ACTION}: {len(subnets)} subnets of {region} cut off from {isolate_region} for at most "
+        f"{duration}",
+        resources,
+        template,
+        configuration,
+        notes,
+    )
+
+
 # -- acting: create, start, watch; and the undo ----------------------------------------------------------------
 def start_experiment(
     plan: FaultPlan,

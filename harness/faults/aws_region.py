@@ -8,9 +8,12 @@ and the undo of the region-outage fault. The Chaos Toolkit activities that run t
 
 The DR setup is a cross-region RDS read replica (`promote-read-replica`; failback: a new replica of the promoted
 database in the primary region, promoted in turn) or an Aurora global database (`switchover-global-cluster` /
-`failover-global-cluster`). Routing is a pair of weighted Route 53 records (one per region, with health checks);
-the app tier is one Auto Scaling group per region. Nothing is created or deleted that holds data: a replaced
-database is renamed (`<id>-pre-failover-<stamp>`) and left for the operator, never deleted.
+`failover-global-cluster`). Routing is a pair of weighted Route 53 records or of failover records
+(aws_region_dns.py); the app tier of each region is an Auto Scaling group or a Kubernetes deployment
+(aws_region_apptier.py); an ElastiCache Global Datastore is failed over with the database when the file names
+one (aws_region_cache.py). region-outage is rehearsed by asg-and-dns (here) or by FIS cross-region connectivity
+(aws_fis.plan_fis_cross_region). Nothing is created or deleted that holds data: a replaced database is renamed
+(`<id>-pre-failover-<stamp>`) and left for the operator, never deleted.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness import safety
 from harness.errors import ConfigError, HarnessError
+from harness.faults import aws_region_apptier as apptier
+from harness.faults import aws_region_cache as cache
+from harness.faults import aws_region_dns as dns
 from harness.faults import undo as undo_actions
 from harness.faults.aws import conf, session
 from harness.faults.plan import FaultPlan
@@ -42,15 +48,36 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RegionKubernetes(_Strict):
+    """One region's app tier on Kubernetes (harness/faults/aws_region_apptier.py): an allowlisted context and
+    namespace of the target file's safety.kubernetes, and the deployment scaled up (failover) / down (failback)."""
+
+    context: str
+    namespace: str
+    deployment: str
+    kubeconfig: str | None = Field(None, description="the kubeconfig file (else $KUBECONFIG); never a default")
+
+
+class RegionCache(_Strict):
+    """The ElastiCache Global Datastore (harness/faults/aws_region_cache.py): failed over with the database."""
+
+    global_datastore: str = Field(description="GlobalReplicationGroupId")
+    primary_group: str = Field(description="the member replication group in the primary region")
+    dr_group: str = Field(description="the member replication group in the DR region")
+
+
 class RegionSide(_Strict):
     """One region's part of the drill: where it is and what it runs."""
 
     region: str = Field(description="AWS region name, e.g. eu-west-1")
     database: str = Field(description="RDS instance id (read-replica) or Aurora cluster id (aurora-global)")
-    asg: str = Field(description="the app tier's Auto Scaling group in this region")
+    asg: str | None = Field(None, description="the app tier's Auto Scaling group in this region")
+    kubernetes: RegionKubernetes | None = Field(
+        None, description="instead of an ASG: the Kubernetes deployment of this region's app tier"
+    )
     bucket: str = Field(description="the S3 bucket of this region (primary: replication source; DR: destination)")
     endpoint: str = Field(description="what the Route 53 record answers with for this region (CNAME target or IP)")
-    set_identifier: str = Field(description="SetIdentifier of this region's weighted record")
+    set_identifier: str = Field(description="SetIdentifier of this region's record (weighted or failover)")
     health_check: str | None = Field(None, description="Route 53 health check id of this region's record")
     app_url: str | None = Field(None, description="this region's app URL (post-failover /health), from the env")
     dsn: str | None = Field(None, description="this region's database DSN (writable check, canary write)")
@@ -93,6 +120,15 @@ class RegionSetup(_Strict):
         "asg-and-dns", description="how region-outage is rehearsed (an AWS region cannot be failed)"
     )
     fis_role_arn: str | None = None
+    fis_duration: str = Field("PT30M", description="fis-cross-region: how long the isolation lasts at most")
+    outage_subnet_tags: dict[str, str] = Field(
+        default_factory=lambda: {"DisruptSubnet": "Allowed"},
+        description="fis-cross-region: the primary region's subnets whose routes to the DR region are cut",
+    )
+    routing: Literal["weighted", "failover"] = Field(
+        "weighted", description="the Route 53 records: a weighted pair, or failover PRIMARY / SECONDARY"
+    )
+    cache: RegionCache | None = Field(None, description="the ElastiCache Global Datastore, if the file has one")
     components: dict[str, Literal["primary-database", "dr-database", "primary-app", "dr-app"]] = Field(
         default_factory=dict, description="drill component names (features) -> what they are here"
     )
@@ -102,6 +138,22 @@ class RegionSetup(_Strict):
     def _owned_prefix(cls, value: str) -> str:
         if not value.startswith("drill") or not value.endswith("/"):
             raise ValueError(f"{value!r}: the harness writes only under its own prefix (drill.../)")
+        return value
+
+    @field_validator("fis_duration")
+    @classmethod
+    def _fis_duration(cls, value: str) -> str:
+        m = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", value)
+        seconds = sum(int(g or 0) * k for g, k in zip(m.groups(), (3600, 60, 1), strict=True)) if m else 0
+        if not 1 <= seconds <= 43200:
+            raise ValueError(f"{value!r}: an ISO 8601 duration like PT30M, between 1 s and 12 h (FIS's limits)")
+        return value
+
+    @field_validator("outage_subnet_tags")
+    @classmethod
+    def _subnet_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("at least one tag: the outage cuts off only the subnets carrying them")
         return value
 
     @field_validator("canary_weights")
@@ -171,6 +223,17 @@ def region_setup(configuration: Configuration, path: str = "target file", *, fil
         raise ConfigError(path, f"{WHERE}.database.global_cluster", "required with mode aurora-global")
     if setup.outage == "fis-cross-region" and not setup.fis_role_arn:
         raise ConfigError(path, f"{WHERE}.fis_role_arn", "required with outage fis-cross-region")
+    for side, where in setup.sides():
+        if (where.asg is None) == (where.kubernetes is None):
+            raise ConfigError(path, f"{WHERE}.{side}", "the app tier: exactly one of asg or kubernetes")
+        if setup.routing == "failover" and not where.health_check:
+            raise ConfigError(path, f"{WHERE}.{side}.health_check", "required with routing failover")
+    if setup.outage == "asg-and-dns" and setup.primary.asg is None:
+        raise ConfigError(
+            path,
+            f"{WHERE}.outage",
+            "asg-and-dns scales the primary ASG to 0: with a Kubernetes app tier use fis-cross-region",
+        )
     if filled:
         missing = setup.placeholders()
         if missing:
@@ -198,6 +261,16 @@ def _target_path(configuration: Configuration) -> str:
     return str(conf(configuration, "drill_target") or "target file")
 
 
+def _target_safety(configuration: Configuration) -> Any:
+    import yaml
+
+    path = conf(configuration, "drill_target")
+    if not path:
+        return None
+    data = yaml.safe_load(open(str(path), encoding="utf-8").read()) or {}
+    return safety.validate_section(data.get("environment"), data.get("safety"), where=str(path)).safety
+
+
 # -- clients per region ------------------------------------------------------------------------------------------
 class RegionRun:
     """What the runbook steps act through: the setup, one boto3 client per (service, region), the parameters
@@ -212,8 +285,15 @@ class RegionRun:
         timeout: float = 900.0,
         poll: float = 5.0,
         rpo_target_s: float | None = None,
+        safety: Any = None,
     ):
         self.setup, self.configuration = setup, configuration
+        # the target file's SafetySection (its kubernetes allowlist, for a Kubernetes app tier): given, or read
+        # from the file configuration drill_target names (every target's configuration carries it)
+        if safety is None and any(w.kubernetes is not None for _, w in setup.sides()):
+            safety = _target_safety(configuration)
+        self.safety = safety
+        self.k8s_clusters: dict[tuple[str, str, str], Any] = {}
         self._clients = dict(clients or {})
         self.timeout, self.poll_s, self.rpo_target_s = float(timeout), float(poll), rpo_target_s
         self.facts: dict[str, Any] = {}
@@ -333,17 +413,20 @@ def region_resources(run: RegionRun, acted: set[str]) -> list[Resource]:
                     acted=f"{side}-database" in acted,
                 )
             )
-        group = _asg(run, side)
-        out.append(
-            Resource(
-                kind="autoscaling-group",
-                id=where.asg,
-                role=f"{side} app tier ({where.region})",
-                tags={t["Key"]: t["Value"] for t in group.get("Tags", [])},
-                state=f"desired {group['DesiredCapacity']}",
-                acted=f"{side}-app" in acted,
+        if where.kubernetes is not None:
+            out.append(apptier.resource(run, side, f"{side}-app" in acted))
+        else:
+            group = _asg(run, side)
+            out.append(
+                Resource(
+                    kind="autoscaling-group",
+                    id=where.asg,
+                    role=f"{side} app tier ({where.region})",
+                    tags={t["Key"]: t["Value"] for t in group.get("Tags", [])},
+                    state=f"desired {group['DesiredCapacity']}",
+                    acted=f"{side}-app" in acted,
+                )
             )
-        )
         out.append(
             Resource(
                 kind="s3-bucket",
@@ -363,6 +446,8 @@ def region_resources(run: RegionRun, acted: set[str]) -> list[Resource]:
                     acted=f"{side}-health-check" in acted,
                 )
             )
+    if s.cache is not None:
+        out.extend(cache.resources(run, "cache" in acted))
     out.append(
         Resource(
             kind="route53-zone",
@@ -391,11 +476,10 @@ def check_regions_allowed(run: RegionRun, allowed_regions: list[str]) -> None:
 
 
 # -- plans (read-only) -------------------------------------------------------------------------------------------
-def _weights_call(s: RegionSetup, primary: int, dr: int) -> str:
-    return (
-        f"route53:ChangeResourceRecordSets({s.dns.zone_id}, UPSERT {s.dns.name} {s.dns.type} "
-        f"{s.primary.set_identifier}={primary}, {s.dr.set_identifier}={dr})"
-    )
+def _app_call(s: RegionSetup, desired: int | str) -> str:
+    if s.dr.kubernetes is not None:
+        return apptier.scale_call(s, "dr", desired)
+    return f"autoscaling:UpdateAutoScalingGroup({s.dr.asg}, DesiredCapacity={desired}, {s.dr.region})"
 
 
 def failover_calls(s: RegionSetup) -> list[str]:
@@ -416,9 +500,9 @@ def failover_calls(s: RegionSetup) -> list[str]:
         f"read: rds:DescribeDBSnapshots({s.primary.database}, automated)",
         f"s3:PutObject({s.primary.bucket}/{s.canary_prefix}canary-<run>) then read: s3:HeadObject({s.dr.bucket})",
         *db,
-        f"autoscaling:UpdateAutoScalingGroup({s.dr.asg}, DesiredCapacity={s.dr_capacity}, {s.dr.region})",
-        _weights_call(s, 0, 100),
-        f"read: route53:TestDNSAnswer({s.dns.name} {s.dns.type}) == {s.dr.endpoint}",
+        *(cache.calls(s, "dr") if s.cache else []),
+        _app_call(s, s.dr_capacity),
+        *dns.switch_calls(s, "dr"),
         f"sns:Publish({s.sns_topic_arn})",
     ]
 
@@ -444,22 +528,23 @@ def failback_calls(s: RegionSetup) -> list[str]:
     return [
         *db,
         f"read: cloudwatch:GetMetricStatistics(ReplicaLag, {s.primary.database}) <= {s.database.caught_up_lag_s:g} s",
-        *[_weights_call(s, w, 100 - w) for w in s.canary_weights if w < 100],
+        *dns.canary_calls(s),
         *promote,
-        _weights_call(s, 100, 0),
-        f"read: route53:TestDNSAnswer({s.dns.name} {s.dns.type}) == {s.primary.endpoint}",
-        f"autoscaling:UpdateAutoScalingGroup({s.dr.asg}, DesiredCapacity=<before the failover>, {s.dr.region})",
+        *(cache.calls(s, "primary") if s.cache else []),
+        *dns.switch_calls(s, "primary"),
+        _app_call(s, "<before the failover>"),
         *reset,
         f"sns:Publish({s.sns_topic_arn})",
     ]
 
 
 def outage_calls(s: RegionSetup, desired: int | str = "<now>") -> list[str]:
-    if s.outage == "fis-cross-region":
+    if s.outage == "fis-cross-region":  # the exact template is in the plan (aws_fis.plan_fis_cross_region)
         return [
-            "fis:CreateExperimentTemplate(aws:network:route-table-disrupt-cross-region-connectivity, "
-            f"region {s.primary.region} -> {s.dr.region})",
-            "fis:StartExperiment",
+            "fis:CreateExperimentTemplate(aws:network:route-table-disrupt-cross-region-connectivity, subnets of "
+            f"{s.primary.region} tagged {json.dumps(s.outage_subnet_tags)}, region {s.dr.region}, {s.fis_duration})",
+            "fis:StartExperiment(the new template)",
+            "fis:GetExperiment (watched until running)",
         ]
     return [
         f"autoscaling:UpdateAutoScalingGroup({s.primary.asg}, MinSize=0, DesiredCapacity=0, {s.primary.region}; "
@@ -502,7 +587,7 @@ def plan_region_failover(configuration: Configuration = None, **_: Any) -> Fault
         "region-failover",
         f"fail over from {setup.primary.region} to {setup.dr.region} (plan 3.3 steps 1-7)",
         configuration,
-        {"dr-database", "dr-app", "dns", "primary-bucket", "sns"},
+        {"dr-database", "dr-app", "dns", "primary-bucket", "sns", "cache"},
         failover_calls(setup),
         "region-failback (plan 3.4) puts the primary region back; the promoted DR database is not demoted",
         notes=[f"S3: the canary object is written under {setup.canary_prefix} only, and deleted again"],
@@ -516,7 +601,7 @@ def plan_region_failback(configuration: Configuration = None, **_: Any) -> Fault
         "region-failback",
         f"fail back from {setup.dr.region} to {setup.primary.region} (plan 3.4)",
         configuration,
-        {"primary-database", "dr-database", "dr-app", "dns", "sns"},
+        {"primary-database", "dr-database", "dr-app", "dns", "sns", "cache"},
         failback_calls(setup),
         "none: failback is the undo of a failover; replaced databases are renamed and kept for the operator",
         notes=["databases are never deleted: the renamed ones are listed in the step's outcome"],
@@ -528,10 +613,7 @@ def plan_region_outage(configuration: Configuration = None, **_: Any) -> FaultPl
     setup = region_setup(configuration, _target_path(configuration))
     run = RegionRun(setup, configuration)
     if setup.outage == "fis-cross-region":
-        raise HarnessError(
-            f"{WHERE}.outage fis-cross-region: the FIS cross-region connectivity scenario is not wired in this "
-            "harness yet (no FIS endpoint to rehearse it against here); use outage asg-and-dns"
-        )
+        return _plan_fis_outage(setup, run, configuration)
     if not setup.primary.health_check:
         raise ConfigError(
             _target_path(configuration), f"{WHERE}.primary.health_check", "required by outage asg-and-dns"
@@ -564,6 +646,30 @@ def plan_region_outage(configuration: Configuration = None, **_: Any) -> FaultPl
         ],
     )
     return plan
+
+
+def _plan_fis_outage(setup: RegionSetup, run: RegionRun, configuration: Configuration) -> FaultPlan:
+    """outage fis-cross-region: FIS cuts the primary region's tagged subnets off from the DR region
+    (harness/faults/aws_fis.py builds the template; its undo stops the experiment and deletes the template)."""
+    from harness.faults import aws_fis
+
+    config = {**(configuration or {}), "aws_region": setup.primary.region}  # the experiment region
+    plan = aws_fis.plan_fis_cross_region(
+        str(setup.fis_role_arn), setup.dr.region, setup.outage_subnet_tags, setup.fis_duration, configuration=config
+    )
+    context = region_resources(run, set())  # every resource of the section, tag-checked, none changed
+    return plan.model_copy(
+        update={
+            "resources": [*plan.resources, *context],
+            "notes": [
+                "AWS cannot fail a real region: this is the rehearsal the target file chose (outage "
+                f"fis-cross-region): traffic from {setup.primary.region}'s subnets tagged "
+                f"{json.dumps(setup.outage_subnet_tags)} to {setup.dr.region} is dropped; the app tier, the "
+                "databases and the Route 53 records are not touched (the failover's own steps move them)",
+                *plan.notes,
+            ],
+        }
+    )
 
 
 PLANNERS: dict[str, Callable[..., FaultPlan]] = {
@@ -759,6 +865,8 @@ def _global_failover(run: RegionRun, target_side: str) -> str:
 def scale_dr_app(ctx: Any) -> str:
     run: RegionRun = ctx.lab
     s = run.setup
+    if s.dr.kubernetes is not None:
+        return apptier.scale_dr_up(run)
     before = _asg(run, "dr")
     run.facts["dr_asg_before"] = {"MinSize": before["MinSize"], "DesiredCapacity": before["DesiredCapacity"]}
     if before["MaxSize"] < s.dr_capacity:
@@ -776,75 +884,12 @@ def scale_dr_app(ctx: Any) -> str:
     return f"{s.dr.asg}: desired {before['DesiredCapacity']} -> {s.dr_capacity}; {n} instances InService and Healthy"
 
 
-def set_weights(run: RegionRun, primary: int, dr: int) -> str:
-    s = run.setup
-    changes = []
-    for side, weight in (("primary", primary), ("dr", dr)):
-        where = run.side(side)
-        rrset: dict[str, Any] = {
-            "Name": s.dns.name,
-            "Type": s.dns.type,
-            "SetIdentifier": where.set_identifier,
-            "Weight": weight,
-            "TTL": s.dns.ttl,
-            "ResourceRecords": [{"Value": where.endpoint}],
-        }
-        if where.health_check:
-            rrset["HealthCheckId"] = where.health_check
-        changes.append({"Action": "UPSERT", "ResourceRecordSet": rrset})
-    r53 = run.route53()
-    change = r53.change_resource_record_sets(
-        HostedZoneId=s.dns.zone_id,
-        ChangeBatch={"Comment": f"drill: weights primary {primary} / dr {dr}", "Changes": changes},
-    )["ChangeInfo"]
-    run.wait(
-        f"Route 53 change {change['Id']} to be INSYNC",
-        lambda: r53.get_change(Id=change["Id"])["ChangeInfo"]["Status"] == "INSYNC",
-    )
-    return change["Id"]
-
-
-def dns_answer(run: RegionRun) -> tuple[list[str], str]:
-    """What the record answers with: TestDNSAnswer; where the endpoint lacks it (moto), Route 53's weighted
-    routing worked out from the record sets and the health checks' settings, and the answer says so."""
-    from botocore.exceptions import ClientError
-
-    s = run.setup
-    r53 = run.route53()
-    try:
-        found = r53.test_dns_answer(HostedZoneId=s.dns.zone_id, RecordName=s.dns.name, RecordType=s.dns.type)
-        return sorted(found.get("RecordData", [])), "TestDNSAnswer"
-    except ClientError as err:
-        code = err.response.get("Error", {}).get("Code", "")
-        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if status not in (404, 501) and code not in ("InvalidAction", "NotImplemented", "404"):
-            raise
-    sets = r53.list_resource_record_sets(
-        HostedZoneId=s.dns.zone_id, StartRecordName=s.dns.name, StartRecordType=s.dns.type
-    )["ResourceRecordSets"]
-    name = s.dns.name.rstrip(".") + "."
-    mine = [r for r in sets if r["Name"] == name and r["Type"] == s.dns.type and "Weight" in r]
-
-    def healthy(r: dict) -> bool:
-        if not r.get("HealthCheckId"):
-            return True
-        cfg = r53.get_health_check(HealthCheckId=r["HealthCheckId"])["HealthCheck"].get("HealthCheckConfig", {})
-        return not cfg.get("Inverted") and not cfg.get("Disabled")
-
-    live = [r for r in mine if healthy(r)]
-    chosen = [r for r in live if r["Weight"] > 0] or live or mine
-    values = sorted(v["Value"] for r in chosen for v in r.get("ResourceRecords", []))
-    return values, "record sets + health checks (this endpoint has no TestDNSAnswer)"
+set_weights = dns.set_weights  # the weighted pair (also the failback canary's)
+dns_answer = dns.dns_answer
 
 
 def flip_dns_to_dr(ctx: Any) -> str:
-    run: RegionRun = ctx.lab
-    s = run.setup
-    change = set_weights(run, 0, 100)
-    answer, how = run.wait(
-        f"{s.dns.name} to answer {s.dr.endpoint}", lambda: (a := dns_answer(run))[0] == [s.dr.endpoint] and a
-    )
-    return f"{s.dns.name} weights {s.primary.set_identifier} 0 / {s.dr.set_identifier} 100 ({change}); answers {', '.join(answer)} ({how})"
+    return dns.switch_to(ctx.lab, "dr")
 
 
 def _http_ok(url: str) -> bool:
@@ -916,17 +961,26 @@ def check_primary_region(ctx: Any) -> str:
                 f"health check {s.primary.health_check} is still inverted: undo the region-outage fault first "
                 "(`drill fault undo ID`)"
             )
-    group = _asg(run, "primary")
-    inservice = [i for i in group["Instances"] if i["LifecycleState"] == "InService"]
-    if not inservice:
-        raise HarnessError(f"{s.primary.asg} has no in-service instance: the primary region's app tier is down")
+    if s.primary.kubernetes is not None:
+        ready = apptier.ready_replicas(run, "primary")
+        if not ready:
+            raise HarnessError(
+                f"deployment {s.primary.kubernetes.deployment} has no ready replica: the primary region's app tier is down"
+            )
+        app = f"deployment {s.primary.kubernetes.deployment} has {ready} ready replicas"
+    else:
+        group = _asg(run, "primary")
+        inservice = [i for i in group["Instances"] if i["LifecycleState"] == "InService"]
+        if not inservice:
+            raise HarnessError(f"{s.primary.asg} has no in-service instance: the primary region's app tier is down")
+        app = f"{s.primary.asg} has {len(inservice)} in-service instances"
     if s.database.mode == "read-replica":
         dr = _db_instance(run, "dr")
         if dr.get("ReadReplicaSourceDBInstanceIdentifier"):
             raise HarnessError(
                 f"{s.dr.database} is still a replica: there is nothing to fail back (run region-failover)"
             )
-    return f"primary region {s.primary.region} available: {s.primary.asg} has {len(inservice)} in-service instances"
+    return f"primary region {s.primary.region} available: {app}"
 
 
 def reverse_replication(ctx: Any) -> str:
@@ -992,16 +1046,7 @@ def _probe_hold(run: RegionRun, seconds: float) -> int:
 
 def canary_weights(ctx: Any) -> str:
     run: RegionRun = ctx.lab
-    s = run.setup
-    hold = float(ctx.param("hold_s") or s.canary_hold_s)
-    done = []
-    for weight in s.canary_weights:
-        if weight == 100:
-            break  # 100 % is the complete DNS failback, after the database is back
-        set_weights(run, weight, 100 - weight)
-        checks = _probe_hold(run, hold)
-        done.append(f"{weight}% held {hold:g} s ({checks} app checks ok)")
-    return "canary to the primary region: " + ", ".join(done)
+    return dns.canary(run, float(ctx.param("hold_s") or run.setup.canary_hold_s), _probe_hold)
 
 
 def switch_database_back(ctx: Any) -> str:
@@ -1028,24 +1073,22 @@ def switch_database_back(ctx: Any) -> str:
 
 def complete_dns_failback(ctx: Any) -> str:
     run: RegionRun = ctx.lab
-    s = run.setup
-    change = set_weights(run, 100, 0)
-    answer, how = run.wait(
-        f"{s.dns.name} to answer {s.primary.endpoint}",
-        lambda: (a := dns_answer(run))[0] == [s.primary.endpoint] and a,
-    )
-    verified = verify_region(run, "primary")
-    return f"{s.dns.name} weights 100 / 0 ({change}); answers {', '.join(answer)} ({how}); {verified}"
+    return f"{dns.switch_to(run, 'primary')}; {verify_region(run, 'primary')}"
 
 
 def reset_dr(ctx: Any) -> str:
     run: RegionRun = ctx.lab
     s = run.setup
-    before = run.facts.get("dr_asg_before") or {"MinSize": 0, "DesiredCapacity": int(ctx.param("dr_desired") or 0)}
-    run.client("autoscaling", s.dr.region).update_auto_scaling_group(
-        AutoScalingGroupName=s.dr.asg, MinSize=int(before["MinSize"]), DesiredCapacity=int(before["DesiredCapacity"])
-    )
-    out = [f"{s.dr.asg} back to desired {before['DesiredCapacity']}"]
+    if s.dr.kubernetes is not None:
+        out = [apptier.scale_dr_down(run, int(ctx.param("dr_desired") or 0))]
+    else:
+        before = run.facts.get("dr_asg_before") or {"MinSize": 0, "DesiredCapacity": int(ctx.param("dr_desired") or 0)}
+        run.client("autoscaling", s.dr.region).update_auto_scaling_group(
+            AutoScalingGroupName=s.dr.asg,
+            MinSize=int(before["MinSize"]),
+            DesiredCapacity=int(before["DesiredCapacity"]),
+        )
+        out = [f"{s.dr.asg} back to desired {before['DesiredCapacity']}"]
     if s.database.mode == "read-replica":
         old = f"{s.dr.database}-pre-failback-{_stamp()}"
         dr = run.rds("dr")
@@ -1110,3 +1153,24 @@ FAILBACK_STEPS: list[tuple[str, Callable[[Any], str] | None, str | None]] = [
     ("reset the DR region to standby", reset_dr, None),
     ("notify stakeholders: SNS status update", notify_failback, None),
 ]
+
+
+def failover_steps(s: RegionSetup) -> list[tuple[str, Callable[[Any], str] | None, str | None]]:
+    """FAILOVER_STEPS, with the cache Global Datastore's check and failover when the file names one."""
+    if s.cache is None:
+        return list(FAILOVER_STEPS)
+    steps = list(FAILOVER_STEPS)
+    at = [t for t, _, _ in steps].index("promote the DR database (plan 3.3 step 3)")
+    steps.insert(at, ("confirm the cache Global Datastore's replication (plan 3.3 step 2)", cache.check_step, None))
+    steps.insert(at + 2, ("fail the cache Global Datastore over to DR (plan 3.3 step 3)", cache.failover_step, None))
+    return steps
+
+
+def failback_steps(s: RegionSetup) -> list[tuple[str, Callable[[Any], str] | None, str | None]]:
+    """FAILBACK_STEPS, with the cache Global Datastore switched back after the database when the file names one."""
+    if s.cache is None:
+        return list(FAILBACK_STEPS)
+    steps = list(FAILBACK_STEPS)
+    at = [t for t, _, _ in steps].index("complete the failback: switch the database back")
+    steps.insert(at + 1, ("switch the cache Global Datastore back to the primary region", cache.failback_step, None))
+    return steps

@@ -83,7 +83,7 @@ class AwsTarget(FileTarget):
                 "nothing was touched"
             )
         everything = {"primary-database", "dr-database", "primary-app", "dr-app", "dns", "sns"}
-        everything |= {"primary-bucket", "dr-bucket", "primary-health-check", "dr-health-check"}
+        everything |= {"primary-bucket", "dr-bucket", "primary-health-check", "dr-health-check", "cache"}
         resources = aws_region.region_resources(run, everything)
         safety.check_blast("region drill", resources, clearance.limits, clearance.required_tags)
 
@@ -219,6 +219,10 @@ class AwsTarget(FileTarget):
         run = aws_region.RegionRun(setup, self.configuration)
         side, what = role.split("-", 1)
         where = run.side(side)
+        if what == "app" and where.kubernetes is not None:
+            from harness.faults import aws_region_apptier
+
+            return aws_region_apptier.healthy(run, side)
         if what == "app":
             group = run.client("autoscaling", where.region).describe_auto_scaling_groups(
                 AutoScalingGroupNames=[where.asg]

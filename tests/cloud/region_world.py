@@ -263,8 +263,11 @@ class RegionTruth:
 
 
 class RegionStandIn:
-    def __init__(self, world: World, pg_primary: Any, pg_dr: Any, lag_s: float):
+    def __init__(self, world: World, pg_primary: Any, pg_dr: Any, lag_s: float, app_tier: dict | None = None):
+        """`app_tier`: side -> a callable giving that region's serving app instances, for a region whose app
+        tier is not its ASG (a Kubernetes deployment: ready replicas, read from the API stand-in)."""
         self.world, self.lag_s = world, lag_s
+        self.app_tier = dict(app_tier or {})
         self.pg = {"primary": pg_primary, "dr": pg_dr}
         self.proxy = RoutingProxy()
         self.truth = RegionTruth()
@@ -301,8 +304,13 @@ class RegionStandIn:
         view: dict[str, Any] = {}
         for side in ("primary", "dr"):
             db = self._db(side)
-            group = self.asg[side].describe_auto_scaling_groups(AutoScalingGroupNames=[self.names[side][1]])
-            inservice = sum(1 for i in group["AutoScalingGroups"][0]["Instances"] if i["LifecycleState"] == "InService")
+            if side in self.app_tier:
+                inservice = self.app_tier[side]()
+            else:
+                group = self.asg[side].describe_auto_scaling_groups(AutoScalingGroupNames=[self.names[side][1]])
+                inservice = sum(
+                    1 for i in group["AutoScalingGroups"][0]["Instances"] if i["LifecycleState"] == "InService"
+                )
             hc = self.r53.get_health_check(HealthCheckId=self.world.health_checks[side])["HealthCheck"]
             view[side] = {
                 "replica": bool(db and db.get("ReadReplicaSourceDBInstanceIdentifier")),
@@ -311,7 +319,13 @@ class RegionStandIn:
                 "dark": bool(hc["HealthCheckConfig"].get("Inverted")),
             }
         sets = self.r53.list_resource_record_sets(HostedZoneId=self.world.zone_id)["ResourceRecordSets"]
-        weights = {r["SetIdentifier"]: r["Weight"] for r in sets if r.get("SetIdentifier")}
+        # failover records (routing: failover) answer like weights 100 (PRIMARY) / 0 (SECONDARY): the PRIMARY
+        # while it is not dark, else the live one
+        weights = {
+            r["SetIdentifier"]: r.get("Weight", 100 if r.get("Failover") == "PRIMARY" else 0)
+            for r in sets
+            if r.get("SetIdentifier")
+        }
         view["weights"] = weights
         live = [s for s in ("primary", "dr") if not view[s]["dark"]]
         answered = [s for s in live if weights.get(s, 0) > 0] or live
@@ -445,3 +459,36 @@ class _App:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def use_failover_records(world: World) -> None:
+    """Replace the weighted pair by failover records: the primary region's PRIMARY, DR's SECONDARY, each with
+    its region's health check (routing: failover)."""
+    r53 = world.client("route53", PRIMARY)
+    sets = r53.list_resource_record_sets(HostedZoneId=world.zone_id)["ResourceRecordSets"]
+    weighted = [r for r in sets if "Weight" in r]
+    created = [
+        {
+            "Name": RECORD,
+            "Type": "CNAME",
+            "SetIdentifier": side,
+            "Failover": role,
+            "TTL": 60,
+            "ResourceRecords": [{"Value": endpoint}],
+            "HealthCheckId": world.health_checks[side],
+        }
+        for side, endpoint, role in (("primary", ENDPOINT, "PRIMARY"), ("dr", ENDPOINT_DR, "SECONDARY"))
+    ]
+    r53.change_resource_record_sets(
+        HostedZoneId=world.zone_id,
+        ChangeBatch={
+            "Changes": [{"Action": "DELETE", "ResourceRecordSet": r} for r in weighted]
+            + [{"Action": "CREATE", "ResourceRecordSet": r} for r in created]
+        },
+    )
+
+
+def failover_roles(world: World) -> dict[str, str]:
+    """SetIdentifier -> Failover role of the record (the test's own eyes on moto)."""
+    sets = world.client("route53", PRIMARY).list_resource_record_sets(HostedZoneId=world.zone_id)["ResourceRecordSets"]
+    return {r["SetIdentifier"]: r["Failover"] for r in sets if "Failover" in r}
