@@ -429,7 +429,8 @@ class Lab:
             if time.monotonic() >= next_nudge and any("streaming replicas" in p for p in st["problems"]):
                 self._nudge_wal()
                 next_nudge = time.monotonic() + 5.0
-            if time.monotonic() >= next_fork_check:  # a DR standby forked off: Patroni's rewind first, then a re-clone
+            dr_down = any(p.startswith("pg-dr") for p in st["problems"])
+            if dr_down and time.monotonic() >= next_fork_check:  # forked off? Patroni's rewind first, then a re-clone
                 forked_since = (forked_since or time.monotonic()) if postgres.dr_fork(self.ctx) else None
                 if forked_since is not None and time.monotonic() - forked_since >= postgres.DR_REWIND_GRACE_S:
                     self.reclone_dr()
