@@ -1,4 +1,4 @@
-"""Lab faults on a real sync-mode lab (netns): measured crash, AZ outage, partition, crash-and-recover, bad input."""
+"""Lab faults on a real sync-mode lab (netns): partition (and the DR standby's fork), crash-and-recover, bad input."""
 
 from __future__ import annotations
 
@@ -12,14 +12,11 @@ import time
 import httpx
 import psycopg
 import pytest
-from faultlab_helpers import drill, lab_measurement, lab_session, report, wait_healthy
+from faultlab_helpers import drill, lab_session, report, wait_healthy
 
-from harness import recovery
 from harness.faults import runner
 from harness.lab import postgres
 from harness.lab.topology import PG_SUPERUSER
-from harness.measure import Targets
-from harness.recovery import Confirmer
 
 
 @pytest.fixture(scope="module")
@@ -40,64 +37,12 @@ def test_unknown_fault_or_zone_is_one_clear_error_and_injects_nothing(lab, inten
     assert lab.postgres_leader() == leader
 
 
-def test_db_primary_crash_sync_mode_recovers_without_losing_writes(lab, tmp_path):
-    old = lab.postgres_leader()
-    with lab_measurement(lab, tmp_path / "crash") as m:
-        m.start()
-        m.baseline(2)
-        m.mark_inject("db-primary-crash")
-        fault_id = runner.inject("db-primary-crash", {}, lab)
-        recovered = m.wait_recovered(timeout=90)
-        result = m.stop(targets=Targets(rto_s=60, rpo_s=0))
-    run = recovery.get("auto-failover").run(lab, {"old_leader": old}, confirm=Confirmer(auto=True))
-    undo = runner.undo(fault_id)
-    report(
-        "db-primary-crash sync",
-        rto_s=result.rto_s,
-        lost=result.lost_writes,
-        acked=result.acked_writes,
-        rpo_s=result.rpo_s,
-        old_leader=old,
-        new_leader=lab.postgres_leader(),
-        failover_procedure_s=round(run.duration_s, 2),
-    )
-    assert recovered and result.recovered
-    assert result.lost_writes == 0 and result.acked_writes > 0
-    assert result.rto_s > 5, "a leader crash that recovers at once means the fault did nothing"
-    assert run.ok, [s.line() for s in run.steps]
-    assert run.steps[-1].confirmed_by == "auto-confirmed (CI)"
-    assert undo.ok and "pg-" in undo.line()
-    wait_healthy(lab, 90)  # the old leader rejoined as a replica
-    assert {m["name"] for m in lab.postgres_members() if m["state"] == "streaming"} >= {old}
-
-
-def test_az_outage_of_the_leader_zone_recovers_and_is_measured(lab, tmp_path):
-    leader = lab.postgres_leader()
-    zone = lab.components[leader]["zone"]
-    with lab_measurement(lab, tmp_path / "az") as m:
-        m.start()
-        m.baseline(2)
-        m.mark_inject(f"az-outage {zone}")
-        fault_id = runner.inject("az-outage", {"zone": zone, "mode": "kill"}, lab)
-        recovered = m.wait_recovered(timeout=120)
-        result = m.stop(targets=Targets(rpo_s=0))
-    new_leader = lab.postgres_leader()
-    undo = runner.undo(fault_id)
-    report(
-        "az-outage kill",
-        zone=zone,
-        rto_s=result.rto_s,
-        rpo_s=result.rpo_s,
-        lost=result.lost_writes,
-        acked=result.acked_writes,
-        new_leader=new_leader,
-    )
-    assert recovered and result.recovered and result.rto_s > 5
-    assert new_leader and lab.components[new_leader]["zone"] != zone
-    assert result.rpo_s is not None and result.lost_writes is not None
-    assert undo.ok, undo.line()
-    assert lab.network.partitions()["isolated"] == []
-    wait_healthy(lab, 120)
+# The sync-mode crash measured with a writer (no acknowledged write lost, a real outage, auto-failover, the
+# old leader back as a replica) is asserted in recovery/test_failover_by_hand.py, on the crash that test
+# already makes: one ~30 s failover instead of two.
+# The AZ outage of the leader's zone (kill -9 of every process in it: a new primary in another zone, nothing
+# isolated after the undo, the lab healthy again) is asserted on the smoke drill's own AZ scenario, in
+# drills/test_drill_run.py: one such outage in the suite instead of two.
 
 
 def test_network_partition_isolating_the_leader_zone_demotes_it_and_it_rejoins(lab):
@@ -140,8 +85,8 @@ def _partition_the_leader_zone_then_heal(lab) -> None:
         undos = [runner.undo(i) for i in reversed(ids)]
     assert all(u.ok for u in undos)
     assert lab.network.partitions()["partitions"] == []
-    fork = (postgres.primary_history(lab.ctx) or {}).get(old_timeline)
-    assert fork is not None and dr_received > fork, f"pg-dr received {dr_received}, the new timeline forks at {fork}"
+    fork = _fork_point(lab, old_timeline)
+    assert dr_received > fork, f"pg-dr received {dr_received}, the new timeline forks at {fork}"
     lab.stop_component("pg-dr", timeout=60)  # its shutdown restart point lands past the fork
     assert postgres.dr_fork(lab.ctx), "pg-dr's control file is not past the fork"
     lab.start_component("pg-dr")
@@ -160,7 +105,9 @@ def _partition_the_leader_zone_then_heal(lab) -> None:
     assert postgres.dr_fork(lab.ctx) is None
     dr = {m["name"]: m for m in (postgres.cluster_view(lab.ctx, ["dr"]) or {}).get("members", [])}["pg-dr"]
     assert dr["role"] == "standby_leader" and dr["state"] == "streaming", dr
-    assert dr.get("timeline") == members[new]["timeline"] > old_timeline, (dr, members[new])
+    with psycopg.connect(lab.pg_dsn("dr", user=PG_SUPERUSER, db="postgres"), autocommit=True) as conn:
+        streamed = conn.execute("SELECT received_tli FROM pg_stat_wal_receiver").fetchone()
+    assert streamed == (members[new]["timeline"],) and streamed[0] > old_timeline, (streamed, members[new])
     # the re-clone bootstrapped the DR cluster anew, its configuration too: Patroni's rewind is on again
     assert _dr_config(lab)["postgresql"]["use_pg_rewind"] is True
 
@@ -181,6 +128,16 @@ def _dr_rewind_off(lab):
 def _patch_dr_config(lab, patch: dict) -> None:
     r = httpx.patch(f"{lab.patroni_url('pg-dr')}/config", json=patch, timeout=5)
     assert r.status_code == 200, r.text
+
+
+def _fork_point(lab, timeline: int, timeout: float = 30.0) -> int:
+    """Where the primary's history says `timeline` ended (a node answering as primary; polled: a REST call
+    can miss its 0.5 s budget on a loaded box)."""
+    deadline = time.monotonic() + timeout
+    while (fork := (postgres.primary_history(lab.ctx) or {}).get(timeline)) is None:
+        assert time.monotonic() < deadline, f"no primary history with timeline {timeline} after {timeout:.0f} s"
+        time.sleep(0.2)
+    return fork
 
 
 def _timeline_of(lab, member: str) -> int:

@@ -5,6 +5,8 @@ The loopback run needs a lab of its own (marker `own_lab`)."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from faultlab_helpers import lab_session, release_kept
 
@@ -13,9 +15,14 @@ from harness.lab.network import LabNetwork
 from harness.lab.prereq import missing_binaries
 
 
+@functools.cache
+def _shared_lab_is_netns() -> bool:
+    return default_network_mode() == "netns"  # probes a throwaway namespace: once per session
+
+
 def _on_the_shared_lab(item: pytest.Item) -> bool:
     callspec = getattr(item, "callspec", None)
-    return callspec is not None and callspec.params.get("lab") == "netns" and default_network_mode() == "netns"
+    return callspec is not None and callspec.params.get("lab") == "netns" and _shared_lab_is_netns()
 
 
 def pytest_collection_modifyitems(items):
@@ -34,7 +41,7 @@ def lab(request):
         ok, why = LabNetwork.netns_available()
         if not ok:
             pytest.skip(f"netns mode unavailable here: {why}")
-        if default_network_mode() == "netns":  # the shared lab is a sync netns lab: reuse it (or start it)
+        if _shared_lab_is_netns():  # the shared lab is a sync netns lab: reuse it (or start it)
             yield from lab_session("sync")
             return
     release_kept()  # another module's kept lab would be reused with its state, or clash with other options
