@@ -8,19 +8,24 @@ BIN   := $(VENV)/bin
 setup:
 	@bash scripts/bootstrap.sh
 
-## make test: the project's own suite, unit and integration against the real local lab. The tests that need no
-## lab run first on TEST_WORKERS processes (pytest-xdist, one file per worker at a time, each worker with its
-## own state folder: tests/conftest.py), then one after another the `timing` tests (they time outages against
-## ground truth: no second worker beside them) and the lab tests on the shared lab; both halves always run and
-## either failing fails the target. PYTEST_ARGS='tests/x.py -k y' runs just that, in one process.
+## make test: the project's own suite, unit and integration against the real local lab, in three groups. The
+## tests that need no lab run first on TEST_WORKERS processes (pytest-xdist, one file per worker at a time, each
+## worker with its own state folder: tests/conftest.py). Then the `timing` tests that need no lab (they time
+## outages of their own stand-ins against ground truth) on TIMING_WORKERS processes, one file each: never beside
+## a lab or the unit tests, and on a 2-core box one per core. Last, one after another, the lab tests on the
+## shared lab and the timing tests marked `alone` (they failed beside a second worker on a loaded machine). Every group always runs and any failing fails the target. PYTEST_ARGS='tests/x.py -k y' runs
+## just that, in one process.
 TEST_WORKERS ?= 2
+TIMING_WORKERS ?= 2
 test: setup check
 ifeq ($(strip $(PYTEST_ARGS)),)
 	@$(BIN)/python -m pytest -m "not lab and not own_lab and not timing" -n $(TEST_WORKERS) --dist loadfile; \
 	unit=$$?; \
-	$(BIN)/python -m pytest -m "timing or lab or own_lab"; lab=$$?; \
-	echo "make test: tests on workers exit $$unit, timing and lab tests exit $$lab"; \
-	[ $$unit -eq 0 ] && [ $$lab -eq 0 ]
+	$(BIN)/python -m pytest -m "timing and not alone and not lab and not own_lab" -n $(TIMING_WORKERS) --dist loadfile; \
+	timed=$$?; \
+	$(BIN)/python -m pytest -m "alone or lab or own_lab"; lab=$$?; \
+	echo "make test: tests on workers exit $$unit, timing tests exit $$timed, lab tests exit $$lab"; \
+	[ $$unit -eq 0 ] && [ $$timed -eq 0 ] && [ $$lab -eq 0 ]
 else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 endif

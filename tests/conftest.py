@@ -1,7 +1,8 @@
 """The test session's lab order: tests that need no lab first, then every module on the shared sync lab one
 after another (faultlab_helpers.lab_session keeps it between them instead of ~25 s to stop and start it each
-time), then the modules that need a lab of their own (marked `own_lab`: other replication or network options).
-The kept lab is stopped when the session ends."""
+time), then the tests that end it (marked `ends_shared_lab`: the netns lab integration tests, whose last one
+stops the lab), then the modules that need a lab of their own (marked `own_lab`: other network options, a
+half-started lab). The kept lab is stopped when the session ends."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ from faultlab_helpers import release_kept  # noqa: E402 - the one way to run a t
 def _lab_group(item: pytest.Item) -> int:
     if item.get_closest_marker("lab") is None:
         return 0
-    return 2 if item.get_closest_marker("own_lab") is not None else 1
+    if item.get_closest_marker("own_lab") is not None:
+        return 3
+    return 2 if item.get_closest_marker("ends_shared_lab") is not None else 1
 
 
 @pytest.hookimpl(trylast=True)  # after the folders' hooks have marked their items `lab`

@@ -416,6 +416,7 @@ class Lab:
         """Poll until the lab is healthy; return the status. HarnessError naming what is not, on timeout."""
         deadline = time.monotonic() + timeout
         next_nudge = time.monotonic() + 5.0
+        next_fork_check, forked_since = time.monotonic(), None
         while True:
             # Re-read the state each round: an undo (or another process) may have restarted a component
             # under a new pid since this object last looked.
@@ -428,7 +429,21 @@ class Lab:
             if time.monotonic() >= next_nudge and any("streaming replicas" in p for p in st["problems"]):
                 self._nudge_wal()
                 next_nudge = time.monotonic() + 5.0
+            dr_down = any(p.startswith("pg-dr") for p in st["problems"])
+            if dr_down and time.monotonic() >= next_fork_check:  # forked off? Patroni's rewind first, then a re-clone
+                forked_since = (forked_since or time.monotonic()) if postgres.dr_fork(self.ctx) else None
+                if forked_since is not None and time.monotonic() - forked_since >= postgres.DR_REWIND_GRACE_S:
+                    self.reclone_dr()
+                    forked_since = None
+                next_fork_check = time.monotonic() + 2.0
             time.sleep(0.25)
+
+    def reclone_dr(self) -> None:
+        """Rebuild the DR standby from the primary cluster (pg_basebackup): for a pg-dr that forked off the
+        primary's history (postgres.dr_fork) and that Patroni could not pg_rewind."""
+        self.stop_component("pg-dr", timeout=60)
+        postgres.wipe_dr(self.ctx)
+        self.start_component("pg-dr")
 
     def _nudge_wal(self) -> None:
         """Write one WAL record on the primary. A crashed leader that Patroni pg_rewinds comes back with a

@@ -7,12 +7,17 @@ behind.
 
 from __future__ import annotations
 
+import base64
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 
+from harness.errors import HarnessError
 from harness.lab import backup, etcd
 from harness.lab.context import PG_BIN, LabContext, Launch
 from harness.lab.state import ensure_dir, write_private
@@ -171,3 +176,117 @@ def postmaster_pid(ctx: LabContext, name: str) -> int | None:
         return int((data_dir(ctx, name) / "postmaster.pid").read_text().split("\n", 1)[0])
     except (FileNotFoundError, PermissionError, ValueError):
         return None
+
+
+# -- the DR standby forked off the primary's history ---------------------------------------------------------
+# pg-dr streams from whichever node answers /primary behind HAProxy. WAL the old leader wrote after the last
+# record its replicas received (a leader cut off from its zone still writes until Patroni demotes it, ~3 s;
+# in sync mode too: a commit waits for the sync standby, its WAL does not) reaches pg-dr but not the new
+# leader, whose timeline forks off before it. pg-dr is then ahead of the fork: PostgreSQL refuses to follow
+# the new timeline ("requested timeline N is not a child of this server's history"). Patroni pg_rewinds a
+# standby leader it finds diverged, but when that rewind fails it does not fall back to a re-clone for a
+# standby cluster (it does so only for members of the primary cluster), and the lab stays unhealthy. The lab
+# re-clones pg-dr then (Lab.wait_healthy): the DR region's own runbook for a diverged standby.
+
+# How long a fork may stand before the lab re-clones pg-dr: Patroni's own pg_rewind goes first (measured: it
+# rewound pg-dr 8 s after the new timeline reached it, on a loaded 2-core box). A re-clone cut into a rewind
+# still ends right, only ~5 s later.
+DR_REWIND_GRACE_S = 12.0
+
+
+def lsn_value(text: str) -> int:
+    """A pg_lsn text ("0/6000050") as a number."""
+    hi, lo = text.strip().split("/")
+    return (int(hi, 16) << 32) | int(lo, 16)
+
+
+def control_positions(ctx: LabContext, name: str) -> list[tuple[int, int]]:
+    """(timeline, LSN) pairs from a node's pg_control, each pair consistent in itself: its latest checkpoint
+    and its minimum recovery point (what PostgreSQL checks at start against the timeline it is to follow).
+    Empty when pg_control cannot be read (no data directory yet: a clone in progress)."""
+    try:
+        out = subprocess.run(
+            [str(PG_BIN / "pg_controldata"), "-D", str(data_dir(ctx, name))],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env={**os.environ, "LC_ALL": "C"},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    fields = dict(line.split(":", 1) for line in out.stdout.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    pairs = []
+    for tl_key, lsn_key in (
+        ("Latest checkpoint's TimeLineID", "Latest checkpoint location"),
+        ("Min recovery ending loc's timeline", "Minimum recovery ending location"),
+    ):
+        try:
+            tl, lsn = int(fields[tl_key]), lsn_value(fields[lsn_key])
+        except (KeyError, ValueError):
+            continue
+        if tl > 0 and lsn > 0:  # a minimum recovery point of 0/0 on timeline 0: none recorded
+            pairs.append((tl, lsn))
+    return pairs
+
+
+def primary_history(ctx: LabContext) -> dict[int, int] | None:
+    """Where each past timeline of the primary cluster ended ({timeline: LSN of the switch}), from Patroni's
+    GET /history on the node answering as primary; None while no node does."""
+    node = primary_node(ctx)
+    if node is None:
+        return None
+    try:
+        r = httpx.get(f"{rest_url(ctx, SPECS[node])}/history", timeout=2.0)
+        rows = r.json() if r.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return None
+    if not isinstance(rows, list):
+        return None
+    return {int(row[0]): int(row[1]) for row in rows if isinstance(row, list) and len(row) >= 2}
+
+
+def dr_fork(ctx: LabContext) -> str | None:
+    """Why pg-dr can never follow the primary cluster again, or None: a position of pg-dr (checkpoint or
+    minimum recovery point) on a timeline past the LSN where the primary's history says that timeline ended.
+    None while pg-dr is itself the primary (a region failover): then the primary region follows it."""
+    if answers_as_primary(ctx, "pg-dr"):
+        return None
+    history = primary_history(ctx)
+    if not history:
+        return None
+    for timeline, lsn in control_positions(ctx, "pg-dr"):
+        ended = history.get(timeline)
+        if ended is not None and lsn > ended:
+            return (
+                f"pg-dr is at {lsn >> 32:X}/{lsn & 0xFFFFFFFF:X} on timeline {timeline}, which the primary cluster"
+                f" left at {ended >> 32:X}/{ended & 0xFFFFFFFF:X}"
+            )
+    return None
+
+
+def clear_cluster_keys(ctx: LabContext, scope: str, zones: list[str]) -> int:
+    """Delete a Patroni cluster's keys (/drill/<scope>/...) from the etcd of `zones` (v3 JSON API): its next
+    node bootstraps the cluster anew. The number of keys deleted."""
+    prefix = f"/drill/{scope}/".encode()
+    body = {
+        "key": base64.b64encode(prefix).decode(),
+        "range_end": base64.b64encode(prefix[:-1] + bytes([prefix[-1] + 1])).decode(),
+    }
+    last = None
+    for url in etcd.client_urls(ctx, zones):
+        try:
+            r = httpx.post(f"{url}/v3/kv/deleterange", json=body, timeout=5)
+            if r.status_code == 200:
+                return int(r.json().get("deleted", 0))
+            last = f"{r.status_code} {r.text[:120]}"
+        except httpx.HTTPError as err:
+            last = type(err).__name__
+    raise HarnessError(f"could not clear the {scope} cluster's keys in etcd: {last}")
+
+
+def wipe_dr(ctx: LabContext) -> int:
+    """With pg-dr's Patroni stopped: remove its data directory and the DR cluster's DCS keys, so that the next
+    start bootstraps a new standby leader cloned (pg_basebackup) from the primary cluster's endpoint."""
+    shutil.rmtree(data_dir(ctx, "pg-dr"), ignore_errors=True)
+    return clear_cluster_keys(ctx, PG_DR_SCOPE, ["dr"])

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
 from measure_helpers import postgres_running  # noqa: E402
 
 # Measures durations against ground truth: runs alone, never beside another test worker (Makefile).
-pytestmark = pytest.mark.timing
+pytestmark = [pytest.mark.timing, pytest.mark.alone]  # its writer falls short of 20 writes/s beside a second worker
 
 ROOT = Path(__file__).resolve().parents[2]
 DRILL = str(Path(sys.executable).with_name("drill"))

@@ -39,7 +39,7 @@ from harness.targets import load as load_drill_target
 from harness.targets.kubernetes import KubernetesTarget
 
 # Measures durations against ground truth: runs alone, never beside another test worker (Makefile).
-pytestmark = pytest.mark.timing
+pytestmark = [pytest.mark.timing, pytest.mark.alone]  # its baseline probes miss their 1 s budget beside a second worker
 
 DRILL = str(Path(sys.executable).with_name("drill"))
 FEATURE = Path(__file__).resolve().parent / "features" / "k8s_db_failover.feature"
