@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from psycopg import sql
 from redis.sentinel import Sentinel
 
 from harness.errors import HarnessError, LabNotRunning, LabStartIncomplete
-from harness.lab import apps, backup, etcd, haproxy, health, monitoring, postgres, prereq, proxies, redis_cache
+from harness.lab import apps, backup, etcd, haproxy, health, monitoring, postgres, prereq, proxies, redis_cache, s3
 from harness.lab.app.main import SCHEMA_SQL
 from harness.lab.context import LabContext, Launch
 from harness.lab.network import LabNetwork
@@ -78,6 +79,8 @@ _LAUNCHERS: dict[str, Callable[[LabContext, ComponentSpec], Launch]] = {
     "app": apps.launch,
     "proxy": proxies.launch,
     "monitoring": monitoring.launch,
+    s3.KIND: s3.launch,
+    s3.REPLICATOR_KIND: s3.launch,
 }
 # Patroni stops PostgreSQL cleanly (checkpoint) before exiting. etcd members that all stop at once each
 # try a leadership transfer first (seconds); their data is discarded on the next `up`, so don't wait long.
@@ -92,6 +95,30 @@ def default_network_mode() -> str:
 
 def _quiet(_: str) -> None:
     pass
+
+
+class _Background:
+    """fn(*args) in a daemon thread; result() waits for it and raises what it raised."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any):
+        self._out: list[Any] = []
+        self._err: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True, name="lab-background")
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            self._out.append(fn(*args))
+        except BaseException as err:  # noqa: BLE001 - handed to result()
+            self._err.append(err)
+
+    def result(self, timeout: float) -> Any:
+        self._thread.join(timeout)
+        if self._err:
+            raise self._err[0]
+        if not self._out:
+            raise HarnessError(f"timed out after {timeout:.0f}s waiting for a background start step")
+        return self._out[0]
 
 
 class Lab:
@@ -222,11 +249,24 @@ class Lab:
         say(f"network: {self.network.mode}")
         self.network.setup()
         backup.prepare_store(ctx)
-        say("starting etcd, Redis, Sentinels, HAProxy, the fault proxies, the app replicas and the monitoring")
-        # proxies before their clients; the monitoring with them, before PostgreSQL (nothing waits for it)
-        for kind in ("etcd", "redis", "sentinel", "haproxy", "proxy", "app", monitoring.KIND):
+        say("starting etcd, Redis, Sentinels, HAProxy, the fault proxies, the app replicas, the monitoring and S3")
+        # proxies before their clients; the monitoring and S3 with them, before PostgreSQL (nothing waits for them)
+        for kind in (
+            "etcd",
+            "redis",
+            "sentinel",
+            "haproxy",
+            "proxy",
+            "app",
+            monitoring.KIND,
+            s3.KIND,
+            s3.REPLICATOR_KIND,
+        ):
             for spec in of_kind(kind):
                 self._spawn(spec)
+        # The S3 buckets are made while PostgreSQL bootstraps (moto answers in well under a second), joined below.
+        # A daemon thread: a start that fails earlier must not wait at exit for it to give up.
+        made = _Background(s3.create_buckets, ctx, max(1.0, deadline - time.monotonic()))
         self._wait(lambda: all(etcd.healthy(ctx, s)[0] for s in of_kind("etcd")), deadline, "etcd quorum")
         say("starting Patroni/PostgreSQL (3 AZ nodes)")
         for spec in of_kind("patroni", PRIMARY_ZONES):
@@ -238,6 +278,7 @@ class Lab:
         self._wait(self._create_schema, deadline, "the freight schema")
         say("starting the DR standby cluster")
         self._spawn(SPECS["pg-dr"])
+        made.result(max(1.0, deadline - time.monotonic()))  # the S3 buckets: a failure fails the start, named
         say("waiting for everything to be healthy")
         self.wait_healthy(max(1.0, deadline - time.monotonic()))
         say("healthy; taking the base backup in the background")
@@ -406,6 +447,7 @@ class Lab:
                     "pg_dr": self.pg_dsn("dr"),
                     "redis": self.redis_url(),
                     "prometheus": self.prometheus_url,
+                    "s3": s3.endpoint_url(self.ctx),
                     "stats": f"http://{self.ctx.host(EDGE)}:{SPECS['haproxy'].ports['stats']}/",
                 },
             }
