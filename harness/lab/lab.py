@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -95,30 +94,6 @@ def default_network_mode() -> str:
 
 def _quiet(_: str) -> None:
     pass
-
-
-class _Background:
-    """fn(*args) in a daemon thread; result() waits for it and raises what it raised."""
-
-    def __init__(self, fn: Callable[..., Any], *args: Any):
-        self._out: list[Any] = []
-        self._err: list[BaseException] = []
-        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True, name="lab-background")
-        self._thread.start()
-
-    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        try:
-            self._out.append(fn(*args))
-        except BaseException as err:  # noqa: BLE001 - handed to result()
-            self._err.append(err)
-
-    def result(self, timeout: float) -> Any:
-        self._thread.join(timeout)
-        if self._err:
-            raise self._err[0]
-        if not self._out:
-            raise HarnessError(f"timed out after {timeout:.0f}s waiting for a background start step")
-        return self._out[0]
 
 
 class Lab:
@@ -249,24 +224,11 @@ class Lab:
         say(f"network: {self.network.mode}")
         self.network.setup()
         backup.prepare_store(ctx)
-        say("starting etcd, Redis, Sentinels, HAProxy, the fault proxies, the app replicas, the monitoring and S3")
-        # proxies before their clients; the monitoring and S3 with them, before PostgreSQL (nothing waits for them)
-        for kind in (
-            "etcd",
-            "redis",
-            "sentinel",
-            "haproxy",
-            "proxy",
-            "app",
-            monitoring.KIND,
-            s3.KIND,
-            s3.REPLICATOR_KIND,
-        ):
+        say("starting etcd, Redis, Sentinels, HAProxy, the fault proxies, the app replicas and the monitoring")
+        # proxies before their clients; the monitoring with them, before PostgreSQL (nothing waits for it)
+        for kind in ("etcd", "redis", "sentinel", "haproxy", "proxy", "app", monitoring.KIND):
             for spec in of_kind(kind):
                 self._spawn(spec)
-        # The S3 buckets are made while PostgreSQL bootstraps (moto answers in well under a second), joined below.
-        # A daemon thread: a start that fails earlier must not wait at exit for it to give up.
-        made = _Background(s3.create_buckets, ctx, max(1.0, deadline - time.monotonic()))
         self._wait(lambda: all(etcd.healthy(ctx, s)[0] for s in of_kind("etcd")), deadline, "etcd quorum")
         say("starting Patroni/PostgreSQL (3 AZ nodes)")
         for spec in of_kind("patroni", PRIMARY_ZONES):
@@ -276,9 +238,12 @@ class Lab:
         self._wait(lambda: self.postgres_leader() is not None, deadline, "a PostgreSQL leader")
         say(f"leader {self.postgres_leader()}: creating the freight schema")
         self._wait(self._create_schema, deadline, "the freight schema")
-        say("starting the DR standby cluster")
+        say("starting the DR standby cluster and S3 (moto, its replicator makes the buckets)")
         self._spawn(SPECS["pg-dr"])
-        made.result(max(1.0, deadline - time.monotonic()))  # the S3 buckets: a failure fails the start, named
+        # After the bootstrap, niced: moto's and the replicator's start (a second of CPU each) must not compete
+        # with initdb and the leader race on two cores. The health wait below waits for their buckets.
+        for spec in [*of_kind(s3.KIND), *of_kind(s3.REPLICATOR_KIND)]:
+            self._spawn(spec)
         say("waiting for everything to be healthy")
         self.wait_healthy(max(1.0, deadline - time.monotonic()))
         say("healthy; taking the base backup in the background")

@@ -1,5 +1,6 @@
 """The lab's stand-in for S3 cross-region replication, one process per lab (`python -m harness.lab.s3_replicator
 ROOT ENDPOINT LAG_S POLL_S`, started by `drill lab up` as the component `s3-replicator`, stopped with the lab).
+It first creates the lab's two buckets (harness/lab/s3.py create_buckets), then replicates.
 
 moto stores the primary bucket's replication configuration but never replicates, so this does what that rule
 says, with a known lag: every POLL_S it lists the versions under the drill prefix of the primary bucket; a
@@ -89,7 +90,11 @@ def run(endpoint: str, lag_s: float, poll_s: float) -> None:
 
     while True:
         try:
-            if schedule is None:  # the buckets appear a moment after the lab starts this process
+            if schedule is None:  # first: the lab's buckets (the server may still be starting)
+                lab_s3.create_buckets(endpoint, timeout=60.0)
+                say(
+                    f"buckets {lab_s3.BUCKET} ({lab_s3.PRIMARY_REGION}) and {lab_s3.DR_BUCKET} ({lab_s3.DR_REGION}) ready"
+                )
                 schedule = ReplicaSchedule(lag_s, _replicated_sources(dr))
                 say(f"replicating {lab_s3.BUCKET}/{lab_s3.DRILL_PREFIX} -> {lab_s3.DR_BUCKET}, lag {lag_s:g} s")
             replicate_once(src, dr, schedule, time.monotonic(), say)
