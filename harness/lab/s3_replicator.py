@@ -57,9 +57,14 @@ def _replicated_sources(dr: Any) -> set[str]:
     return out
 
 
-def replicate_once(src: Any, dr: Any, schedule: ReplicaSchedule, now: float, say: Callable[[str], None]) -> int:
+def replicate_once(
+    src: Any, dr: Any, schedule: ReplicaSchedule, clock: Callable[[], float], say: Callable[[str], None]
+) -> int:
     """One round: observe the primary's versions, copy the due ones. Returns how many were copied."""
     listing = src.list_object_versions(Bucket=lab_s3.BUCKET, Prefix=lab_s3.DRILL_PREFIX)
+    # The clock is read once the listing is in: a version written while it was under way is never "seen" before
+    # its write, so no replica lands earlier than LAG_S after its write.
+    now = clock()
     versions = {v["VersionId"]: v for v in listing.get("Versions", [])}
     # The listing is newest first and LastModified has one-second resolution: reversed, then a stable sort keeps
     # versions written within the same second in their write order.
@@ -97,7 +102,7 @@ def run(endpoint: str, lag_s: float, poll_s: float) -> None:
                 )
                 schedule = ReplicaSchedule(lag_s, _replicated_sources(dr))
                 say(f"replicating {lab_s3.BUCKET}/{lab_s3.DRILL_PREFIX} -> {lab_s3.DR_BUCKET}, lag {lag_s:g} s")
-            replicate_once(src, dr, schedule, time.monotonic(), say)
+            replicate_once(src, dr, schedule, time.monotonic, say)
         except Exception as err:  # noqa: BLE001 - the endpoint restarting or not up yet: try again next round
             say(f"round skipped: {type(err).__name__}: {str(err)[:200]}")
             time.sleep(1.0)
