@@ -238,12 +238,13 @@ class Lab:
         self._wait(lambda: self.postgres_leader() is not None, deadline, "a PostgreSQL leader")
         say(f"leader {self.postgres_leader()}: creating the freight schema")
         self._wait(self._create_schema, deadline, "the freight schema")
-        say("starting the DR standby cluster and S3 (moto, its replicator makes the buckets)")
-        self._spawn(SPECS["pg-dr"])
+        say("starting S3 (moto, its replicator makes the buckets) and the DR standby cluster")
         # After the bootstrap, niced: moto's and the replicator's start (a second of CPU each) must not compete
-        # with initdb and the leader race on two cores. The health wait below waits for their buckets.
+        # with initdb and the leader race on two cores. The health wait below waits for their buckets. pg-dr
+        # stays the last component started (a `lab up` killed after it has everything but the base backup).
         for spec in [*of_kind(s3.KIND), *of_kind(s3.REPLICATOR_KIND)]:
             self._spawn(spec)
+        self._spawn(SPECS["pg-dr"])
         say("waiting for everything to be healthy")
         self.wait_healthy(max(1.0, deadline - time.monotonic()))
         say("healthy; taking the base backup in the background")

@@ -104,6 +104,9 @@ def run(endpoint: str, lag_s: float, poll_s: float) -> None:
                 say(f"replicating {lab_s3.BUCKET}/{lab_s3.DRILL_PREFIX} -> {lab_s3.DR_BUCKET}, lag {lag_s:g} s")
             replicate_once(src, dr, schedule, time.monotonic, say)
         except Exception as err:  # noqa: BLE001 - the endpoint restarting or not up yet: try again next round
+            code = getattr(err, "response", {}).get("Error", {}).get("Code")
+            if code == "NoSuchBucket":  # moto restarted (it keeps nothing): make the buckets again, start over
+                schedule = None
             say(f"round skipped: {type(err).__name__}: {str(err)[:200]}")
             time.sleep(1.0)
         time.sleep(poll_s)

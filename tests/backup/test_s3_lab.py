@@ -118,3 +118,21 @@ def test_the_s3_feature_restores_both_ways_and_judges_each_object_rpo(lab, tmp_p
     assert from_dr["target"] == 900
     print(f"object RPO: by version {by_version['measured']} s, from the DR bucket {from_dr['measured']} s")
     lab.wait_healthy(30)
+
+
+def test_a_restarted_s3_endpoint_gets_its_buckets_back_from_the_replicator(lab):
+    """moto keeps nothing across a restart: the replicator sees NoSuchBucket and makes the buckets again."""
+    from harness.recovery.procedure import poll
+
+    endpoint = lab_s3.endpoint_url(lab.ctx)
+    lab.stop_component(lab_s3.SERVER)
+    lab.start_component(lab_s3.SERVER)
+    names = poll(
+        "the lab's buckets back",
+        lambda: {lab_s3.BUCKET, lab_s3.DR_BUCKET} <= (lab_s3.bucket_names(endpoint) or set()),
+        30,
+    )
+    assert names
+    versioning = lab_s3.client(endpoint).get_bucket_versioning(Bucket=lab_s3.BUCKET)["Status"]
+    assert versioning == "Enabled"
+    lab.wait_healthy(30)
