@@ -1,7 +1,7 @@
 """Benchmark: the S3 object faults and their restores on the lab's own S3 endpoint (harness/lab/s3.py: moto's
 server mode, a versioned primary and DR bucket, the replicator standing for CRR with its 5 s lag).
 
-    flock /tmp/drill-lab.lock bash -c '.venv/bin/drill lab up && .venv/bin/python bench/lab_s3_restore.py --runs 3; .venv/bin/drill lab down'
+    .venv/bin/drill lab up && .venv/bin/python bench/lab_s3_restore.py --runs 3; .venv/bin/drill lab down
 
 Each run: the harness writes its object (3 versions), object-delete, s3-version-restore; then one version, the
 wait until the DR bucket holds its replica, one more version, object-overwrite, s3-cross-region-restore (so the
