@@ -5,6 +5,11 @@ snapshot against its schedule), retention kept vs the policy, size and its trend
 The sources are the tools' own: `pgbackrest info` (backup sets, their sizes and times, the archive's range),
 pg_stat_archiver on the primary (the newest archived segment's time), the RDB files in the backup folder and
 the schedule's job log. `now` is a parameter: a check may be run "later" without touching the data.
+
+The lab's S3 endpoint (harness/lab/s3.py) adds one row per bucket (`lab_s3_rows`), in the shape of the AWS
+target's S3 rows: versioning (a finding unless Enabled), the lifecycle rule's days against the plan's 90 (a
+finding when there is none or it keeps less), the primary's replication rule to the DR bucket, and the age of
+the newest version under the drill prefix (shown, not judged: versioning is continuous).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import psycopg
 from harness.backup.policy import POLICIES, SCHEDULE_GRACE, StorePolicy
 from harness.errors import HarnessError
 from harness.lab import backup as lab_backup
+from harness.lab import s3 as lab_s3
 from harness.lab.context import LabContext
 from harness.lab.topology import PG_SUPERUSER, SPECS
 
@@ -220,3 +226,108 @@ def with_history(st: StoreStatus, history: list[dict[str, Any]]) -> dict[str, An
     if sizes and st.size_bytes is not None:
         trend = {"previous": sizes[-1], "now": st.size_bytes, "change": st.size_bytes - sizes[-1]}
     return {**st.as_dict(), "record_sizes": sizes, "size_trend": trend, "last_restore_test": (history or [None])[-1]}
+
+
+# -- the lab's S3 buckets ----------------------------------------------------------------------------------------
+PLAN_ROW_S3 = "S3 Data: Versioning, Continuous, 90 days; Cross-Region Replication, Continuous, Same as source"
+
+
+def lifecycle_days(rules: list[dict[str, Any]]) -> int | None:
+    """The days the enabled lifecycle rules keep old versions for: the shortest NoncurrentVersionExpiration (or
+    Expiration) among them; None when no enabled rule expires anything."""
+    days = []
+    for rule in rules or []:
+        if rule.get("Status") != "Enabled":
+            continue
+        for section, field_name in (("NoncurrentVersionExpiration", "NoncurrentDays"), ("Expiration", "Days")):
+            value = (rule.get(section) or {}).get(field_name)
+            if isinstance(value, int):
+                days.append(value)
+    return min(days) if days else None
+
+
+def _s3_base(bucket: str) -> dict[str, Any]:
+    """A bucket's row before anything is read (the table's keys, as the AWS target's S3 rows have them)."""
+    return {
+        "store": f"s3:{bucket}",
+        "plan_row": PLAN_ROW_S3,
+        "lab_policy": f"moto S3 on the lab, versioned, lifecycle {lab_s3.LIFECYCLE_DAYS} days (unscaled)",
+        "newest": None,
+        "newest_label": None,
+        "newest_type": None,
+        "age_s": None,
+        "age_limit_s": None,
+        "age_limit_source": "not judged: versioning keeps every write",
+        "versioning": None,
+        "lifecycle_days": None,
+        "kept": "?",
+        "retention": f"versioning Enabled, {lab_s3.LIFECYCLE_DAYS} days",
+        "size_bytes": None,
+        "size_trend": None,
+        "failures": [],
+        "findings": [],
+        "ok": False,
+    }
+
+
+def _s3_row(s3: Any, bucket: str, now: float, primary: bool) -> dict[str, Any]:
+    from botocore.exceptions import ClientError
+
+    row = _s3_base(bucket)
+    try:
+        versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status") or "never enabled"
+        try:
+            rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules") or []
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "NoSuchLifecycleConfiguration":
+                raise
+            rules = []
+        listing = s3.list_object_versions(Bucket=bucket, Prefix=lab_s3.DRILL_PREFIX)
+    except ClientError as err:
+        row["findings"].append(f"bucket {bucket}: {err.response.get('Error', {}).get('Code', 'error')}")
+        return row
+    days = lifecycle_days(rules)
+    row.update(versioning=versioning, lifecycle_days=days)
+    row["kept"] = f"versioning {versioning}, lifecycle " + (f"{days} days" if days is not None else "none")
+    if versioning != "Enabled":
+        row["findings"].append(f"versioning is {versioning}: an overwritten or deleted object cannot be restored")
+    if days is None:
+        row["findings"].append("no enabled lifecycle rule expiring old versions")
+    elif days < lab_s3.LIFECYCLE_DAYS:
+        row["findings"].append(
+            f"lifecycle keeps old versions {days} days, less than the policy's {lab_s3.LIFECYCLE_DAYS}"
+        )
+    versions = listing.get("Versions", [])
+    if versions:
+        newest = max(versions, key=lambda v: v["LastModified"])
+        row.update(
+            newest=newest["LastModified"].isoformat(timespec="seconds"),
+            newest_label=f"{newest['Key']}@{newest['VersionId'][:8]}",
+            newest_type="version",
+            age_s=round(now - newest["LastModified"].timestamp(), 1),
+        )
+    if primary:
+        try:
+            rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"].get("Rules", [])
+        except ClientError:
+            rules = []
+        to_dr = [r for r in rules if r.get("Status") == "Enabled" and lab_s3.DR_BUCKET in r["Destination"]["Bucket"]]
+        if not to_dr:
+            row["findings"].append(f"no enabled replication rule to {lab_s3.DR_BUCKET}")
+    row["ok"] = not row["findings"]
+    return row
+
+
+def lab_s3_rows(ctx: LabContext, *, now: float | None = None) -> list[dict[str, Any]]:
+    """One row per lab bucket (primary, DR), read-only; the endpoint not answering is a finding on both."""
+    moment = time.time() if now is None else now
+    endpoint = lab_s3.endpoint_url(ctx)
+    if not lab_s3.answering(endpoint):
+        rows = [_s3_base(b) for b in (lab_s3.BUCKET, lab_s3.DR_BUCKET)]
+        for row in rows:
+            row["findings"].append(f"the lab's S3 endpoint {endpoint} does not answer")
+        return rows
+    return [
+        _s3_row(lab_s3.client(endpoint, lab_s3.PRIMARY_REGION), lab_s3.BUCKET, moment, True),
+        _s3_row(lab_s3.client(endpoint, lab_s3.DR_REGION), lab_s3.DR_BUCKET, moment, False),
+    ]

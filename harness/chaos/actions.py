@@ -199,6 +199,16 @@ def region_failback(timeout: float = 180) -> dict[str, Any]:
     return run_procedure("region-failback", {"timeout": timeout})
 
 
+def s3_version_restore(key: str | None = None) -> dict[str, Any]:
+    """The lab's S3 version restore (harness/recovery/s3.py); no key: the default drill object."""
+    return run_procedure("s3-version-restore", {"key": key} if key else {})
+
+
+def s3_cross_region_restore(key: str | None = None) -> dict[str, Any]:
+    """The lab's restore from its DR bucket (harness/recovery/s3.py); no key: the default drill object."""
+    return run_procedure("s3-cross-region-restore", {"key": key} if key else {})
+
+
 # -- scratch data for the destructive database faults -----------------------------------------------------------
 SCRATCH_TABLE = "chaos_scratch"
 

@@ -111,7 +111,7 @@ def _moment(text: str | None) -> float | None:
 
 def status(
     target: TargetOpt = "local",
-    store: Annotated[list[str], typer.Option("--store", help="postgres or redis (repeatable; default all)")] = [],  # noqa: B006
+    store: Annotated[list[str], typer.Option("--store", help="postgres, redis or s3 (repeatable; default all)")] = [],  # noqa: B006
     at: Annotated[
         str | None, typer.Option("--at", help="judge ages at this moment (epoch, ISO-8601 or +SECONDS) instead of now")
     ] = None,
@@ -133,11 +133,13 @@ def status(
     lab = _lab_of(target, "`drill backup status` reads the local lab's backups only, and an AWS target's")
     records = load_records(reports)
     moment, rows = _moment(at), []
-    for name in store or list(backup_room.POLICIES):
+    for name in [s for s in store if s != "s3"] or ([] if store else list(backup_room.POLICIES)):
         history = backup_records(records, name)
         since = parse_utc(history[-1]["started"]).timestamp() if history else None  # failures since the last test
         [st] = backup_room.lab_status(lab.ctx, now=moment, since=since, stores=[name])
         rows.append(with_history(st, history))
+    if not store or "s3" in store:  # the lab's S3 buckets (harness/lab/s3.py)
+        rows += backup_room.lab_s3_rows(lab.ctx, now=moment)
     _print_and_exit(target, rows, as_json)
 
 
@@ -158,7 +160,8 @@ def _status_table(rows: list[dict]) -> Table:
     for col in ("store", "newest", "age / limit", "kept / policy", "size", "trend", "failures", "ok"):
         t.add_column(col)
     for r in rows:
-        age = "-" if r["age_s"] is None else f"{r['age_s']:.0f} s / {r['age_limit_s']:.0f} s"
+        limit = "-" if r["age_limit_s"] is None else f"{r['age_limit_s']:.0f} s"
+        age = "-" if r["age_s"] is None else f"{r['age_s']:.0f} s / {limit}"
         trend = r["size_trend"]
         t.add_row(
             r["store"],

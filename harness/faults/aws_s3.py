@@ -15,7 +15,13 @@ Refused before anything is touched (SafetyRefused, exit 2): no bucket named, a k
 versioning not Enabled, or (at inject, harness.safety.check_blast) the bucket lacks the allowlisted tags.
 Object RPO = the LastModified of the newest version lost (the good version that was current at the fault)
 minus the LastModified of the version the bytes were restored from: 0 from versioning, the replication lag
-of the DR copy across regions. moto stands in for AWS in the tests; the lab has no S3 endpoint yet.
+of the DR copy across regions (the DR copy restored is the DR bucket's newest good version).
+
+Two places, one logic: an AWS target's `configuration.s3` (clients from the boto3 credential chain) or the lab's
+own S3 endpoint (harness/lab/s3.py: moto's server mode, its buckets and replicator; `lab_setup`). On the lab the
+faults are vocabulary faults (`drill fault inject object-delete`, the lab target file's `every_fault`), their
+undo recorded first as `lab_s3_restore_version`; on AWS they are harness.chaos.aws's activities. moto stands in
+for AWS in the tests.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import Field
@@ -41,10 +47,21 @@ SHA_META = "drill-sha256"  # metadata on every object the harness seeds: the has
 
 @dataclass(frozen=True)
 class S3Setup:
+    """Where the harness's objects live: the buckets, the drill prefix, and how to get a client for them."""
+
     bucket: str
     prefix: str
     dr_bucket: str | None
     dr_region: str | None
+    clients: Callable[[str | None], Any] = field(repr=False)  # region (None: the primary's) -> S3 client
+    region: str = ""
+    where: str = "aws"  # "aws" | "lab"
+
+    def s3(self) -> Any:
+        return self.clients(None)
+
+    def dr(self) -> Any:
+        return self.clients(self.dr_region)
 
 
 def _value(section: dict[str, Any], key: str) -> Any:
@@ -67,7 +84,35 @@ def s3_setup(configuration: Configuration) -> S3Setup:
             f"configuration.s3.drill_prefix {prefix!r}: name the harness-owned prefix, ending in '/' "
             "(e.g. drill-harness/); nothing was touched"
         )
-    return S3Setup(bucket, prefix, _value(section, "dr_bucket"), _value(section, "dr_region"))
+    dr_region = _value(section, "dr_region")
+
+    def clients(region: str | None) -> Any:
+        if region is None:
+            return client("s3", configuration)
+        return session(configuration).client("s3", region_name=region)
+
+    return S3Setup(bucket, prefix, _value(section, "dr_bucket"), dr_region or None, clients, "", "aws")
+
+
+def lab_setup(lab: Any) -> S3Setup:
+    """The lab's S3 endpoint and buckets (harness/lab/s3.py), from the running lab's context."""
+    from harness.lab import s3 as lab_s3
+
+    section = lab_s3.configuration(lab.ctx)
+    endpoint = section["endpoint_url"]
+
+    def clients(region: str | None) -> Any:
+        return lab_s3.client(endpoint, region or lab_s3.PRIMARY_REGION)
+
+    return S3Setup(
+        section["bucket"],
+        section["drill_prefix"],
+        section["dr_bucket"],
+        section["dr_region"],
+        clients,
+        lab_s3.PRIMARY_REGION,
+        "lab",
+    )
 
 
 DEFAULT_KEY = "drill-object"  # the object a drill uses when its step names none (`${param:key}` left empty)
@@ -136,9 +181,13 @@ def prepare_objects(key: str, versions: int = 3, configuration: Configuration = 
     """Write `versions` versions of the harness's own object under the drill prefix (checked here: bucket named,
     versioned; the tags against the clearance by harness.chaos.aws.s3_prepare_objects, which calls this).
     Returns the key and the version ids."""
-    setup = s3_setup(configuration)
+    return write_objects(s3_setup(configuration), key, versions)
+
+
+def write_objects(setup: S3Setup, key: str, versions: int = 3) -> dict[str, Any]:
+    """prepare_objects on either place (AWS or the lab)."""
     full = drill_key(setup, key)
-    s3 = client("s3", configuration)
+    s3 = setup.s3()
     bucket_checked(s3, setup.bucket)
     ids = []
     for n in range(1, max(1, int(versions)) + 1):
@@ -150,24 +199,55 @@ def prepare_objects(key: str, versions: int = 3, configuration: Configuration = 
     return {"bucket": setup.bucket, "key": full, "versions": ids}
 
 
+def wait_replicated(setup: S3Setup, key: str, timeout: float = 30.0, poll: float = 0.1) -> float:
+    """Wait until the DR bucket's newest good version holds the primary's current bytes; seconds waited.
+    HarnessError when the replica has not arrived by `timeout` (replication is what the drill is about)."""
+    if not setup.dr_bucket:
+        raise safety.SafetyRefused("configuration.s3.dr_bucket: no DR bucket named; nothing was touched")
+    full = drill_key(setup, key)
+    s3, dr = setup.s3(), setup.dr()
+    current = _current(s3, setup.bucket, full)
+    if current is None:
+        raise HarnessError(f"s3://{setup.bucket}/{full} has no current version to wait for a replica of")
+    started = time.monotonic()
+    while True:
+        replica = _current(dr, setup.dr_bucket, full)
+        if replica is not None and replica.get("ETag") == current.get("ETag"):
+            return round(time.monotonic() - started, 3)
+        if time.monotonic() - started > timeout:
+            raise HarnessError(
+                f"s3://{setup.dr_bucket}/{full}: no replica of version {current['VersionId']} after {timeout:.0f}s"
+            )
+        time.sleep(poll)
+
+
 # -- the faults' plans (read-only) -----------------------------------------------------------------------------
 def _plan(fault: str, key: str, configuration: Configuration) -> tuple[FaultPlan, S3Setup, str]:
     setup = s3_setup(configuration)
+    return plan_on(setup, fault, key, region_of(configuration)), setup, drill_key(setup, key)
+
+
+def plan_on(setup: S3Setup, fault: str, key: str, region: str | None = None) -> FaultPlan:
+    """The fault's plan on either place: read-only (versioning, tags, the current version must be the harness's)."""
     full = drill_key(setup, key)
-    s3 = client("s3", configuration)
+    s3 = setup.s3()
     tags = bucket_checked(s3, setup.bucket)
     current = _current(s3, setup.bucket, full)
     if current is None or not _good(s3, setup.bucket, full, current):
+        prepare = (
+            "the Given step 'the drill object ... is written to S3'" if setup.where == "lab" else "s3_prepare_objects"
+        )
         raise HarnessError(
-            f"s3://{setup.bucket}/{full} has no current harness-written version (run s3_prepare_objects first); "
+            f"s3://{setup.bucket}/{full} has no current harness-written version (run {prepare} first); "
             "nothing was touched"
         )
     change = "DeleteObject" if fault == "object-delete" else "PutObject (bytes the harness did not seed)"
-    plan = FaultPlan(
+    undo_kind = "lab_s3_restore_version" if setup.where == "lab" else "s3-restore-version"
+    return FaultPlan(
         fault=fault,
         summary=f"{'delete' if fault == 'object-delete' else 'overwrite'} s3://{setup.bucket}/{full} "
         f"(current version {current['VersionId']}; versioned bucket)",
-        region=region_of(configuration),
+        region=region or setup.region,
         resources=[
             Resource(kind="s3-bucket", id=setup.bucket, tags=tags, state="versioning Enabled", acted=False),
             Resource(
@@ -184,14 +264,8 @@ def _plan(fault: str, key: str, configuration: Configuration) -> tuple[FaultPlan
         ],
         changes={"bucket": setup.bucket, "key": full, "version_id": current["VersionId"]},
         undo_summary=f"copy version {current['VersionId']} over as the newest version (unless it is current)",
-        undo_record={
-            "kind": "s3-restore-version",
-            "bucket": setup.bucket,
-            "key": full,
-            "version_id": current["VersionId"],
-        },
+        undo_record={"kind": undo_kind, "bucket": setup.bucket, "key": full, "version_id": current["VersionId"]},
     )
-    return plan, setup, full
 
 
 def plan_s3_object_delete(key: str, configuration: Configuration = None) -> FaultPlan:
@@ -202,15 +276,21 @@ def plan_s3_object_overwrite(key: str, configuration: Configuration = None) -> F
     return _plan("object-overwrite", key, configuration)[0]
 
 
-def delete_call(plan: FaultPlan, configuration: Configuration) -> Callable[[], Any]:
+def _change(setup: S3Setup, plan: FaultPlan) -> Callable[[], Any]:
+    """The fault's one changing call, on exactly the object it planned."""
     c = plan.changes
-    return lambda: client("s3", configuration).delete_object(Bucket=c["bucket"], Key=c["key"])
+    if plan.fault == "object-delete":
+        return lambda: setup.s3().delete_object(Bucket=c["bucket"], Key=c["key"])
+    body = f"overwritten by drill fault object-overwrite at {time.time_ns()}\n".encode()
+    return lambda: setup.s3().put_object(Bucket=c["bucket"], Key=c["key"], Body=body)
+
+
+def delete_call(plan: FaultPlan, configuration: Configuration) -> Callable[[], Any]:
+    return _change(s3_setup(configuration), plan)
 
 
 def overwrite_call(plan: FaultPlan, configuration: Configuration) -> Callable[[], Any]:
-    c = plan.changes
-    body = f"overwritten by drill fault object-overwrite at {time.time_ns()}\n".encode()
-    return lambda: client("s3", configuration).put_object(Bucket=c["bucket"], Key=c["key"], Body=body)
+    return _change(s3_setup(configuration), plan)
 
 
 # -- restores --------------------------------------------------------------------------------------------------
@@ -219,7 +299,10 @@ def copy_version_over(
 ) -> dict[str, Any]:
     """Make `version_id` (of `source_bucket`, default the same bucket) the newest version of bucket/key, by copy;
     nothing when the current version already holds those bytes (idempotent)."""
-    s3 = client("s3", configuration)
+    return _copy_over(client("s3", configuration), bucket, key, version_id, source_bucket)
+
+
+def _copy_over(s3: Any, bucket: str, key: str, version_id: str, source_bucket: str | None = None) -> dict[str, Any]:
     src = source_bucket or bucket
     wanted = s3.head_object(Bucket=src, Key=key, VersionId=version_id)
     current = _current(s3, bucket, key)
@@ -240,9 +323,13 @@ def version_restore(key: str, configuration: Configuration = None) -> dict[str, 
     """Plan 4.3.4: list the versions, copy the newest good (harness-seeded) version over as the newest; timed
     steps; object RPO = LastModified of the newest good version lost minus that of the one restored (0 here:
     versioning keeps the very version the fault hid)."""
-    setup = s3_setup(configuration)
+    return version_restore_on(s3_setup(configuration), key)
+
+
+def version_restore_on(setup: S3Setup, key: str) -> dict[str, Any]:
+    """version_restore on either place."""
     full = drill_key(setup, key)
-    s3 = client("s3", configuration)
+    s3 = setup.s3()
     steps: list[dict[str, Any]] = []
     _timed(steps, "check bucket versioning", lambda: bucket_checked(s3, setup.bucket))
     good = _timed(steps, "list versions, find the last good one", lambda: last_good_version(s3, setup.bucket, full))
@@ -251,7 +338,7 @@ def version_restore(key: str, configuration: Configuration = None) -> dict[str, 
     out = _timed(
         steps,
         "copy it over as the newest version",
-        lambda: copy_version_over(setup.bucket, full, good["VersionId"], configuration),
+        lambda: _copy_over(s3, setup.bucket, full, good["VersionId"]),
     )
     verified = _timed(steps, "verify the bytes", lambda: _verify(s3, setup.bucket, full, good["ETag"]))
     return {
@@ -271,16 +358,31 @@ def version_restore(key: str, configuration: Configuration = None) -> dict[str, 
 def cross_region_restore(key: str, configuration: Configuration = None) -> dict[str, Any]:
     """Copy the object back from the DR bucket (configuration.s3.dr_bucket in dr_region) as the newest version;
     timed steps; object RPO = newest good version lost (primary) minus the DR copy's source LastModified."""
-    setup = s3_setup(configuration)
+    return cross_region_restore_on(s3_setup(configuration), key)
+
+
+def cross_region_restore_on(setup: S3Setup, key: str) -> dict[str, Any]:
+    """cross_region_restore on either place. The DR copy is the DR bucket's newest good version (the bucket is
+    versioned: a bad overwrite replicated before the restore does not hide the good copy under it). Its source
+    time is the primary version it replicates (metadata drill-source-version, the lab's replicator) when known,
+    else its own LastModified."""
+    from harness.lab.s3 import SOURCE_META
+
     if not setup.dr_bucket:
         raise safety.SafetyRefused("configuration.s3.dr_bucket: no DR bucket named; nothing was touched")
     full = drill_key(setup, key)
-    s3 = client("s3", configuration)
-    dr = session(configuration).client("s3", region_name=setup.dr_region or region_of(configuration))
+    s3, dr = setup.s3(), setup.dr()
     steps: list[dict[str, Any]] = []
     _timed(steps, "check bucket versioning", lambda: bucket_checked(s3, setup.bucket))
     lost = _timed(steps, "find the newest version lost", lambda: last_good_version(s3, setup.bucket, full))
-    got = _timed(steps, "read the DR copy", lambda: dr.get_object(Bucket=setup.dr_bucket, Key=full))
+
+    def read_dr_copy() -> dict[str, Any]:
+        good = last_good_version(dr, setup.dr_bucket, full)
+        if good is None:
+            raise HarnessError(f"s3://{setup.dr_bucket}/{full}: no good harness-written copy in the DR bucket")
+        return dr.get_object(Bucket=setup.dr_bucket, Key=full, VersionId=good["VersionId"])
+
+    got = _timed(steps, "read the DR copy", read_dr_copy)
     body = got["Body"].read()
     sha = got.get("Metadata", {}).get(SHA_META)
     if not sha or hashlib.sha256(body).hexdigest() != sha:
@@ -291,12 +393,19 @@ def cross_region_restore(key: str, configuration: Configuration = None) -> dict[
         lambda: s3.put_object(Bucket=setup.bucket, Key=full, Body=body, Metadata={SHA_META: sha}),
     )
     verified = _timed(steps, "verify the bytes", lambda: _verify(s3, setup.bucket, full, put["ETag"]))
-    rpo = max(0.0, (lost["LastModified"] - got["LastModified"]).total_seconds()) if lost else None
+    source = got.get("Metadata", {}).get(SOURCE_META)
+    copied_at = (
+        s3.head_object(Bucket=setup.bucket, Key=full, VersionId=source)["LastModified"]
+        if source
+        else got["LastModified"]
+    )
+    rpo = max(0.0, (lost["LastModified"] - copied_at).total_seconds()) if lost else None
     return {
         "procedure": "s3-cross-region-restore",
         "bucket": setup.bucket,
         "key": full,
         "dr_bucket": setup.dr_bucket,
+        "restored_from": source or got.get("VersionId"),
         "new_version": put.get("VersionId"),
         "verified": verified,
         "rpo_s": rpo,
@@ -315,37 +424,62 @@ def _verify(s3: Any, bucket: str, key: str, etag: str) -> bool:
 @undo_actions.undo_action("aws_s3_restore_version")
 def _undo_restore_version(record: dict[str, Any]) -> str:
     out = copy_version_over(record["bucket"], record["key"], record["version_id"], undo_config(record))
+    return _undo_line(record, out)
+
+
+@undo_actions.undo_action("lab_s3_restore_version")
+def _undo_lab_restore_version(record: dict[str, Any]) -> str:
+    """The lab's object faults: the same copy, at the lab endpoint recorded with the fault. moto keeps its objects
+    in memory only: when that endpoint is gone (the lab was stopped), so is the object, and nothing is left."""
+    from harness.lab import s3 as lab_s3
+
+    where = f"s3://{record['bucket']}/{record['key']}"
+    if not lab_s3.answering(record["endpoint"]):
+        return f"{where}: the lab's S3 endpoint {record['endpoint']} is gone (lab stopped): nothing left to restore"
+    out = _copy_over(lab_s3.client(record["endpoint"]), record["bucket"], record["key"], record["version_id"])
+    return _undo_line(record, out)
+
+
+def _undo_line(record: dict[str, Any], out: dict[str, Any]) -> str:
     where = f"s3://{record['bucket']}/{record['key']}"
     if not out["copied"]:
         return f"{where}: version {record['version_id']}'s bytes are already current"
     return f"{where}: version {record['version_id']} copied over as {out['version_id']}"
 
 
-# -- the vocabulary: AWS only (the lab has no S3 endpoint yet) -------------------------------------------------
-class _AwsOnly(Fault):
-    lab_unsupported = "the lab has no S3 endpoint yet: the S3 object faults run on an AWS target (docs/aws-region.md)"
+# -- the vocabulary: lab faults here, AWS activities in harness.chaos.aws ---------------------------------------
+class _ObjectFault(Fault):
+    """On the lab: against the lab's S3 endpoint (harness/lab/s3.py). An AWS target maps the same name to
+    harness.chaos.aws's activity (targets/aws-staging.example.yaml)."""
+
+    needs_lab = True
 
     class Params(FaultParams):
         key: str = Field(
             DEFAULT_KEY, pattern=r"^[A-Za-z0-9!_.*'()/-]{1,512}$", description="under the target's s3.drill_prefix"
         )
 
-    def _refuse(self) -> HarnessError:
-        return HarnessError(
-            f"{self.name} acts on an S3 object of a versioned bucket: run it on an AWS target "
-            "(targets/aws-staging.example.yaml); the lab has no S3 endpoint yet; nothing was touched"
-        )
+    def _setup(self, target: Any) -> S3Setup:
+        if target is None or not hasattr(target, "ctx"):
+            raise HarnessError(f"{self.name} needs the running lab (start it with `drill lab up`)")
+        return lab_setup(target)
 
     def describe(self, target: Any) -> BlastRadius:
-        raise self._refuse()
+        return plan_on(self._setup(target), self.name, self.params.key).blast()
 
     def inject(self, target: Any, journal: Journal) -> Injection:
-        raise self._refuse()
+        setup = self._setup(target)
+        plan = plan_on(setup, self.name, self.params.key)
+        from harness.lab import s3 as lab_s3
+
+        journal.record_undo(**plan.undo_record, endpoint=lab_s3.configuration(target.ctx)["endpoint_url"])
+        _change(setup, plan)()
+        return Injection(detail={**plan.changes, "dr_bucket": setup.dr_bucket})
 
 
 @register
-class ObjectDelete(_AwsOnly):
-    """In the vocabulary so target files map it; only an AWS target runs it."""
+class ObjectDelete(_ObjectFault):
+    """Delete the harness's own object (a delete marker on the versioned bucket)."""
 
     name = "object-delete"
     plan_section = "4.3.4 Object Storage Restore"
@@ -354,8 +488,8 @@ class ObjectDelete(_AwsOnly):
 
 
 @register
-class ObjectOverwrite(_AwsOnly):
-    """In the vocabulary so target files map it; only an AWS target runs it."""
+class ObjectOverwrite(_ObjectFault):
+    """Overwrite the harness's own object with bytes it did not seed."""
 
     name = "object-overwrite"
     plan_section = "4.3.4 Object Storage Restore"

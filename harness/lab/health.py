@@ -4,7 +4,8 @@ Healthy means: every process running; etcd members healthy; a Patroni leader wit
 of them the sync standby in sync mode); the DR standby leader streaming; the Redis replica linked and all
 Sentinels agreeing on the primary and none in TILT mode; every AZ app replica UP in HAProxy (the DR one
 alive, in maintenance); exactly one PostgreSQL server UP behind HAProxy's primary endpoint; every fault
-proxy answering on its control socket and in `pass` mode (harness/lab/proxies.py).
+proxy answering on its control socket and in `pass` mode (harness/lab/proxies.py); the S3 endpoint answering
+with both its buckets, and its replicator running (harness/lab/s3.py).
 
 The monitoring (Prometheus and its exporters, harness/lab/monitoring.py) is shown like every component but
 is not part of that: a monitoring component that is down or not answering is a warning, never a problem,
@@ -16,7 +17,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from harness.lab import apps, etcd, haproxy, monitoring, postgres, proxies, redis_cache
+from harness.lab import apps, etcd, haproxy, monitoring, postgres, proxies, redis_cache, s3
 from harness.lab.context import LabContext
 from harness.lab.process import is_running
 from harness.lab.topology import COMPONENTS, PRIMARY_ZONES, of_kind
@@ -135,7 +136,7 @@ def _edge(ctx: LabContext) -> tuple[list[dict], list[str]]:
 def collect(ctx: LabContext, records: dict[str, dict]) -> dict[str, Any]:
     """Status of every component: [{name, kind, zone, address, role, health, ok, optional, pid, running}],
     problems (what makes the lab unhealthy) and warnings (optional components that are not ok)."""
-    parts = (_etcd, _patroni, _redis, _edge, proxies.health_rows, monitoring.health_rows)
+    parts = (_etcd, _patroni, _redis, _edge, proxies.health_rows, monitoring.health_rows, s3.health_rows)
     with ThreadPoolExecutor(max_workers=len(parts)) as pool:
         futures = [pool.submit(f, ctx) for f in parts]
         results = [f.result() for f in futures]
@@ -151,12 +152,12 @@ def collect(ctx: LabContext, records: dict[str, dict]) -> dict[str, Any]:
         rec = records.get(spec.name) or {}
         running = bool(rec) and is_running(rec)
         row = rows.get(spec.name, {"ok": False, "role": "?", "health": "?"})
-        first_port = next(iter(spec.ports.values()))
+        first_port = next(iter(spec.ports.values()), None)  # the S3 replicator listens on nothing
         entry = {
             "name": spec.name,
             "kind": spec.kind,
             "zone": spec.zone,
-            "address": f"{ctx.host(spec.zone)}:{first_port}",
+            "address": ctx.host(spec.zone) + (f":{first_port}" if first_port is not None else ""),
             "ports": dict(spec.ports),
             "role": row["role"],
             "health": row["health"] if running else "not running",

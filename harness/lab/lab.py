@@ -25,7 +25,7 @@ from psycopg import sql
 from redis.sentinel import Sentinel
 
 from harness.errors import HarnessError, LabNotRunning, LabStartIncomplete
-from harness.lab import apps, backup, etcd, haproxy, health, monitoring, postgres, prereq, proxies, redis_cache
+from harness.lab import apps, backup, etcd, haproxy, health, monitoring, postgres, prereq, proxies, redis_cache, s3
 from harness.lab.app.main import SCHEMA_SQL
 from harness.lab.context import LabContext, Launch
 from harness.lab.network import LabNetwork
@@ -78,6 +78,8 @@ _LAUNCHERS: dict[str, Callable[[LabContext, ComponentSpec], Launch]] = {
     "app": apps.launch,
     "proxy": proxies.launch,
     "monitoring": monitoring.launch,
+    s3.KIND: s3.launch,
+    s3.REPLICATOR_KIND: s3.launch,
 }
 # Patroni stops PostgreSQL cleanly (checkpoint) before exiting. etcd members that all stop at once each
 # try a leadership transfer first (seconds); their data is discarded on the next `up`, so don't wait long.
@@ -236,7 +238,12 @@ class Lab:
         self._wait(lambda: self.postgres_leader() is not None, deadline, "a PostgreSQL leader")
         say(f"leader {self.postgres_leader()}: creating the freight schema")
         self._wait(self._create_schema, deadline, "the freight schema")
-        say("starting the DR standby cluster")
+        say("starting S3 (moto, its replicator makes the buckets) and the DR standby cluster")
+        # After the bootstrap, niced: moto's and the replicator's start (a second of CPU each) must not compete
+        # with initdb and the leader race on two cores. The health wait below waits for their buckets. pg-dr
+        # stays the last component started (a `lab up` killed after it has everything but the base backup).
+        for spec in [*of_kind(s3.KIND), *of_kind(s3.REPLICATOR_KIND)]:
+            self._spawn(spec)
         self._spawn(SPECS["pg-dr"])
         say("waiting for everything to be healthy")
         self.wait_healthy(max(1.0, deadline - time.monotonic()))
@@ -406,6 +413,7 @@ class Lab:
                     "pg_dr": self.pg_dsn("dr"),
                     "redis": self.redis_url(),
                     "prometheus": self.prometheus_url,
+                    "s3": s3.endpoint_url(self.ctx),
                     "stats": f"http://{self.ctx.host(EDGE)}:{SPECS['haproxy'].ports['stats']}/",
                 },
             }

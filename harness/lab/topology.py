@@ -30,7 +30,7 @@ class ComponentSpec:
     """A process the lab runs. `ports` maps a purpose ("client", "peer", "rest", ...) to a TCP port."""
 
     name: str
-    kind: str  # etcd | patroni | redis | sentinel | haproxy | app | proxy | monitoring
+    kind: str  # etcd | patroni | redis | sentinel | haproxy | app | proxy | monitoring | s3 | s3-replicator
     zone: str
     ports: dict[str, int] = field(default_factory=dict)
     runs_as_postgres: bool = False
@@ -77,6 +77,10 @@ COMPONENTS: list[ComponentSpec] = [
     _spec("blackbox-exporter", "monitoring", EDGE, http=19115),
     _spec("postgres-exporter", "monitoring", EDGE, http=19187),
     _spec("redis-exporter", "monitoring", EDGE, http=19121),
+    # The lab's S3 endpoint (harness/lab/s3.py), at the edge: moto's server mode (the one S3 these machines can
+    # run) with a versioned primary bucket and its DR bucket, and the replicator standing for S3 CRR (no port).
+    _spec("s3", "s3", EDGE, http=19500),
+    _spec("s3-replicator", "s3-replicator", EDGE),
 ]
 
 SPECS: dict[str, ComponentSpec] = {c.name: c for c in COMPONENTS}

@@ -63,14 +63,19 @@ class RunReport:
     ok: bool
     steps: list[StepResult]
     duration_s: float
+    # What the steps measured for a Then to judge (the S3 restores' object_rpo_s); shown only when set.
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "procedure": self.procedure,
             "ok": self.ok,
             "duration_s": round(self.duration_s, 3),
             "steps": [vars(s) for s in self.steps],
         }
+        if self.facts:
+            out["facts"] = self.facts
+        return out
 
 
 class Confirmer:
@@ -120,7 +125,7 @@ class Procedure:
             if not results[-1].ok:
                 break
         ok = len(results) == len(self.steps) and all(r.ok for r in results)
-        return RunReport(self.name, ok, results, time.monotonic() - begin)
+        return RunReport(self.name, ok, results, time.monotonic() - begin, ctx.facts)
 
 
 def _run_step(step: Step, ctx: Context, confirm: Confirmer) -> StepResult:

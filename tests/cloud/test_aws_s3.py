@@ -142,7 +142,7 @@ def test_a_fault_on_an_object_the_harness_did_not_write_is_refused(aws):
     assert calls.changing() == []
 
 
-def test_drill_plan_on_the_aws_example_shows_the_exact_calls_and_object_and_the_lab_says_unsupported(aws, monkeypatch):
+def test_drill_plan_on_the_aws_example_shows_the_exact_calls_and_object_and_the_lab_maps_it(aws, monkeypatch):
     from harness import targets
 
     _bucket(aws)
@@ -159,14 +159,14 @@ def test_drill_plan_on_the_aws_example_shows_the_exact_calls_and_object_and_the_
     assert view.blast == "within limits"
     unnamed = targets.load("aws-staging.example").plan("fault", "object-delete", {})  # no key: the default object
     assert f"{PREFIX}{aws_s3.DEFAULT_KEY} has no current harness-written version" in unnamed.problem
-    lab = targets.load("local").plan("fault", "object-delete", {})
-    assert lab.problem.startswith("unsupported on target local: the lab has no S3 endpoint yet")
+    lab = targets.load("local").plan("fault", "object-delete", {})  # the lab's own S3 endpoint (tests/lab)
+    assert lab.activity == "harness.chaos.actions:inject" and not lab.problem
 
 
 @pytest.mark.parametrize("name", ["s3-version-restore", "s3-cross-region-restore"])
-def test_the_s3_procedures_refuse_on_the_lab_before_doing_anything(name):
+def test_the_s3_procedures_refuse_without_a_lab_before_doing_anything(name):
     from harness import recovery
 
     report = recovery.get(name).run(None, params={}, confirm=recovery.Confirmer(auto=True))
-    assert not report.ok
-    assert "the lab has no S3 endpoint yet" in report.steps[0].outcome
+    assert not report.ok and "object_rpo_s" not in report.facts
+    assert "needs the running lab" in report.steps[0].outcome

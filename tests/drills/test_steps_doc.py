@@ -15,6 +15,7 @@ def _registered() -> list[str]:
 
     import steps.backup
     import steps.given
+    import steps.s3
     import steps.then
     import steps.when  # noqa: F401 - registering is the point
 
