@@ -23,7 +23,6 @@ and the lab is exactly as healthy as after `drill lab up`.
 
 from __future__ import annotations
 
-import base64
 import shutil
 import signal
 import time
@@ -305,25 +304,6 @@ def check_primary_region(ctx: Context) -> str:
     )
 
 
-def _wipe_dcs(lab: Any, scope: str) -> int:
-    """Delete the Patroni cluster's keys (/drill/<scope>/...) from the primary region's etcd (v3 JSON API)."""
-    prefix = f"/drill/{scope}/".encode()
-    body = {
-        "key": base64.b64encode(prefix).decode(),
-        "range_end": base64.b64encode(prefix[:-1] + bytes([prefix[-1] + 1])).decode(),
-    }
-    last = None
-    for url in etcd.client_urls(lab.ctx, PRIMARY_ZONES):
-        try:
-            r = httpx.post(f"{url}/v3/kv/deleterange", json=body, timeout=5)
-            if r.status_code == 200:
-                return int(r.json().get("deleted", 0))
-            last = f"{r.status_code} {r.text[:120]}"
-        except httpx.HTTPError as err:
-            last = type(err).__name__
-    raise HarnessError(f"could not clear the {scope} cluster's keys in etcd: {last}")
-
-
 def _write_patroni_config(lab: Any, name: str, standby_of_dr: bool) -> None:
     cfg = postgres.patroni_config(lab.ctx, SPECS[name])
     if standby_of_dr:
@@ -353,7 +333,7 @@ def resync_from_dr(ctx: Context) -> str:
     lab, t0 = _fresh(ctx.lab), time.monotonic()
     for name in PRIMARY_DBS:
         _stop_postgres_node(lab, name)
-    deleted = _wipe_dcs(lab, PG_SCOPE)
+    deleted = postgres.clear_cluster_keys(lab.ctx, PG_SCOPE, PRIMARY_ZONES)
     for name in PRIMARY_DBS:
         shutil.rmtree(postgres.data_dir(lab.ctx, name), ignore_errors=True)
         _write_patroni_config(lab, name, standby_of_dr=True)
