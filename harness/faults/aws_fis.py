@@ -129,6 +129,30 @@ def _stop_conditions(configuration: Configuration) -> list[dict[str, str]]:
     return [{"source": "none"}]
 
 
+def _template(
+    fault: str,
+    description: str,
+    role: str,
+    configuration: Configuration,
+    target: tuple[str, str, str],
+    arns: list[str],
+    action_id: str,
+    parameters: dict[str, Any],
+) -> dict[str, Any]:
+    """One FIS experiment template: one action on exactly the listed resources (selectionMode ALL), the
+    configuration's stop conditions, tagged with the fault and the run. `target` is (the template's target
+    name, its resourceType, the action's target key)."""
+    name, resource_type, key = target
+    return {
+        "description": description,
+        "roleArn": role,
+        "stopConditions": _stop_conditions(configuration),
+        "targets": {name: {"resourceType": resource_type, "resourceArns": arns, "selectionMode": "ALL"}},
+        "actions": {fault: {"actionId": action_id, "parameters": parameters, "targets": {key: name}}},
+        "tags": _template_tags(fault, configuration),
+    }
+
+
 def _plan(
     fault: str,
     summary: str,
@@ -251,24 +275,20 @@ def _ssm_fault_plan(
         raise HarnessError(f"target {target!r}: no running EC2 instance carries tags {json.dumps(spec['tags'])}")
     region, account = region_of(configuration), _account(configuration)
     arns = [f"arn:aws:ec2:{region}:{account}:instance/{i['InstanceId']}" for i in instances]
-    template = {
-        "description": f"drill {fault} on {target}",
-        "roleArn": role,
-        "stopConditions": _stop_conditions(configuration),
-        "targets": {"instances": {"resourceType": "aws:ec2:instance", "resourceArns": arns, "selectionMode": "ALL"}},
-        "actions": {
-            fault: {
-                "actionId": "aws:ssm:send-command",
-                "parameters": {
-                    "documentArn": f"arn:aws:ssm:{region}::document/{DOCUMENTS[fault]}",
-                    "documentParameters": json.dumps(document_parameters, sort_keys=True),
-                    "duration": duration,
-                },
-                "targets": {"Instances": "instances"},
-            }
+    template = _template(
+        fault,
+        f"drill {fault} on {target}",
+        role,
+        configuration,
+        ("instances", "aws:ec2:instance", "Instances"),
+        arns,
+        "aws:ssm:send-command",
+        {
+            "documentArn": f"arn:aws:ssm:{region}::document/{DOCUMENTS[fault]}",
+            "documentParameters": json.dumps(document_parameters, sort_keys=True),
+            "duration": duration,
         },
-        "tags": _template_tags(fault, configuration),
-    }
+    )
     resources = [
         Resource(
             kind="ec2-instance",
@@ -327,20 +347,16 @@ def plan_fis_disrupt_connectivity(
         raise HarnessError(f"no subnet carries the app's subnet tags {json.dumps(subnet_tags)}")
     region, account = region_of(configuration), _account(configuration)
     arns = [f"arn:aws:ec2:{region}:{account}:subnet/{s['SubnetId']}" for s in subnets]
-    template = {
-        "description": f"drill dependency-failure of {dependency}",
-        "roleArn": role,
-        "stopConditions": _stop_conditions(configuration),
-        "targets": {"subnets": {"resourceType": "aws:ec2:subnet", "resourceArns": arns, "selectionMode": "ALL"}},
-        "actions": {
-            "dependency-failure": {
-                "actionId": "aws:network:disrupt-connectivity",
-                "parameters": parameters,
-                "targets": {"Subnets": "subnets"},
-            }
-        },
-        "tags": _template_tags("dependency-failure", configuration),
-    }
+    template = _template(
+        "dependency-failure",
+        f"drill dependency-failure of {dependency}",
+        role,
+        configuration,
+        ("subnets", "aws:ec2:subnet", "Subnets"),
+        arns,
+        "aws:network:disrupt-connectivity",
+        parameters,
+    )
     resources = [
         Resource(
             kind="subnet",
@@ -391,20 +407,16 @@ def plan_fis_cross_region(
         raise HarnessError(f"no subnet in {region} carries the outage's subnet tags {json.dumps(subnet_tags)}")
     account = _account(configuration)
     arns = [f"arn:aws:ec2:{region}:{account}:subnet/{s['SubnetId']}" for s in subnets]
-    template = {
-        "description": f"drill {fault}: {region} cut off from {isolate_region}",
-        "roleArn": role,
-        "stopConditions": _stop_conditions(configuration),
-        "targets": {"subnets": {"resourceType": "aws:ec2:subnet", "resourceArns": arns, "selectionMode": "ALL"}},
-        "actions": {
-            fault: {
-                "actionId": CROSS_REGION_ACTION,
-                "parameters": {"region": isolate_region, "duration": duration},
-                "targets": {"Subnets": "subnets"},
-            }
-        },
-        "tags": _template_tags(fault, configuration),
-    }
+    template = _template(
+        fault,
+        f"drill {fault}: {region} cut off from {isolate_region}",
+        role,
+        configuration,
+        ("subnets", "aws:ec2:subnet", "Subnets"),
+        arns,
+        CROSS_REGION_ACTION,
+        {"region": isolate_region, "duration": duration},
+    )
     # No `az` on these resources: a region outage takes every AZ of the region by definition (limits.max_azs
     # bounds AZ faults); the region drill is bounded by the allowlisted regions and the required tags instead.
     resources = [
