@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psycopg
 import pytest
-from faultlab_helpers import lab_session
+from faultlab_helpers import drill, lab_session
 from typer.testing import CliRunner
 
 from harness.backup import lab_status, verify_postgres
@@ -75,22 +72,8 @@ def test_postgres_restore_test_validates_against_the_ledger_and_records_it(lab, 
 def test_backup_validation_feature_passes_on_the_lab(lab, tmp_path: Path):
     """features/backup_validation.feature through `drill run` (the shared lab is used, not stopped): both
     restore tests, Redis included (marker keys, redis-check-rdb), pass and land in the run's record."""
-    env = {**os.environ, "CI": "true", "COLUMNS": "200"}
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("drill")),
-            "run",
-            str(ROOT / "features" / "backup_validation.feature"),
-            "--yes",
-            "--reports",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=ROOT,
-    )
+    feature = ROOT / "features" / "backup_validation.feature"
+    done = drill("run", str(feature), "--yes", "--reports", str(tmp_path), timeout=300, cwd=ROOT, CI="true")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     [record] = load_records(tmp_path)
     assert [s["status"] for s in record["scenarios"]] == ["passed", "passed"]

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from faultlab_helpers import lab_session
+from faultlab_helpers import drill, lab_session
 from typer.testing import CliRunner
 
 from harness.cli import app
@@ -83,22 +80,8 @@ def test_an_object_fault_left_by_a_killed_run_is_undone_by_drill_recover(lab):
 
 
 def test_the_s3_feature_restores_both_ways_and_judges_each_object_rpo(lab, tmp_path: Path):
-    env = {**os.environ, "CI": "true", "COLUMNS": "200"}
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("drill")),
-            "run",
-            str(ROOT / "features" / "s3_object_restore.feature"),
-            "--yes",
-            "--reports",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=ROOT,
-    )
+    feature = ROOT / "features" / "s3_object_restore.feature"
+    done = drill("run", str(feature), "--yes", "--reports", str(tmp_path), timeout=300, cwd=ROOT, CI="true")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     [record] = load_records(tmp_path)
     assert [s["status"] for s in record["scenarios"]] == ["passed", "passed"]

@@ -78,11 +78,16 @@ def release_kept() -> None:
         _stop_running()
 
 
-def drill(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run the real `drill` CLI in a subprocess (fresh process: nothing shared with the test)."""
-    env = {**os.environ, "COLUMNS": "200"}
+def drill(*args: str, timeout: float = 120, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+    """Run the real `drill` CLI in a subprocess (fresh process: nothing shared with the test), with `env` added
+    to the environment (e.g. CI="true")."""
     return subprocess.run(
-        [str(Path(sys.executable).with_name("drill")), *args], capture_output=True, text=True, timeout=timeout, env=env
+        [str(Path(sys.executable).with_name("drill")), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **env},
+        cwd=cwd,
     )
 
 
