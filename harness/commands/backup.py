@@ -26,7 +26,7 @@ ReportsOpt = Annotated[Path, typer.Option("--reports", help="reports folder hold
 
 
 def _lab_of(target: str, what: str = "`drill backup verify` reads the local lab's backups only") -> Lab:
-    """The lab behind a target (AWS restore tests and Kubernetes backups: not built, see docs)."""
+    """The lab behind a lab target file (an AWS file takes its own path in each command; Kubernetes: not built)."""
     from harness.targets import load
 
     provider = load(target).target_file.provider
