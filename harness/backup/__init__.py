@@ -6,7 +6,7 @@ one restores into something the application can use (`verify`, the automated res
 """
 
 from harness.backup.policy import POLICIES, StorePolicy
-from harness.backup.status import StoreStatus, lab_s3_rows, lab_status
+from harness.backup.status import StoreStatus, lab_rows, lab_s3_rows, lab_status
 from harness.backup.verify import VerifyResult, verify_postgres, verify_redis
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "StorePolicy",
     "StoreStatus",
     "VerifyResult",
+    "lab_rows",
     "lab_s3_rows",
     "lab_status",
     "verify_postgres",

@@ -14,11 +14,11 @@ What is read (Describe/Get calls only, through the boto3 session the caller hand
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from harness.backup.policy import POLICIES, SCHEDULE_GRACE
-from harness.errors import HarnessError
+from harness.errors import ConfigError, HarnessError
 
 PLAN_RDS_RETENTION_DAYS = 30  # plan 4.1: RDS PostgreSQL, Automated Snapshots, Daily, 30 days
 PLAN_SNAPSHOT_EVERY_S = 86400.0  # plan 4.1: daily
@@ -343,3 +343,57 @@ def more_rows(
     rows += [backup_plan_row(client("backup"), p) for p in plans]
     rows += [recovery_point_row(client("backup"), n, arn, now) for n, arn in protected.items()]
     return rows
+
+
+# -- the status of an AWS target file (drill backup status --target <aws file>) -------------------------------
+def status_rows(cfg: dict[str, Any], path: Any, moment: float | None) -> list[dict[str, Any]]:
+    """`drill backup status` on an AWS target: the rows for the cluster, buckets, ElastiCache groups, DocumentDB
+    clusters, backup plans and protected resources its configuration (`cfg`, from the file at `path`) names;
+    ConfigError naming the field for a placeholder or a malformed list. Read-only."""
+    from harness.faults import aws as aws_api
+
+    cluster = _setting(path, cfg, "rds_cluster_id")
+    buckets = _setting(path, cfg, "s3_backup_buckets") or []
+    if not isinstance(buckets, list) or not all(isinstance(b, str) and not b.startswith("<") for b in buckets):
+        raise ConfigError(
+            str(path), "configuration s3_backup_buckets", f"must be a list of bucket names, got {buckets!r}"
+        )
+    more = {key: _names(path, cfg, key) for key in MORE_STORES}
+    protected = _setting(path, cfg, "backup_protected_resources") or {}
+    if not isinstance(protected, dict) or not all(
+        isinstance(a, str) and not a.startswith("<") for a in protected.values()
+    ):
+        raise ConfigError(
+            str(path), "configuration backup_protected_resources", f"must map names to resource ARNs, got {protected!r}"
+        )
+    if not cluster and not buckets and not any(more.values()) and not protected:
+        raise ConfigError(str(path), "configuration", "names neither rds_cluster_id nor s3_backup_buckets")
+    now = datetime.now(UTC).timestamp() if moment is None else moment
+    rows = aws_status(
+        aws_api.session(cfg),
+        aws_api.region_of(cfg),
+        cluster and str(cluster),
+        buckets,
+        now,
+        f"{path}: configuration rds_cluster_id",
+    )
+    rows += more_rows(lambda service: aws_api.shared_client(service, cfg), now, str(path), *more.values(), protected)
+    return [r.as_dict() for r in rows]
+
+
+MORE_STORES = ("backup_elasticache_groups", "backup_docdb_clusters", "backup_plans")
+
+
+def _names(path: object, cfg: dict[str, Any], key: str) -> list[str]:
+    names = _setting(path, cfg, key) or []
+    if not isinstance(names, list) or not all(isinstance(n, str) and n and not n.startswith("<") for n in names):
+        raise ConfigError(str(path), f"configuration {key}", f"must be a list of names, got {names!r}")
+    return names
+
+
+def _setting(file: object, configuration: dict[str, Any], key: str) -> object:
+    """A configuration value of the target file; a placeholder left in (`<...>`) is an error naming it."""
+    value = configuration.get(key)
+    if isinstance(value, str) and value.startswith("<"):
+        raise ConfigError(str(file), f"configuration {key}", f"{value!r} is still the example's placeholder")
+    return value

@@ -331,3 +331,20 @@ def lab_s3_rows(ctx: LabContext, *, now: float | None = None) -> list[dict[str, 
         _s3_row(lab_s3.client(endpoint, lab_s3.PRIMARY_REGION), lab_s3.BUCKET, moment, True),
         _s3_row(lab_s3.client(endpoint, lab_s3.DR_REGION), lab_s3.DR_BUCKET, moment, False),
     ]
+
+
+def lab_rows(ctx: LabContext, now: float | None, stores: list[str], reports: Any) -> list[dict[str, Any]]:
+    """`drill backup status` on the lab: a row per store named (postgres, redis, s3; none: all), each with its
+    history from the drill records under `reports` (failures counted since the last restore test)."""
+    from harness.evidence.record import load_records, parse_utc
+
+    records = load_records(reports)
+    rows = []
+    for name in [s for s in stores if s != "s3"] or ([] if stores else list(POLICIES)):
+        history = backup_records(records, name)
+        since = parse_utc(history[-1]["started"]).timestamp() if history else None  # failures since the last test
+        [st] = lab_status(ctx, now=now, since=since, stores=[name])
+        rows.append(with_history(st, history))
+    if not stores or "s3" in stores:  # the lab's S3 buckets (harness/lab/s3.py)
+        rows += lab_s3_rows(ctx, now=now)
+    return rows

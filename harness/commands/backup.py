@@ -12,10 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness import backup as backup_room
-from harness.backup.status import backup_records, with_history
-from harness.errors import EXIT_BREACHED, EXIT_OK, ConfigError, HarnessError
-from harness.evidence.record import load_records, parse_utc
-from harness.lab import Lab
+from harness.errors import EXIT_BREACHED, EXIT_OK, HarnessError
 
 app = typer.Typer(no_args_is_help=True, help="Backup validation (plan 4.4): status of the backups, restore tests.")
 out = Console()
@@ -23,73 +20,6 @@ err = Console(stderr=True)
 
 TargetOpt = Annotated[str, typer.Option("--target", help="target name or file: `local` (the lab) or an AWS file")]
 ReportsOpt = Annotated[Path, typer.Option("--reports", help="reports folder holding the drill records")]
-
-
-def _lab_of(target: str, what: str = "`drill backup verify` reads the local lab's backups only") -> Lab:
-    """The lab behind a lab target file (an AWS file takes its own path in each command; Kubernetes: not built)."""
-    from harness.targets import load
-
-    provider = load(target).target_file.provider
-    if provider != "lab":
-        raise HarnessError(
-            f"target {target!r} (provider {provider}): {what}; not built yet for this provider (docs/backup.md)"
-        )
-    return Lab.load()
-
-
-def _setting(file: object, configuration: dict, key: str) -> object:
-    """A configuration value of the target file; a placeholder left in (`<...>`) is an error naming it."""
-    value = configuration.get(key)
-    if isinstance(value, str) and value.startswith("<"):
-        raise ConfigError(str(file), f"configuration {key}", f"{value!r} is still the example's placeholder")
-    return value
-
-
-def _aws_rows(target_obj: object, moment: float | None) -> list[dict]:
-    """The AWS rows (harness.backup.aws) for the cluster and buckets the target file's configuration names."""
-    from harness.backup import aws as aws_backup
-    from harness.faults import aws as aws_api
-
-    cfg, path = target_obj.configuration, target_obj.target_file.path  # type: ignore[attr-defined]
-    cluster = _setting(path, cfg, "rds_cluster_id")
-    buckets = _setting(path, cfg, "s3_backup_buckets") or []
-    if not isinstance(buckets, list) or not all(isinstance(b, str) and not b.startswith("<") for b in buckets):
-        raise ConfigError(
-            str(path), "configuration s3_backup_buckets", f"must be a list of bucket names, got {buckets!r}"
-        )
-    more = {key: _names(path, cfg, key) for key in MORE_STORES}
-    protected = _setting(path, cfg, "backup_protected_resources") or {}
-    if not isinstance(protected, dict) or not all(
-        isinstance(a, str) and not a.startswith("<") for a in protected.values()
-    ):
-        raise ConfigError(
-            str(path), "configuration backup_protected_resources", f"must map names to resource ARNs, got {protected!r}"
-        )
-    if not cluster and not buckets and not any(more.values()) and not protected:
-        raise ConfigError(str(path), "configuration", "names neither rds_cluster_id nor s3_backup_buckets")
-    now = datetime.now(UTC).timestamp() if moment is None else moment
-    rows = aws_backup.aws_status(
-        aws_api.session(cfg),
-        aws_api.region_of(cfg),
-        cluster and str(cluster),
-        buckets,
-        now,
-        f"{path}: configuration rds_cluster_id",
-    )
-    rows += aws_backup.more_rows(
-        lambda service: aws_api.shared_client(service, cfg), now, str(path), *more.values(), protected
-    )
-    return [r.as_dict() for r in rows]
-
-
-MORE_STORES = ("backup_elasticache_groups", "backup_docdb_clusters", "backup_plans")
-
-
-def _names(path: object, cfg: dict, key: str) -> list[str]:
-    names = _setting(path, cfg, key) or []
-    if not isinstance(names, list) or not all(isinstance(n, str) and n and not n.startswith("<") for n in names):
-        raise ConfigError(str(path), f"configuration {key}", f"must be a list of names, got {names!r}")
-    return names
 
 
 def _moment(text: str | None) -> float | None:
@@ -124,22 +54,7 @@ def status(
     retention, AWS Backup plans and recovery points, read-only). Exit 1 when a policy is breached."""
     from harness.targets import load
 
-    target_obj = load(target)
-    if target_obj.target_file.provider == "aws":
-        if store:
-            raise HarnessError("--store: the lab's stores; an AWS target's are the ones its file names")
-        rows = _aws_rows(target_obj, _moment(at))
-        _print_and_exit(target, rows, as_json)
-    lab = _lab_of(target, "`drill backup status` reads the local lab's backups only, and an AWS target's")
-    records = load_records(reports)
-    moment, rows = _moment(at), []
-    for name in [s for s in store if s != "s3"] or ([] if store else list(backup_room.POLICIES)):
-        history = backup_records(records, name)
-        since = parse_utc(history[-1]["started"]).timestamp() if history else None  # failures since the last test
-        [st] = backup_room.lab_status(lab.ctx, now=moment, since=since, stores=[name])
-        rows.append(with_history(st, history))
-    if not store or "s3" in store:  # the lab's S3 buckets (harness/lab/s3.py)
-        rows += backup_room.lab_s3_rows(lab.ctx, now=moment)
+    rows = load(target).backup_status(_moment(at), store, reports)
     _print_and_exit(target, rows, as_json)
 
 
@@ -194,22 +109,10 @@ def verify(
     when it fails, 2 when refused (nothing created)."""
     from harness.targets import load
 
-    runners = {"postgres": backup_room.verify_postgres, "redis": backup_room.verify_redis}
-    if store not in runners:
-        raise HarnessError(f"--store: {store!r} is not one of {', '.join(runners)}")
     if writes < 0:
         raise HarnessError(f"--writes must be >= 0, got {writes}")
-    target_obj = load(target)
     progress = lambda s: err.print(f"backup verify: {s}")  # noqa: E731
-    if target_obj.target_file.provider == "aws":
-        result = _aws_verify(target, target_obj, store, writes, pitr, reports, progress)
-    elif pitr:
-        raise HarnessError(
-            "--pitr: a point-in-time restore test is the AWS target's; the lab restores its newest backup"
-        )
-    else:
-        lab = _lab_of(target)
-        result = runners[store](lab, reports=reports, writes=writes, on_step=progress)
+    result = load(target).backup_verify(store, writes=writes, pitr=pitr, reports=reports, on_step=progress)
     if as_json:
         out.print_json(json.dumps(result.as_dict(), default=str))
     else:
@@ -223,27 +126,6 @@ def verify(
         if result.failure:
             out.print(f"[red]failed[/]: {result.failure}", highlight=False)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_BREACHED)
-
-
-def _aws_verify(target: str, target_obj: object, store: str, writes: int, pitr: bool, reports: Path, progress):
-    """The RDS restore test (harness.backup.aws_verify) after the target's safety preflight."""
-    from harness.backup import aws_verify
-
-    if store != "postgres":
-        raise HarnessError(f"--store {store}: an AWS target's restore test is its RDS instance's (postgres)")
-    tf = target_obj.target_file  # type: ignore[attr-defined]
-    aws_verify.restore_setup(target_obj.configuration, str(tf.path))  # type: ignore[attr-defined]  # placeholders: before STS
-    target_obj.preflight()  # type: ignore[attr-defined]
-    return aws_verify.verify_rds(
-        target,
-        tf.environment,
-        target_obj.configuration,  # type: ignore[attr-defined]
-        str(tf.path),
-        reports=reports,
-        writes=writes,
-        pitr=pitr,
-        on_step=progress,
-    )
 
 
 app.command("status")(status)

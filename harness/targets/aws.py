@@ -17,6 +17,8 @@ region), primaries and zones, and the blast radius from the read-only planners o
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
@@ -52,6 +54,36 @@ class AwsTarget(FileTarget):
                 safety.forget()
                 raise
         return clearance
+
+    def backup_status(self, now: float | None, stores: list[str], reports: Path) -> list[dict[str, Any]]:
+        """What the file's configuration names (RDS, S3, ElastiCache, DocumentDB, AWS Backup), read-only."""
+        from harness.backup import aws as aws_backup
+
+        if stores:
+            raise HarnessError("--store: the lab's stores; an AWS target's are the ones its file names")
+        return aws_backup.status_rows(self.configuration, self.target_file.path, now)
+
+    def backup_verify(
+        self, store: str, *, writes: int, pitr: bool, reports: Path, on_step: Callable[[str], None]
+    ) -> Any:
+        """The RDS restore test (harness.backup.aws_verify) after the safety preflight: the file's placeholders
+        are checked before the STS call."""
+        from harness.backup import aws_verify
+
+        if store != "postgres":
+            raise HarnessError(f"--store {store}: an AWS target's restore test is its RDS instance's (postgres)")
+        aws_verify.restore_setup(self.configuration, str(self.target_file.path))
+        self.preflight()
+        return aws_verify.verify_rds(
+            str(self.target_file.path),
+            self.environment,
+            self.configuration,
+            str(self.target_file.path),
+            reports=reports,
+            writes=writes,
+            pitr=pitr,
+            on_step=on_step,
+        )
 
     def region_setup(self) -> Any:
         """The region section (harness.faults.aws_region.RegionSetup) when it is filled in, else None."""

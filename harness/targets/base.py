@@ -18,6 +18,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from harness.errors import HarnessError
@@ -211,6 +212,23 @@ class Target(ABC):
         return []
 
     # -- state of the system -----------------------------------------------------------------------------
+    # -- backups (harness/backup, docs/backup.md) ----------------------------------------------------------
+    def backup_status(self, now: float | None, stores: list[str], reports: Path) -> list[dict[str, Any]]:
+        """`drill backup status`: one row per backup store (newest, age vs limit, retention, findings)."""
+        raise HarnessError(self._no_backups("drill backup status"))
+
+    def backup_verify(
+        self, store: str, *, writes: int, pitr: bool, reports: Path, on_step: Callable[[str], None]
+    ) -> Any:
+        """`drill backup verify`: the automated restore test (harness.backup.VerifyResult)."""
+        raise HarnessError(self._no_backups("drill backup verify"))
+
+    def _no_backups(self, command: str) -> str:
+        return (
+            f"target {self.name!r} (provider {self.provider}): `{command}` reads the local lab's backups and an AWS "
+            "target's; not built for this provider (docs/backup.md)"
+        )
+
     @abstractmethod
     def wait_healthy(self, timeout: float = 120.0) -> dict[str, Any]: ...
 

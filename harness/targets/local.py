@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import subprocess
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError, LabNotRunning
@@ -86,6 +88,34 @@ class LocalTarget(Target):
     def configuration(self) -> dict[str, Any]:
         """The lab file's Chaos Toolkit configuration as written (its activities need no env entries)."""
         return self.target_file.configuration
+
+    def backup_status(self, now: float | None, stores: list[str], reports: Path) -> list[dict[str, Any]]:
+        """The lab's stores (pgBackRest, Redis RDB snapshots, the S3 buckets) with their records' history."""
+        from harness.backup import lab_rows
+
+        return lab_rows(self._running_lab().ctx, now, stores, reports)
+
+    def backup_verify(
+        self, store: str, *, writes: int, pitr: bool, reports: Path, on_step: Callable[[str], None]
+    ) -> Any:
+        """The lab's restore test of `store` (postgres or redis) into a scratch instance, recorded."""
+        from harness.backup import verify_postgres, verify_redis
+
+        runners = {"postgres": verify_postgres, "redis": verify_redis}
+        if store not in runners:
+            raise HarnessError(f"--store: {store!r} is not one of {', '.join(runners)}")
+        if pitr:
+            raise HarnessError(
+                "--pitr: a point-in-time restore test is the AWS target's; the lab restores its newest backup"
+            )
+        return runners[store](self._running_lab(), reports=reports, writes=writes, on_step=on_step)
+
+    def _running_lab(self) -> Any:
+        if self.lab is not None:
+            return self.lab
+        from harness.lab import Lab
+
+        return Lab.load()  # LabNotRunning (its own message) when no lab runs
 
     def check_fault(self, fault: str, params: dict[str, str]) -> None:
         """The vocabulary's checks against the lab's topology: bad parameters fail before anything runs."""

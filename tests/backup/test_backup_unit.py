@@ -106,11 +106,9 @@ def test_cli_refuses_an_unknown_store_and_a_non_lab_target():
     aws = CliRunner().invoke(app, ["backup", "verify", "--target", "targets/aws-staging.example.yaml"])
     assert isinstance(aws.exception, ConfigError) and aws.exception.where == "configuration rds_instance_id"
     k8s_verify = CliRunner().invoke(app, ["backup", "verify", "--target", "targets/k8s-staging.example.yaml"])
-    assert isinstance(k8s_verify.exception, HarnessError) and "reads the local lab's backups only" in str(
-        k8s_verify.exception
-    )
+    assert isinstance(k8s_verify.exception, HarnessError) and "not built for this provider" in str(k8s_verify.exception)
     k8s = CliRunner().invoke(app, ["backup", "status", "--target", "targets/k8s-staging.example.yaml"])
-    assert isinstance(k8s.exception, HarnessError) and "reads the local lab's backups only" in str(k8s.exception)
+    assert isinstance(k8s.exception, HarnessError) and "not built for this provider" in str(k8s.exception)
     # status reads an AWS target (tests/cloud/test_aws_backup_status.py); the example's placeholders are refused
     example = CliRunner().invoke(app, ["backup", "status", "--target", "targets/aws-staging.example.yaml"])
     assert isinstance(example.exception, ConfigError) and example.exception.where == "configuration rds_cluster_id"
