@@ -209,6 +209,14 @@ def s3_cross_region_restore(key: str | None = None) -> dict[str, Any]:
     return run_procedure("s3-cross-region-restore", {"key": key} if key else {})
 
 
+def prepare_s3_object(key: str | None = None, versions: int = 3) -> dict[str, Any]:
+    """The harness's own object under the lab bucket's drill prefix, `versions` versions of it, for
+    object-delete / object-overwrite to hit (harness/faults/aws_s3.py); never the app's data."""
+    from harness.faults import aws_s3
+
+    return aws_s3.write_objects(aws_s3.lab_setup(_lab()), key or aws_s3.DEFAULT_KEY, versions)
+
+
 # -- scratch data for the destructive database faults -----------------------------------------------------------
 SCRATCH_TABLE = "chaos_scratch"
 
