@@ -292,17 +292,22 @@ def _gds(primary_role: str, dr_role: str, status: str = "available", dr_status: 
     }
 
 
-def test_global_datastore_check_failover_and_failback_through_the_stubber():
-    import boto3
-    from botocore.stub import Stubber
-
+def _gds_setup():
+    """The literal region section with a Global Datastore (its two member groups), typed."""
     region = literal_region()
     region["cache"] = {
         "global_datastore": GDS,
         "primary_group": "freight-staging-cache",
         "dr_group": "freight-staging-cache-dr",
     }
-    setup = aws_region.region_setup({"region": region}, "t")
+    return aws_region.region_setup({"region": region}, "t")
+
+
+def test_global_datastore_check_failover_and_failback_through_the_stubber():
+    import boto3
+    from botocore.stub import Stubber
+
+    setup = _gds_setup()
     sess = boto3.session.Session(aws_access_key_id="stub", aws_secret_access_key="stub")
     clients = {("elasticache", r): sess.client("elasticache", region_name=r) for r in (PRIMARY, DR)}
     run = aws_region.RegionRun(setup, {"aws_region": PRIMARY}, clients=clients, timeout=5, poll=0.01)
@@ -355,13 +360,7 @@ def test_global_datastore_members_are_tag_checked_before_anything():
     import boto3
     from botocore.stub import Stubber
 
-    region = literal_region()
-    region["cache"] = {
-        "global_datastore": GDS,
-        "primary_group": "freight-staging-cache",
-        "dr_group": "freight-staging-cache-dr",
-    }
-    setup = aws_region.region_setup({"region": region}, "t")
+    setup = _gds_setup()
     sess = boto3.session.Session(aws_access_key_id="stub", aws_secret_access_key="stub")
     clients = {("elasticache", r): sess.client("elasticache", region_name=r) for r in (PRIMARY, DR)}
     run = aws_region.RegionRun(setup, {"aws_region": PRIMARY}, clients=clients)
@@ -393,13 +392,7 @@ def test_global_datastore_check_refuses_a_dr_member_not_associated():
     import boto3
     from botocore.stub import Stubber
 
-    region = literal_region()
-    region["cache"] = {
-        "global_datastore": GDS,
-        "primary_group": "freight-staging-cache",
-        "dr_group": "freight-staging-cache-dr",
-    }
-    setup = aws_region.region_setup({"region": region}, "t")
+    setup = _gds_setup()
     client = boto3.session.Session(aws_access_key_id="stub", aws_secret_access_key="stub").client(
         "elasticache", region_name=DR
     )
